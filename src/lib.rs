@@ -10,5 +10,9 @@
 //! `expr` is the GitHub Actions expression language that both use, and `diag`
 //! holds source positions and the rustc-style error messages built on them.
 
+pub mod cli;
 pub mod diag;
 pub mod expr;
+pub mod plan;
+pub mod workflow;
+pub mod yaml;

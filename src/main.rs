@@ -1,3 +1,3 @@
-fn main() {
-    println!("mlci");
+fn main() -> std::process::ExitCode {
+    mlci::cli::main()
 }

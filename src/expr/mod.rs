@@ -3,3 +3,5 @@
 mod value;
 
 pub use value::{Object, Value, format_number};
+mod stub;
+pub use stub::*;

@@ -1,0 +1,324 @@
+//! The typed model of a workflow file. Every value that a person wrote keeps
+//! its [`Span`], so that later stages (planning, running) can point back at
+//! the line that caused a problem.
+//!
+//! Strings that may hold `${{ }}` stay strings here; they are evaluated when
+//! their contexts exist (at plan time for the matrix, at run time for steps).
+
+use crate::diag::Span;
+use crate::expr::Value;
+use indexmap::IndexMap;
+
+/// A value with the place in the file where it was written.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Spanned<T> {
+    pub value: T,
+    pub span: Span,
+}
+
+impl<T> Spanned<T> {
+    pub fn new(value: T, span: Span) -> Self {
+        Spanned { value, span }
+    }
+}
+
+impl<T> std::ops::Deref for Spanned<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+/// Environment variables, in the order written. Values are strings: GitHub
+/// turns `DEBUG: true` into the string "true".
+pub type Env = IndexMap<String, Spanned<String>>;
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Workflow {
+    pub name: Option<Spanned<String>>,
+    pub run_name: Option<Spanned<String>>,
+    pub on: Vec<Trigger>,
+    pub env: Env,
+    pub defaults: Defaults,
+    pub concurrency: Option<Concurrency>,
+    pub permissions: Option<Permissions>,
+    pub jobs: Vec<Job>,
+    /// mlci's quality gates: metric name to condition, checked after the run.
+    pub gates: Vec<Gate>,
+}
+
+impl Workflow {
+    pub fn job(&self, id: &str) -> Option<&Job> {
+        self.jobs.iter().find(|j| j.id.value == id)
+    }
+
+    pub fn trigger(&self, event: &str) -> Option<&Trigger> {
+        self.on.iter().find(|t| t.event.value == event)
+    }
+}
+
+/// One event of `on:`, with its filters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Trigger {
+    pub event: Spanned<String>,
+    pub filters: TriggerFilters,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TriggerFilters {
+    pub branches: Vec<Spanned<String>>,
+    pub branches_ignore: Vec<Spanned<String>>,
+    pub tags: Vec<Spanned<String>>,
+    pub tags_ignore: Vec<Spanned<String>>,
+    pub paths: Vec<Spanned<String>>,
+    pub paths_ignore: Vec<Spanned<String>>,
+    pub types: Vec<Spanned<String>>,
+    /// `schedule: - cron: ...`
+    pub cron: Vec<Spanned<String>>,
+    /// `workflow_run: workflows: [...]`
+    pub workflows: Vec<Spanned<String>>,
+    /// `workflow_dispatch.inputs` or `workflow_call.inputs`.
+    pub inputs: Vec<WorkflowInput>,
+    /// `workflow_call.outputs`: name to value expression.
+    pub outputs: IndexMap<String, Spanned<String>>,
+    /// `workflow_call.secrets`: the names of the secrets a caller may pass.
+    pub secrets: Vec<Spanned<String>>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct WorkflowInput {
+    pub name: Spanned<String>,
+    pub description: Option<String>,
+    pub required: bool,
+    pub kind: InputKind,
+    pub default: Option<Spanned<Value>>,
+    /// The choices of a `type: choice` input.
+    pub options: Vec<Spanned<String>>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum InputKind {
+    #[default]
+    String,
+    Boolean,
+    Number,
+    Choice,
+    Environment,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Defaults {
+    pub shell: Option<Spanned<String>>,
+    pub working_directory: Option<Spanned<String>>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Concurrency {
+    pub group: Spanned<String>,
+    pub cancel_in_progress: Option<Spanned<BoolOrExpr>>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Permissions {
+    ReadAll,
+    WriteAll,
+    /// Scope to `read`, `write` or `none`; an empty map means no permission.
+    Scopes(IndexMap<String, String>),
+}
+
+/// A boolean that may be given as an expression (`${{ matrix.experimental }}`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum BoolOrExpr {
+    Bool(bool),
+    Expr(String),
+}
+
+/// A number that may be given as an expression.
+#[derive(Clone, Debug, PartialEq)]
+pub enum NumberOrExpr {
+    Number(f64),
+    Expr(String),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Job {
+    pub id: Spanned<String>,
+    /// The span of the whole job mapping.
+    pub span: Span,
+    pub name: Option<Spanned<String>>,
+    pub needs: Vec<Spanned<String>>,
+    pub runs_on: Option<RunsOn>,
+    pub condition: Option<Spanned<String>>,
+    pub env: Env,
+    pub defaults: Defaults,
+    pub environment: Option<Environment>,
+    pub container: Option<Container>,
+    pub services: Vec<(Spanned<String>, Container)>,
+    pub strategy: Option<Strategy>,
+    pub outputs: IndexMap<String, Spanned<String>>,
+    pub timeout_minutes: Option<Spanned<NumberOrExpr>>,
+    pub continue_on_error: Option<Spanned<BoolOrExpr>>,
+    pub concurrency: Option<Concurrency>,
+    pub permissions: Option<Permissions>,
+    pub steps: Vec<Step>,
+    /// A reusable workflow called by this job (`jobs.<id>.uses`).
+    pub uses: Option<Spanned<String>>,
+    pub with: IndexMap<String, Spanned<Value>>,
+    pub secrets: Option<JobSecrets>,
+}
+
+impl Job {
+    /// The name GitHub shows: `name:` when given, else the job's id.
+    pub fn display_name(&self) -> &str {
+        self.name
+            .as_ref()
+            .map(|n| n.value.as_str())
+            .unwrap_or(&self.id.value)
+    }
+}
+
+/// `runs-on`: labels, a runner group, or an expression that yields them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunsOn {
+    pub labels: Vec<Spanned<String>>,
+    pub group: Option<Spanned<String>>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Environment {
+    pub name: Spanned<String>,
+    pub url: Option<Spanned<String>>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum JobSecrets {
+    Inherit,
+    Map(IndexMap<String, Spanned<String>>),
+}
+
+/// A job container or a service container.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Container {
+    pub image: Spanned<String>,
+    pub span: Span,
+    pub env: Env,
+    /// Docker flags, as written: `--gpus all --shm-size 8g`.
+    pub options: Option<Spanned<String>>,
+    pub volumes: Vec<Spanned<String>>,
+    pub ports: Vec<Spanned<String>>,
+    pub credentials: Option<Credentials>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Credentials {
+    pub username: Spanned<String>,
+    pub password: Spanned<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Strategy {
+    pub matrix: Option<Matrix>,
+    pub fail_fast: Option<Spanned<BoolOrExpr>>,
+    pub max_parallel: Option<Spanned<NumberOrExpr>>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Matrix {
+    /// `matrix: ${{ fromJSON(needs.setup.outputs.matrix) }}`
+    Expr(Spanned<String>),
+    Map {
+        span: Span,
+        dimensions: Vec<(Spanned<String>, MatrixValues)>,
+        include: Option<MatrixRows>,
+        exclude: Option<MatrixRows>,
+    },
+}
+
+/// The values of one matrix dimension.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MatrixValues {
+    List(Vec<Spanned<Value>>),
+    Expr(Spanned<String>),
+}
+
+/// The entries of `include` or `exclude`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MatrixRows {
+    List(Vec<Spanned<IndexMap<String, Value>>>),
+    Expr(Spanned<String>),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Step {
+    /// The step's span (the whole mapping).
+    pub span: Span,
+    pub id: Option<Spanned<String>>,
+    pub name: Option<Spanned<String>>,
+    pub condition: Option<Spanned<String>>,
+    pub action: StepAction,
+    pub shell: Option<Spanned<String>>,
+    pub working_directory: Option<Spanned<String>>,
+    pub with: IndexMap<String, Spanned<Value>>,
+    pub env: Env,
+    pub continue_on_error: Option<Spanned<BoolOrExpr>>,
+    pub timeout_minutes: Option<Spanned<NumberOrExpr>>,
+    /// mlci: paths hashed into the step's cache key.
+    pub inputs: Vec<Spanned<String>>,
+    /// mlci: paths stored in the cache and restored on a hit.
+    pub outputs: Vec<Spanned<String>>,
+    /// mlci: metric files collected after the step.
+    pub metrics: Vec<Spanned<String>>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum StepAction {
+    Run(Spanned<String>),
+    Uses(Spanned<String>),
+}
+
+impl Step {
+    /// A name for logs: `name:`, else `Run <first line>` or `Run <action>`, as GitHub shows.
+    pub fn display_name(&self) -> String {
+        if let Some(name) = &self.name {
+            return name.value.clone();
+        }
+        match &self.action {
+            StepAction::Run(script) => {
+                format!("Run {}", script.value.lines().next().unwrap_or("").trim())
+            }
+            StepAction::Uses(action) => format!("Run {}", action.value),
+        }
+    }
+}
+
+/// A gate: `accuracy: ">= 0.90"` or `loss: "<= base + 0.01"`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Gate {
+    pub metric: Spanned<String>,
+    pub condition: Spanned<GateCondition>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct GateCondition {
+    pub comparison: Comparison,
+    pub bound: GateBound,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Comparison {
+    Less,
+    LessOrEqual,
+    Greater,
+    GreaterOrEqual,
+    Equal,
+    NotEqual,
+}
+
+/// What a metric is compared with: a number, or the same metric on the
+/// baseline run, optionally shifted (`base + 0.01`) or scaled (`base * 1.05`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum GateBound {
+    Absolute(f64),
+    Baseline { offset: f64, factor: f64 },
+}

@@ -1,0 +1,103 @@
+//! Checks that need the whole workflow: `needs` that name missing jobs,
+//! cycles, duplicate step ids, and what mlci cannot run yet.
+
+use super::model::Workflow;
+use crate::diag::{Diagnostic, Span};
+use crate::plan::graph::{GraphError, JobGraph};
+use std::collections::HashMap;
+
+pub fn check(workflow: &Workflow) -> Vec<Diagnostic> {
+    let mut diagnostics = Vec::new();
+    check_needs(workflow, &mut diagnostics);
+    check_step_ids(workflow, &mut diagnostics);
+    for job in &workflow.jobs {
+        if let Some(uses) = &job.uses {
+            diagnostics.push(
+                Diagnostic::warning(
+                    uses.span,
+                    format!(
+                        "job `{}` calls a reusable workflow; mlci validates it but cannot run reusable workflows yet",
+                        job.id.value
+                    ),
+                )
+                .with_help("`mlci run` will refuse this job; run the called workflow directly instead"),
+            );
+        }
+    }
+    diagnostics
+}
+
+fn check_needs(workflow: &Workflow, diagnostics: &mut Vec<Diagnostic>) {
+    let jobs: Vec<(String, Vec<String>)> = workflow
+        .jobs
+        .iter()
+        .map(|job| {
+            let needs = job.needs.iter().map(|n| n.value.clone()).collect();
+            (job.id.value.clone(), needs)
+        })
+        .collect();
+    let Err(errors) = JobGraph::new(&jobs) else {
+        return;
+    };
+    for error in errors {
+        match error {
+            GraphError::UnknownNeed { job, need, index } => {
+                let Some(job) = workflow.job(&job) else {
+                    continue;
+                };
+                let span = job.needs.get(index).map(|n| n.span).unwrap_or(job.id.span);
+                let mut diagnostic = Diagnostic::error(
+                    span,
+                    format!(
+                        "job `{}` needs `{need}`, which does not exist",
+                        job.id.value
+                    ),
+                );
+                let ids: Vec<&str> = workflow.jobs.iter().map(|j| j.id.value.as_str()).collect();
+                if let Some(close) = super::parse::suggest(&need, &ids) {
+                    diagnostic = diagnostic.with_help(format!("did you mean `{close}`?"));
+                }
+                diagnostics.push(diagnostic);
+            }
+            GraphError::Cycle(cycle) => {
+                let Some(first) = cycle.first().and_then(|id| workflow.job(id)) else {
+                    continue;
+                };
+                let path: Vec<String> = cycle
+                    .iter()
+                    .chain(cycle.first())
+                    .map(|id| format!("`{id}`"))
+                    .collect();
+                let next = cycle.get(1).unwrap_or(&first.id.value);
+                let span = first
+                    .needs
+                    .iter()
+                    .find(|n| &n.value == next)
+                    .map(|n| n.span)
+                    .unwrap_or(first.id.span);
+                diagnostics.push(Diagnostic::error(
+                    span,
+                    format!("cycle in `needs`: {}", path.join(" → ")),
+                ));
+            }
+        }
+    }
+}
+
+fn check_step_ids(workflow: &Workflow, diagnostics: &mut Vec<Diagnostic>) {
+    for job in &workflow.jobs {
+        let mut seen: HashMap<String, Span> = HashMap::new();
+        for step in &job.steps {
+            let Some(id) = &step.id else { continue };
+            let key = id.value.to_ascii_lowercase();
+            if seen.contains_key(&key) {
+                diagnostics.push(Diagnostic::error(
+                    id.span,
+                    format!("duplicate step id `{}` in job `{}`", id.value, job.id.value),
+                ));
+            } else {
+                seen.insert(key, id.span);
+            }
+        }
+    }
+}
