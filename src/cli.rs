@@ -3,6 +3,8 @@
 //! Exit status follows DESIGN.md: 0 when everything passed, 1 when a job or
 //! gate failed, 2 when the workflow or the command line is invalid.
 
+use crate::expr::Value;
+use crate::plan::{self, NodeLabel, Plan, PlanInputs};
 use crate::workflow::{self, LoadedWorkflow};
 use clap::{Parser, Subcommand};
 use std::io::Write;
@@ -130,19 +132,187 @@ fn validate(args: &PathsArgs) -> ExitCode {
 }
 
 fn list(args: &ListArgs) -> ExitCode {
-    let _ = args.json;
-    match load_all(&args.paths) {
-        Ok(_) => ExitCode::SUCCESS,
-        Err(code) => code,
+    let loaded = match load_all(&args.paths) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let Some(plans) = plan_all(&loaded) else {
+        return ExitCode::from(EXIT_INVALID);
+    };
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let json: Vec<serde_json::Value> = loaded
+            .iter()
+            .zip(&plans)
+            .map(|(workflow, plan)| list_json(workflow, plan))
+            .collect();
+        let _ = writeln!(out, "{}", serde_json::to_string_pretty(&json).unwrap_or_default());
+        return ExitCode::SUCCESS;
     }
+    for (index, (workflow, plan)) in loaded.iter().zip(&plans).enumerate() {
+        if index > 0 {
+            let _ = writeln!(out);
+        }
+        let _ = writeln!(
+            out,
+            "{} ({}): {} job{}, {} instance{}",
+            workflow_title(workflow),
+            workflow.file.path.display(),
+            plan.jobs.len(),
+            plural(plan.jobs.len()),
+            plan.instance_count(),
+            plural(plan.instance_count())
+        );
+        let mut rows = vec![[
+            "JOB".to_string(),
+            "INSTANCE".to_string(),
+            "MATRIX".to_string(),
+            "RUNS-ON".to_string(),
+            "NEEDS".to_string(),
+        ]];
+        for job in &plan.jobs {
+            for instance in &job.instances {
+                let matrix = match &job.deferred {
+                    Some(_) => "(expanded at run time)".to_string(),
+                    None => instance
+                        .matrix
+                        .iter()
+                        .map(|(k, v)| format!("{k}={}", matrix_value(v)))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                };
+                rows.push([
+                    job.id.clone(),
+                    instance.name.clone(),
+                    or_dash(matrix),
+                    or_dash(instance.runs_on.join(", ")),
+                    or_dash(job.needs.join(", ")),
+                ]);
+            }
+        }
+        let _ = write!(out, "{}", table(&rows));
+    }
+    ExitCode::SUCCESS
 }
 
 fn graph(args: &GraphArgs) -> ExitCode {
-    let _ = args.dot;
-    match load_all(&args.paths) {
-        Ok(_) => ExitCode::SUCCESS,
-        Err(code) => code,
+    let loaded = match load_all(&args.paths) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let Some(plans) = plan_all(&loaded) else {
+        return ExitCode::from(EXIT_INVALID);
+    };
+    let mut out = std::io::stdout().lock();
+    for (index, (workflow, plan)) in loaded.iter().zip(&plans).enumerate() {
+        let labels: Vec<NodeLabel> = plan
+            .jobs
+            .iter()
+            .map(|job| {
+                let matrix = !job.instances.first().is_none_or(|i| i.matrix.is_empty());
+                if matrix {
+                    NodeLabel::with_instances(job.id.clone(), job.instances.iter().map(|i| i.name.clone()).collect())
+                } else {
+                    NodeLabel::new(job.id.clone())
+                }
+            })
+            .collect();
+        if args.dot {
+            let _ = write!(out, "{}", plan.graph.to_dot(&labels));
+        } else {
+            if index > 0 {
+                let _ = writeln!(out);
+            }
+            let _ = writeln!(out, "{} ({})", workflow_title(workflow), workflow.file.path.display());
+            let _ = write!(out, "{}", plan.graph.to_text(&labels));
+        }
     }
+    ExitCode::SUCCESS
+}
+
+/// Plans every workflow; prints the problems and returns None on failure.
+fn plan_all(loaded: &[LoadedWorkflow]) -> Option<Vec<Plan>> {
+    let inputs = PlanInputs::default();
+    let mut plans = Vec::new();
+    let mut failed = false;
+    for workflow in loaded {
+        match plan::build(&workflow.workflow, &inputs) {
+            Ok(plan) => plans.push(plan),
+            Err(diagnostics) => {
+                for diagnostic in &diagnostics {
+                    eprint!("{}", workflow.file.render(diagnostic));
+                }
+                failed = true;
+            }
+        }
+    }
+    (!failed).then_some(plans)
+}
+
+fn list_json(workflow: &LoadedWorkflow, plan: &Plan) -> serde_json::Value {
+    let jobs: Vec<serde_json::Value> = plan
+        .jobs
+        .iter()
+        .flat_map(|job| {
+            job.instances.iter().map(move |instance| {
+                serde_json::json!({
+                    "job": job.id,
+                    "name": instance.name,
+                    "matrix": Value::Object(instance.matrix.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).to_json(),
+                    "runs_on": instance.runs_on,
+                    "needs": job.needs,
+                    "matrix_expanded_at_run_time": job.deferred.is_some(),
+                })
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "file": workflow.file.path.display().to_string(),
+        "name": workflow_title(workflow),
+        "instances": jobs,
+    })
+}
+
+fn workflow_title(workflow: &LoadedWorkflow) -> String {
+    match &workflow.workflow.name {
+        Some(name) => name.value.clone(),
+        None => workflow.file.path.display().to_string(),
+    }
+}
+
+/// Matrix values as GitHub writes them in job names; objects as JSON.
+fn matrix_value(value: &Value) -> String {
+    match value {
+        Value::Array(_) | Value::Object(_) => value.to_json().to_string(),
+        other => other.to_display_string(),
+    }
+}
+
+fn or_dash(text: String) -> String {
+    if text.is_empty() { "-".to_string() } else { text }
+}
+
+/// Left-aligned columns separated by two spaces.
+fn table<const N: usize>(rows: &[[String; N]]) -> String {
+    let mut widths = [0; N];
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::from("  ");
+        for (i, (cell, width)) in row.iter().zip(widths).enumerate() {
+            line.push_str(cell);
+            if i + 1 < N {
+                line.push_str(&" ".repeat(width - cell.chars().count() + 2));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
 }
 
 fn plural(n: usize) -> &'static str {

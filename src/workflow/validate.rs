@@ -59,6 +59,16 @@ fn check_needs(workflow: &Workflow, diagnostics: &mut Vec<Diagnostic>) {
                 }
                 diagnostics.push(diagnostic);
             }
+            GraphError::SelfNeed { job, index } => {
+                let Some(job) = workflow.job(&job) else { continue };
+                let span = job.needs.get(index).map(|n| n.span).unwrap_or(job.id.span);
+                diagnostics.push(Diagnostic::error(
+                    span,
+                    format!("cycle in `needs`: job `{}` needs itself", job.id.value),
+                ));
+            }
+            // The YAML loader already reports keys that differ only in case.
+            GraphError::DuplicateJob { .. } => {}
             GraphError::Cycle(cycle) => {
                 let Some(first) = cycle.first().and_then(|id| workflow.job(id)) else {
                     continue;

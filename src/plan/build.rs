@@ -1,0 +1,344 @@
+//! From a checked [`Workflow`] to a [`Plan`]: every job expanded into its
+//! matrix instances, in an order that respects `needs`.
+//!
+//! Matrices are evaluated here when their values are known before the run
+//! (literals, `github`, `inputs`, `vars`). A matrix that reads `needs` is only
+//! known once the jobs it needs have run; such a job is planned as one
+//! deferred instance and expanded by the runner.
+
+use super::graph::JobGraph;
+use super::matrix::{self, Combination, MatrixSpec};
+use crate::diag::{Diagnostic, Span};
+use crate::expr::{self, EvalContext, Object, Status, Value};
+use crate::workflow::{Job, Matrix, MatrixRows, MatrixValues, Workflow};
+use indexmap::IndexMap;
+
+/// What is known before the run: the `github`, `inputs` and `vars` contexts.
+#[derive(Clone, Debug, Default)]
+pub struct PlanInputs {
+    pub github: Object,
+    pub inputs: Object,
+    pub vars: Object,
+}
+
+#[derive(Debug)]
+pub struct Plan {
+    /// One entry per job, in file order.
+    pub jobs: Vec<PlannedJob>,
+    pub graph: JobGraph,
+}
+
+#[derive(Debug)]
+pub struct PlannedJob {
+    pub id: String,
+    /// Jobs this one needs, by id.
+    pub needs: Vec<String>,
+    pub instances: Vec<JobInstance>,
+    /// Why the matrix could not be expanded before the run, when it could not.
+    pub deferred: Option<String>,
+    pub max_parallel: Option<usize>,
+    pub fail_fast: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct JobInstance {
+    pub job_id: String,
+    /// The name GitHub shows: `train (forest, 0.1)`.
+    pub name: String,
+    pub matrix: Combination,
+    /// `runs-on` labels, evaluated where they hold expressions.
+    pub runs_on: Vec<String>,
+}
+
+impl Plan {
+    pub fn instance_count(&self) -> usize {
+        self.jobs.iter().map(|j| j.instances.len()).sum()
+    }
+
+    /// Jobs in layers: every job comes after all the jobs it needs, and the
+    /// jobs of one layer can run in parallel.
+    pub fn layers(&self) -> Vec<Vec<&PlannedJob>> {
+        self.graph
+            .levels()
+            .into_iter()
+            .map(|level| level.into_iter().map(|index| &self.jobs[index]).collect())
+            .collect()
+    }
+}
+
+/// Plans a workflow that `workflow::parse` accepted.
+pub fn build(workflow: &Workflow, inputs: &PlanInputs) -> Result<Plan, Vec<Diagnostic>> {
+    let ids: Vec<(String, Vec<String>)> = workflow
+        .jobs
+        .iter()
+        .map(|job| {
+            let needs = job.needs.iter().map(|n| n.value.clone()).collect();
+            (job.id.value.clone(), needs)
+        })
+        .collect();
+    let graph = JobGraph::new(&ids).map_err(|errors| {
+        errors
+            .iter()
+            .map(|e| Diagnostic::error(Span::default(), e.to_string()))
+            .collect::<Vec<_>>()
+    })?;
+    let mut diagnostics = Vec::new();
+    let mut jobs = Vec::new();
+    for job in &workflow.jobs {
+        match plan_job(job, inputs) {
+            Ok(planned) => jobs.push(planned),
+            Err(diagnostic) => diagnostics.push(diagnostic),
+        }
+    }
+    if diagnostics.is_empty() {
+        Ok(Plan { jobs, graph })
+    } else {
+        Err(diagnostics)
+    }
+}
+
+fn plan_job(job: &Job, inputs: &PlanInputs) -> Result<PlannedJob, Diagnostic> {
+    let needs = job.needs.iter().map(|n| n.value.clone()).collect();
+    let mut planned = PlannedJob {
+        id: job.id.value.clone(),
+        needs,
+        instances: Vec::new(),
+        deferred: None,
+        max_parallel: None,
+        fail_fast: true,
+    };
+    let base = base_contexts(inputs);
+    let strategy = job.strategy.as_ref();
+    if let Some(fail_fast) = strategy.and_then(|s| s.fail_fast.as_ref()) {
+        planned.fail_fast = match &fail_fast.value {
+            crate::workflow::BoolOrExpr::Bool(b) => *b,
+            crate::workflow::BoolOrExpr::Expr(text) => match evaluate(text, &base, fail_fast.span)? {
+                Some(value) => value.is_truthy(),
+                None => true,
+            },
+        };
+    }
+    if let Some(max_parallel) = strategy.and_then(|s| s.max_parallel.as_ref()) {
+        let value = match &max_parallel.value {
+            crate::workflow::NumberOrExpr::Number(n) => Some(*n),
+            crate::workflow::NumberOrExpr::Expr(text) => match evaluate(text, &base, max_parallel.span)? {
+                Some(Value::Number(n)) => Some(n),
+                Some(other) => other.to_display_string().trim().parse().ok(),
+                None => None,
+            },
+        };
+        if let Some(n) = value {
+            if !(n >= 1.0 && n.is_finite()) {
+                return Err(Diagnostic::error(
+                    max_parallel.span,
+                    format!("`max-parallel` must be at least 1, found {}", expr::format_number(n)),
+                ));
+            }
+            planned.max_parallel = Some(n as usize);
+        }
+    }
+    let combinations = match strategy.and_then(|s| s.matrix.as_ref()) {
+        None => vec![Combination::new()],
+        Some(matrix) => match matrix_spec(matrix, &base)? {
+            Some((spec, span)) => {
+                matrix::expand(&spec).map_err(|e| Diagnostic::error(span, format!("job `{}`: {e}", job.id.value)))?
+            }
+            None => {
+                planned.deferred = Some("its matrix reads `needs` and is expanded when the job starts".to_string());
+                vec![Combination::new()]
+            }
+        },
+    };
+    let total = combinations.len();
+    for (index, combination) in combinations.into_iter().enumerate() {
+        let mut contexts = base.clone();
+        contexts.insert("matrix", Value::Object(combination.iter().map(|(k, v)| (k.clone(), v.clone())).collect()));
+        let mut strategy_context = Object::new();
+        strategy_context.insert("fail-fast", Value::Bool(planned.fail_fast));
+        strategy_context.insert("job-index", Value::Number(index as f64));
+        strategy_context.insert("job-total", Value::Number(total as f64));
+        strategy_context.insert(
+            "max-parallel",
+            Value::Number(planned.max_parallel.unwrap_or(total) as f64),
+        );
+        contexts.insert("strategy", Value::Object(strategy_context));
+        let name = instance_name(job, &combination, &contexts)?;
+        let runs_on = runs_on(job, &contexts)?;
+        planned.instances.push(JobInstance {
+            job_id: job.id.value.clone(),
+            name,
+            matrix: combination,
+            runs_on,
+        });
+    }
+    Ok(planned)
+}
+
+fn base_contexts(inputs: &PlanInputs) -> Object {
+    let mut contexts = Object::new();
+    contexts.insert("github", Value::Object(inputs.github.clone()));
+    contexts.insert("inputs", Value::Object(inputs.inputs.clone()));
+    contexts.insert("vars", Value::Object(inputs.vars.clone()));
+    contexts.insert("needs", Value::Object(Object::new()));
+    contexts
+}
+
+/// Evaluates a template with the contexts known before the run. Returns None
+/// when it reads a context that is only known during the run (`needs`).
+fn evaluate(text: &str, contexts: &Object, span: Span) -> Result<Option<Value>, Diagnostic> {
+    let template = expr::parse_template(text).map_err(|e| Diagnostic::error(span, format!("invalid expression: {}", e.message)))?;
+    let reads_runtime = template
+        .expressions()
+        .any(|(_, e)| e.named_values().iter().any(|(name, _)| name == "needs"));
+    if reads_runtime {
+        return Ok(None);
+    }
+    let context = EvalContext {
+        contexts,
+        status: Status::Success,
+        workspace: None,
+    };
+    template
+        .eval(&context)
+        .map(Some)
+        .map_err(|e| Diagnostic::error(span, format!("cannot evaluate `{text}`: {}", e.message)))
+}
+
+/// The matrix with its expressions evaluated, or None when it needs the run.
+fn matrix_spec(matrix: &Matrix, contexts: &Object) -> Result<Option<(MatrixSpec, Span)>, Diagnostic> {
+    match matrix {
+        Matrix::Expr(text) => {
+            let Some(value) = evaluate(&text.value, contexts, text.span)? else {
+                return Ok(None);
+            };
+            let Value::Object(object) = value else {
+                return Err(Diagnostic::error(
+                    text.span,
+                    format!("the matrix expression must give an object, but gave {}", value.kind()),
+                ));
+            };
+            spec_from_object(&object, text.span).map(|spec| Some((spec, text.span)))
+        }
+        Matrix::Map {
+            span,
+            dimensions,
+            include,
+            exclude,
+        } => {
+            let mut spec = MatrixSpec {
+                dimensions: IndexMap::new(),
+                include: Vec::new(),
+                exclude: Vec::new(),
+            };
+            for (name, values) in dimensions {
+                let values = match values {
+                    MatrixValues::List(items) => items.iter().map(|v| v.value.clone()).collect(),
+                    MatrixValues::Expr(text) => match evaluate(&text.value, contexts, text.span)? {
+                        None => return Ok(None),
+                        Some(Value::Array(items)) => items,
+                        Some(other) => {
+                            return Err(Diagnostic::error(
+                                text.span,
+                                format!("matrix dimension `{}` must be a list, but the expression gave {}", name.value, other.kind()),
+                            ));
+                        }
+                    },
+                };
+                spec.dimensions.insert(name.value.clone(), values);
+            }
+            for (rows, target, key) in [(include, &mut spec.include, "include"), (exclude, &mut spec.exclude, "exclude")] {
+                match rows {
+                    None => {}
+                    Some(MatrixRows::List(items)) => target.extend(items.iter().map(|row| row.value.clone())),
+                    Some(MatrixRows::Expr(text)) => match evaluate(&text.value, contexts, text.span)? {
+                        None => return Ok(None),
+                        Some(value) => *target = rows_from_value(&value, key, text.span)?,
+                    },
+                }
+            }
+            Ok(Some((spec, *span)))
+        }
+    }
+}
+
+fn spec_from_object(object: &Object, span: Span) -> Result<MatrixSpec, Diagnostic> {
+    let mut spec = MatrixSpec {
+        dimensions: IndexMap::new(),
+        include: Vec::new(),
+        exclude: Vec::new(),
+    };
+    for (key, value) in object {
+        if key.eq_ignore_ascii_case("include") {
+            spec.include = rows_from_value(value, "include", span)?;
+        } else if key.eq_ignore_ascii_case("exclude") {
+            spec.exclude = rows_from_value(value, "exclude", span)?;
+        } else {
+            match value {
+                Value::Array(items) => {
+                    spec.dimensions.insert(key.clone(), items.clone());
+                }
+                other => {
+                    return Err(Diagnostic::error(
+                        span,
+                        format!("matrix dimension `{key}` must be a list, found {}", other.kind()),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(spec)
+}
+
+fn rows_from_value(value: &Value, key: &str, span: Span) -> Result<Vec<Combination>, Diagnostic> {
+    let error = || Diagnostic::error(span, format!("matrix `{key}` must be a list of maps"));
+    let Value::Array(items) = value else {
+        return Err(error());
+    };
+    items
+        .iter()
+        .map(|item| match item {
+            Value::Object(object) => Ok(object.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+            _ => Err(error()),
+        })
+        .collect()
+}
+
+/// GitHub appends the matrix values to a job's name, unless the name already
+/// uses the matrix through an expression.
+fn instance_name(job: &Job, combination: &Combination, contexts: &Object) -> Result<String, Diagnostic> {
+    let Some(name) = &job.name else {
+        return Ok(matrix::instance_name(&job.id.value, combination));
+    };
+    if !name.value.contains("${{") {
+        return Ok(matrix::instance_name(&name.value, combination));
+    }
+    let template = expr::parse_template(&name.value)
+        .map_err(|e| Diagnostic::error(name.span, format!("invalid expression: {}", e.message)))?;
+    let uses_matrix = template
+        .expressions()
+        .any(|(_, e)| e.named_values().iter().any(|(n, _)| n == "matrix"));
+    let evaluated = match evaluate(&name.value, contexts, name.span)? {
+        Some(value) => value.to_display_string(),
+        None => name.value.clone(),
+    };
+    if uses_matrix {
+        Ok(evaluated)
+    } else {
+        Ok(matrix::instance_name(&evaluated, combination))
+    }
+}
+
+fn runs_on(job: &Job, contexts: &Object) -> Result<Vec<String>, Diagnostic> {
+    let Some(runs_on) = &job.runs_on else {
+        return Ok(Vec::new());
+    };
+    let mut labels = Vec::new();
+    for label in runs_on.labels.iter().chain(runs_on.group.iter()) {
+        match evaluate(&label.value, contexts, label.span)? {
+            Some(Value::Array(items)) => labels.extend(items.iter().map(Value::to_display_string)),
+            Some(value) => labels.push(value.to_display_string()),
+            None => labels.push(label.value.clone()),
+        }
+    }
+    Ok(labels)
+}
