@@ -1010,7 +1010,10 @@ impl<'s> Reader<'s> {
                 self.error(job.id.span, format!("{what} is missing `runs-on`"));
             }
             if steps_key.is_none() && !misspelt("steps") {
-                self.error(job.id.span, format!("{what} has no `steps`"));
+                self.diagnostics.push(Diagnostic::warning(
+                    job.id.span,
+                    format!("{what} has no `steps`, so it does nothing"),
+                ));
             }
             if !job.with.is_empty() || job.secrets.is_some() {
                 self.error(
