@@ -12,3 +12,4 @@
 
 pub mod diag;
 pub mod expr;
+pub mod plan;
