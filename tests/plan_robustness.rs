@@ -128,8 +128,8 @@ fn random_graphs_validate_and_schedule_to_completion() {
                 running.push(ready.id);
             }
             assert!(s.running() <= limit.max(1));
-            for job in 0..n {
-                if let Some(max) = plans[job].max_parallel.filter(|&m| m > 0) {
+            for (job, plan) in plans.iter().enumerate() {
+                if let Some(max) = plan.max_parallel.filter(|&m| m > 0) {
                     let count = running.iter().filter(|r| r.job == job).count();
                     assert!(count <= max);
                 }
