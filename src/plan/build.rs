@@ -7,7 +7,7 @@
 //! deferred instance and expanded by the runner.
 
 use super::graph::JobGraph;
-use super::matrix::{self, Combination, MatrixSpec};
+use super::matrix::{self, Combination, Configuration, MatrixSpec};
 use crate::diag::{Diagnostic, Span};
 use crate::expr::{self, EvalContext, Object, Status, Value};
 use crate::workflow::{Job, Matrix, MatrixRows, MatrixValues, Workflow};
@@ -137,20 +137,24 @@ fn plan_job(job: &Job, inputs: &PlanInputs) -> Result<PlannedJob, Diagnostic> {
             planned.max_parallel = Some(n as usize);
         }
     }
-    let combinations = match strategy.and_then(|s| s.matrix.as_ref()) {
-        None => vec![Combination::new()],
+    let no_matrix = || Configuration {
+        matrix: Combination::new(),
+        name_keys: 0,
+    };
+    let configurations = match strategy.and_then(|s| s.matrix.as_ref()) {
+        None => vec![no_matrix()],
         Some(matrix) => match matrix_spec(matrix, &base)? {
-            Some((spec, span)) => {
-                matrix::expand(&spec).map_err(|e| Diagnostic::error(span, format!("job `{}`: {e}", job.id.value)))?
-            }
+            Some((spec, span)) => matrix::expand_configurations(&spec)
+                .map_err(|e| Diagnostic::error(span, format!("job `{}`: {e}", job.id.value)))?,
             None => {
                 planned.deferred = Some("its matrix reads `needs` and is expanded when the job starts".to_string());
-                vec![Combination::new()]
+                vec![no_matrix()]
             }
         },
     };
-    let total = combinations.len();
-    for (index, combination) in combinations.into_iter().enumerate() {
+    let total = configurations.len();
+    for (index, configuration) in configurations.into_iter().enumerate() {
+        let combination = &configuration.matrix;
         let mut contexts = base.clone();
         contexts.insert("matrix", Value::Object(combination.iter().map(|(k, v)| (k.clone(), v.clone())).collect()));
         let mut strategy_context = Object::new();
@@ -162,12 +166,12 @@ fn plan_job(job: &Job, inputs: &PlanInputs) -> Result<PlannedJob, Diagnostic> {
             Value::Number(planned.max_parallel.unwrap_or(total) as f64),
         );
         contexts.insert("strategy", Value::Object(strategy_context));
-        let name = instance_name(job, &combination, &contexts)?;
+        let name = instance_name(job, &configuration, &contexts)?;
         let runs_on = runs_on(job, &contexts)?;
         planned.instances.push(JobInstance {
             job_id: job.id.value.clone(),
             name,
-            matrix: combination,
+            matrix: configuration.matrix,
             runs_on,
         });
     }
@@ -305,12 +309,12 @@ fn rows_from_value(value: &Value, key: &str, span: Span) -> Result<Vec<Combinati
 
 /// GitHub appends the matrix values to a job's name, unless the name already
 /// uses the matrix through an expression.
-fn instance_name(job: &Job, combination: &Combination, contexts: &Object) -> Result<String, Diagnostic> {
+fn instance_name(job: &Job, configuration: &Configuration, contexts: &Object) -> Result<String, Diagnostic> {
     let Some(name) = &job.name else {
-        return Ok(matrix::instance_name(&job.id.value, combination));
+        return Ok(configuration.name(&job.id.value));
     };
     if !name.value.contains("${{") {
-        return Ok(matrix::instance_name(&name.value, combination));
+        return Ok(configuration.name(&name.value));
     }
     let template = expr::parse_template(&name.value)
         .map_err(|e| Diagnostic::error(name.span, format!("invalid expression: {}", e.message)))?;
@@ -324,7 +328,7 @@ fn instance_name(job: &Job, combination: &Combination, contexts: &Object) -> Res
     if uses_matrix {
         Ok(evaluated)
     } else {
-        Ok(matrix::instance_name(&evaluated, combination))
+        Ok(configuration.name(&evaluated))
     }
 }
 

@@ -1,1 +1,29 @@
+//! Planning: from parsed jobs to the work the runner hands out.
+//!
+//! - [`matrix`] expands `strategy.matrix` into combinations, with GitHub's
+//!   include/exclude rules and job-instance names.
+//! - [`graph`] is the DAG of jobs by `needs`: validation (every problem at
+//!   once), layers, and text/Graphviz renderings for `mlci graph`.
+//! - [`build`] turns a checked workflow into a [`Plan`]: each job's
+//!   instances with their names and `runs-on`, evaluated where possible.
+//! - [`schedule`] hands out runnable job instances under a global limit and
+//!   per-job `max-parallel`, with `fail-fast`, driven by completions.
+//!
+//! Nothing here touches Docker or the file system, and nothing panics on any
+//! input.
+
+mod build;
 pub mod graph;
+pub mod matrix;
+pub mod schedule;
+
+pub use build::{JobInstance, Plan, PlanInputs, PlannedJob, build};
+pub use graph::{GraphError, JobGraph, NodeLabel};
+pub use matrix::{
+    Combination, Configuration, MAX_COMBINATIONS, MatrixError, MatrixSpec, expand,
+    expand_configurations, instance_name,
+};
+pub use schedule::{
+    Completion, InstanceId, InstanceState, JobPlan, JobResult, NeedsStatus, Ready, ScheduleError,
+    Scheduler,
+};
