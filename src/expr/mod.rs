@@ -86,7 +86,15 @@ pub struct EvalContext<'a> {
 
 /// Parses a bare expression such as `github.ref == 'refs/heads/main'`.
 pub fn parse(src: &str) -> Result<Expr, ExprError> {
-    parse::parse_node(src).map(|root| Expr { root })
+    parse::parse_node(src, None).map(|root| Expr { root })
+}
+
+/// Like [`parse`], but a context not in `contexts` (compared ignoring case)
+/// is the error `Unrecognized named-value: 'name'`, reported where GitHub
+/// reports it (before, say, a missing argument later in the expression).
+pub fn parse_with_contexts(src: &str, contexts: &[&str]) -> Result<Expr, ExprError> {
+    let known = |name: &str| contexts.iter().any(|c| c.eq_ignore_ascii_case(name));
+    parse::parse_node(src, Some(&known)).map(|root| Expr { root })
 }
 
 impl Expr {

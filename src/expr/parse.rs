@@ -94,13 +94,16 @@ impl Node {
 }
 
 /// Parses a whole expression; an empty one is `null`, as in GitHub's tests.
-pub(crate) fn parse_node(src: &str) -> Result<Node, ExprError> {
+/// With `known`, a context name it does not accept is an error at the point
+/// GitHub's parser reports it.
+pub(crate) fn parse_node(src: &str, known: Option<&dyn Fn(&str) -> bool>) -> Result<Node, ExprError> {
     let tokens = lex(src)?;
     let mut p = Parser {
         src,
         tokens,
         pos: 0,
         depth: 0,
+        known,
     };
     if p.at_end() {
         return Ok(Node::Literal(Value::Null));
@@ -117,6 +120,7 @@ struct Parser<'s> {
     tokens: Vec<Token>,
     pos: usize,
     depth: usize,
+    known: Option<&'s dyn Fn(&str) -> bool>,
 }
 
 impl Parser<'_> {
@@ -328,6 +332,9 @@ impl Parser<'_> {
             (t.start, t.text(self.src).to_string())
         };
         if !self.eat(&Tok::LParen) {
+            if self.known.is_some_and(|known| !known(&name)) {
+                return Err(self.error_at("Unrecognized named-value", ident));
+            }
             return Ok(Node::Context { name, offset });
         }
         let mut args = Vec::new();
