@@ -146,7 +146,11 @@ fn list(args: &ListArgs) -> ExitCode {
             .zip(&plans)
             .map(|(workflow, plan)| list_json(workflow, plan))
             .collect();
-        let _ = writeln!(out, "{}", serde_json::to_string_pretty(&json).unwrap_or_default());
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&json).unwrap_or_default()
+        );
         return ExitCode::SUCCESS;
     }
     for (index, (workflow, plan)) in loaded.iter().zip(&plans).enumerate() {
@@ -211,7 +215,10 @@ fn graph(args: &GraphArgs) -> ExitCode {
             .map(|job| {
                 let matrix = !job.instances.first().is_none_or(|i| i.matrix.is_empty());
                 if matrix {
-                    NodeLabel::with_instances(job.id.clone(), job.instances.iter().map(|i| i.name.clone()).collect())
+                    NodeLabel::with_instances(
+                        job.id.clone(),
+                        job.instances.iter().map(|i| i.name.clone()).collect(),
+                    )
                 } else {
                     NodeLabel::new(job.id.clone())
                 }
@@ -223,7 +230,12 @@ fn graph(args: &GraphArgs) -> ExitCode {
             if index > 0 {
                 let _ = writeln!(out);
             }
-            let _ = writeln!(out, "{} ({})", workflow_title(workflow), workflow.file.path.display());
+            let _ = writeln!(
+                out,
+                "{} ({})",
+                workflow_title(workflow),
+                workflow.file.path.display()
+            );
             let _ = write!(out, "{}", plan.graph.to_text(&labels));
         }
     }
@@ -289,7 +301,11 @@ fn matrix_value(value: &Value) -> String {
 }
 
 fn or_dash(text: String) -> String {
-    if text.is_empty() { "-".to_string() } else { text }
+    if text.is_empty() {
+        "-".to_string()
+    } else {
+        text
+    }
 }
 
 /// Left-aligned columns separated by two spaces.

@@ -423,8 +423,11 @@ impl<'a> Loader<'a> {
                         return Err(Stop);
                     };
                     let value = self.node(parser, event, span, depth + 1)?;
-                    self.check_key(&key, &entries);
-                    entries.push((key, value));
+                    // A refused merge key is left out, so that its map is not
+                    // reported a second time as a wrongly typed value.
+                    if self.check_key(&key, &entries) {
+                        entries.push((key, value));
+                    }
                 };
                 let end = entries
                     .last()
@@ -452,13 +455,14 @@ impl<'a> Loader<'a> {
         }
     }
 
-    fn check_key(&mut self, key: &Node, earlier: &[(Node, Node)]) {
+    /// Reports merge keys and duplicate keys; false when the entry is dropped.
+    fn check_key(&mut self, key: &Node, earlier: &[(Node, Node)]) -> bool {
         let Some(scalar) = key.as_scalar() else {
             self.diagnostics.push(Diagnostic::error(
                 key.span,
                 "expected a plain key, found a list or map used as a key",
             ));
-            return;
+            return false;
         };
         if scalar.style == Style::Plain && scalar.text == "<<" {
             self.diagnostics.push(
@@ -468,7 +472,7 @@ impl<'a> Loader<'a> {
                 )
                 .with_help("repeat the keys, or use an alias (`*name`) for the whole value"),
             );
-            return;
+            return false;
         }
         if let Some((first, _)) = earlier.iter().find(|(k, _)| {
             k.as_str()
@@ -486,6 +490,7 @@ impl<'a> Loader<'a> {
                 ),
             ));
         }
+        true
     }
 }
 

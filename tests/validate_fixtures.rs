@@ -6,7 +6,9 @@ use mlci::workflow;
 use std::path::{Path, PathBuf};
 
 fn fixtures(kind: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(kind);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(kind);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
@@ -26,7 +28,11 @@ fn valid_workflows_are_accepted() {
             failures.push(loaded.render_diagnostics());
         }
     }
-    assert!(failures.is_empty(), "valid fixtures were refused:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "valid fixtures were refused:\n{}",
+        failures.join("\n")
+    );
 }
 
 struct Expectation {
@@ -55,9 +61,16 @@ fn invalid_workflows_are_refused_at_the_announced_positions() {
     for path in fixtures("invalid") {
         let loaded = workflow::load(&path).unwrap();
         let expected = expectations(&loaded.file.text);
-        assert!(!expected.is_empty(), "{} announces no error", path.display());
+        assert!(
+            !expected.is_empty(),
+            "{} announces no error",
+            path.display()
+        );
         if !loaded.has_errors() {
-            failures.push(format!("{}: accepted, but should be refused", path.display()));
+            failures.push(format!(
+                "{}: accepted, but should be refused",
+                path.display()
+            ));
             continue;
         }
         let errors: Vec<_> = loaded.diagnostics.iter().filter(|d| d.is_error()).collect();
@@ -92,5 +105,10 @@ fn invalid_workflows_are_refused_at_the_announced_positions() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} problems:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} problems:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

@@ -340,7 +340,11 @@ pub(crate) fn js_number(s: &str) -> f64 {
         _ => (false, t),
     };
     if unsigned == "Infinity" {
-        return if negative { f64::NEG_INFINITY } else { f64::INFINITY };
+        return if negative {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        };
     }
     if !is_decimal_literal(unsigned) {
         return f64::NAN;

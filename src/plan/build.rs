@@ -112,7 +112,8 @@ fn plan_job(job: &Job, inputs: &PlanInputs) -> Result<PlannedJob, Diagnostic> {
     if let Some(fail_fast) = strategy.and_then(|s| s.fail_fast.as_ref()) {
         planned.fail_fast = match &fail_fast.value {
             crate::workflow::BoolOrExpr::Bool(b) => *b,
-            crate::workflow::BoolOrExpr::Expr(text) => match evaluate(text, &base, fail_fast.span)? {
+            crate::workflow::BoolOrExpr::Expr(text) => match evaluate(text, &base, fail_fast.span)?
+            {
                 Some(value) => value.is_truthy(),
                 None => true,
             },
@@ -121,17 +122,22 @@ fn plan_job(job: &Job, inputs: &PlanInputs) -> Result<PlannedJob, Diagnostic> {
     if let Some(max_parallel) = strategy.and_then(|s| s.max_parallel.as_ref()) {
         let value = match &max_parallel.value {
             crate::workflow::NumberOrExpr::Number(n) => Some(*n),
-            crate::workflow::NumberOrExpr::Expr(text) => match evaluate(text, &base, max_parallel.span)? {
-                Some(Value::Number(n)) => Some(n),
-                Some(other) => other.to_display_string().trim().parse().ok(),
-                None => None,
-            },
+            crate::workflow::NumberOrExpr::Expr(text) => {
+                match evaluate(text, &base, max_parallel.span)? {
+                    Some(Value::Number(n)) => Some(n),
+                    Some(other) => other.to_display_string().trim().parse().ok(),
+                    None => None,
+                }
+            }
         };
         if let Some(n) = value {
             if !(n >= 1.0 && n.is_finite()) {
                 return Err(Diagnostic::error(
                     max_parallel.span,
-                    format!("`max-parallel` must be at least 1, found {}", expr::format_number(n)),
+                    format!(
+                        "`max-parallel` must be at least 1, found {}",
+                        expr::format_number(n)
+                    ),
                 ));
             }
             planned.max_parallel = Some(n as usize);
@@ -147,7 +153,9 @@ fn plan_job(job: &Job, inputs: &PlanInputs) -> Result<PlannedJob, Diagnostic> {
             Some((spec, span)) => matrix::expand_configurations(&spec)
                 .map_err(|e| Diagnostic::error(span, format!("job `{}`: {e}", job.id.value)))?,
             None => {
-                planned.deferred = Some("its matrix reads `needs` and is expanded when the job starts".to_string());
+                planned.deferred = Some(
+                    "its matrix reads `needs` and is expanded when the job starts".to_string(),
+                );
                 vec![no_matrix()]
             }
         },
@@ -156,7 +164,15 @@ fn plan_job(job: &Job, inputs: &PlanInputs) -> Result<PlannedJob, Diagnostic> {
     for (index, configuration) in configurations.into_iter().enumerate() {
         let combination = &configuration.matrix;
         let mut contexts = base.clone();
-        contexts.insert("matrix", Value::Object(combination.iter().map(|(k, v)| (k.clone(), v.clone())).collect()));
+        contexts.insert(
+            "matrix",
+            Value::Object(
+                combination
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            ),
+        );
         let mut strategy_context = Object::new();
         strategy_context.insert("fail-fast", Value::Bool(planned.fail_fast));
         strategy_context.insert("job-index", Value::Number(index as f64));
@@ -190,7 +206,8 @@ fn base_contexts(inputs: &PlanInputs) -> Object {
 /// Evaluates a template with the contexts known before the run. Returns None
 /// when it reads a context that is only known during the run (`needs`).
 fn evaluate(text: &str, contexts: &Object, span: Span) -> Result<Option<Value>, Diagnostic> {
-    let template = expr::parse_template(text).map_err(|e| Diagnostic::error(span, format!("invalid expression: {}", e.message)))?;
+    let template = expr::parse_template(text)
+        .map_err(|e| Diagnostic::error(span, format!("invalid expression: {}", e.message)))?;
     let reads_runtime = template
         .expressions()
         .any(|(_, e)| e.named_values().iter().any(|(name, _)| name == "needs"));
@@ -209,7 +226,10 @@ fn evaluate(text: &str, contexts: &Object, span: Span) -> Result<Option<Value>, 
 }
 
 /// The matrix with its expressions evaluated, or None when it needs the run.
-fn matrix_spec(matrix: &Matrix, contexts: &Object) -> Result<Option<(MatrixSpec, Span)>, Diagnostic> {
+fn matrix_spec(
+    matrix: &Matrix,
+    contexts: &Object,
+) -> Result<Option<(MatrixSpec, Span)>, Diagnostic> {
     match matrix {
         Matrix::Expr(text) => {
             let Some(value) = evaluate(&text.value, contexts, text.span)? else {
@@ -218,7 +238,10 @@ fn matrix_spec(matrix: &Matrix, contexts: &Object) -> Result<Option<(MatrixSpec,
             let Value::Object(object) = value else {
                 return Err(Diagnostic::error(
                     text.span,
-                    format!("the matrix expression must give an object, but gave {}", value.kind()),
+                    format!(
+                        "the matrix expression must give an object, but gave {}",
+                        value.kind()
+                    ),
                 ));
             };
             spec_from_object(&object, text.span).map(|spec| Some((spec, text.span)))
@@ -243,21 +266,32 @@ fn matrix_spec(matrix: &Matrix, contexts: &Object) -> Result<Option<(MatrixSpec,
                         Some(other) => {
                             return Err(Diagnostic::error(
                                 text.span,
-                                format!("matrix dimension `{}` must be a list, but the expression gave {}", name.value, other.kind()),
+                                format!(
+                                    "matrix dimension `{}` must be a list, but the expression gave {}",
+                                    name.value,
+                                    other.kind()
+                                ),
                             ));
                         }
                     },
                 };
                 spec.dimensions.insert(name.value.clone(), values);
             }
-            for (rows, target, key) in [(include, &mut spec.include, "include"), (exclude, &mut spec.exclude, "exclude")] {
+            for (rows, target, key) in [
+                (include, &mut spec.include, "include"),
+                (exclude, &mut spec.exclude, "exclude"),
+            ] {
                 match rows {
                     None => {}
-                    Some(MatrixRows::List(items)) => target.extend(items.iter().map(|row| row.value.clone())),
-                    Some(MatrixRows::Expr(text)) => match evaluate(&text.value, contexts, text.span)? {
-                        None => return Ok(None),
-                        Some(value) => *target = rows_from_value(&value, key, text.span)?,
-                    },
+                    Some(MatrixRows::List(items)) => {
+                        target.extend(items.iter().map(|row| row.value.clone()))
+                    }
+                    Some(MatrixRows::Expr(text)) => {
+                        match evaluate(&text.value, contexts, text.span)? {
+                            None => return Ok(None),
+                            Some(value) => *target = rows_from_value(&value, key, text.span)?,
+                        }
+                    }
                 }
             }
             Ok(Some((spec, *span)))
@@ -284,7 +318,10 @@ fn spec_from_object(object: &Object, span: Span) -> Result<MatrixSpec, Diagnosti
                 other => {
                     return Err(Diagnostic::error(
                         span,
-                        format!("matrix dimension `{key}` must be a list, found {}", other.kind()),
+                        format!(
+                            "matrix dimension `{key}` must be a list, found {}",
+                            other.kind()
+                        ),
                     ));
                 }
             }
@@ -301,7 +338,9 @@ fn rows_from_value(value: &Value, key: &str, span: Span) -> Result<Vec<Combinati
     items
         .iter()
         .map(|item| match item {
-            Value::Object(object) => Ok(object.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+            Value::Object(object) => {
+                Ok(object.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            }
             _ => Err(error()),
         })
         .collect()
@@ -309,7 +348,11 @@ fn rows_from_value(value: &Value, key: &str, span: Span) -> Result<Vec<Combinati
 
 /// GitHub appends the matrix values to a job's name, unless the name already
 /// uses the matrix through an expression.
-fn instance_name(job: &Job, configuration: &Configuration, contexts: &Object) -> Result<String, Diagnostic> {
+fn instance_name(
+    job: &Job,
+    configuration: &Configuration,
+    contexts: &Object,
+) -> Result<String, Diagnostic> {
     let Some(name) = &job.name else {
         return Ok(configuration.name(&job.id.value));
     };

@@ -500,14 +500,17 @@ impl<'s> Reader<'s> {
                 _ => unreachable!("every workflow key is handled"),
             }
         }
+        // Pointed at the first key: the top of the workflow's mapping.
+        let top = root
+            .as_mapping()
+            .and_then(|entries| entries.first())
+            .map(|(key, _)| key.span)
+            .unwrap_or(root.span);
         if !saw_on {
-            self.error(
-                Span::point(0),
-                "the workflow has no `on` (the events that trigger it)",
-            );
+            self.error(top, "the workflow has no `on` (the events that trigger it)");
         }
         if !saw_jobs {
-            self.error(Span::point(0), "the workflow has no `jobs`");
+            self.error(top, "the workflow has no `jobs`");
         }
         workflow
     }

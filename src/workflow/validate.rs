@@ -60,7 +60,9 @@ fn check_needs(workflow: &Workflow, diagnostics: &mut Vec<Diagnostic>) {
                 diagnostics.push(diagnostic);
             }
             GraphError::SelfNeed { job, index } => {
-                let Some(job) = workflow.job(&job) else { continue };
+                let Some(job) = workflow.job(&job) else {
+                    continue;
+                };
                 let span = job.needs.get(index).map(|n| n.span).unwrap_or(job.id.span);
                 diagnostics.push(Diagnostic::error(
                     span,
