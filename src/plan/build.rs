@@ -10,7 +10,7 @@ use super::graph::JobGraph;
 use super::matrix::{self, Combination, Configuration, MatrixSpec};
 use crate::diag::{Diagnostic, Span};
 use crate::expr::{self, EvalContext, Object, Status, Value};
-use crate::workflow::{Job, Matrix, MatrixRows, MatrixValues, Workflow};
+use crate::workflow::{InputKind, Job, Matrix, MatrixRows, MatrixValues, Workflow};
 use indexmap::IndexMap;
 
 /// What is known before the run: the `github`, `inputs` and `vars` contexts.
@@ -82,6 +82,7 @@ pub fn build(workflow: &Workflow, inputs: &PlanInputs) -> Result<Plan, Vec<Diagn
             .map(|e| Diagnostic::error(Span::default(), e.to_string()))
             .collect::<Vec<_>>()
     })?;
+    let inputs = &with_input_defaults(workflow, inputs);
     let mut diagnostics = Vec::new();
     let mut jobs = Vec::new();
     for job in &workflow.jobs {
@@ -94,6 +95,37 @@ pub fn build(workflow: &Workflow, inputs: &PlanInputs) -> Result<Plan, Vec<Diagn
         Ok(Plan { jobs, graph })
     } else {
         Err(diagnostics)
+    }
+}
+
+/// The `inputs` context: each declared input's default (typed as declared),
+/// overlaid by the values given for the run.
+fn with_input_defaults(workflow: &Workflow, given: &PlanInputs) -> PlanInputs {
+    let mut inputs = Object::new();
+    for trigger in &workflow.on {
+        for input in &trigger.filters.inputs {
+            let default = input.default.as_ref().map(|d| d.value.clone());
+            let value = match (input.kind, default) {
+                (InputKind::Boolean, Some(Value::String(s))) => Value::Bool(s.eq_ignore_ascii_case("true")),
+                (InputKind::Boolean, None) => Value::Bool(false),
+                (InputKind::Number, Some(Value::String(s))) => {
+                    s.trim().parse().map(Value::Number).unwrap_or(Value::String(s))
+                }
+                (_, Some(value)) => value,
+                (_, None) => Value::String(String::new()),
+            };
+            if !inputs.contains_key(&input.name.value) {
+                inputs.insert(input.name.value.clone(), value);
+            }
+        }
+    }
+    for (name, value) in &given.inputs {
+        inputs.insert(name.clone(), value.clone());
+    }
+    PlanInputs {
+        github: given.github.clone(),
+        inputs,
+        vars: given.vars.clone(),
     }
 }
 
@@ -259,7 +291,16 @@ fn matrix_spec(
             };
             for (name, values) in dimensions {
                 let values = match values {
-                    MatrixValues::List(items) => items.iter().map(|v| v.value.clone()).collect(),
+                    MatrixValues::List(items) => {
+                        let mut resolved = Vec::new();
+                        for item in items {
+                            match resolve(&item.value, contexts, item.span)? {
+                                Some(value) => resolved.push(value),
+                                None => return Ok(None),
+                            }
+                        }
+                        resolved
+                    }
                     MatrixValues::Expr(text) => match evaluate(&text.value, contexts, text.span)? {
                         None => return Ok(None),
                         Some(Value::Array(items)) => items,
@@ -284,7 +325,16 @@ fn matrix_spec(
                 match rows {
                     None => {}
                     Some(MatrixRows::List(items)) => {
-                        target.extend(items.iter().map(|row| row.value.clone()))
+                        for row in items {
+                            let mut resolved = Combination::new();
+                            for (key, value) in &row.value {
+                                match resolve(value, contexts, row.span)? {
+                                    Some(value) => resolved.insert(key.clone(), value),
+                                    None => return Ok(None),
+                                };
+                            }
+                            target.push(resolved);
+                        }
                     }
                     Some(MatrixRows::Expr(text)) => {
                         match evaluate(&text.value, contexts, text.span)? {
@@ -297,6 +347,39 @@ fn matrix_spec(
             Ok(Some((spec, *span)))
         }
     }
+}
+
+/// Evaluates the `${{ }}` in the strings of a matrix value. A string that is
+/// one whole expression takes that expression's value (which may be a list
+/// or an object), as on GitHub.
+fn resolve(value: &Value, contexts: &Object, span: Span) -> Result<Option<Value>, Diagnostic> {
+    Ok(Some(match value {
+        Value::String(text) if text.contains("${{") => match evaluate(text, contexts, span)? {
+            Some(value) => value,
+            None => return Ok(None),
+        },
+        Value::Array(items) => {
+            let mut resolved = Vec::new();
+            for item in items {
+                match resolve(item, contexts, span)? {
+                    Some(value) => resolved.push(value),
+                    None => return Ok(None),
+                }
+            }
+            Value::Array(resolved)
+        }
+        Value::Object(object) => {
+            let mut resolved = Object::new();
+            for (key, item) in object {
+                match resolve(item, contexts, span)? {
+                    Some(value) => resolved.insert(key.clone(), value),
+                    None => return Ok(None),
+                }
+            }
+            Value::Object(resolved)
+        }
+        other => other.clone(),
+    }))
 }
 
 fn spec_from_object(object: &Object, span: Span) -> Result<MatrixSpec, Diagnostic> {
