@@ -89,7 +89,10 @@ fn run_case(case: &serde_json::Value) -> Result<(), String> {
     let parsed = parse_with_contexts(expr_src, &names);
     // The plain parser plus named_values() must reject the same vectors.
     if let Ok(e) = parse(expr_src) {
-        let unknown = e.named_values().into_iter().any(|(n, _)| !contexts.contains_key(&n));
+        let unknown = e
+            .named_values()
+            .into_iter()
+            .any(|(n, _)| !contexts.contains_key(&n));
         if unknown != parsed.is_err() {
             return Err("parse + named_values disagrees with parse_with_contexts".into());
         }
@@ -156,13 +159,21 @@ fn github_expression_vectors() {
                     Ok(()) => passed += 1,
                     Err(why) => failures.push(format!(
                         "{file}::{group}[{i}] `{}`: {why}",
-                        case["expr"].as_str().unwrap_or("?").chars().take(120).collect::<String>()
+                        case["expr"]
+                            .as_str()
+                            .unwrap_or("?")
+                            .chars()
+                            .take(120)
+                            .collect::<String>()
                     )),
                 }
             }
         }
     }
-    eprintln!("{passed} vectors passed, {skipped} skipped, {} failed", failures.len());
+    eprintln!(
+        "{passed} vectors passed, {skipped} skipped, {} failed",
+        failures.len()
+    );
     println!("{passed} vectors passed");
     assert!(
         failures.is_empty(),

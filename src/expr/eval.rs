@@ -371,7 +371,12 @@ impl<'c, 'a> Evaluator<'c, 'a> {
 
 /// Adds what `sel` picks out of one borrowed array/object to `out`: every
 /// element for `*`, else the one element that exists. Other values add nothing.
-fn select_many<'a>(wrap: fn(&'a Value) -> V<'a>, v: &'a Value, sel: &Selector, out: &mut Vec<V<'a>>) {
+fn select_many<'a>(
+    wrap: fn(&'a Value) -> V<'a>,
+    v: &'a Value,
+    sel: &Selector,
+    out: &mut Vec<V<'a>>,
+) {
     match v {
         Value::Array(items) if sel.star => out.extend(items.iter().map(wrap)),
         Value::Array(items) => {
@@ -406,4 +411,3 @@ fn select_many_owned<'a>(v: Value, sel: &Selector, out: &mut Vec<V<'a>>) {
         _ => {}
     }
 }
-

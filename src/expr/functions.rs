@@ -161,7 +161,8 @@ pub(crate) fn call<'a>(
 fn contains(search: &V<'_>, item: &V<'_>) -> bool {
     if search.is_primitive() {
         return item.is_primitive()
-            && fold_case(&search.to_display_string()).contains(&fold_case(&item.to_display_string()));
+            && fold_case(&search.to_display_string())
+                .contains(&fold_case(&item.to_display_string()));
     }
     match search.array_items() {
         Some(items) => items.iter().any(|v| loose_equals(item, v)),
@@ -248,7 +249,12 @@ fn join(args: &[V<'_>]) -> String {
 }
 
 /// JSON.stringify(value, null, 2), which is what GitHub's toJSON prints.
-fn to_json(ev: &Evaluator<'_, '_>, v: &V<'_>, indent: usize, out: &mut String) -> Result<(), EvalError> {
+fn to_json(
+    ev: &Evaluator<'_, '_>,
+    v: &V<'_>,
+    indent: usize,
+    out: &mut String,
+) -> Result<(), EvalError> {
     if let Some(items) = v.array_items() {
         return json_array(ev, items.iter(), indent, out, |ev, item, indent, out| {
             to_json(ev, item, indent, out)
@@ -260,7 +266,12 @@ fn to_json(ev: &Evaluator<'_, '_>, v: &V<'_>, indent: usize, out: &mut String) -
     }
 }
 
-fn value_to_json(ev: &Evaluator<'_, '_>, v: &Value, indent: usize, out: &mut String) -> Result<(), EvalError> {
+fn value_to_json(
+    ev: &Evaluator<'_, '_>,
+    v: &Value,
+    indent: usize,
+    out: &mut String,
+) -> Result<(), EvalError> {
     match v {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -298,7 +309,12 @@ fn json_array<T>(
     Ok(())
 }
 
-fn json_object(ev: &Evaluator<'_, '_>, o: &Object, indent: usize, out: &mut String) -> Result<(), EvalError> {
+fn json_object(
+    ev: &Evaluator<'_, '_>,
+    o: &Object,
+    indent: usize,
+    out: &mut String,
+) -> Result<(), EvalError> {
     if o.is_empty() {
         out.push_str("{}");
         return Ok(());
@@ -344,7 +360,11 @@ fn json_string(s: &str, out: &mut String) {
 }
 
 fn from_json<'a>(ev: &Evaluator<'_, 'a>, text: &str) -> Result<V<'a>, EvalError> {
-    let fail = |why: &str| EvalError::new(format!("Error parsing JSON when evaluating fromJson: {why}"));
+    let fail = |why: &str| {
+        EvalError::new(format!(
+            "Error parsing JSON when evaluating fromJson: {why}"
+        ))
+    };
     if text.trim().is_empty() {
         return Err(fail("empty input"));
     }
@@ -361,7 +381,10 @@ fn from_json<'a>(ev: &Evaluator<'_, 'a>, text: &str) -> Result<V<'a>, EvalError>
 /// pattern that names a directory matches everything below it. The last
 /// pattern that matches a file decides.
 fn hash_files(workspace: &Path, args: &[String]) -> Result<String, EvalError> {
-    let root = workspace.to_string_lossy().trim_end_matches('/').to_string();
+    let root = workspace
+        .to_string_lossy()
+        .trim_end_matches('/')
+        .to_string();
     let mut matchers = Vec::new();
     for line in args.iter().flat_map(|a| a.lines()) {
         let mut pattern = line.trim();
@@ -374,11 +397,13 @@ fn hash_files(workspace: &Path, args: &[String]) -> Result<String, EvalError> {
             pattern = rest;
         }
         let mut pattern = pattern.to_string();
+        // The workspace's own absolute path, or (as GitHub's docs show with
+        // `hashFiles('/src/*.js')`) a leading `/`, both mean the workspace root.
         if !root.is_empty() && pattern.starts_with(&format!("{root}/")) {
             pattern = pattern[root.len() + 1..].to_string();
-        } else if pattern.starts_with('/') {
-            continue; // outside the workspace: GitHub ignores such files
         }
+        let pattern = pattern.trim_start_matches('/').to_string();
+        let mut pattern = pattern;
         while let Some(rest) = pattern.strip_prefix("./") {
             pattern = rest.to_string();
         }

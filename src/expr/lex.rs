@@ -67,20 +67,14 @@ fn is_boundary(c: char) -> bool {
 pub(crate) fn is_js_space(c: char) -> bool {
     matches!(
         c,
-        '\t' | '\n'
-            | '\u{b}'
-            | '\u{c}'
-            | '\r'
-            | ' '
-            | '\u{a0}'
-            | '\u{1680}'
-            | '\u{2000}'..='\u{200a}'
-            | '\u{2028}'
-            | '\u{2029}'
-            | '\u{202f}'
-            | '\u{205f}'
-            | '\u{3000}'
-            | '\u{feff}'
+        '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
+            ..='\u{200a}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{202f}'
+                | '\u{205f}'
+                | '\u{3000}'
+                | '\u{feff}'
     )
 }
 
@@ -98,10 +92,7 @@ fn unexpected(src: &str, start: usize, end: usize) -> ExprError {
     ExprError {
         offset: start,
         len: end - start,
-        message: format!(
-            "Unexpected symbol: '{}'",
-            src.get(start..end).unwrap_or("")
-        ),
+        message: format!("Unexpected symbol: '{}'", src.get(start..end).unwrap_or("")),
     }
 }
 
@@ -274,7 +265,10 @@ mod tests {
 
     #[test]
     fn bad_symbols_quote_the_whole_run() {
-        assert_eq!(lex("1 =2 =3").unwrap_err().message, "Unexpected symbol: '=2'");
+        assert_eq!(
+            lex("1 =2 =3").unwrap_err().message,
+            "Unexpected symbol: '=2'"
+        );
         assert_eq!(
             lex("github/workflow.md").unwrap_err().message,
             "Unexpected symbol: 'github/workflow'"

@@ -96,7 +96,10 @@ impl Node {
 /// Parses a whole expression; an empty one is `null`, as in GitHub's tests.
 /// With `known`, a context name it does not accept is an error at the point
 /// GitHub's parser reports it.
-pub(crate) fn parse_node(src: &str, known: Option<&dyn Fn(&str) -> bool>) -> Result<Node, ExprError> {
+pub(crate) fn parse_node(
+    src: &str,
+    known: Option<&dyn Fn(&str) -> bool>,
+) -> Result<Node, ExprError> {
     let tokens = lex(src)?;
     let mut p = Parser {
         src,

@@ -1,7 +1,7 @@
 //! Strings with `${{ }}` parts, and `if:` conditions.
 
-use super::{EvalContext, EvalError, Expr, ExprError, Status, parse};
 use super::value::Value;
+use super::{EvalContext, EvalError, Expr, ExprError, Status, parse};
 
 /// A string with `${{ expression }}` parts.
 #[derive(Clone, Debug)]
@@ -164,7 +164,10 @@ pub struct Condition {
 enum Body {
     /// An empty `if:`: only the implicit `success()`.
     Empty,
-    Expr { expr: Expr, offset: usize },
+    Expr {
+        expr: Expr,
+        offset: usize,
+    },
     /// Text mixed with `${{ }}`: true when the resulting string is not empty.
     Template(Template),
 }

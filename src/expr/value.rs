@@ -51,7 +51,9 @@ impl Object {
         let key = key.into();
         match self.index_of(&key) {
             Some(index) => {
-                self.entries.get_index_mut(index).map(|(_, v)| *v = value);
+                if let Some((_, v)) = self.entries.get_index_mut(index) {
+                    *v = value;
+                }
             }
             None => {
                 self.entries.insert(key, value);
@@ -340,7 +342,11 @@ pub(crate) fn js_number(s: &str) -> f64 {
         _ => (false, t),
     };
     if unsigned == "Infinity" {
-        return if negative { f64::NEG_INFINITY } else { f64::INFINITY };
+        return if negative {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        };
     }
     if !is_decimal_literal(unsigned) {
         return f64::NAN;
