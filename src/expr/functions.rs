@@ -111,7 +111,7 @@ pub(crate) fn call<'a>(
             own(Value::String(s))
         }
         Func::Join => {
-            let s = join(&args);
+            let s = join(ev, &args)?;
             ev.charge_str(&s)?;
             own(Value::String(s))
         }
@@ -177,9 +177,34 @@ fn format(ev: &Evaluator<'_, '_>, args: &[V<'_>]) -> Result<String, EvalError> {
     let bytes = fs.as_bytes();
     let mut out = String::new();
     let mut i = 0;
+    // The next brace of each kind, found again only once passed, so a long
+    // run of one kind of brace is not rescanned for the other every step.
+    let mut next_l: Option<usize> = None;
+    let mut next_r: Option<usize> = None;
+    let next = |cached: &mut Option<usize>, c: char, i: usize| {
+        if cached.is_none_or(|p| p < i) {
+            *cached = fs.get(i..).and_then(|r| r.find(c)).map(|p| p + i);
+        }
+        *cached
+    };
     while i < bytes.len() {
-        let lbrace = fs[i..].find('{').map(|p| p + i);
-        let rbrace = fs[i..].find('}').map(|p| p + i);
+        let lbrace = if next_l == Some(usize::MAX) {
+            None
+        } else {
+            next(&mut next_l, '{', i)
+        };
+        let rbrace = if next_r == Some(usize::MAX) {
+            None
+        } else {
+            next(&mut next_r, '}', i)
+        };
+        // Remember "none left" so the search is not repeated.
+        if lbrace.is_none() {
+            next_l = Some(usize::MAX);
+        }
+        if rbrace.is_none() {
+            next_r = Some(usize::MAX);
+        }
         match (lbrace, rbrace) {
             (Some(l), r) if r.is_none_or(|r| r > l) => {
                 if bytes.get(l + 1) == Some(&b'{') {
@@ -227,25 +252,30 @@ fn format(ev: &Evaluator<'_, '_>, args: &[V<'_>]) -> Result<String, EvalError> {
 
 /// `join(array, separator = ',')`. A primitive is returned as a string; an
 /// object joins to ''. A separator that is not a primitive is ignored.
-fn join(args: &[V<'_>]) -> String {
+fn join(ev: &Evaluator<'_, '_>, args: &[V<'_>]) -> Result<String, EvalError> {
     let Some(first) = args.first() else {
-        return String::new();
+        return Ok(String::new());
     };
     if first.is_primitive() {
-        return first.to_display_string();
+        return Ok(first.to_display_string());
     }
     let Some(items) = first.array_items() else {
-        return String::new();
+        return Ok(String::new());
     };
     let separator = match args.get(1) {
         Some(s) if s.is_primitive() => s.to_display_string(),
         _ => ",".to_string(),
     };
-    items
-        .iter()
-        .map(V::to_display_string)
-        .collect::<Vec<_>>()
-        .join(&separator)
+    let mut out = String::new();
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push_str(&separator);
+        }
+        out.push_str(&item.to_display_string());
+        // A long separator between many items could be huge: stop early.
+        ev.check_room(out.len().saturating_mul(2))?;
+    }
+    Ok(out)
 }
 
 /// JSON.stringify(value, null, 2), which is what GitHub's toJSON prints.
@@ -397,11 +427,13 @@ fn hash_files(workspace: &Path, args: &[String]) -> Result<String, EvalError> {
             pattern = rest;
         }
         let mut pattern = pattern.to_string();
+        // The workspace's own absolute path, or (as GitHub's docs show with
+        // `hashFiles('/src/*.js')`) a leading `/`, both mean the workspace root.
         if !root.is_empty() && pattern.starts_with(&format!("{root}/")) {
             pattern = pattern[root.len() + 1..].to_string();
-        } else if pattern.starts_with('/') {
-            continue; // outside the workspace: GitHub ignores such files
         }
+        let pattern = pattern.trim_start_matches('/').to_string();
+        let mut pattern = pattern;
         while let Some(rest) = pattern.strip_prefix("./") {
             pattern = rest.to_string();
         }

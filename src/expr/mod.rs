@@ -136,3 +136,97 @@ impl Expr {
         found
     }
 }
+
+#[cfg(test)]
+mod smoke {
+    //! Random input must give a result or an error, never a panic or a hang.
+    use super::*;
+
+    #[test]
+    fn random_input_never_panics() {
+        let pieces = [
+            "${{",
+            "}}",
+            "'",
+            "''",
+            "(",
+            ")",
+            "[",
+            "]",
+            ".",
+            "*",
+            ",",
+            "!",
+            "==",
+            "!=",
+            "<=",
+            ">",
+            "&&",
+            "||",
+            "a",
+            "b.c",
+            "0x1",
+            "-1.5e3",
+            "NaN",
+            "Infinity",
+            "null",
+            "true",
+            " ",
+            "format('{0}{{{1}}}', ",
+            "join(",
+            "contains(",
+            "fromJSON('[1,{\"a\":2}]')",
+            "toJSON(",
+            "case(",
+            "success()",
+            "'{0}'",
+            "é",
+            "😊",
+            "\n",
+            "-",
+            "+",
+            "=",
+            "&",
+            "|",
+            "}",
+            "{",
+            "a.*.b",
+            "[*]",
+            "hashFiles('x')",
+            "startsWith(",
+            "1",
+            "'x}}y'",
+        ];
+        let mut contexts = Object::new();
+        contexts.insert(
+            "a",
+            Value::from_json(&serde_json::json!({"b": [1, {"c": "x"}], "c": {"d": null}})),
+        );
+        let ctx = EvalContext {
+            contexts: &contexts,
+            status: Status::Success,
+            workspace: None,
+        };
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..20_000 {
+            let mut src = String::new();
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let n = (seed % 12) as usize;
+            for k in 0..n {
+                let r = seed.rotate_left(k as u32 * 5);
+                src.push_str(pieces[(r % pieces.len() as u64) as usize]);
+            }
+            if let Ok(e) = parse(&src) {
+                let _ = e.eval(&ctx);
+            }
+            if let Ok(t) = parse_template(&src) {
+                let _ = t.eval_string(&ctx);
+            }
+            if let Ok(c) = parse_condition(&src) {
+                let _ = c.eval(&ctx);
+            }
+        }
+    }
+}

@@ -51,7 +51,9 @@ impl Object {
         let key = key.into();
         match self.index_of(&key) {
             Some(index) => {
-                self.entries.get_index_mut(index).map(|(_, v)| *v = value);
+                if let Some((_, v)) = self.entries.get_index_mut(index) {
+                    *v = value;
+                }
             }
             None => {
                 self.entries.insert(key, value);
