@@ -159,9 +159,8 @@ fn list(args: &ListArgs) -> ExitCode {
         }
         let _ = writeln!(
             out,
-            "{} ({}): {} job{}, {} instance{}",
-            workflow_title(workflow),
-            workflow.file.path.display(),
+            "{}: {} job{}, {} instance{}",
+            workflow_heading(workflow),
             plan.jobs.len(),
             plural(plan.jobs.len()),
             plan.instance_count(),
@@ -230,12 +229,7 @@ fn graph(args: &GraphArgs) -> ExitCode {
             if index > 0 {
                 let _ = writeln!(out);
             }
-            let _ = writeln!(
-                out,
-                "{} ({})",
-                workflow_title(workflow),
-                workflow.file.path.display()
-            );
+            let _ = writeln!(out, "{}", workflow_heading(workflow));
             let _ = write!(out, "{}", plan.graph.to_text(&labels));
         }
     }
@@ -283,6 +277,15 @@ fn list_json(workflow: &LoadedWorkflow, plan: &Plan) -> serde_json::Value {
         "name": workflow_title(workflow),
         "instances": jobs,
     })
+}
+
+/// `name (path)`, or the path alone for a workflow without a name.
+fn workflow_heading(workflow: &LoadedWorkflow) -> String {
+    let path = workflow.file.path.display();
+    match &workflow.workflow.name {
+        Some(name) => format!("{} ({path})", name.value),
+        None => path.to_string(),
+    }
 }
 
 fn workflow_title(workflow: &LoadedWorkflow) -> String {

@@ -26,7 +26,8 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-const VALID: &str = "on: push\njobs:\n  build:\n    runs-on: ubuntu-latest\n    steps:\n      - run: make\n";
+const VALID: &str =
+    "on: push\njobs:\n  build:\n    runs-on: ubuntu-latest\n    steps:\n      - run: make\n";
 
 #[test]
 fn validate_accepts_a_valid_workflow_with_exit_0() {
@@ -48,12 +49,27 @@ fn validate_prints_every_error_with_position_line_and_caret_and_exits_2() {
     let output = mlci(dir.path(), &["validate", "bad.yml"]);
     assert_eq!(output.status.code(), Some(2));
     let err = stderr(&output);
-    assert!(err.contains("bad.yml:4:5: error: unknown key `runs_on` in job `build`"), "{err}");
-    assert!(err.contains("4 |     runs_on: ubuntu-latest\n  |     ^^^^^^^ did you mean `runs-on`?"), "{err}");
-    assert!(err.contains("bad.yml:5:22: error: expected a number or an expression, found `soon`"), "{err}");
-    assert!(err.contains("bad.yml:7:23: error: unrecognized function `fromJsn`"), "{err}");
+    assert!(
+        err.contains("bad.yml:4:5: error: unknown key `runs_on` in job `build`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("4 |     runs_on: ubuntu-latest\n  |     ^^^^^^^ did you mean `runs-on`?"),
+        "{err}"
+    );
+    assert!(
+        err.contains("bad.yml:5:22: error: expected a number or an expression, found `soon`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("bad.yml:7:23: error: unrecognized function `fromJsn`"),
+        "{err}"
+    );
     assert!(err.contains("did you mean `fromJSON`?"), "{err}");
-    assert!(err.contains("invalid workflow: bad.yml (3 errors)"), "{err}");
+    assert!(
+        err.contains("invalid workflow: bad.yml (3 errors)"),
+        "{err}"
+    );
     assert!(stdout(&output).is_empty());
 }
 
@@ -65,7 +81,9 @@ fn an_empty_file_is_an_error_not_a_panic() {
     for name in ["empty.yml", "comments.yml"] {
         let output = mlci(dir.path(), &["validate", name]);
         assert_eq!(output.status.code(), Some(2));
-        assert!(stderr(&output).contains(&format!("{name}:1:1: error: the workflow file is empty")));
+        assert!(
+            stderr(&output).contains(&format!("{name}:1:1: error: the workflow file is empty"))
+        );
     }
 }
 
@@ -79,7 +97,10 @@ fn without_a_path_commands_read_github_workflows() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let out = stdout(&output);
     assert!(out.contains("ok .github/workflows/ci.yml (1 job)"), "{out}");
-    assert!(out.contains("ok .github/workflows/release.yaml (1 job)"), "{out}");
+    assert!(
+        out.contains("ok .github/workflows/release.yaml (1 job)"),
+        "{out}"
+    );
     assert!(!out.contains("notes.txt"));
 }
 
@@ -88,7 +109,11 @@ fn a_missing_workflow_directory_or_file_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let output = mlci(dir.path(), &["list"]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains(".github/workflows/ does not exist"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(".github/workflows/ does not exist"),
+        "{}",
+        stderr(&output)
+    );
     let output = mlci(dir.path(), &["validate", "nope.yml"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("no such file or directory: nope.yml"));
@@ -97,15 +122,32 @@ fn a_missing_workflow_directory_or_file_is_a_clear_error() {
 #[test]
 fn one_invalid_file_fails_the_whole_command_but_every_file_is_checked() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "wf/a.yml", "on: push\njobs:\n  a:\n    steps:\n      - run: x\n");
+    write(
+        dir.path(),
+        "wf/a.yml",
+        "on: push\njobs:\n  a:\n    steps:\n      - run: x\n",
+    );
     write(dir.path(), "wf/b.yml", VALID);
-    write(dir.path(), "wf/c.yml", "on: push\njobs:\n  c:\n    runs-on: x\n    steps:\n      - uses: a@v1\n        run: b\n");
+    write(
+        dir.path(),
+        "wf/c.yml",
+        "on: push\njobs:\n  c:\n    runs-on: x\n    steps:\n      - uses: a@v1\n        run: b\n",
+    );
     let output = mlci(dir.path(), &["validate", "wf"]);
     assert_eq!(output.status.code(), Some(2));
     let err = stderr(&output);
-    assert!(err.contains("wf/a.yml:3:3: error: job `a` is missing `runs-on`"), "{err}");
-    assert!(err.contains("wf/c.yml:6:9: error: a step cannot have both `run` and `uses`"), "{err}");
-    assert!(err.contains("invalid workflow: wf/a.yml (1 error), wf/c.yml (1 error)"), "{err}");
+    assert!(
+        err.contains("wf/a.yml:3:3: error: job `a` is missing `runs-on`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("wf/c.yml:6:9: error: a step cannot have both `run` and `uses`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("invalid workflow: wf/a.yml (1 error), wf/c.yml (1 error)"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -119,7 +161,10 @@ fn cycles_in_needs_name_the_jobs_and_nothing_is_listed() {
     let output = mlci(dir.path(), &["list", "cycle.yml"]);
     assert_eq!(output.status.code(), Some(2));
     let err = stderr(&output);
-    assert!(err.contains("cycle.yml:4:12: error: cycle in `needs`: `a` → `c` → `b` → `a`"), "{err}");
+    assert!(
+        err.contains("cycle.yml:4:12: error: cycle in `needs`: `a` → `c` → `b` → `a`"),
+        "{err}"
+    );
     assert!(stdout(&output).is_empty());
 }
 
@@ -156,7 +201,10 @@ fn list_expands_matrices_with_githubs_include_and_exclude_rules() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let instances = json[0]["instances"].as_array().unwrap();
-    let names: Vec<&str> = instances.iter().map(|i| i["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = instances
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
     assert_eq!(
         names,
         [
@@ -171,13 +219,34 @@ fn list_expands_matrices_with_githubs_include_and_exclude_rules() {
     );
     // `depth` joined every tree combination, and only those.
     let depths: Vec<&serde_json::Value> = instances.iter().map(|i| &i["matrix"]["depth"]).collect();
-    assert_eq!(depths.iter().filter(|d| **d == &serde_json::json!(8)).count(), 4);
+    assert_eq!(
+        depths
+            .iter()
+            .filter(|d| **d == &serde_json::json!(8))
+            .count(),
+        4
+    );
     assert!(instances[2]["matrix"].get("depth").is_none());
     assert_eq!(instances[6]["runs_on"], serde_json::json!(["windows"]));
 
     let table = stdout(&mlci(dir.path(), &["list", "matrix.yml"]));
-    assert!(table.contains("1 job, 7 instances"), "{table}");
-    assert!(table.contains("fit (macos, tree, 0.01)  os=macos model=tree lr=0.01 depth=8  macos"), "{table}");
+    let lines: Vec<String> = table
+        .lines()
+        .map(|l| {
+            l.split("  ")
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .collect::<Vec<_>>()
+                .join(" | ")
+        })
+        .collect();
+    assert_eq!(lines[0], "matrix.yml: 1 job, 7 instances");
+    assert_eq!(lines[1], "JOB | INSTANCE | MATRIX | RUNS-ON | NEEDS");
+    assert_eq!(
+        lines[7],
+        "fit | fit (macos, tree, 0.01) | os=macos model=tree lr=0.01 depth=8 | macos | -"
+    );
+    assert_eq!(lines.len(), 9);
 }
 
 #[test]
@@ -203,10 +272,19 @@ fn graph_prints_stages_and_dot() {
 #[test]
 fn every_command_has_help() {
     let dir = tempfile::tempdir().unwrap();
-    for command in [vec!["--help"], vec!["validate", "--help"], vec!["list", "--help"], vec!["graph", "--help"]] {
+    for command in [
+        vec!["--help"],
+        vec!["validate", "--help"],
+        vec!["list", "--help"],
+        vec!["graph", "--help"],
+    ] {
         let output = mlci(dir.path(), &command);
         assert_eq!(output.status.code(), Some(0));
-        assert!(stdout(&output).contains("Usage: mlci"), "{}", stdout(&output));
+        assert!(
+            stdout(&output).contains("Usage: mlci"),
+            "{}",
+            stdout(&output)
+        );
     }
     let output = mlci(dir.path(), &["frobnicate"]);
     assert_eq!(output.status.code(), Some(2));
@@ -222,5 +300,7 @@ fn reusable_workflow_jobs_are_accepted_with_a_warning() {
     );
     let output = mlci(dir.path(), &["validate", "call.yml"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert!(stderr(&output).contains("call.yml:4:11: warning: job `train` calls a reusable workflow"));
+    assert!(
+        stderr(&output).contains("call.yml:4:11: warning: job `train` calls a reusable workflow")
+    );
 }

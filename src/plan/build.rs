@@ -106,11 +106,15 @@ fn with_input_defaults(workflow: &Workflow, given: &PlanInputs) -> PlanInputs {
         for input in &trigger.filters.inputs {
             let default = input.default.as_ref().map(|d| d.value.clone());
             let value = match (input.kind, default) {
-                (InputKind::Boolean, Some(Value::String(s))) => Value::Bool(s.eq_ignore_ascii_case("true")),
-                (InputKind::Boolean, None) => Value::Bool(false),
-                (InputKind::Number, Some(Value::String(s))) => {
-                    s.trim().parse().map(Value::Number).unwrap_or(Value::String(s))
+                (InputKind::Boolean, Some(Value::String(s))) => {
+                    Value::Bool(s.eq_ignore_ascii_case("true"))
                 }
+                (InputKind::Boolean, None) => Value::Bool(false),
+                (InputKind::Number, Some(Value::String(s))) => s
+                    .trim()
+                    .parse()
+                    .map(Value::Number)
+                    .unwrap_or(Value::String(s)),
                 (_, Some(value)) => value,
                 (_, None) => Value::String(String::new()),
             };

@@ -1477,7 +1477,7 @@ pub fn suggest<'a>(name: &str, candidates: &[&'a str]) -> Option<&'a str> {
             let candidate = c.to_ascii_lowercase().replace('_', "-");
             (strsim::damerau_levenshtein(&normalized, &candidate), *c)
         })
-        .filter(|(distance, c)| *distance <= (c.len() / 3).max(1).min(3))
+        .filter(|(distance, c)| *distance <= (c.len() / 3).clamp(1, 3))
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, c)| c)
 }

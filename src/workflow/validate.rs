@@ -2,9 +2,9 @@
 //! cycles, duplicate step ids, and what mlci cannot run yet.
 
 use super::model::Workflow;
-use crate::diag::{Diagnostic, Span};
+use crate::diag::Diagnostic;
 use crate::plan::graph::{GraphError, JobGraph};
-use std::collections::HashMap;
+use std::collections::HashSet;
 
 pub fn check(workflow: &Workflow) -> Vec<Diagnostic> {
     let mut diagnostics = Vec::new();
@@ -98,17 +98,15 @@ fn check_needs(workflow: &Workflow, diagnostics: &mut Vec<Diagnostic>) {
 
 fn check_step_ids(workflow: &Workflow, diagnostics: &mut Vec<Diagnostic>) {
     for job in &workflow.jobs {
-        let mut seen: HashMap<String, Span> = HashMap::new();
+        // Step ids are compared ignoring case, as GitHub does.
+        let mut seen = HashSet::new();
         for step in &job.steps {
             let Some(id) = &step.id else { continue };
-            let key = id.value.to_ascii_lowercase();
-            if seen.contains_key(&key) {
+            if !seen.insert(id.value.to_ascii_lowercase()) {
                 diagnostics.push(Diagnostic::error(
                     id.span,
                     format!("duplicate step id `{}` in job `{}`", id.value, job.id.value),
                 ));
-            } else {
-                seen.insert(key, id.span);
             }
         }
     }
