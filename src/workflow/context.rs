@@ -99,6 +99,14 @@ pub const STEP_IF: Site = Site {
     hash_files: true,
 };
 
+/// Where GitHub takes `${{ }}` literally: only the syntax and the functions
+/// are checked.
+pub const ANY: Site = Site {
+    contexts: CONTEXTS,
+    status_functions: true,
+    hash_files: true,
+};
+
 /// An error message when `name` cannot be used at `site`.
 pub fn check_named_value(name: &str, site: &Site) -> Option<String> {
     let name = name.to_ascii_lowercase();

@@ -217,8 +217,11 @@ impl<'s> Reader<'s> {
     fn string(&mut self, node: &Node, site: Option<&Site>) -> Option<Spanned<String>> {
         match &node.kind {
             NodeKind::Scalar(scalar) => {
-                if let Some(site) = site {
-                    self.template(node, &scalar.text, site);
+                match site {
+                    Some(site) => self.template(node, &scalar.text, site),
+                    // GitHub does not evaluate `${{ }}` here, but a broken
+                    // one is still a mistake worth pointing out.
+                    None => self.template(node, &scalar.text, &context::ANY),
                 }
                 Some(Spanned::new(scalar.text.clone(), node.span))
             }
