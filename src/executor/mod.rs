@@ -1,0 +1,178 @@
+//! The executor interface: where a job's steps run.
+//!
+//! The runner (`crate::run`) drives jobs through [`Backend`] and [`JobEnv`]
+//! and knows nothing of Docker; [`docker`] is the first backend (Kubernetes
+//! and Slurm are meant to follow behind the same interface).
+//!
+//! A job environment is one container (plus its service containers and their
+//! network) in which the runner executes commands one after another, and into
+//! and out of which it copies files.
+
+pub mod docker;
+pub mod options;
+
+pub use options::{ContainerOptions, GpuRequest, OptionsError};
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Labels that every container, network and volume of a run carries, so that
+/// a run's leftovers can always be found and removed.
+pub const LABEL_RUN: &str = "dev.mlci.run";
+pub const LABEL_JOB: &str = "dev.mlci.job";
+
+/// Everything a backend needs to set up one job instance.
+#[derive(Clone, Debug)]
+pub struct JobSpec {
+    /// Identifies the run (labels, names); unique per `mlci run`.
+    pub run_id: String,
+    /// The job instance, e.g. `train (forest, 0.1)`; for labels and logs.
+    pub job_name: String,
+    pub image: String,
+    /// `container.options` of the job, parsed.
+    pub options: ContainerOptions,
+    /// `container.env`.
+    pub env: BTreeMap<String, String>,
+    /// `container.volumes` (`host:container[:ro]`, or `name:container`).
+    pub volumes: Vec<String>,
+    /// `container.ports`.
+    pub ports: Vec<String>,
+    pub services: Vec<ServiceSpec>,
+    /// Host directory copied into the container at `workspace_path`.
+    pub workspace: PathBuf,
+    /// Where the workspace lives inside the container.
+    pub workspace_path: String,
+    /// Whether `--privileged` may be honoured (`mlci run --allow-privileged`).
+    pub allow_privileged: bool,
+}
+
+/// A `services:` entry.
+#[derive(Clone, Debug)]
+pub struct ServiceSpec {
+    /// The key under `services:`; also the service's host name on the job network.
+    pub name: String,
+    pub image: String,
+    pub options: ContainerOptions,
+    pub env: BTreeMap<String, String>,
+    pub ports: Vec<String>,
+    pub volumes: Vec<String>,
+}
+
+/// One command to run inside the job environment.
+#[derive(Clone, Debug, Default)]
+pub struct ExecRequest {
+    /// argv, e.g. `["bash", "--noprofile", "--norc", "-eo", "pipefail", "/__w/_temp/x.sh"]`.
+    pub argv: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    /// Working directory inside the container.
+    pub workdir: String,
+    /// `--user` for this exec, when the job asks for one.
+    pub user: Option<String>,
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamKind {
+    Stdout,
+    Stderr,
+}
+
+/// How an exec ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExecOutcome {
+    Exited(i64),
+    TimedOut,
+    Cancelled,
+}
+
+/// A problem of the engine, not of the user's command (which is an
+/// `ExecOutcome::Exited` with a non-zero code). Messages are one sentence
+/// that says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error("{0}")]
+    Engine(String),
+    #[error(
+        "job `{job}` asks for GPUs, but the Docker engine has no NVIDIA GPU runtime: install the NVIDIA driver and the NVIDIA Container Toolkit (nvidia-ctk runtime configure --runtime=docker), restart Docker, or remove `--gpus` from container.options"
+    )]
+    NoGpuRuntime { job: String },
+    #[error("image `{image}` is not available locally and cannot be pulled: {detail}")]
+    ImageMissing { image: String, detail: String },
+    #[error("{0}")]
+    Options(#[from] OptionsError),
+}
+
+/// A place that can run jobs.
+pub trait Backend: Send + Sync {
+    type Env: JobEnv;
+
+    /// Creates and starts the job's container, its network and services
+    /// (waiting for their health checks), and copies the workspace in.
+    /// `cancel` aborts the set-up; whatever was created is removed.
+    fn start_job(
+        &self,
+        spec: &JobSpec,
+        cancel: &CancellationToken,
+    ) -> impl std::future::Future<Output = Result<Self::Env, ExecError>> + Send;
+
+    /// Removes every container, network and volume labelled with this run.
+    fn remove_run(&self, run_id: &str) -> impl std::future::Future<Output = Result<(), ExecError>> + Send;
+}
+
+/// A running job environment.
+pub trait JobEnv: Send + Sync {
+    /// Runs a command, streaming its output to `on_output` as it comes.
+    /// Cancelling `cancel` or passing `request.timeout` stops the command
+    /// (the process is killed) and reports `Cancelled` or `TimedOut`.
+    fn exec(
+        &self,
+        request: &ExecRequest,
+        cancel: &CancellationToken,
+        on_output: &mut (dyn FnMut(StreamKind, &[u8]) + Send),
+    ) -> impl std::future::Future<Output = Result<ExecOutcome, ExecError>> + Send;
+
+    /// Writes a file inside the container (parents created).
+    fn write_file(
+        &self,
+        path: &str,
+        contents: &[u8],
+        mode: u32,
+    ) -> impl std::future::Future<Output = Result<(), ExecError>> + Send;
+
+    /// Reads a file from inside the container; None when it does not exist.
+    fn read_file(&self, path: &str) -> impl std::future::Future<Output = Result<Option<Vec<u8>>, ExecError>> + Send;
+
+    /// Copies a host file or directory into the container at `path`.
+    fn copy_in(
+        &self,
+        host: &std::path::Path,
+        path: &str,
+    ) -> impl std::future::Future<Output = Result<(), ExecError>> + Send;
+
+    /// Copies a file or directory out of the container to `host`.
+    fn copy_out(
+        &self,
+        path: &str,
+        host: &std::path::Path,
+    ) -> impl std::future::Future<Output = Result<(), ExecError>> + Send;
+
+    /// The digest of the image the job runs in (`sha256:…`).
+    fn image_digest(&self) -> &str;
+
+    /// Host names and mapped ports of the services, for `job.services`.
+    fn services(&self) -> &[RunningService];
+
+    /// Stops and removes the container, its services, network and volumes.
+    fn remove(self) -> impl std::future::Future<Output = Result<(), ExecError>> + Send;
+}
+
+#[derive(Clone, Debug)]
+pub struct RunningService {
+    pub name: String,
+    pub id: String,
+    /// container port → host port
+    pub ports: BTreeMap<String, String>,
+    pub network: String,
+}
