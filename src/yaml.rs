@@ -125,8 +125,16 @@ impl Node {
         if scalar.style == Style::Plain && raw == value {
             return self.span.start + value_offset;
         }
-        let before = value.get(..value_offset.min(value.len())).unwrap_or(value);
-        if let Some(open_in_value) = before.rfind("${{") {
+        // The `${{` that holds the offset, or starts right at it.
+        let mut search_end = (value_offset + 3).min(value.len());
+        while !value.is_char_boundary(search_end) {
+            search_end -= 1;
+        }
+        let before = &value[..search_end];
+        if let Some(open_in_value) = before.rfind("${{").filter(|&at| {
+            // Only when the offset is inside that template, not past its `}}`.
+            at <= value_offset && !value[at..value_offset.min(value.len())].contains("}}")
+        }) {
             let nth = before[..open_in_value].matches("${{").count();
             if let Some((open_in_raw, _)) = raw.match_indices("${{").nth(nth) {
                 return self.span.start + open_in_raw + (value_offset - open_in_value);
@@ -150,22 +158,35 @@ impl Node {
         let before = scalar.text.get(..value_offset).unwrap_or(&scalar.text);
         let line_in_value = before.matches('\n').count();
         let column_in_line = before.len() - before.rfind('\n').map(|i| i + 1).unwrap_or(0);
-        let raw = source.get(self.span.start..self.span.end).unwrap_or("");
-        let mut lines = raw.split_inclusive('\n');
-        let mut offset = self.span.start;
-        if let Some(header) = lines.next() {
-            offset += header.len();
-        }
-        let body: Vec<&str> = lines.collect();
+        let mut start = self.span.start;
+        let mut raw = source.get(self.span.start..self.span.end).unwrap_or("");
+        // The span starts either at the `|` / `>` header or at the first
+        // character of the content, after its indentation.
+        let first_line = raw.split_inclusive('\n').next().unwrap_or("");
+        let trimmed = first_line.trim();
+        let mid_line = if trimmed.is_empty() || trimmed.starts_with(['|', '>']) {
+            start += first_line.len();
+            raw = &raw[first_line.len()..];
+            false
+        } else {
+            true
+        };
+        let body: Vec<&str> = raw.split_inclusive('\n').collect();
         let indent = body
             .iter()
+            .skip(usize::from(mid_line))
             .find(|l| !l.trim().is_empty())
             .map(|l| l.len() - l.trim_start_matches(' ').len())
             .unwrap_or(0);
+        let mut offset = start;
         for line in body.iter().take(line_in_value) {
             offset += line.len();
         }
-        offset + indent + column_in_line
+        if mid_line && line_in_value == 0 {
+            offset + column_in_line
+        } else {
+            offset + indent + column_in_line
+        }
     }
 }
 
@@ -584,6 +605,18 @@ mod tests {
         let in_value = value.find("foo").unwrap();
         let in_source = run.source_offset(text, in_value);
         assert_eq!(&text[in_source..in_source + 3], "foo");
+    }
+
+    #[test]
+    fn offsets_at_an_empty_expression_in_a_block_map_to_its_line() {
+        let text = "run: |\n  echo ${{ }} more\n  echo two\n";
+        let node = root(text);
+        let run = node.get("run").unwrap();
+        let value = run.as_str().unwrap();
+        let at = run.source_offset(text, value.find("${{").unwrap());
+        assert_eq!(&text[at..at + 3], "${{");
+        let plain = run.source_offset(text, value.find("two").unwrap());
+        assert_eq!(&text[plain..plain + 3], "two");
     }
 
     #[test]

@@ -587,8 +587,11 @@ impl<'s> Reader<'s> {
                 return filters;
             };
             for item in items {
-                for field in self.fields(item, "a schedule", &["cron"]) {
-                    if let Some(cron) = self.required_string(field.value, "a cron expression", None)
+                for field in self.fields(item, "a schedule", &["cron", "timezone"]) {
+                    if field.name == "timezone" {
+                        self.required_string(field.value, "an IANA time zone name", None);
+                    } else if let Some(cron) =
+                        self.required_string(field.value, "a cron expression", None)
                     {
                         filters.cron.push(cron);
                     }
