@@ -556,16 +556,7 @@ impl LineMasker {
         if avail <= keep {
             return;
         }
-        let mut cut = avail - keep;
-        // Do not split a UTF-8 sequence.
-        let mut back = 0;
-        while cut > 0 && back < 3 && (self.buf[cut] & 0xC0) == 0x80 {
-            cut -= 1;
-            back += 1;
-        }
-        if (self.buf[cut] & 0xC0) == 0x80 {
-            cut += back; // not valid UTF-8 anyway
-        }
+        let mut cut = utf8_cut(&self.buf, avail - keep);
         let off = self.ctx.len();
         let mut hay = Vec::with_capacity(off + self.buf.len());
         hay.extend_from_slice(&self.ctx);
@@ -590,4 +581,23 @@ impl LineMasker {
             end_of_line: false,
         });
     }
+}
+
+/// Moves `cut` back to the start of a UTF-8 sequence that would straddle
+/// it (one whose lead byte is before `cut` and whose end is after).
+fn utf8_cut(buf: &[u8], cut: usize) -> usize {
+    for k in 1..=cut.min(4) {
+        let b = buf[cut - k];
+        if b & 0xC0 == 0x80 {
+            continue;
+        }
+        let n = match b {
+            0xC0..=0xDF => 2,
+            0xE0..=0xEF => 3,
+            0xF0..=0xF7 => 4,
+            _ => 1,
+        };
+        return if cut - k + n > cut { cut - k } else { cut };
+    }
+    cut
 }
