@@ -546,11 +546,8 @@ impl CommandProcessor {
                     out.push(Action::AddMask(cmd.data));
                 }
             }
-            "debug" => {
-                if self.debug {
-                    out.push(Action::Debug(cmd.data));
-                }
-            }
+            "debug" if self.debug => out.push(Action::Debug(cmd.data)),
+            "debug" => {}
             "error" | "warning" | "notice" => {
                 let level = match name {
                     "error" => Level::Error,
