@@ -14,5 +14,6 @@ pub mod cli;
 pub mod diag;
 pub mod expr;
 pub mod plan;
+pub mod run;
 pub mod workflow;
 pub mod yaml;

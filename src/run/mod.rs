@@ -1,0 +1,9 @@
+//! Step semantics that need no Docker: workflow commands in step output,
+//! the `GITHUB_*` files, secret masking, shells, and default environment
+//! variables, each as GitHub's Linux runner does it.
+
+pub mod commands;
+pub mod defaults;
+pub mod file_commands;
+pub mod mask;
+pub mod shell;
