@@ -382,6 +382,7 @@ impl DockerBackend {
         cancel: &CancellationToken,
     ) -> Result<BTreeMap<String, String>, ExecError> {
         let mut delay = Duration::from_millis(100);
+        let mut seen_running = false;
         loop {
             let info = cancellable(cancel, job, self.docker.inspect_container(&id, None))
                 .await?
@@ -398,11 +399,15 @@ impl DockerBackend {
             }
             let health = state.health.as_ref().and_then(|h| h.status);
             match health {
-                None
-                | Some(HealthStatusEnum::NONE)
-                | Some(HealthStatusEnum::EMPTY)
-                | Some(HealthStatusEnum::HEALTHY) => {
-                    return Ok(published_ports(&info));
+                Some(HealthStatusEnum::HEALTHY) => return Ok(published_ports(&info)),
+                None | Some(HealthStatusEnum::NONE) | Some(HealthStatusEnum::EMPTY) => {
+                    // No health check: ready when it is still running a
+                    // moment later (a service that exits at once is an error).
+                    if seen_running {
+                        return Ok(published_ports(&info));
+                    }
+                    seen_running = true;
+                    delay = Duration::from_millis(500);
                 }
                 Some(HealthStatusEnum::UNHEALTHY) => {
                     let last = state

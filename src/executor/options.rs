@@ -900,8 +900,18 @@ fn split_words(text: &str) -> Result<Vec<Word>, OptionsError> {
 /// `--gpus`: `all`, `N`, `device=0,1`, `"device=0,1"`, `count=2,capabilities=compute,utility`,
 /// `driver=nvidia`, `options=k=v`. The value is a CSV record, as in Docker.
 fn parse_gpus(value: &str) -> Result<GpuRequest, String> {
-    let fields = parse_csv(value)?;
-    if fields.is_empty() || fields.iter().all(|f| f.is_empty()) {
+    // Docker reads the value as one CSV record, so `device=0,1` must be
+    // quoted there (`'"device=0,1"'`). Here every comma-separated token is
+    // read in order instead: a `key=value` token with a known key starts that
+    // key, and a bare token continues the list before it (devices,
+    // capabilities, driver options), or is the count. That accepts Docker's
+    // forms and the unquoted ones that people write meaning the same.
+    const KEYS: [&str; 5] = ["count", "device", "capabilities", "driver", "options"];
+    let tokens: Vec<String> = parse_csv(value)?
+        .iter()
+        .flat_map(|f| f.split(',').map(str::to_string).collect::<Vec<_>>())
+        .collect();
+    if tokens.iter().all(|t| t.is_empty()) {
         return Err("expected all, a count, or device=IDS".to_string());
     }
     let mut req = GpuRequest {
@@ -911,69 +921,59 @@ fn parse_gpus(value: &str) -> Result<GpuRequest, String> {
         driver: String::new(),
         options: Vec::new(),
     };
-    let mut seen: Vec<String> = Vec::new();
-    let mut last_key = String::new();
-    for field in fields {
-        let (key, val) = match field.split_once('=') {
-            Some((k, v)) => (k.to_string(), Some(v.to_string())),
-            None => (field.clone(), None),
-        };
-        let Some(val) = val else {
-            // `device=0,1` unquoted reaches us as `device=0` and `1`: Docker
-            // would read the `1` as a count; what was meant is another device.
-            if last_key == "device" && !key.is_empty() && key != "all" {
-                req.device_ids.push(key);
-                continue;
+    let mut caps: Vec<String> = Vec::new();
+    let mut seen: Vec<&str> = Vec::new();
+    let mut current = "";
+    for token in &tokens {
+        if token.is_empty() {
+            continue;
+        }
+        let split = token.split_once('=');
+        let key = split.map(|(k, _)| k).filter(|k| KEYS.contains(k));
+        let Some(key) = key else {
+            match (current, split) {
+                ("device", None) => req.device_ids.push(token.clone()),
+                ("capabilities", None) => caps.push(token.clone()),
+                ("options", _) => {
+                    let (k, v) = split.unwrap_or((token, ""));
+                    req.options.push((k.to_string(), v.to_string()));
+                }
+                (_, Some((k, _))) => {
+                    return Err(format!(
+                        "unexpected key `{k}` (expected count, device, capabilities, driver or options)"
+                    ));
+                }
+                (_, None) => {
+                    if seen.contains(&"count") {
+                        return Err("the GPU count is given twice".to_string());
+                    }
+                    seen.push("count");
+                    req.count = Some(parse_gpu_count(token)?);
+                    current = "count";
+                }
             }
-            if seen.iter().any(|s| s == "count") {
-                return Err("the GPU count is given twice".to_string());
-            }
-            seen.push("count".to_string());
-            req.count = Some(parse_gpu_count(&key)?);
-            last_key = "count".to_string();
             continue;
         };
         if seen.contains(&key) {
             return Err(format!("`{key}` can be given only once"));
         }
-        seen.push(key.clone());
-        match key.as_str() {
-            "driver" => req.driver = val,
-            "count" => req.count = Some(parse_gpu_count(&val)?),
-            "device" => {
-                req.device_ids = val
-                    .split(',')
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string)
-                    .collect();
-                if req.device_ids.is_empty() {
-                    return Err("`device=` needs GPU indexes or UUIDs".to_string());
-                }
+        seen.push(key);
+        current = key;
+        let val = split.map(|(_, v)| v).unwrap_or("");
+        match key {
+            "driver" => req.driver = val.to_string(),
+            "count" => req.count = Some(parse_gpu_count(val)?),
+            "device" if !val.is_empty() => req.device_ids.push(val.to_string()),
+            "capabilities" if !val.is_empty() => caps.push(val.to_string()),
+            "options" if !val.is_empty() => {
+                let (k, v) = val.split_once('=').unwrap_or((val, ""));
+                req.options.push((k.to_string(), v.to_string()));
             }
-            "capabilities" => {
-                let mut caps: Vec<String> = val
-                    .split(',')
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string)
-                    .collect();
-                if !caps.iter().any(|c| c == "gpu") {
-                    caps.push("gpu".to_string());
-                }
-                req.capabilities = vec![caps];
-            }
-            "options" => {
-                for kv in parse_csv(&val)? {
-                    let (k, v) = kv.split_once('=').unwrap_or((&kv, ""));
-                    req.options.push((k.to_string(), v.to_string()));
-                }
-            }
-            other => {
-                return Err(format!(
-                    "unexpected key `{other}` (expected count, device, capabilities, driver or options)"
-                ));
-            }
+            _ => {}
         }
-        last_key = key;
+    }
+    if seen.contains(&"device") && req.device_ids.is_empty() {
+        return Err("`device=` needs GPU indexes or UUIDs".to_string());
     }
     if req.count.is_some() && !req.device_ids.is_empty() {
         return Err("give either a count or devices, not both".to_string());
@@ -981,9 +981,10 @@ fn parse_gpus(value: &str) -> Result<GpuRequest, String> {
     if req.count.is_none() && req.device_ids.is_empty() {
         req.count = Some(1);
     }
-    if req.capabilities.is_empty() {
-        req.capabilities = vec![vec!["gpu".to_string()]];
+    if !caps.iter().any(|c| c == "gpu") {
+        caps.push("gpu".to_string());
     }
+    req.capabilities = vec![caps];
     Ok(req)
 }
 
@@ -1279,6 +1280,27 @@ mod tests {
         let g = &parse(r#"--gpus '"count=2,capabilities=compute,utility"'"#).gpus[0];
         assert_eq!(g.count, Some(2));
         assert_eq!(g.capabilities, vec![vec!["compute", "utility", "gpu"]]);
+        // Docker's own quoting of the same request, and the unquoted form.
+        for s in [
+            r#"--gpus '"capabilities=compute,utility",count=2'"#,
+            "--gpus count=2,capabilities=compute,utility",
+        ] {
+            let g = &parse(s).gpus[0];
+            assert_eq!(g.count, Some(2), "{s}");
+            assert_eq!(
+                g.capabilities,
+                vec![vec!["compute", "utility", "gpu"]],
+                "{s}"
+            );
+        }
+        let g = &parse(r#"--gpus '"device=0,1",capabilities=utility'"#).gpus[0];
+        assert_eq!(g.device_ids, vec!["0", "1"]);
+        assert_eq!(g.capabilities, vec![vec!["utility", "gpu"]]);
+        let g = &parse("--gpus all,options=k=v").gpus[0];
+        assert_eq!(g.count, Some(-1));
+        assert_eq!(g.options, vec![("k".to_string(), "v".to_string())]);
+        assert!(fail("--gpus 1,2").message.contains("count is given twice"));
+        assert!(fail("--gpus device=").message.contains("needs GPU"));
         let g = &parse("--gpus count=1,driver=cdi").gpus[0];
         assert_eq!(g.driver, "cdi");
         assert_eq!(g.device_request().driver.as_deref(), Some("cdi"));
@@ -1455,7 +1477,7 @@ mod tests {
         assert_eq!(o.host_config().privileged, Some(true));
         let e = o.check_privileged(false).unwrap_err();
         assert_eq!(e.flag, "--privileged");
-        assert_eq!(e.offset, 15);
+        assert_eq!(e.offset, 14);
         assert!(e.message.contains("--allow-privileged"));
         assert!(o.check_privileged(true).is_ok());
         assert!(!parse("--privileged=false").privileged);
