@@ -276,6 +276,8 @@ async fn files_round_trip() {
         let single = host.path().join("one/file.txt");
         job.copy_out("/data/tree/top.txt", &single).await.unwrap();
         assert_eq!(std::fs::read_to_string(&single).unwrap(), "top\n");
+        let err = job.copy_in(std::path::Path::new("/nonexistent/mlci-x"), "/data/x").await.unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/mlci-x"), "{err}");
         let err = job.copy_out("/data/missing", &host.path().join("x")).await.unwrap_err();
         assert!(err.to_string().contains("does not exist"), "{err}");
 

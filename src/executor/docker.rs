@@ -635,9 +635,15 @@ impl DockerJob {
             .upload_to_container(&self.container, Some(opts), bollard::body_try_stream(body))
             .await;
         let built = builder.await.map_err(|e| e.to_string())?;
-        // A host-side error explains an engine-side one (the stream broke off).
-        built.map_err(|e| e.to_string())?;
-        sent.map_err(|e| docker_message(&e))
+        // A host-side error (an unreadable file) explains a broken upload;
+        // when the engine refused, the host side only saw the stream broken
+        // off and the engine's reason is the one to give.
+        match (sent, built) {
+            (_, Err(h)) if h.kind() != std::io::ErrorKind::BrokenPipe => Err(h.to_string()),
+            (Err(e), _) => Err(docker_message(&e)),
+            (Ok(()), Err(h)) => Err(h.to_string()),
+            (Ok(()), Ok(())) => Ok(()),
+        }
     }
 
     /// Runs a command to completion, output discarded; fails unless it exits 0.

@@ -1590,8 +1590,10 @@ mod tests {
                 ("bare".into(), "".into())
             ]
         );
-        let mut body = ContainerCreateBody::default();
-        body.labels = Some(HashMap::from([("team".to_string(), "mlci".to_string())]));
+        let mut body = ContainerCreateBody {
+            labels: Some(HashMap::from([("team".to_string(), "mlci".to_string())])),
+            ..Default::default()
+        };
         o.apply_to(&mut body);
         assert_eq!(body.labels.as_ref().unwrap()["team"], "mlci");
         assert_eq!(body.labels.as_ref().unwrap()["tier"], "gpu");

@@ -88,7 +88,28 @@ pub fn upload_body(
     tokio::task::JoinHandle<io::Result<()>>,
 ) {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, io::Error>>(8);
+    let abort_tx = tx.clone();
     let handle = tokio::task::spawn_blocking(move || {
+        let result = write_archive(sources, owner, tx);
+        if let Err(e) = &result {
+            // Break the request off, so the engine does not take a truncated
+            // archive for a whole one.
+            let _ = abort_tx.blocking_send(Err(io::Error::new(e.kind(), e.to_string())));
+        }
+        result
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    (stream, handle)
+}
+
+fn write_archive(
+    sources: Vec<Source>,
+    owner: Owner,
+    tx: tokio::sync::mpsc::Sender<Result<Bytes, io::Error>>,
+) -> io::Result<()> {
+    {
         let writer = ChannelWriter {
             tx,
             buf: Vec::with_capacity(CHUNK),
@@ -112,11 +133,7 @@ pub fn upload_body(
         }
         let mut writer = builder.into_inner()?;
         writer.flush()
-    });
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
-    });
-    (stream, handle)
+    }
 }
 
 fn header(kind: tar::EntryType, mode: u32, owner: Owner) -> tar::Header {
