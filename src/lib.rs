@@ -12,6 +12,7 @@
 
 pub mod cli;
 pub mod diag;
+pub mod executor;
 pub mod expr;
 pub mod plan;
 pub mod run;

@@ -102,6 +102,9 @@ pub enum ExecError {
     ImageMissing { image: String, detail: String },
     #[error("{0}")]
     Options(#[from] OptionsError),
+    /// The set-up was cancelled (Ctrl-C, fail-fast); what it created is removed.
+    #[error("job `{job}` was cancelled while its containers were being set up")]
+    Cancelled { job: String },
 }
 
 /// A place that can run jobs.
@@ -118,7 +121,10 @@ pub trait Backend: Send + Sync {
     ) -> impl std::future::Future<Output = Result<Self::Env, ExecError>> + Send;
 
     /// Removes every container, network and volume labelled with this run.
-    fn remove_run(&self, run_id: &str) -> impl std::future::Future<Output = Result<(), ExecError>> + Send;
+    fn remove_run(
+        &self,
+        run_id: &str,
+    ) -> impl std::future::Future<Output = Result<(), ExecError>> + Send;
 }
 
 /// A running job environment.
@@ -142,7 +148,10 @@ pub trait JobEnv: Send + Sync {
     ) -> impl std::future::Future<Output = Result<(), ExecError>> + Send;
 
     /// Reads a file from inside the container; None when it does not exist.
-    fn read_file(&self, path: &str) -> impl std::future::Future<Output = Result<Option<Vec<u8>>, ExecError>> + Send;
+    fn read_file(
+        &self,
+        path: &str,
+    ) -> impl std::future::Future<Output = Result<Option<Vec<u8>>, ExecError>> + Send;
 
     /// Copies a host file or directory into the container at `path`.
     fn copy_in(

@@ -1,0 +1,326 @@
+//! Helpers for the tests against the real Docker engine.
+//!
+//! Nothing can be pulled here, so the test image is made locally: a root file
+//! system with a static busybox (`apt-get install busybox-static`) and a
+//! symlink per applet, imported with `docker import` as
+//! [`TEST_IMAGE`]. Its default command serves `/www` with busybox `httpd` on
+//! port 8080, so the same image is a job image and a service image.
+//!
+//! These tests fail, never skip, when the engine is missing.
+
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+use mlci::executor::docker::DockerBackend;
+use mlci::executor::{
+    ContainerOptions, ExecOutcome, ExecRequest, JobEnv, JobSpec, LABEL_RUN, ServiceSpec, StreamKind,
+};
+use tokio_util::sync::CancellationToken;
+
+pub const TEST_IMAGE: &str = "mlci-test/busybox:latest";
+pub const WORKSPACE_PATH: &str = "/__w/repo/repo";
+
+/// Makes sure the test image exists (idempotent; safe when several test
+/// processes race: each imports under its own tag, then tags).
+pub fn ensure_test_image() -> &'static str {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        if docker(&["image", "inspect", "--format", "{{.Id}}", TEST_IMAGE]).is_ok() {
+            return;
+        }
+        let busybox = Path::new("/bin/busybox");
+        assert!(
+            busybox.is_file(),
+            "the tests need a static busybox at /bin/busybox: apt-get install -y busybox-static"
+        );
+        let list = Command::new(busybox)
+            .arg("--list")
+            .output()
+            .expect("run busybox --list");
+        let applets: Vec<String> = String::from_utf8_lossy(&list.stdout)
+            .lines()
+            .map(str::to_string)
+            .filter(|a| !a.is_empty() && a != "busybox")
+            .collect();
+        let rootfs = rootfs_tar(busybox, &applets);
+        let tmp_tag = format!("mlci-test/busybox:import-{}", std::process::id());
+        let mut child = Command::new("docker")
+            .args([
+                "import",
+                "--change",
+                r#"CMD ["httpd", "-f", "-p", "8080", "-h", "/www"]"#,
+                "--change",
+                "ENV PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
+                "-",
+                &tmp_tag,
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the docker CLI is needed to build the test image");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(&rootfs)
+            .expect("send the root fs to docker import");
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "docker import failed (is the Docker engine running?): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        docker(&["tag", &tmp_tag, TEST_IMAGE]).expect("docker tag");
+        docker(&["rmi", &tmp_tag]).ok();
+    });
+    TEST_IMAGE
+}
+
+fn rootfs_tar(busybox: &Path, applets: &[String]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let dir = |b: &mut tar::Builder<Vec<u8>>, name: &str, mode: u32| {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_mode(mode);
+        h.set_size(0);
+        b.append_data(&mut h, format!("{name}/"), std::io::empty())
+            .unwrap();
+    };
+    let file = |b: &mut tar::Builder<Vec<u8>>, name: &str, mode: u32, data: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_mode(mode);
+        h.set_size(data.len() as u64);
+        b.append_data(&mut h, name, data).unwrap();
+    };
+    for d in [
+        "bin", "etc", "www", "root", "proc", "sys", "dev", "usr", "usr/bin", "sbin", "var", "home",
+    ] {
+        dir(&mut b, d, 0o755);
+    }
+    dir(&mut b, "tmp", 0o1777);
+    file(
+        &mut b,
+        "bin/busybox",
+        0o755,
+        &std::fs::read(busybox).unwrap(),
+    );
+    for a in applets {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_mode(0o777);
+        h.set_size(0);
+        b.append_link(&mut h, format!("bin/{a}"), "/bin/busybox")
+            .unwrap();
+    }
+    file(
+        &mut b,
+        "etc/passwd",
+        0o644,
+        b"root:x:0:0:root:/root:/bin/sh\nrunner:x:1001:1001:runner:/home:/bin/sh\n",
+    );
+    file(&mut b, "etc/group", 0o644, b"root:x:0:\nrunner:x:1001:\n");
+    file(
+        &mut b,
+        "www/index.html",
+        0o644,
+        b"hello from the web service\n",
+    );
+    b.into_inner().unwrap()
+}
+
+/// Runs the docker CLI; its stdout, or its stderr as the error.
+pub fn docker(args: &[&str]) -> Result<String, String> {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// Connects to the engine; a missing engine fails the test.
+pub async fn backend() -> DockerBackend {
+    ensure_test_image();
+    DockerBackend::connect()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A run id unique to this test and process.
+pub fn run_id(test: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros();
+    format!(
+        "test-{test}-{}-{}-{}",
+        std::process::id(),
+        t % 1_000_000_000,
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A small repository: files, an executable script, a `.git` directory.
+pub fn workspace() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("README.md"), "# repo\n").unwrap();
+    std::fs::create_dir_all(d.path().join(".git/refs")).unwrap();
+    std::fs::write(d.path().join(".git/HEAD"), "ref: refs/heads/main\n").unwrap();
+    std::fs::create_dir_all(d.path().join("src/deep/er")).unwrap();
+    std::fs::write(d.path().join("src/deep/er/data.txt"), "deep data\n").unwrap();
+    std::fs::write(d.path().join("run.sh"), "#!/bin/sh\necho ran\n").unwrap();
+    std::fs::set_permissions(
+        d.path().join("run.sh"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    d
+}
+
+pub fn spec(run_id: &str, job: &str, workspace: &Path, options: &str) -> JobSpec {
+    JobSpec {
+        run_id: run_id.to_string(),
+        job_name: job.to_string(),
+        image: ensure_test_image().to_string(),
+        options: ContainerOptions::parse(options).unwrap(),
+        env: BTreeMap::from([("JOB_LEVEL".to_string(), "yes".to_string())]),
+        volumes: vec![],
+        ports: vec![],
+        services: vec![],
+        workspace: workspace.to_path_buf(),
+        workspace_path: WORKSPACE_PATH.to_string(),
+        allow_privileged: false,
+    }
+}
+
+pub fn service(name: &str, options: &str, ports: &[&str]) -> ServiceSpec {
+    ServiceSpec {
+        name: name.to_string(),
+        image: ensure_test_image().to_string(),
+        options: ContainerOptions::parse(options).unwrap(),
+        env: BTreeMap::new(),
+        ports: ports.iter().map(|p| p.to_string()).collect(),
+        volumes: vec![],
+    }
+}
+
+/// Output of one exec.
+#[derive(Debug, Default)]
+pub struct Output {
+    pub outcome: Option<ExecOutcome>,
+    pub stdout: String,
+    pub stderr: String,
+    /// (stream, text) in arrival order.
+    pub chunks: Vec<(StreamKind, String)>,
+}
+
+pub async fn run<E: JobEnv>(env: &E, req: ExecRequest) -> Output {
+    let cancel = CancellationToken::new();
+    run_with(env, req, &cancel).await
+}
+
+pub async fn run_with<E: JobEnv>(env: &E, req: ExecRequest, cancel: &CancellationToken) -> Output {
+    let mut out = Output::default();
+    let mut chunks = Vec::new();
+    let outcome = {
+        let mut cb =
+            |k: StreamKind, b: &[u8]| chunks.push((k, String::from_utf8_lossy(b).into_owned()));
+        env.exec(&req, cancel, &mut cb).await.unwrap()
+    };
+    out.outcome = Some(outcome);
+    for (k, t) in &chunks {
+        match k {
+            StreamKind::Stdout => out.stdout.push_str(t),
+            StreamKind::Stderr => out.stderr.push_str(t),
+        }
+    }
+    out.chunks = chunks;
+    out
+}
+
+/// `sh -c script` in the job's workspace.
+pub async fn sh<E: JobEnv>(env: &E, script: &str) -> Output {
+    run(env, sh_req(script)).await
+}
+
+pub fn sh_req(script: &str) -> ExecRequest {
+    ExecRequest {
+        argv: vec!["sh".into(), "-c".into(), script.into()],
+        workdir: WORKSPACE_PATH.into(),
+        ..Default::default()
+    }
+}
+
+/// Asserts that nothing labelled with this run is left: containers, networks, volumes.
+pub async fn assert_no_leftovers(backend: &DockerBackend, run_id: &str) {
+    let docker = backend.client();
+    let filter = HashMap::from([("label".to_string(), vec![format!("{LABEL_RUN}={run_id}")])]);
+    let containers = docker
+        .list_containers(Some(
+            bollard::query_parameters::ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(&filter)
+                .build(),
+        ))
+        .await
+        .unwrap();
+    let networks = docker
+        .list_networks(Some(
+            bollard::query_parameters::ListNetworksOptionsBuilder::default()
+                .filters(&filter)
+                .build(),
+        ))
+        .await
+        .unwrap();
+    let volumes = docker
+        .list_volumes(Some(
+            bollard::query_parameters::ListVolumesOptionsBuilder::default()
+                .filters(&filter)
+                .build(),
+        ))
+        .await
+        .unwrap()
+        .volumes
+        .unwrap_or_default();
+    assert!(
+        containers.is_empty() && networks.is_empty() && volumes.is_empty(),
+        "leftovers of run {run_id}: {} container(s), {} network(s), {} volume(s)",
+        containers.len(),
+        networks.len(),
+        volumes.len()
+    );
+}
+
+/// Runs a test body with a fresh backend and run id. The body checks its own
+/// clean-up with [`assert_no_leftovers`]; should it panic half-way, the run's
+/// objects are removed here anyway so that one failure leaves nothing behind.
+pub async fn guarded<F, Fut>(name: &str, body: F)
+where
+    F: FnOnce(DockerBackend, String) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    use futures_util::FutureExt;
+    let b = backend().await;
+    let id = run_id(name);
+    let result = std::panic::AssertUnwindSafe(body(b.clone(), id.clone()))
+        .catch_unwind()
+        .await;
+    let cleaned = mlci::executor::Backend::remove_run(&b, &id).await;
+    if let Err(p) = result {
+        std::panic::resume_unwind(p);
+    }
+    cleaned.unwrap();
+}
