@@ -13,6 +13,7 @@
 pub mod cli;
 pub mod diag;
 pub mod expr;
+pub mod images;
 pub mod plan;
 pub mod workflow;
 pub mod yaml;
