@@ -44,8 +44,9 @@ pub const PYTHON_ML_TAG: &str = "mlci/python-ml:latest";
 pub const CUDA_TRAIN_TAG: &str = "mlci/cuda-train:latest";
 pub const DEFAULT_MIRROR: &str = "http://deb.debian.org/debian";
 
-/// Bumped when the way images are built changes in a way the files do not show.
-const HASH_VERSION: &str = "mlci-image-hash-v1";
+/// Bumped when the way images are built changes in a way the files do not show
+/// (for the base: what `build_debootstrap` and `prepare_rootfs` do).
+const HASH_VERSION: &str = "mlci-image-hash-v2";
 /// Tags of imports in progress: `<repo>:incomplete-<pid>-<nanos>`.
 const INCOMPLETE_PREFIX: &str = "incomplete-";
 /// How many lines of output a failed build quotes.
@@ -873,8 +874,9 @@ async fn build_one(
     progress: &Progress,
 ) -> Result<BuiltImage, ImageError> {
     let start = Instant::now();
+    let previous = inspect(docker, &d.tag).await?;
     if !force
-        && let Some(p) = inspect(docker, &d.tag).await?
+        && let Some(p) = previous.clone()
         && p.hash.as_deref() == Some(hash)
     {
         progress.note(&format!("{} is up to date", d.tag));
@@ -902,6 +904,11 @@ async fn build_one(
             tail: vec![],
         })?;
     let elapsed = start.elapsed();
+    if let Some(old) = previous
+        && old.id != p.id
+    {
+        remove_replaced(docker, &old.id).await;
+    }
     progress.note(&format!(
         "built {} ({}, {}) in {}",
         d.tag,
@@ -918,6 +925,20 @@ async fn build_one(
         reused: false,
         elapsed,
     })
+}
+
+/// Removes the image a rebuild replaced, with its untagged parents (the
+/// previous build's layers), so that rebuilds do not pile up `<none>` images.
+/// Best effort: an image still tagged elsewhere, or used by a container or as
+/// the parent of another image, stays.
+async fn remove_replaced(docker: &Docker, id: &str) {
+    let _ = docker
+        .remove_image(
+            id,
+            Some(RemoveImageOptionsBuilder::default().force(false).build()),
+            None,
+        )
+        .await;
 }
 
 /// The build context: the image's files as a tar archive.
@@ -1019,6 +1040,18 @@ fn find_program(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// `PATH` with the sbin directories added where missing.
+fn sbin_path() -> std::ffi::OsString {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
+    for d in ["/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/bin", "/bin"] {
+        if !dirs.iter().any(|x| x == Path::new(d)) {
+            dirs.push(PathBuf::from(d));
+        }
+    }
+    std::env::join_paths(dirs).unwrap_or(path)
+}
+
 /// Reads a child's output lines into a channel.
 fn pump_lines(
     reader: impl AsyncRead + Unpin + Send + 'static,
@@ -1076,6 +1109,9 @@ async fn build_debootstrap(
             &format!("{what}: debootstrap --variant=minbase {suite} from {mirror}"),
         );
         let mut cmd = Command::new(&debootstrap);
+        // debootstrap runs chroot, arch-test and friends from the sbin directories,
+        // which a non-login shell's PATH may lack.
+        cmd.env("PATH", sbin_path());
         cmd.arg("--variant=minbase");
         if !packages.is_empty() {
             cmd.arg(format!("--include={}", packages.join(",")));
@@ -1237,6 +1273,7 @@ fn prepare_rootfs(
             }
         }
     }
+    slimify(rootfs);
     for f in [
         "var/log/bootstrap.log",
         "var/log/dpkg.log",
@@ -1247,6 +1284,45 @@ fn prepare_rootfs(
         let _ = std::fs::remove_file(rootfs.join(f));
     }
     Ok(())
+}
+
+/// Removes what `rootfs/etc/dpkg/dpkg.cfg.d/90mlci-excludes` keeps out of later
+/// packages from the packages debootstrap installed before it was in place
+/// (documentation but copyright files, manual pages, translations).
+fn slimify(rootfs: &Path) {
+    fn remove(p: &Path) {
+        match std::fs::symlink_metadata(p) {
+            Ok(m) if m.is_dir() => {
+                let _ = std::fs::remove_dir_all(p);
+            }
+            Ok(_) => {
+                let _ = std::fs::remove_file(p);
+            }
+            Err(_) => {}
+        }
+    }
+    fn clear(dir: &Path, keep: &dyn Fn(&std::fs::DirEntry) -> bool) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            if !keep(&e) {
+                remove(&e.path());
+            }
+        }
+    }
+    let share = rootfs.join("usr/share");
+    for d in ["man", "info", "lintian", "linda"] {
+        clear(&share.join(d), &|_| false);
+    }
+    clear(&share.join("locale"), &|e| e.file_name() == "locale.alias");
+    clear(&share.join("doc"), &|e| {
+        let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
+        if is_dir {
+            clear(&e.path(), &|f| f.file_name() == "copyright");
+        }
+        is_dir
+    });
 }
 
 /// Unmounts whatever an interrupted debootstrap left mounted under `dir`
