@@ -460,6 +460,12 @@ impl Catalog {
         let mut inputs = Vec::new();
         if let ImageKind::Debootstrap { .. } = d.kind {
             inputs.push(("mirror".to_string(), mirror()));
+            for (name, pem) in host_ca_certs() {
+                inputs.push((
+                    format!("host-ca:{name}"),
+                    blake3::hash(&pem).to_hex().to_string(),
+                ));
+            }
         }
         for dep in &d.deps {
             inputs.push((format!("dep:{dep}"), dep_ids.get(dep)?.clone()));
@@ -536,6 +542,29 @@ impl Catalog {
 }
 
 static BUILD_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Where the host's administrator adds certificate authorities (Debian's
+/// `update-ca-certificates`).
+const HOST_CA_DIR: &str = "/usr/local/share/ca-certificates";
+
+/// The host's locally added CA certificates (`*.crt` under
+/// `/usr/local/share/ca-certificates`), sorted by name: the base image trusts
+/// them too, so that jobs reach PyPI and the like through the same TLS-inspecting
+/// proxy the host uses. `MLCI_HOST_CA_CERTS=0` leaves them out.
+pub fn host_ca_certs() -> Vec<(String, Vec<u8>)> {
+    if std::env::var("MLCI_HOST_CA_CERTS").is_ok_and(|v| v == "0" || v == "false") {
+        return vec![];
+    }
+    let mut files = Vec::new();
+    let _ = read_tree(Path::new(HOST_CA_DIR), "", &mut files);
+    let mut out: Vec<(String, Vec<u8>)> = files
+        .into_iter()
+        .filter(|f| f.path.ends_with(".crt"))
+        .map(|f| (f.path.replace('/', "_"), f.data))
+        .collect();
+    out.sort();
+    out
+}
 
 fn mirror() -> String {
     match std::env::var("MLCI_DEBIAN_MIRROR") {
@@ -779,6 +808,28 @@ impl Progress {
     }
 }
 
+/// Drops ANSI escape sequences (`ESC [ … letter`), e.g. the colour the classic
+/// builder puts around a step's stderr.
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
 struct Task {
     name: String,
     mode: Mode,
@@ -800,6 +851,8 @@ impl Task {
     }
 
     fn line(&mut self, line: &str) {
+        let stripped = strip_ansi(line);
+        let line = stripped.as_str();
         if self.tail.len() == TAIL_LINES {
             self.tail.pop_front();
         }
@@ -1161,6 +1214,35 @@ async fn build_debootstrap(
         }
         task.line("laying rootfs/ over the tree, writing sources.list, removing caches");
         prepare_rootfs(d, &rootfs, suite, &mirror)?;
+        let cas = host_ca_certs();
+        if !cas.is_empty() {
+            let dir = rootfs.join(HOST_CA_DIR.trim_start_matches('/'));
+            std::fs::create_dir_all(&dir).map_err(io_err(format!("creating {}", dir.display())))?;
+            for (name, pem) in &cas {
+                task.line(&format!("adding the host's CA certificate {name}"));
+                std::fs::write(dir.join(name), pem)
+                    .map_err(io_err(format!("writing {}", dir.join(name).display())))?;
+            }
+            let out = Command::new("chroot")
+                .env("PATH", sbin_path())
+                .arg(&rootfs)
+                .arg("update-ca-certificates")
+                .stdin(Stdio::null())
+                .output()
+                .await
+                .map_err(io_err("running update-ca-certificates in the rootfs"))?;
+            task.output(&String::from_utf8_lossy(&out.stdout));
+            task.output(&String::from_utf8_lossy(&out.stderr));
+            if !out.status.success() {
+                let tail = task.tail();
+                task.fail();
+                return Err(ImageError::Failed {
+                    what: what.clone(),
+                    message: format!("update-ca-certificates exited with {}", out.status),
+                    tail,
+                });
+            }
+        }
         unmount_under(&rootfs).await;
 
         // Import under a temporary tag, then move the real tag onto it: a build
@@ -1533,6 +1615,12 @@ mod tests {
         d2.files[0].data.push(b'\n');
         assert_ne!(d2.content_hash(&[]), d.content_hash(&[]));
         assert_eq!(h1.len(), 64);
+    }
+
+    #[test]
+    fn ansi_colours_are_stripped() {
+        assert_eq!(strip_ansi("\x1b[91mWARNING: x\x1b[0m"), "WARNING: x");
+        assert_eq!(strip_ansi("plain"), "plain");
     }
 
     #[test]
