@@ -14,6 +14,7 @@ pub mod cli;
 pub mod diag;
 pub mod executor;
 pub mod expr;
+pub mod images;
 pub mod plan;
 pub mod run;
 pub mod workflow;
