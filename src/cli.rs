@@ -28,6 +28,24 @@ pub enum Command {
     List(ListArgs),
     /// Show the graph of jobs by `needs`, as text or Graphviz.
     Graph(GraphArgs),
+    /// Build or list the runner images of runner-images/ (offline: the Debian
+    /// base is bootstrapped from Debian's packages).
+    #[command(subcommand)]
+    Images(ImagesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImagesCommand {
+    /// Build images (default: the base and python-ml); up-to-date images are reused.
+    Build {
+        /// Images to build: base, python-ml, cuda-train, or their tags.
+        names: Vec<String>,
+        /// Rebuild even when the image is up to date.
+        #[arg(long)]
+        force: bool,
+    },
+    /// List the runner images and whether they are built and up to date.
+    Ls,
 }
 
 #[derive(Debug, clap::Args)]
@@ -63,6 +81,38 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => validate(&args),
         Command::List(args) => list(&args),
         Command::Graph(args) => graph(&args),
+        Command::Images(command) => images(command),
+    }
+}
+
+fn images(command: ImagesCommand) -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match command {
+            ImagesCommand::Build { names, force } => {
+                // The progress output already says what was built or reused.
+                crate::images::build(&names, force, &crate::images::Progress::auto()).await?;
+                Ok(())
+            }
+            ImagesCommand::Ls => {
+                let list = crate::images::list().await?;
+                print!("{}", crate::images::render_list(&list));
+                Ok::<(), crate::images::ImageError>(())
+            }
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
     }
 }
 

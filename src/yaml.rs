@@ -133,7 +133,10 @@ impl Node {
         let before = &value[..search_end];
         if let Some(open_in_value) = before.rfind("${{").filter(|&at| {
             // Only when the offset is inside that template, not past its `}}`.
-            at <= value_offset && !value.get(at..value_offset).is_some_and(|t| t.contains("}}"))
+            at <= value_offset
+                && !value
+                    .get(at..value_offset)
+                    .is_some_and(|t| t.contains("}}"))
         }) {
             let nth = before[..open_in_value].matches("${{").count();
             if let Some((open_in_raw, _)) = raw.match_indices("${{").nth(nth) {
