@@ -22,6 +22,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run workflows locally, each job in its own Docker container.
+    Run(Box<RunArgs>),
     /// Check workflow files and report every error with its line and column.
     Validate(PathsArgs),
     /// List the job instances of each workflow: matrix values, runner, needs.
@@ -55,6 +57,52 @@ pub struct PathsArgs {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub paths: PathsArgs,
+    /// Run only this job (and the jobs it needs).
+    #[arg(short = 'j', long = "job")]
+    pub job: Option<String>,
+    /// The event that triggers the run.
+    #[arg(short = 'e', long = "event", default_value = "push")]
+    pub event: String,
+    /// A JSON file with the event's payload (`github.event`).
+    #[arg(long)]
+    pub eventpath: Option<PathBuf>,
+    /// An input of `workflow_dispatch` (repeatable).
+    #[arg(long = "input", value_name = "K=V", value_parser = key_value)]
+    pub inputs: Vec<(String, String)>,
+    /// A secret (repeatable); never printed.
+    #[arg(long = "secret", value_name = "K=V", value_parser = key_value)]
+    pub secrets: Vec<(String, String)>,
+    /// A file of secrets, one K=V per line.
+    #[arg(long = "secret-file", value_name = "FILE")]
+    pub secret_file: Option<PathBuf>,
+    /// A configuration variable for the `vars` context (repeatable).
+    #[arg(long = "var", value_name = "K=V", value_parser = key_value)]
+    pub vars: Vec<(String, String)>,
+    /// The image of a runs-on label (repeatable), as act's -P.
+    #[arg(short = 'P', long = "platform", value_name = "LABEL=IMAGE", value_parser = key_value)]
+    pub platforms: Vec<(String, String)>,
+    /// At most this many jobs at once [default: the number of CPUs].
+    #[arg(long = "jobs")]
+    pub parallel: Option<usize>,
+    /// Let container.options ask for --privileged.
+    #[arg(long)]
+    pub allow_privileged: bool,
+    /// Print the result as JSON at the end.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn key_value(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("expected KEY=VALUE, found `{text}`")),
+    }
+}
+
+#[derive(Debug, clap::Args)]
 pub struct ListArgs {
     #[command(flatten)]
     pub paths: PathsArgs,
@@ -78,6 +126,7 @@ pub const EXIT_INVALID: u8 = 2;
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Run(args) => run(*args),
         Command::Validate(args) => validate(&args),
         Command::List(args) => list(&args),
         Command::Graph(args) => graph(&args),
@@ -160,6 +209,160 @@ fn load_all(args: &PathsArgs) -> Result<Vec<LoadedWorkflow>, ExitCode> {
         return Err(ExitCode::from(EXIT_INVALID));
     }
     Ok(loaded)
+}
+
+fn run(args: RunArgs) -> ExitCode {
+    let loaded = match load_all(&args.paths) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let mut secrets: std::collections::BTreeMap<String, String> =
+        args.secrets.into_iter().collect();
+    if let Some(path) = &args.secret_file {
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                for line in text
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                {
+                    if let Ok((k, v)) = key_value(line) {
+                        secrets.insert(k, v);
+                    }
+                }
+            }
+            Err(error) => {
+                eprintln!(
+                    "error: cannot read the secret file {}: {error}",
+                    path.display()
+                );
+                return ExitCode::from(EXIT_INVALID);
+            }
+        }
+    }
+    let options = crate::run::RunOptions {
+        repo: PathBuf::from("."),
+        event: args.event,
+        event_path: args.eventpath,
+        inputs: args.inputs.into_iter().collect(),
+        secrets,
+        vars: args.vars.into_iter().collect(),
+        platforms: args.platforms.into_iter().collect(),
+        job: args.job,
+        parallel: args.parallel.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+        }),
+        allow_privileged: args.allow_privileged,
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        {
+            // First Ctrl-C: cancel steps (always() cleanup still runs); second: leave now.
+            let cancel = cancel.clone();
+            let interrupted = interrupted.clone();
+            tokio::spawn(async move {
+                let mut terminate =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+                for round in 0..2 {
+                    let term = async {
+                        match terminate.as_mut() {
+                            Some(signal) => signal.recv().await,
+                            None => std::future::pending().await,
+                        }
+                    };
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = term => {}
+                    }
+                    interrupted.store(true, std::sync::atomic::Ordering::SeqCst);
+                    if round == 0 {
+                        eprintln!("\ninterrupted: stopping the run and removing its containers (Ctrl-C again to force)");
+                        cancel.cancel();
+                    } else {
+                        eprintln!("removing the run's containers now");
+                        std::process::exit(130);
+                    }
+                }
+            });
+        }
+        let mut failed = false;
+        let mut all_reports = Vec::new();
+        for workflow in loaded {
+            let backend = match crate::executor::docker::DockerBackend::connect().await {
+                Ok(backend) => backend,
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let path = workflow.file.path.display().to_string();
+            match crate::run::run(backend, workflow, options.clone(), cancel.clone()).await {
+                Ok(reports) => {
+                    failed |= reports.iter().any(|r| r.result == crate::plan::JobResult::Failure);
+                    all_reports.push((path, reports));
+                }
+                Err(message) => {
+                    eprintln!("error: {message}");
+                    return ExitCode::from(EXIT_INVALID);
+                }
+            }
+        }
+        print_summary(&all_reports, args.json);
+        if interrupted.load(std::sync::atomic::Ordering::SeqCst) {
+            ExitCode::from(130)
+        } else if failed {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        }
+    })
+}
+
+fn print_summary(runs: &[(String, Vec<crate::run::JobReport>)], json: bool) {
+    if json {
+        let value: Vec<serde_json::Value> = runs
+            .iter()
+            .map(|(path, reports)| {
+                serde_json::json!({
+                    "workflow": path,
+                    "jobs": reports.iter().map(|r| serde_json::json!({
+                        "job": r.job_id,
+                        "name": r.name,
+                        "result": r.result.as_str(),
+                        "duration_seconds": r.duration.as_secs_f64(),
+                        "error": r.error,
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
+        return;
+    }
+    for (path, reports) in runs {
+        println!("\n{path}");
+        let mut rows = vec![["JOB".to_string(), "RESULT".to_string(), "TIME".to_string()]];
+        for report in reports {
+            rows.push([
+                report.name.clone(),
+                report.result.as_str().to_string(),
+                format!("{:.1}s", report.duration.as_secs_f64()),
+            ]);
+        }
+        print!("{}", table(&rows));
+    }
 }
 
 fn validate(args: &PathsArgs) -> ExitCode {

@@ -1,4 +1,4 @@
-//! Step semantics that need no Docker: workflow commands in step output,
+//! Running workflows. Step semantics that need no Docker: workflow commands in step output,
 //! the `GITHUB_*` files, secret masking, shells, and default environment
 //! variables, each as GitHub's Linux runner does it.
 
@@ -7,3 +7,11 @@ pub mod defaults;
 pub mod file_commands;
 pub mod mask;
 pub mod shell;
+
+// Running a workflow: the repository snapshot, the `github` context, and the
+// engine that drives jobs through an executor backend.
+mod engine;
+pub mod github;
+pub mod workspace;
+
+pub use engine::{JobReport, RunOptions, run};

@@ -1,0 +1,1068 @@
+//! `mlci run`: a planned workflow executed job by job on a backend.
+//!
+//! The scheduler hands out job instances whose needs are done; each one gets
+//! its own container (through [`Backend`]), its steps run there one after the
+//! other, and its result and outputs feed the `needs` context of the jobs
+//! after it. Output streams line by line through the secret masker and the
+//! workflow-command processor to the terminal; nothing is kept in memory.
+
+use super::commands::{Action, CommandProcessor};
+use super::github::{self, GitInfo, GithubContextInput};
+use super::mask::{LineMasker, Masker};
+use super::{defaults, file_commands, shell};
+use crate::executor::{
+    Backend, ContainerOptions, ExecOutcome, ExecRequest, JobEnv, JobSpec, StreamKind,
+};
+use crate::expr::{self, EvalContext, Object, Status, Value};
+use crate::plan::{self, InstanceId, JobPlan, JobResult, Plan, PlanInputs, Scheduler};
+use crate::workflow::{BoolOrExpr, Job, LoadedWorkflow, NumberOrExpr, Step, StepAction};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// What the command line says about a run.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    pub repo: PathBuf,
+    pub event: String,
+    pub event_path: Option<PathBuf>,
+    pub inputs: BTreeMap<String, String>,
+    pub secrets: BTreeMap<String, String>,
+    pub vars: BTreeMap<String, String>,
+    /// `-P label=image`, on top of the default label map.
+    pub platforms: BTreeMap<String, String>,
+    /// `-j JOB`: run this job and the jobs it needs.
+    pub job: Option<String>,
+    /// At most this many job instances at once.
+    pub parallel: usize,
+    pub allow_privileged: bool,
+}
+
+/// How one job instance ended.
+#[derive(Clone, Debug)]
+pub struct JobReport {
+    pub job_id: String,
+    pub name: String,
+    pub result: JobResult,
+    pub duration: Duration,
+    /// One sentence when the job could not run at all (no image, no GPU runtime…).
+    pub error: Option<String>,
+}
+
+const WORK_ROOT: &str = "/__w";
+const TEMP: &str = "/__w/_temp";
+const EVENT_PATH: &str = "/github/workflow/event.json";
+
+/// State shared by every job of a run.
+struct Shared<B: Backend> {
+    backend: B,
+    options: RunOptions,
+    workflow: LoadedWorkflow,
+    info: GitInfo,
+    payload: serde_json::Value,
+    inputs: Object,
+    run_id: String,
+    run_number: u64,
+    snapshot: PathBuf,
+    masker: Masker,
+    out: Mutex<std::io::Stdout>,
+    /// Per job id: aggregated result and outputs, for the `needs` context.
+    finished: Mutex<BTreeMap<String, (JobResult, Object)>>,
+}
+
+/// Runs a workflow that `workflow::parse` accepted. Returns the report of
+/// every job instance, in the order they finished.
+pub async fn run<B: Backend + 'static>(
+    backend: B,
+    workflow: LoadedWorkflow,
+    options: RunOptions,
+    cancel: CancellationToken,
+) -> Result<Vec<JobReport>, String> {
+    let info = github::git_info(&options.repo);
+    let given_inputs: Object = options
+        .inputs
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    let plan_inputs = PlanInputs {
+        github: Object::new(),
+        inputs: given_inputs,
+        vars: to_object(&options.vars),
+    };
+    let plan = plan::build(&workflow.workflow, &plan_inputs).map_err(|diagnostics| {
+        diagnostics
+            .iter()
+            .map(|d| workflow.file.render(d))
+            .collect::<String>()
+    })?;
+    let inputs = plan
+        .jobs
+        .first()
+        .map(|_| input_context(&workflow, &plan_inputs))
+        .unwrap_or_default();
+    let payload = match &options.event_path {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read the event payload {}: {e}", path.display()))?;
+            serde_json::from_str(&text).map_err(|e| {
+                format!(
+                    "the event payload {} is not valid JSON: {e}",
+                    path.display()
+                )
+            })?
+        }
+        None => github::default_payload(&options.event, &info, &inputs),
+    };
+    let snapshot_dir = tempfile::Builder::new()
+        .prefix("mlci-workspace-")
+        .tempdir()
+        .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
+    super::workspace::snapshot(&options.repo, snapshot_dir.path()).map_err(|e| {
+        format!(
+            "cannot snapshot the repository {}: {e}",
+            options.repo.display()
+        )
+    })?;
+    let masker = Masker::new();
+    for secret in options.secrets.values() {
+        masker.add(secret);
+    }
+    let run_number = 1;
+    let run_id = format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or_default()
+    );
+    let selected = selected_jobs(&plan, options.job.as_deref())?;
+    let shared = Arc::new(Shared {
+        backend,
+        options,
+        workflow,
+        info,
+        payload,
+        inputs,
+        run_id,
+        run_number,
+        snapshot: snapshot_dir.path().to_path_buf(),
+        masker,
+        out: Mutex::new(std::io::stdout()),
+        finished: Mutex::new(BTreeMap::new()),
+    });
+    let reports = schedule(shared.clone(), plan, selected, cancel.clone()).await;
+    // Whatever happened, nothing of this run stays on the engine.
+    let _ = shared.backend.remove_run(&shared.run_id).await;
+    Ok(reports)
+}
+
+fn to_object(map: &BTreeMap<String, String>) -> Object {
+    map.iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect()
+}
+
+/// The `inputs` context: declared defaults overlaid by `--input`.
+fn input_context(workflow: &LoadedWorkflow, given: &PlanInputs) -> Object {
+    let mut inputs = Object::new();
+    for trigger in &workflow.workflow.on {
+        for input in &trigger.filters.inputs {
+            let value = input
+                .default
+                .as_ref()
+                .map(|d| d.value.clone())
+                .unwrap_or(Value::String(String::new()));
+            inputs.insert(input.name.value.clone(), value);
+        }
+    }
+    for (name, value) in &given.inputs {
+        inputs.insert(name.clone(), value.clone());
+    }
+    inputs
+}
+
+/// With `-j`, the job and everything it needs; else every job.
+fn selected_jobs(plan: &Plan, job: Option<&str>) -> Result<Vec<bool>, String> {
+    let Some(job) = job else {
+        return Ok(vec![true; plan.jobs.len()]);
+    };
+    let index = plan
+        .graph
+        .index_of(job)
+        .ok_or_else(|| format!("no job `{job}` in this workflow"))?;
+    let mut selected = vec![false; plan.jobs.len()];
+    selected[index] = true;
+    for need in plan.graph.transitive_needs(index) {
+        selected[need] = true;
+    }
+    Ok(selected)
+}
+
+async fn schedule<B: Backend + 'static>(
+    shared: Arc<Shared<B>>,
+    plan: Plan,
+    selected: Vec<bool>,
+    cancel: CancellationToken,
+) -> Vec<JobReport> {
+    let plans: Vec<JobPlan> = plan
+        .jobs
+        .iter()
+        .zip(&selected)
+        .map(|(job, selected)| JobPlan {
+            instances: if *selected { job.instances.len() } else { 0 },
+            max_parallel: job.max_parallel,
+            fail_fast: job.fail_fast,
+        })
+        .collect();
+    let mut scheduler = Scheduler::new(&plan.graph, &plans, shared.options.parallel.max(1));
+    let plan = Arc::new(plan);
+    let mut running: JoinSet<(InstanceId, JobReport)> = JoinSet::new();
+    let mut tokens: BTreeMap<(usize, usize), CancellationToken> = BTreeMap::new();
+    let mut reports = Vec::new();
+    loop {
+        while let Some(ready) = scheduler.next_ready() {
+            let id = ready.id;
+            let token = cancel.child_token();
+            tokens.insert((id.job, id.instance), token.clone());
+            let shared = shared.clone();
+            let plan = plan.clone();
+            running.spawn(async move {
+                let report = run_instance(&shared, &plan, id, &token).await;
+                (id, report)
+            });
+        }
+        let Some(joined) = running.join_next().await else {
+            break;
+        };
+        let Ok((id, report)) = joined else { continue };
+        tokens.remove(&(id.job, id.instance));
+        record(&shared, &plan, id, &report);
+        if let Ok(completion) = scheduler.complete(id, report.result) {
+            for sibling in completion.cancel_running {
+                if let Some(token) = tokens.get(&(sibling.job, sibling.instance)) {
+                    token.cancel();
+                }
+            }
+            for skipped in completion.cancelled {
+                let job = &plan.jobs[skipped.job];
+                reports.push(JobReport {
+                    job_id: job.id.clone(),
+                    name: job.instances[skipped.instance].name.clone(),
+                    result: JobResult::Cancelled,
+                    duration: Duration::ZERO,
+                    error: None,
+                });
+            }
+        }
+        reports.push(report);
+        if scheduler.is_done() {
+            break;
+        }
+    }
+    reports
+}
+
+/// Adds an instance's result to its job's entry of the `needs` context: a
+/// matrix job failed if any instance failed.
+fn record<B: Backend>(shared: &Shared<B>, plan: &Plan, id: InstanceId, report: &JobReport) {
+    let job_id = &plan.jobs[id.job].id;
+    let mut finished = shared.finished.lock().unwrap_or_else(|e| e.into_inner());
+    let entry = finished
+        .entry(job_id.clone())
+        .or_insert((JobResult::Success, Object::new()));
+    entry.0 = match (entry.0, report.result) {
+        (JobResult::Failure, _) | (_, JobResult::Failure) => JobResult::Failure,
+        (JobResult::Cancelled, _) | (_, JobResult::Cancelled) => JobResult::Cancelled,
+        (JobResult::Skipped, other) | (other, JobResult::Skipped) => other,
+        _ => JobResult::Success,
+    };
+}
+
+fn job_outputs<B: Backend>(shared: &Shared<B>, job_id: &str, outputs: Object) {
+    let mut finished = shared.finished.lock().unwrap_or_else(|e| e.into_inner());
+    let entry = finished
+        .entry(job_id.to_string())
+        .or_insert((JobResult::Success, Object::new()));
+    for (k, v) in &outputs {
+        entry.1.insert(k.clone(), v.clone());
+    }
+}
+
+fn needs_context<B: Backend>(shared: &Shared<B>, job: &Job) -> (Object, Status) {
+    let finished = shared.finished.lock().unwrap_or_else(|e| e.into_inner());
+    let mut needs = Object::new();
+    let mut status = Status::Success;
+    for need in &job.needs {
+        let (result, outputs) = finished
+            .get(&need.value)
+            .cloned()
+            .unwrap_or((JobResult::Skipped, Object::new()));
+        match result {
+            JobResult::Failure => status = Status::Failure,
+            JobResult::Cancelled if status == Status::Success => status = Status::Cancelled,
+            JobResult::Skipped if status == Status::Success => status = Status::Failure,
+            _ => {}
+        }
+        let mut entry = Object::new();
+        entry.insert("result", Value::String(result.as_str().to_string()));
+        entry.insert("outputs", Value::Object(outputs));
+        needs.insert(need.value.clone(), Value::Object(entry));
+    }
+    (needs, status)
+}
+
+/// Everything a job instance's expressions can see, before its steps run.
+struct JobScope {
+    contexts: Object,
+    status: Status,
+}
+
+impl JobScope {
+    fn eval(&self, text: &str) -> Result<Value, String> {
+        let template = expr::parse_template(text).map_err(|e| e.message)?;
+        template
+            .eval(&EvalContext {
+                contexts: &self.contexts,
+                status: self.status,
+                workspace: None,
+            })
+            .map_err(|e| e.message)
+    }
+
+    fn eval_string(&self, text: &str) -> Result<String, String> {
+        self.eval(text).map(|v| v.to_display_string())
+    }
+}
+
+async fn run_instance<B: Backend>(
+    shared: &Shared<B>,
+    plan: &Plan,
+    id: InstanceId,
+    cancel: &CancellationToken,
+) -> JobReport {
+    let planned = &plan.jobs[id.job];
+    let instance = &planned.instances[id.instance];
+    let job = shared
+        .workflow
+        .workflow
+        .job(&planned.id)
+        .expect("planned jobs come from the workflow");
+    let started = Instant::now();
+    let mut report = JobReport {
+        job_id: planned.id.clone(),
+        name: instance.name.clone(),
+        result: JobResult::Success,
+        duration: Duration::ZERO,
+        error: None,
+    };
+    let (needs, status) = needs_context(shared, job);
+    let workspace = format!(
+        "{WORK_ROOT}/{0}/{0}",
+        shared.info.repository.rsplit('/').next().unwrap_or("repo")
+    );
+    let mut contexts = Object::new();
+    contexts.insert(
+        "github",
+        Value::Object(github::github_context(&GithubContextInput {
+            info: &shared.info,
+            event_name: &shared.options.event,
+            payload: &shared.payload,
+            workflow: workflow_name(shared),
+            run_id: shared.run_number,
+            workspace: &workspace,
+            job: &planned.id,
+        })),
+    );
+    contexts.insert("inputs", Value::Object(shared.inputs.clone()));
+    contexts.insert("vars", Value::Object(to_object(&shared.options.vars)));
+    contexts.insert("needs", Value::Object(needs));
+    contexts.insert(
+        "matrix",
+        Value::Object(
+            instance
+                .matrix
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ),
+    );
+    let mut strategy = Object::new();
+    strategy.insert("fail-fast", Value::Bool(planned.fail_fast));
+    strategy.insert("job-index", Value::Number(id.instance as f64));
+    strategy.insert("job-total", Value::Number(planned.instances.len() as f64));
+    strategy.insert(
+        "max-parallel",
+        Value::Number(planned.max_parallel.unwrap_or(planned.instances.len()) as f64),
+    );
+    contexts.insert("strategy", Value::Object(strategy));
+    let mut scope = JobScope { contexts, status };
+
+    // The job's `if`: by default it runs only when every need succeeded.
+    let condition = job
+        .condition
+        .as_ref()
+        .map(|c| c.value.as_str())
+        .unwrap_or("success()");
+    let run_it = expr::parse_condition(condition)
+        .map_err(|e| e.message)
+        .and_then(|c| {
+            c.eval(&EvalContext {
+                contexts: &scope.contexts,
+                status: scope.status,
+                workspace: None,
+            })
+            .map_err(|e| e.message)
+        });
+    match run_it {
+        Ok(true) => {}
+        Ok(false) => {
+            report.result = JobResult::Skipped;
+            shared.print(
+                &instance.name,
+                "skipped (its `if` is false or a job it needs did not succeed)",
+            );
+            return report;
+        }
+        Err(message) => {
+            return shared.fail(
+                report,
+                &instance.name,
+                format!("cannot evaluate the job's `if`: {message}"),
+            );
+        }
+    }
+    if job.uses.is_some() {
+        return shared.fail(
+            report,
+            &instance.name,
+            "calls a reusable workflow, which mlci cannot run yet".to_string(),
+        );
+    }
+    let spec = match job_spec(shared, job, &scope, instance, &workspace) {
+        Ok(spec) => spec,
+        Err(message) => return shared.fail(report, &instance.name, message),
+    };
+    shared.print(&instance.name, &format!("starting in {}", spec.image));
+    let env = match shared.backend.start_job(&spec, cancel).await {
+        Ok(env) => env,
+        Err(error) => {
+            report.duration = started.elapsed();
+            return shared.fail(report, &instance.name, error.to_string());
+        }
+    };
+    let has_bash = job.container.is_none();
+    let result = run_steps(
+        shared,
+        job,
+        &env,
+        &mut scope,
+        &instance.name,
+        &workspace,
+        has_bash,
+        cancel,
+    )
+    .await;
+    // Job outputs read the steps context, evaluated after the last step.
+    let mut outputs = Object::new();
+    for (name, text) in &job.outputs {
+        if let Ok(value) = scope.eval_string(&text.value) {
+            outputs.insert(name.clone(), Value::String(value));
+        }
+    }
+    job_outputs(shared, &planned.id, outputs);
+    if let Err(error) = env.remove().await {
+        shared.print(&instance.name, &format!("warning: cleanup: {error}"));
+    }
+    report.result = result;
+    let continue_on_error = match &job.continue_on_error {
+        Some(value) => match &value.value {
+            BoolOrExpr::Bool(b) => *b,
+            BoolOrExpr::Expr(text) => scope.eval(text).map(|v| v.is_truthy()).unwrap_or(false),
+        },
+        None => false,
+    };
+    if report.result == JobResult::Failure && continue_on_error {
+        shared.print(
+            &instance.name,
+            "failed, but `continue-on-error` lets the run go on",
+        );
+        report.result = JobResult::Success;
+    }
+    report.duration = started.elapsed();
+    shared.print(
+        &instance.name,
+        &format!("{} in {:.1}s", report.result, report.duration.as_secs_f64()),
+    );
+    report
+}
+
+fn workflow_name<B: Backend>(shared: &Shared<B>) -> &str {
+    match &shared.workflow.workflow.name {
+        Some(name) => &name.value,
+        None => shared.workflow.file.path.to_str().unwrap_or("workflow"),
+    }
+}
+
+fn job_spec<B: Backend>(
+    shared: &Shared<B>,
+    job: &Job,
+    scope: &JobScope,
+    instance: &plan::JobInstance,
+    workspace: &str,
+) -> Result<JobSpec, String> {
+    let labels = crate::images::default_label_images();
+    let image = match &job.container {
+        Some(container) => scope.eval_string(&container.image.value)?,
+        None => instance
+            .runs_on
+            .iter()
+            .find_map(|label| {
+                shared.options.platforms.get(label).cloned().or_else(|| {
+                    labels
+                        .iter()
+                        .find(|(l, _)| l == label)
+                        .map(|(_, image)| image.to_string())
+                })
+            })
+            .ok_or_else(|| {
+                format!(
+                    "no image for runs-on `{}`: map the label with -P {}=IMAGE",
+                    instance.runs_on.join(", "),
+                    instance
+                        .runs_on
+                        .first()
+                        .map(String::as_str)
+                        .unwrap_or("LABEL")
+                )
+            })?,
+    };
+    let mut spec = JobSpec {
+        run_id: shared.run_id.clone(),
+        job_name: instance.name.clone(),
+        image,
+        options: ContainerOptions::default(),
+        env: BTreeMap::new(),
+        volumes: Vec::new(),
+        ports: Vec::new(),
+        services: Vec::new(),
+        workspace: shared.snapshot.clone(),
+        workspace_path: workspace.to_string(),
+        allow_privileged: shared.options.allow_privileged,
+    };
+    if let Some(container) = &job.container {
+        if let Some(options) = &container.options {
+            let text = scope.eval_string(&options.value)?;
+            spec.options = ContainerOptions::parse(&text)
+                .map_err(|e| format!("container.options: {}", e.message))?;
+        }
+        for (name, value) in &container.env {
+            spec.env
+                .insert(name.clone(), scope.eval_string(&value.value)?);
+        }
+        for volume in &container.volumes {
+            spec.volumes.push(scope.eval_string(&volume.value)?);
+        }
+        for port in &container.ports {
+            spec.ports.push(scope.eval_string(&port.value)?);
+        }
+    }
+    for (name, service) in &job.services {
+        let mut env = BTreeMap::new();
+        for (key, value) in &service.env {
+            env.insert(key.clone(), scope.eval_string(&value.value)?);
+        }
+        let options = match &service.options {
+            Some(options) => ContainerOptions::parse(&scope.eval_string(&options.value)?)
+                .map_err(|e| format!("services.{}.options: {}", name.value, e.message))?,
+            None => ContainerOptions::default(),
+        };
+        spec.services.push(crate::executor::ServiceSpec {
+            name: name.value.clone(),
+            image: scope.eval_string(&service.image.value)?,
+            options,
+            env,
+            ports: service.ports.iter().map(|p| p.value.clone()).collect(),
+            volumes: service.volumes.iter().map(|v| v.value.clone()).collect(),
+        });
+    }
+    Ok(spec)
+}
+
+/// What the steps of a job have built up so far.
+struct StepState {
+    github_env: BTreeMap<String, String>,
+    github_path: Vec<String>,
+    steps: Object,
+    failed: bool,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_steps<B: Backend>(
+    shared: &Shared<B>,
+    job: &Job,
+    env: &B::Env,
+    scope: &mut JobScope,
+    name: &str,
+    workspace: &str,
+    has_bash: bool,
+    cancel: &CancellationToken,
+) -> JobResult {
+    let mut state = StepState {
+        github_env: BTreeMap::new(),
+        github_path: Vec::new(),
+        steps: Object::new(),
+        failed: false,
+    };
+    let payload = serde_json::to_vec_pretty(&shared.payload).unwrap_or_default();
+    if let Err(error) = env.write_file(EVENT_PATH, &payload, 0o644).await {
+        shared.print(name, &format!("error: {error}"));
+        return JobResult::Failure;
+    }
+    let mut secrets = Object::new();
+    for (k, v) in &shared.options.secrets {
+        secrets.insert(k.clone(), Value::String(v.clone()));
+    }
+    scope.contexts.insert("secrets", Value::Object(secrets));
+    let mut runner = Object::new();
+    runner.insert("os", Value::str("Linux"));
+    runner.insert(
+        "arch",
+        Value::str(defaults::runner_arch(std::env::consts::ARCH)),
+    );
+    runner.insert("name", Value::str("mlci"));
+    runner.insert("temp", Value::str(TEMP));
+    runner.insert("tool_cache", Value::str("/__t"));
+    scope.contexts.insert("runner", Value::Object(runner));
+    let mut job_context = Object::new();
+    job_context.insert("status", Value::str("success"));
+    scope.contexts.insert("job", Value::Object(job_context));
+
+    for (index, step) in job.steps.iter().enumerate() {
+        let cancelled = cancel.is_cancelled();
+        scope.status = if cancelled {
+            Status::Cancelled
+        } else if state.failed {
+            Status::Failure
+        } else {
+            Status::Success
+        };
+        let mut env_context = Object::new();
+        for (k, v) in step_env(shared, job, step, scope, &state) {
+            env_context.insert(k, Value::String(v));
+        }
+        scope.contexts.insert("env", Value::Object(env_context));
+        scope
+            .contexts
+            .insert("steps", Value::Object(state.steps.clone()));
+        let title = match &step.name {
+            Some(n) => scope
+                .eval_string(&n.value)
+                .unwrap_or_else(|_| n.value.clone()),
+            None => step.display_name(),
+        };
+        let condition = step
+            .condition
+            .as_ref()
+            .map(|c| c.value.as_str())
+            .unwrap_or("success()");
+        let should_run = expr::parse_condition(condition)
+            .map_err(|e| e.message)
+            .and_then(|c| {
+                c.eval(&EvalContext {
+                    contexts: &scope.contexts,
+                    status: scope.status,
+                    workspace: None,
+                })
+                .map_err(|e| e.message)
+            });
+        let (outcome, outputs) = match should_run {
+            Ok(false) => {
+                shared.print(name, &format!("○ {title} (skipped)"));
+                ("skipped", Object::new())
+            }
+            Err(message) => {
+                shared.print(name, &format!("✗ {title}: cannot evaluate `if`: {message}"));
+                ("failure", Object::new())
+            }
+            Ok(true) => {
+                shared.print(name, &format!("▶ {title}"));
+                // Steps that run because of always()/cancelled() after a
+                // Ctrl-C must not be cancelled by the same token.
+                let step_cancel = if cancelled {
+                    CancellationToken::new()
+                } else {
+                    cancel.child_token()
+                };
+                run_step(
+                    shared,
+                    job,
+                    step,
+                    index,
+                    env,
+                    scope,
+                    &mut state,
+                    name,
+                    workspace,
+                    has_bash,
+                    &step_cancel,
+                )
+                .await
+            }
+        };
+        let continue_on_error = match &step.continue_on_error {
+            Some(value) => match &value.value {
+                BoolOrExpr::Bool(b) => *b,
+                BoolOrExpr::Expr(text) => scope.eval(text).map(|v| v.is_truthy()).unwrap_or(false),
+            },
+            None => false,
+        };
+        let conclusion = if outcome == "failure" && continue_on_error {
+            "success"
+        } else {
+            outcome
+        };
+        if conclusion == "failure" {
+            state.failed = true;
+            if let Some(Value::Object(job_context)) = scope.contexts.get_mut("job") {
+                job_context.insert("status", Value::str("failure"));
+            }
+        }
+        if let Some(id) = &step.id {
+            let mut entry = Object::new();
+            entry.insert("outputs", Value::Object(outputs));
+            entry.insert("outcome", Value::str(outcome));
+            entry.insert("conclusion", Value::str(conclusion));
+            state.steps.insert(id.value.clone(), Value::Object(entry));
+        }
+    }
+    scope
+        .contexts
+        .insert("steps", Value::Object(state.steps.clone()));
+    if cancel.is_cancelled() {
+        JobResult::Cancelled
+    } else if state.failed {
+        JobResult::Failure
+    } else {
+        JobResult::Success
+    }
+}
+
+/// The environment of a step, by GitHub's precedence: workflow `env`, then
+/// job `env`, then what earlier steps wrote to `GITHUB_ENV`, then step `env`.
+fn step_env<B: Backend>(
+    shared: &Shared<B>,
+    job: &Job,
+    step: &Step,
+    scope: &JobScope,
+    state: &StepState,
+) -> BTreeMap<String, String> {
+    let mut env = BTreeMap::new();
+    for map in [&shared.workflow.workflow.env, &job.env] {
+        for (k, v) in map {
+            env.insert(
+                k.clone(),
+                scope
+                    .eval_string(&v.value)
+                    .unwrap_or_else(|_| v.value.clone()),
+            );
+        }
+    }
+    env.extend(state.github_env.clone());
+    for (k, v) in &step.env {
+        env.insert(
+            k.clone(),
+            scope
+                .eval_string(&v.value)
+                .unwrap_or_else(|_| v.value.clone()),
+        );
+    }
+    env
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_step<B: Backend>(
+    shared: &Shared<B>,
+    job: &Job,
+    step: &Step,
+    index: usize,
+    env: &B::Env,
+    scope: &JobScope,
+    state: &mut StepState,
+    name: &str,
+    workspace: &str,
+    has_bash: bool,
+    cancel: &CancellationToken,
+) -> (&'static str, Object) {
+    let script = match &step.action {
+        StepAction::Run(run) => match scope.eval_string(&run.value) {
+            Ok(script) => script,
+            Err(message) => {
+                shared.print(name, &format!("error: cannot evaluate `run`: {message}"));
+                return ("failure", Object::new());
+            }
+        },
+        StepAction::Uses(action) => {
+            let action = action.value.as_str();
+            if action.to_ascii_lowercase().starts_with("actions/checkout@") {
+                // The workspace is already the repository's snapshot.
+                shared.print(
+                    name,
+                    &format!("workspace already checked out at {}", shared.info.sha),
+                );
+                return ("success", Object::new());
+            }
+            shared.print(
+                name,
+                &format!("error: `uses: {action}` is not supported by this build of mlci yet"),
+            );
+            return ("failure", Object::new());
+        }
+    };
+    let shell_name = step
+        .shell
+        .as_ref()
+        .map(|s| s.value.clone())
+        .or_else(|| job.defaults.shell.as_ref().map(|s| s.value.clone()))
+        .or_else(|| {
+            shared
+                .workflow
+                .workflow
+                .defaults
+                .shell
+                .as_ref()
+                .map(|s| s.value.clone())
+        });
+    let shell = match shell::resolve(shell_name.as_deref(), has_bash) {
+        Ok(shell) => shell,
+        Err(error) => {
+            shared.print(name, &format!("error: {error}"));
+            return ("failure", Object::new());
+        }
+    };
+    let stem = format!("step-{index}");
+    let script_path = format!("{TEMP}/{}", shell.script_file_name(&stem));
+    let files = defaults::FileCommandPaths {
+        output: format!("{TEMP}/_runner_file_commands/set_output_{index}"),
+        env: format!("{TEMP}/_runner_file_commands/set_env_{index}"),
+        path: format!("{TEMP}/_runner_file_commands/add_path_{index}"),
+        step_summary: format!("{TEMP}/_runner_file_commands/step_summary_{index}"),
+        state: format!("{TEMP}/_runner_file_commands/save_state_{index}"),
+    };
+    for path in [
+        &files.output,
+        &files.env,
+        &files.path,
+        &files.step_summary,
+        &files.state,
+    ] {
+        if let Err(error) = env.write_file(path, b"", 0o666).await {
+            shared.print(name, &format!("error: {error}"));
+            return ("failure", Object::new());
+        }
+    }
+    if let Err(error) = env
+        .write_file(
+            &script_path,
+            shell::script_body(&script, &shell).as_bytes(),
+            0o755,
+        )
+        .await
+    {
+        shared.print(name, &format!("error: {error}"));
+        return ("failure", Object::new());
+    }
+    let mut variables = defaults::default_env(&defaults::DefaultEnvInput {
+        workflow: workflow_name(shared).to_string(),
+        workflow_ref: None,
+        workflow_sha: None,
+        run_id: shared.run_number,
+        run_number: shared.run_number,
+        run_attempt: 1,
+        job: job.id.value.clone(),
+        action: defaults::action_name(step.id.as_ref().map(|i| i.value.as_str()), None, index),
+        actor: shared.info.actor.clone(),
+        triggering_actor: None,
+        repository: shared.info.repository.clone(),
+        event_name: shared.options.event.clone(),
+        event_path: EVENT_PATH.to_string(),
+        workspace: workspace.to_string(),
+        sha: shared.info.sha.clone(),
+        git_ref: shared.info.git_ref.clone(),
+        head_ref: None,
+        base_ref: None,
+        server_url: "https://github.com".to_string(),
+        files,
+        runner_arch: defaults::runner_arch(std::env::consts::ARCH).to_string(),
+        runner_name: "mlci".to_string(),
+        runner_temp: TEMP.to_string(),
+        runner_tool_cache: "/__t".to_string(),
+        runner_environment: "self-hosted".to_string(),
+        debug: false,
+        home: Some("/github/home".to_string()),
+        retention_days: None,
+    });
+    variables.extend(step_env(shared, job, step, scope, state));
+    if !state.github_path.is_empty() {
+        let base = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+        let mut paths: Vec<String> = state.github_path.iter().rev().cloned().collect();
+        paths.push(
+            variables
+                .get("PATH")
+                .cloned()
+                .unwrap_or_else(|| base.to_string()),
+        );
+        variables.insert("PATH".to_string(), paths.join(":"));
+    }
+    let workdir = step
+        .working_directory
+        .as_ref()
+        .or(job.defaults.working_directory.as_ref())
+        .or(shared.workflow.workflow.defaults.working_directory.as_ref())
+        .map(|d| {
+            scope
+                .eval_string(&d.value)
+                .unwrap_or_else(|_| d.value.clone())
+        })
+        .map(|d| {
+            if d.starts_with('/') {
+                d
+            } else {
+                format!("{workspace}/{d}")
+            }
+        })
+        .unwrap_or_else(|| workspace.to_string());
+    let timeout = match step.timeout_minutes.as_ref().map(|t| &t.value) {
+        Some(NumberOrExpr::Number(n)) => Some(*n),
+        Some(NumberOrExpr::Expr(text)) => scope.eval(text).ok().and_then(|v| match v {
+            Value::Number(n) => Some(n),
+            other => other.to_display_string().trim().parse().ok(),
+        }),
+        None => None,
+    }
+    .filter(|m| *m > 0.0)
+    .map(|minutes| Duration::from_secs_f64(minutes * 60.0));
+    let request = ExecRequest {
+        argv: shell.argv(&script_path),
+        env: variables.clone(),
+        workdir,
+        user: None,
+        timeout,
+    };
+    let mut outputs = Object::new();
+    let mut processor = CommandProcessor::new(false);
+    let mut masker = LineMasker::new(shared.masker.clone());
+    let mut step_failed_by_command = false;
+    let mut handle = |line: super::mask::StreamLine<'_>, outputs: &mut Object| {
+        let Some(raw) = line.raw else {
+            shared.print(name, &line.masked);
+            return;
+        };
+        for action in processor.process_line(raw) {
+            match action {
+                Action::Output(text) => shared.print(name, &shared.masker.mask(&text)),
+                Action::GroupStart(title) => {
+                    shared.print(name, &format!("▸ {}", shared.masker.mask(&title)))
+                }
+                Action::GroupEnd => {}
+                Action::Debug(text) => {
+                    shared.print(name, &format!("debug: {}", shared.masker.mask(&text)))
+                }
+                Action::Annotation(annotation) => shared.print(
+                    name,
+                    &format!(
+                        "{}: {}",
+                        annotation.level,
+                        shared.masker.mask(&annotation.message)
+                    ),
+                ),
+                Action::AddMask(value) => shared.masker.add_value(&value),
+                Action::SetOutput { name: key, value } => outputs.insert(key, Value::String(value)),
+                Action::FailStep => step_failed_by_command = true,
+                _ => {}
+            }
+        }
+    };
+    let outcome = {
+        let mut on_output = |_kind: StreamKind, bytes: &[u8]| {
+            masker.push_with(bytes, |line| handle(line, &mut outputs));
+        };
+        let outcome = env.exec(&request, cancel, &mut on_output).await;
+        masker.finish_with(|line| handle(line, &mut outputs));
+        outcome
+    };
+    let succeeded = match outcome {
+        Ok(ExecOutcome::Exited(0)) => true,
+        Ok(ExecOutcome::Exited(code)) => {
+            shared.print(name, &format!("error: the step exited with code {code}"));
+            false
+        }
+        Ok(ExecOutcome::TimedOut) => {
+            shared.print(
+                name,
+                "error: the step ran past its timeout-minutes and was stopped",
+            );
+            false
+        }
+        Ok(ExecOutcome::Cancelled) => {
+            shared.print(name, "the step was cancelled");
+            false
+        }
+        Err(error) => {
+            shared.print(name, &format!("error: {error}"));
+            false
+        }
+    };
+    // Step files: outputs, environment and PATH for the steps after this one.
+    let files = &request.env;
+    let read = |key: &str| files.get(key).cloned().unwrap_or_default();
+    if let Ok(Some(bytes)) = env.read_file(&read("GITHUB_OUTPUT")).await {
+        match file_commands::parse_key_values(&String::from_utf8_lossy(&bytes)) {
+            Ok(pairs) => {
+                for (k, v) in pairs {
+                    outputs.insert(k, Value::String(v));
+                }
+            }
+            Err(error) => shared.print(name, &format!("error: GITHUB_OUTPUT: {error}")),
+        }
+    }
+    if let Ok(Some(bytes)) = env.read_file(&read("GITHUB_ENV")).await {
+        match file_commands::parse_key_values(&String::from_utf8_lossy(&bytes)) {
+            Ok(pairs) => state.github_env.extend(pairs),
+            Err(error) => shared.print(name, &format!("error: GITHUB_ENV: {error}")),
+        }
+    }
+    if let Ok(Some(bytes)) = env.read_file(&read("GITHUB_PATH")).await {
+        state
+            .github_path
+            .extend(file_commands::parse_path_file(&String::from_utf8_lossy(
+                &bytes,
+            )));
+    }
+    let outcome = if succeeded && !step_failed_by_command {
+        "success"
+    } else {
+        "failure"
+    };
+    (outcome, outputs)
+}
+
+impl<B: Backend> Shared<B> {
+    /// One log line, prefixed with the job instance, secrets masked.
+    fn print(&self, job: &str, line: &str) {
+        let line = self.masker.mask(line);
+        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = writeln!(out, "[{job}] {line}");
+    }
+
+    fn fail(&self, mut report: JobReport, name: &str, message: String) -> JobReport {
+        self.print(name, &format!("error: {message}"));
+        report.result = JobResult::Failure;
+        report.error = Some(self.masker.mask(&message));
+        report
+    }
+}

@@ -1,0 +1,221 @@
+//! `mlci run` end to end: real containers on the real engine, in a throwaway
+//! git repository, checked by what a user sees (output, exit status) and by
+//! what is left on the engine afterwards (nothing).
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn repo_with(workflow: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("wf.yml"), workflow).unwrap();
+    std::fs::write(dir.path().join("data.txt"), "committed\n").unwrap();
+    let git = |args: &[&str]| {
+        let status = Command::new("git")
+            .args(args)
+            .current_dir(dir.path())
+            .status()
+            .unwrap();
+        assert!(status.success(), "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    git(&["-c", "user.email=t@t", "-c", "user.name=t", "add", "-A"]);
+    git(&[
+        "-c",
+        "user.email=t@t",
+        "-c",
+        "user.name=t",
+        "commit",
+        "-qm",
+        "init",
+    ]);
+    dir
+}
+
+fn ensure_image() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime
+        .block_on(mlci::images::ensure_test_image())
+        .expect("the python-ml image");
+}
+
+fn mlci(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mlci"))
+        .args(args)
+        .current_dir(dir)
+        .env("CI", "true")
+        .output()
+        .unwrap()
+}
+
+/// Containers and networks still labelled with one of these job instances.
+/// (Each test uses job names of its own: tests run in parallel.)
+fn leftovers(jobs: &[&str]) -> usize {
+    let mut count = 0;
+    for job in jobs {
+        let label = format!("label=dev.mlci.job={job}");
+        for args in [
+            vec!["ps", "-aq", "--filter", &label],
+            vec!["network", "ls", "-q", "--filter", &label],
+        ] {
+            let output = Command::new("docker").args(&args).output().unwrap();
+            count += String::from_utf8_lossy(&output.stdout).lines().count();
+        }
+    }
+    count
+}
+
+const PIPELINE: &str = r#"
+name: pipeline
+on: push
+env:
+  GREETING: hello
+jobs:
+  prepare:
+    runs-on: python-ml
+    outputs:
+      rows: ${{ steps.make.outputs.rows }}
+    steps:
+      - uses: actions/checkout@v4
+      - id: make
+        run: |
+          echo "rows=42" >> "$GITHUB_OUTPUT"
+          echo "FROM_STEP=yes" >> "$GITHUB_ENV"
+          echo "the token is $TOKEN"
+          echo "::add-mask::masked-later"
+          echo "value masked-later here"
+        env:
+          TOKEN: ${{ secrets.TOKEN }}
+      - run: echo "env=$FROM_STEP greeting=$GREETING file=$(cat data.txt) untracked=$(cat scratch.txt)"
+  train:
+    needs: prepare
+    runs-on: python-ml
+    strategy:
+      matrix:
+        lr: [0.1, 0.01]
+    steps:
+      - run: python3 -c "import sklearn; print('lr=${{ matrix.lr }} rows=${{ needs.prepare.outputs.rows }}')"
+      - run: exit 3
+        if: matrix.lr == 0.01
+        continue-on-error: true
+      - run: echo "cleanup ${{ matrix.lr }}"
+        if: always()
+  report:
+    needs: train
+    if: failure()
+    runs-on: python-ml
+    steps:
+      - run: echo never
+"#;
+
+#[test]
+fn a_pipeline_runs_with_outputs_env_matrix_and_masks() {
+    ensure_image();
+    let dir = repo_with(PIPELINE);
+    // Untracked files that git does not ignore are part of the workspace too.
+    std::fs::write(dir.path().join("scratch.txt"), "uncommitted").unwrap();
+    let output = mlci(
+        dir.path(),
+        &["run", "wf.yml", "--secret", "TOKEN=s3cr3t-value"],
+    );
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{out}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(out.contains("[prepare] the token is ***"), "{out}");
+    assert!(!out.contains("s3cr3t-value"), "{out}");
+    assert!(out.contains("[prepare] value *** here"), "{out}");
+    assert!(
+        out.contains("env=yes greeting=hello file=committed untracked=uncommitted"),
+        "{out}"
+    );
+    assert!(out.contains("[train (0.1)] lr=0.1 rows=42"), "{out}");
+    assert!(out.contains("[train (0.01)] lr=0.01 rows=42"), "{out}");
+    assert!(
+        out.contains("[train (0.01)] error: the step exited with code 3"),
+        "{out}"
+    );
+    assert!(out.contains("[train (0.01)] cleanup 0.01"), "{out}");
+    assert!(out.contains("[report] skipped"), "{out}");
+    assert!(!out.contains("never"), "{out}");
+    assert_eq!(
+        leftovers(&["prepare", "train (0.1)", "train (0.01)", "report"]),
+        0
+    );
+}
+
+#[test]
+fn a_failing_step_fails_the_run_with_exit_1_and_skips_dependents() {
+    ensure_image();
+    let dir = repo_with(
+        "on: push\njobs:\n  fails:\n    runs-on: python-ml\n    steps:\n      - run: echo before; exit 7\n      - run: echo not-reached\n  after:\n    needs: fails\n    runs-on: python-ml\n    steps:\n      - run: echo b-ran\n",
+    );
+    let output = mlci(dir.path(), &["run", "wf.yml", "--json"]);
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("[fails] error: the step exited with code 7"),
+        "{out}"
+    );
+    assert!(out.contains("○ Run echo not-reached (skipped)"), "{out}");
+    assert!(!out.contains("b-ran"), "{out}");
+    let json_start = out.find("[\n").unwrap();
+    let json: serde_json::Value = serde_json::from_str(&out[json_start..]).unwrap();
+    let results: Vec<(&str, &str)> = json[0]["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| (j["job"].as_str().unwrap(), j["result"].as_str().unwrap()))
+        .collect();
+    assert_eq!(results, [("fails", "failure"), ("after", "skipped")]);
+    assert_eq!(leftovers(&["fails", "after"]), 0);
+}
+
+#[test]
+fn a_gpu_job_on_an_engine_without_gpus_fails_at_once_with_one_sentence() {
+    ensure_image();
+    let dir = repo_with(
+        "on: push\njobs:\n  gpu-train:\n    runs-on: python-ml\n    container:\n      image: mlci/python-ml:latest\n      options: --gpus all\n    steps:\n      - run: nvidia-smi\n",
+    );
+    let started = std::time::Instant::now();
+    let output = mlci(dir.path(), &["run", "wf.yml"]);
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{out}");
+    assert!(started.elapsed().as_secs() < 60);
+    assert!(
+        out.contains(
+            "job `gpu-train` asks for GPUs, but the Docker engine has no NVIDIA GPU runtime"
+        ),
+        "{out}"
+    );
+    assert_eq!(leftovers(&["gpu-train"]), 0);
+}
+
+#[test]
+fn an_unknown_runs_on_label_says_how_to_map_it() {
+    let dir = repo_with(
+        "on: push\njobs:\n  a:\n    runs-on: my-gpu-box\n    steps:\n      - run: echo\n",
+    );
+    let output = mlci(dir.path(), &["run", "wf.yml"]);
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("no image for runs-on `my-gpu-box`: map the label with -P my-gpu-box=IMAGE"),
+        "{out}"
+    );
+}
+
+#[test]
+fn an_invalid_workflow_exits_2_before_any_container_starts() {
+    let dir =
+        repo_with("on: push\njobs:\n  a:\n    runs_on: python-ml\n    steps:\n      - run: echo\n");
+    let output = mlci(dir.path(), &["run", "wf.yml"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("wf.yml:4:5: error: unknown key `runs_on`")
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).is_empty());
+}
