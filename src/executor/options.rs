@@ -992,10 +992,12 @@ fn parse_gpu_count(s: &str) -> Result<i64, String> {
     if s == "all" {
         return Ok(-1);
     }
+    // Docker takes any count, 0 included (Hugging Face's workflows use
+    // `--gpus 0` and select devices through NVIDIA_VISIBLE_DEVICES).
     match s.parse::<i64>() {
-        Ok(n) if n > 0 => Ok(n),
+        Ok(n) if n >= 0 => Ok(n),
         _ => Err(format!(
-            "`{s}` is not a GPU count (expected all or a positive number)"
+            "`{s}` is not a GPU count (expected all or a number)"
         )),
     }
 }
@@ -1250,7 +1252,9 @@ mod tests {
         assert_eq!(parse("--gpus 2").gpus[0].count, Some(2));
         assert_eq!(parse("--gpus=2").gpus[0].count, Some(2));
         assert_eq!(parse("--gpus count=3").gpus[0].count, Some(3));
-        assert!(fail("--gpus 0").message.contains("GPU count"));
+        // Docker accepts a count of 0; real workflows (Hugging Face) use it.
+        assert_eq!(parse("--gpus 0").gpus[0].count, Some(0));
+        assert!(fail("--gpus -1").message.contains("GPU count"));
         assert!(fail("--gpus many").message.contains("GPU count"));
     }
 

@@ -58,7 +58,7 @@ pub fn parse(file: SourceFile) -> LoadedWorkflow {
     // Cross-job checks read the model, so they only run on a complete one;
     // `needs` problems are still found when other parts of the file are wrong.
     if model_clean || !workflow.jobs.is_empty() {
-        diagnostics.extend(validate::check(&workflow));
+        diagnostics.extend(validate::check(&workflow, &file.text));
     }
     diagnostics.sort_by_key(|d| (d.span.start, d.severity != Severity::Error));
     diagnostics.dedup();

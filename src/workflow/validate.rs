@@ -3,11 +3,13 @@
 
 use super::model::Workflow;
 use crate::diag::Diagnostic;
+use crate::executor::ContainerOptions;
 use crate::plan::graph::{GraphError, JobGraph};
 use std::collections::HashSet;
 
-pub fn check(workflow: &Workflow) -> Vec<Diagnostic> {
+pub fn check(workflow: &Workflow, source: &str) -> Vec<Diagnostic> {
     let mut diagnostics = Vec::new();
+    check_container_options(workflow, source, &mut diagnostics);
     check_needs(workflow, &mut diagnostics);
     check_step_ids(workflow, &mut diagnostics);
     for job in &workflow.jobs {
@@ -92,6 +94,37 @@ fn check_needs(workflow: &Workflow, diagnostics: &mut Vec<Diagnostic>) {
                     format!("cycle in `needs`: {}", path.join(" → ")),
                 ));
             }
+        }
+    }
+}
+
+/// `container.options` and `services.*.options` are Docker's flags: an
+/// unknown or malformed flag is refused here, by line, rather than when the
+/// job starts. Options that hold `${{ }}` are checked when they are known.
+fn check_container_options(workflow: &Workflow, source: &str, diagnostics: &mut Vec<Diagnostic>) {
+    let containers = workflow.jobs.iter().flat_map(|job| {
+        job.container
+            .iter()
+            .chain(job.services.iter().map(|(_, service)| service))
+    });
+    for container in containers {
+        let Some(options) = &container.options else {
+            continue;
+        };
+        if options.value.contains("${{") {
+            continue;
+        }
+        if let Err(error) = ContainerOptions::parse(&options.value) {
+            // The options are one scalar; quotes around it shift the text by one.
+            let raw = source
+                .get(options.span.start..options.span.end)
+                .unwrap_or("");
+            let shift = raw.find(options.value.as_str()).unwrap_or(0);
+            let start = options.span.start + shift + error.offset;
+            diagnostics.push(Diagnostic::error(
+                crate::diag::Span::new(start, start + error.len.max(1)),
+                format!("container.options: {}", error.message),
+            ));
         }
     }
 }
