@@ -255,7 +255,9 @@ fn run(args: RunArgs) -> ExitCode {
                 .unwrap_or(2)
         }),
         allow_privileged: args.allow_privileged,
+        run_id: crate::run::new_run_id(),
     };
+    let run_id = options.run_id.clone();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -290,6 +292,11 @@ fn run(args: RunArgs) -> ExitCode {
                         cancel.cancel();
                     } else {
                         eprintln!("removing the run's containers now");
+                        if let Ok(backend) = crate::executor::docker::DockerBackend::connect().await {
+                            use crate::executor::Backend;
+                            let removal = backend.remove_run(&run_id);
+                            let _ = tokio::time::timeout(std::time::Duration::from_secs(30), removal).await;
+                        }
                         std::process::exit(130);
                     }
                 }

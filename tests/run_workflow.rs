@@ -219,3 +219,46 @@ fn an_invalid_workflow_exits_2_before_any_container_starts() {
     );
     assert!(String::from_utf8_lossy(&output.stdout).is_empty());
 }
+
+#[test]
+fn ctrl_c_stops_the_step_runs_always_cleanup_removes_containers_and_exits_130() {
+    ensure_image();
+    let dir = repo_with(
+        "on: push\njobs:\n  interrupted:\n    runs-on: python-ml\n    steps:\n      - run: echo step-started; sleep 120; echo not-reached\n      - run: echo cleanup-ran\n        if: always()\n      - run: echo plain-step\n",
+    );
+    let log = dir.path().join("out.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mlci"))
+        .args(["run", "wf.yml"])
+        .current_dir(dir.path())
+        .env("CI", "true")
+        .stdout(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("[interrupted] step-started")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the step never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let interrupted_at = std::time::Instant::now();
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    let out = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(status.code(), Some(130), "{out}");
+    assert!(interrupted_at.elapsed().as_secs() < 60, "{out}");
+    assert!(out.contains("[interrupted] cleanup-ran"), "{out}");
+    assert!(!out.contains("[interrupted] not-reached"), "{out}");
+    assert!(
+        out.contains("[interrupted] ○ Run echo plain-step (skipped)"),
+        "{out}"
+    );
+    assert_eq!(leftovers(&["interrupted"]), 0);
+}

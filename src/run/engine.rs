@@ -40,6 +40,20 @@ pub struct RunOptions {
     /// At most this many job instances at once.
     pub parallel: usize,
     pub allow_privileged: bool,
+    /// Labels every container and network of the run; generated when empty.
+    pub run_id: String,
+}
+
+/// A fresh run id: unique on this machine, readable in `docker ps`.
+pub fn new_run_id() -> String {
+    format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or_default()
+    )
 }
 
 /// How one job instance ended.
@@ -132,14 +146,11 @@ pub async fn run<B: Backend + 'static>(
         masker.add(secret);
     }
     let run_number = 1;
-    let run_id = format!(
-        "{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis())
-            .unwrap_or_default()
-    );
+    let run_id = if options.run_id.is_empty() {
+        new_run_id()
+    } else {
+        options.run_id.clone()
+    };
     let selected = selected_jobs(&plan, options.job.as_deref())?;
     let shared = Arc::new(Shared {
         backend,

@@ -14,4 +14,4 @@ mod engine;
 pub mod github;
 pub mod workspace;
 
-pub use engine::{JobReport, RunOptions, run};
+pub use engine::{JobReport, RunOptions, new_run_id, run};
