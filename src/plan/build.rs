@@ -68,14 +68,7 @@ impl Plan {
 
 /// Plans a workflow that `workflow::parse` accepted.
 pub fn build(workflow: &Workflow, inputs: &PlanInputs) -> Result<Plan, Vec<Diagnostic>> {
-    let ids: Vec<(String, Vec<String>)> = workflow
-        .jobs
-        .iter()
-        .map(|job| {
-            let needs = job.needs.iter().map(|n| n.value.clone()).collect();
-            (job.id.value.clone(), needs)
-        })
-        .collect();
+    let ids = workflow.needs_by_job();
     let graph = JobGraph::new(&ids).map_err(|errors| {
         errors
             .iter()

@@ -348,6 +348,28 @@ impl JobScope {
     fn eval_string(&self, text: &str) -> Result<String, String> {
         self.eval(text).map(|v| v.to_display_string())
     }
+
+    /// An `if:`; without one, `success()`, as GitHub does.
+    fn condition(&self, text: Option<&str>) -> Result<bool, String> {
+        let condition =
+            expr::parse_condition(text.unwrap_or("success()")).map_err(|e| e.message)?;
+        condition
+            .eval(&EvalContext {
+                contexts: &self.contexts,
+                status: self.status,
+                workspace: None,
+            })
+            .map_err(|e| e.message)
+    }
+
+    /// `continue-on-error`, as written or as its expression evaluates.
+    fn continue_on_error(&self, value: Option<&crate::workflow::Spanned<BoolOrExpr>>) -> bool {
+        match value.map(|v| &v.value) {
+            Some(BoolOrExpr::Bool(b)) => *b,
+            Some(BoolOrExpr::Expr(text)) => self.eval(text).is_ok_and(|v| v.is_truthy()),
+            None => false,
+        }
+    }
 }
 
 async fn run_instance<B: Backend>(
@@ -414,21 +436,7 @@ async fn run_instance<B: Backend>(
     let mut scope = JobScope { contexts, status };
 
     // The job's `if`: by default it runs only when every need succeeded.
-    let condition = job
-        .condition
-        .as_ref()
-        .map(|c| c.value.as_str())
-        .unwrap_or("success()");
-    let run_it = expr::parse_condition(condition)
-        .map_err(|e| e.message)
-        .and_then(|c| {
-            c.eval(&EvalContext {
-                contexts: &scope.contexts,
-                status: scope.status,
-                workspace: None,
-            })
-            .map_err(|e| e.message)
-        });
+    let run_it = scope.condition(job.condition.as_ref().map(|c| c.value.as_str()));
     match run_it {
         Ok(true) => {}
         Ok(false) => {
@@ -490,13 +498,7 @@ async fn run_instance<B: Backend>(
         shared.print(&instance.name, &format!("warning: cleanup: {error}"));
     }
     report.result = result;
-    let continue_on_error = match &job.continue_on_error {
-        Some(value) => match &value.value {
-            BoolOrExpr::Bool(b) => *b,
-            BoolOrExpr::Expr(text) => scope.eval(text).map(|v| v.is_truthy()).unwrap_or(false),
-        },
-        None => false,
-    };
+    let continue_on_error = scope.continue_on_error(job.continue_on_error.as_ref());
     if report.result == JobResult::Failure && continue_on_error {
         shared.print(
             &instance.name,
@@ -676,21 +678,7 @@ async fn run_steps<B: Backend>(
                 .unwrap_or_else(|_| n.value.clone()),
             None => step.display_name(),
         };
-        let condition = step
-            .condition
-            .as_ref()
-            .map(|c| c.value.as_str())
-            .unwrap_or("success()");
-        let should_run = expr::parse_condition(condition)
-            .map_err(|e| e.message)
-            .and_then(|c| {
-                c.eval(&EvalContext {
-                    contexts: &scope.contexts,
-                    status: scope.status,
-                    workspace: None,
-                })
-                .map_err(|e| e.message)
-            });
+        let should_run = scope.condition(step.condition.as_ref().map(|c| c.value.as_str()));
         let (outcome, outputs) = match should_run {
             Ok(false) => {
                 shared.print(name, &format!("○ {title} (skipped)"));
@@ -725,13 +713,7 @@ async fn run_steps<B: Backend>(
                 .await
             }
         };
-        let continue_on_error = match &step.continue_on_error {
-            Some(value) => match &value.value {
-                BoolOrExpr::Bool(b) => *b,
-                BoolOrExpr::Expr(text) => scope.eval(text).map(|v| v.is_truthy()).unwrap_or(false),
-            },
-            None => false,
-        };
+        let continue_on_error = scope.continue_on_error(step.continue_on_error.as_ref());
         let conclusion = if outcome == "failure" && continue_on_error {
             "success"
         } else {

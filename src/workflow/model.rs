@@ -52,6 +52,17 @@ impl Workflow {
         self.jobs.iter().find(|j| j.id.value == id)
     }
 
+    /// Each job's id with the ids it needs, in file order: the input of the job graph.
+    pub fn needs_by_job(&self) -> Vec<(String, Vec<String>)> {
+        self.jobs
+            .iter()
+            .map(|job| {
+                let needs = job.needs.iter().map(|n| n.value.clone()).collect();
+                (job.id.value.clone(), needs)
+            })
+            .collect()
+    }
+
     pub fn trigger(&self, event: &str) -> Option<&Trigger> {
         self.on.iter().find(|t| t.event.value == event)
     }

@@ -30,14 +30,7 @@ pub fn check(workflow: &Workflow, source: &str) -> Vec<Diagnostic> {
 }
 
 fn check_needs(workflow: &Workflow, diagnostics: &mut Vec<Diagnostic>) {
-    let jobs: Vec<(String, Vec<String>)> = workflow
-        .jobs
-        .iter()
-        .map(|job| {
-            let needs = job.needs.iter().map(|n| n.value.clone()).collect();
-            (job.id.value.clone(), needs)
-        })
-        .collect();
+    let jobs = workflow.needs_by_job();
     let Err(errors) = JobGraph::new(&jobs) else {
         return;
     };
