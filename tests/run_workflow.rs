@@ -262,3 +262,154 @@ fn ctrl_c_stops_the_step_runs_always_cleanup_removes_containers_and_exits_130() 
     );
     assert_eq!(leftovers(&["interrupted"]), 0);
 }
+
+#[test]
+fn a_matrix_read_from_needs_is_expanded_when_its_job_starts() {
+    ensure_image();
+    let dir = repo_with(
+        r#"
+on: push
+jobs:
+  setup:
+    runs-on: python-ml
+    outputs:
+      matrix: ${{ steps.m.outputs.matrix }}
+    steps:
+      - id: m
+        run: echo 'matrix={"model":["tree","forest"],"include":[{"model":"forest","depth":7}]}' >> "$GITHUB_OUTPUT"
+  fit:
+    needs: setup
+    runs-on: python-ml
+    strategy:
+      matrix: ${{ fromJSON(needs.setup.outputs.matrix) }}
+    steps:
+      - run: echo "fitting ${{ matrix.model }} depth=${{ matrix.depth }} of ${{ strategy.job-total }}"
+"#,
+    );
+    let output = mlci(dir.path(), &["run", "wf.yml", "--json"]);
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("[fit (tree)] fitting tree depth= of 2"),
+        "{out}"
+    );
+    assert!(
+        out.contains("[fit (forest, 7)] fitting forest depth=7 of 2"),
+        "{out}"
+    );
+    let json_start = out.find("\n[\n").map(|i| i + 1).expect("the --json result");
+    let result: serde_json::Value = serde_json::from_str(&out[json_start..]).unwrap();
+    let names: Vec<&str> = result[0]["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"fit (tree)") && names.contains(&"fit (forest, 7)"),
+        "{names:?}"
+    );
+}
+
+#[test]
+fn a_concurrency_group_runs_one_at_a_time_and_a_newer_arrival_replaces_the_waiting_one() {
+    ensure_image();
+    let dir = repo_with(
+        r#"
+on: push
+jobs:
+  deploy:
+    runs-on: python-ml
+    concurrency:
+      group: deploy-${{ github.ref }}
+    strategy:
+      matrix:
+        n: [1, 2, 3]
+    steps:
+      - run: |
+          echo "begin ${{ matrix.n }}"
+          sleep 2
+          echo "end ${{ matrix.n }}"
+"#,
+    );
+    let output = mlci(dir.path(), &["run", "wf.yml", "--jobs", "3"]);
+    let out = String::from_utf8_lossy(&output.stdout);
+    // GitHub keeps one running and one pending job per group: of three
+    // arrivals, the middle one is replaced by the last.
+    let replaced = out
+        .matches("cancelled: a newer job of concurrency group `deploy-refs/heads/")
+        .count();
+    assert_eq!(replaced, 1, "{out}");
+    // The two that ran did not overlap.
+    let events: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.split("] ").nth(1))
+        .filter(|l| l.starts_with("begin ") || l.starts_with("end "))
+        .collect();
+    assert_eq!(events.len(), 4, "{out}");
+    assert!(
+        events[0].starts_with("begin ") && events[1].starts_with("end "),
+        "{events:?}"
+    );
+    assert_eq!(events[0][6..], events[1][4..], "{events:?}");
+    assert!(
+        events[2].starts_with("begin ") && events[3].starts_with("end "),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn env_file_groups_and_step_summaries_reach_the_user() {
+    ensure_image();
+    let dir = repo_with(
+        r###"
+on: push
+env:
+  OVERRIDDEN: by-workflow
+jobs:
+  report:
+    runs-on: python-ml
+    steps:
+      - run: |
+          echo "from file: $FROM_FILE, $OVERRIDDEN, multi=[$MULTI]"
+          echo "::group::Install things"
+          echo "inside the group"
+          echo "::endgroup::"
+          echo "after the group"
+          echo "## Accuracy: 0.93" >> "$GITHUB_STEP_SUMMARY"
+      - run: echo "| table | row |" >> "$GITHUB_STEP_SUMMARY"
+"###,
+    );
+    std::fs::write(
+        dir.path().join("ci.env"),
+        "# settings\nexport FROM_FILE=hello\nOVERRIDDEN=by-file\nMULTI=\"a\nb\"\n",
+    )
+    .unwrap();
+    let output = mlci(dir.path(), &["run", "wf.yml", "--env-file", "ci.env"]);
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("[report] from file: hello, by-workflow, multi=[a"),
+        "{out}"
+    );
+    // Not a terminal: the group is kept, its lines indented under the title.
+    assert!(
+        out.contains(
+            "[report] ▸ Install things\n[report]   inside the group\n[report] after the group"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("── summary of report ──\n## Accuracy: 0.93\n| table | row |"),
+        "{out}"
+    );
+
+    std::fs::write(dir.path().join("bad.env"), "A=1\nnot a pair\n").unwrap();
+    let output = mlci(dir.path(), &["run", "wf.yml", "--env-file", "bad.env"]);
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("cannot read the env file bad.env: line 2: expected KEY=VALUE"),
+        "{err}"
+    );
+}

@@ -9,15 +9,16 @@
 use super::commands::{Action, CommandProcessor};
 use super::github::{self, GitInfo, GithubContextInput};
 use super::mask::{LineMasker, Masker};
+use super::output::Console;
 use super::{defaults, file_commands, shell};
 use crate::executor::{
-    Backend, ContainerOptions, ExecOutcome, ExecRequest, JobEnv, JobSpec, StreamKind,
+    Backend, ContainerOptions, ExecOutcome, ExecRequest, FileToWrite, JobEnv, JobSpec, StreamKind,
 };
 use crate::expr::{self, EvalContext, Object, Status, Value};
 use crate::plan::{self, InstanceId, JobPlan, JobResult, Plan, PlanInputs, Scheduler};
 use crate::workflow::{BoolOrExpr, Job, LoadedWorkflow, NumberOrExpr, Step, StepAction};
+use futures_util::StreamExt;
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -42,6 +43,11 @@ pub struct RunOptions {
     pub allow_privileged: bool,
     /// Labels every container and network of the run; generated when empty.
     pub run_id: String,
+    /// `--env-file`: variables every step sees, below the workflow's own `env`
+    /// (as a runner machine's environment would be).
+    pub env: BTreeMap<String, String>,
+    /// Spinners and folded groups for a person at a terminal; plain lines otherwise.
+    pub interactive: bool,
 }
 
 /// A fresh run id: unique on this machine, readable in `docker ps`.
@@ -65,11 +71,20 @@ pub struct JobReport {
     pub duration: Duration,
     /// One sentence when the job could not run at all (no image, no GPU runtime…).
     pub error: Option<String>,
+    /// What its steps wrote to `GITHUB_STEP_SUMMARY` (Markdown), masked.
+    pub summary: String,
 }
 
 const WORK_ROOT: &str = "/__w";
 const TEMP: &str = "/__w/_temp";
 const EVENT_PATH: &str = "/github/workflow/event.json";
+const FILE_OUTPUT: &str = "set_output";
+const FILE_ENV: &str = "set_env";
+const FILE_PATH: &str = "add_path";
+const FILE_SUMMARY: &str = "step_summary";
+const FILE_STATE: &str = "save_state";
+/// GitHub's limit on one step's summary.
+const STEP_SUMMARY_LIMIT: usize = 1024 * 1024;
 
 /// State shared by every job of a run.
 struct Shared<B: Backend> {
@@ -83,9 +98,12 @@ struct Shared<B: Backend> {
     run_number: u64,
     snapshot: PathBuf,
     masker: Masker,
-    out: Mutex<std::io::Stdout>,
+    console: Console,
     /// Per job id: aggregated result and outputs, for the `needs` context.
     finished: Mutex<BTreeMap<String, (JobResult, Object)>>,
+    /// For matrices that read `needs`, expanded when their job starts.
+    plan_inputs: PlanInputs,
+    concurrency: ConcurrencyGroups,
 }
 
 /// Runs a workflow that `workflow::parse` accepted. Returns the report of
@@ -152,6 +170,7 @@ pub async fn run<B: Backend + 'static>(
         options.run_id.clone()
     };
     let selected = selected_jobs(&plan, options.job.as_deref())?;
+    let console = Console::new(masker.clone(), options.interactive);
     let shared = Arc::new(Shared {
         backend,
         options,
@@ -162,9 +181,11 @@ pub async fn run<B: Backend + 'static>(
         run_id,
         run_number,
         snapshot: snapshot_dir.path().to_path_buf(),
+        console,
         masker,
-        out: Mutex::new(std::io::stdout()),
         finished: Mutex::new(BTreeMap::new()),
+        plan_inputs,
+        concurrency: ConcurrencyGroups::default(),
     });
     let reports = schedule(shared.clone(), plan, selected, cancel.clone()).await;
     // Whatever happened, nothing of this run stays on the engine.
@@ -232,7 +253,7 @@ async fn schedule<B: Backend + 'static>(
         .collect();
     let mut scheduler = Scheduler::new(&plan.graph, &plans, shared.options.parallel.max(1));
     let plan = Arc::new(plan);
-    let mut running: JoinSet<(InstanceId, JobReport)> = JoinSet::new();
+    let mut running: JoinSet<(InstanceId, Vec<JobReport>)> = JoinSet::new();
     let mut tokens: BTreeMap<(usize, usize), CancellationToken> = BTreeMap::new();
     let mut reports = Vec::new();
     loop {
@@ -250,10 +271,26 @@ async fn schedule<B: Backend + 'static>(
         let Some(joined) = running.join_next().await else {
             break;
         };
-        let Ok((id, report)) = joined else { continue };
+        let Ok((id, instance_reports)) = joined else {
+            continue;
+        };
         tokens.remove(&(id.job, id.instance));
-        record(&shared, &plan, id, &report);
-        if let Ok(completion) = scheduler.complete(id, report.result) {
+        for report in &instance_reports {
+            record(&shared, &plan, id, report);
+        }
+        // A deferred matrix ran all its instances in one slot: the slot's
+        // result is the worst of theirs.
+        let result = instance_reports
+            .iter()
+            .map(|r| r.result)
+            .max_by_key(|r| match r {
+                JobResult::Failure => 3,
+                JobResult::Cancelled => 2,
+                JobResult::Success => 1,
+                JobResult::Skipped => 0,
+            })
+            .unwrap_or(JobResult::Skipped);
+        if let Ok(completion) = scheduler.complete(id, result) {
             for sibling in completion.cancel_running {
                 if let Some(token) = tokens.get(&(sibling.job, sibling.instance)) {
                     token.cancel();
@@ -267,10 +304,11 @@ async fn schedule<B: Backend + 'static>(
                     result: JobResult::Cancelled,
                     duration: Duration::ZERO,
                     error: None,
+                    summary: String::new(),
                 });
             }
         }
-        reports.push(report);
+        reports.extend(instance_reports);
         if scheduler.is_done() {
             break;
         }
@@ -363,6 +401,15 @@ impl JobScope {
     }
 
     /// `continue-on-error`, as written or as its expression evaluates.
+    /// A boolean key that may hold an expression (`cancel-in-progress`).
+    fn flag(&self, value: Option<&crate::workflow::Spanned<BoolOrExpr>>) -> bool {
+        match value.map(|v| &v.value) {
+            None => false,
+            Some(BoolOrExpr::Bool(b)) => *b,
+            Some(BoolOrExpr::Expr(text)) => self.eval(text).is_ok_and(|v| v.is_truthy()),
+        }
+    }
+
     fn continue_on_error(&self, value: Option<&crate::workflow::Spanned<BoolOrExpr>>) -> bool {
         match value.map(|v| &v.value) {
             Some(BoolOrExpr::Bool(b)) => *b,
@@ -372,14 +419,73 @@ impl JobScope {
     }
 }
 
+/// Runs one planned instance; a job whose matrix reads `needs` is expanded
+/// now and all its instances run here, up to `max-parallel` at once.
 async fn run_instance<B: Backend>(
     shared: &Shared<B>,
     plan: &Plan,
     id: InstanceId,
     cancel: &CancellationToken,
-) -> JobReport {
+) -> Vec<JobReport> {
     let planned = &plan.jobs[id.job];
-    let instance = &planned.instances[id.instance];
+    let job = shared
+        .workflow
+        .workflow
+        .job(&planned.id)
+        .expect("planned jobs come from the workflow");
+    if planned.deferred.is_none() {
+        return vec![run_job_instance(shared, planned, id.instance, cancel).await];
+    }
+    let (needs, _) = needs_context(shared, job);
+    let expanded = match plan::expand_at_run_time(
+        &shared.workflow.workflow,
+        job,
+        &shared.plan_inputs,
+        needs,
+    ) {
+        Ok(expanded) => expanded,
+        Err(diagnostic) => {
+            let report = JobReport {
+                job_id: planned.id.clone(),
+                name: planned.id.clone(),
+                result: JobResult::Failure,
+                duration: Duration::ZERO,
+                error: None,
+                summary: String::new(),
+            };
+            let message = shared.workflow.file.render(&diagnostic);
+            return vec![shared.fail(report, &planned.id, message.trim_end().to_string())];
+        }
+    };
+    let limit = expanded
+        .max_parallel
+        .unwrap_or(usize::MAX)
+        .min(shared.options.parallel.max(1));
+    let siblings = cancel.child_token();
+    let mut running = futures_util::stream::iter(0..expanded.instances.len())
+        .map(|index| {
+            let token = siblings.child_token();
+            let expanded = &expanded;
+            async move { run_job_instance(shared, expanded, index, &token).await }
+        })
+        .buffer_unordered(limit);
+    let mut reports = Vec::new();
+    while let Some(report) = running.next().await {
+        if report.result == JobResult::Failure && expanded.fail_fast {
+            siblings.cancel();
+        }
+        reports.push(report);
+    }
+    reports
+}
+
+async fn run_job_instance<B: Backend>(
+    shared: &Shared<B>,
+    planned: &plan::PlannedJob,
+    index: usize,
+    cancel: &CancellationToken,
+) -> JobReport {
+    let instance = &planned.instances[index];
     let job = shared
         .workflow
         .workflow
@@ -392,6 +498,7 @@ async fn run_instance<B: Backend>(
         result: JobResult::Success,
         duration: Duration::ZERO,
         error: None,
+        summary: String::new(),
     };
     let (needs, status) = needs_context(shared, job);
     let workspace = format!(
@@ -426,7 +533,7 @@ async fn run_instance<B: Backend>(
     );
     let mut strategy = Object::new();
     strategy.insert("fail-fast", Value::Bool(planned.fail_fast));
-    strategy.insert("job-index", Value::Number(id.instance as f64));
+    strategy.insert("job-index", Value::Number(index as f64));
     strategy.insert("job-total", Value::Number(planned.instances.len() as f64));
     strategy.insert(
         "max-parallel",
@@ -436,6 +543,11 @@ async fn run_instance<B: Backend>(
     let mut scope = JobScope { contexts, status };
 
     // The job's `if`: by default it runs only when every need succeeded.
+    if cancel.is_cancelled() {
+        report.result = JobResult::Cancelled;
+        shared.print(&instance.name, "cancelled before it started");
+        return report;
+    }
     let run_it = scope.condition(job.condition.as_ref().map(|c| c.value.as_str()));
     match run_it {
         Ok(true) => {}
@@ -462,11 +574,46 @@ async fn run_instance<B: Backend>(
             "calls a reusable workflow, which mlci cannot run yet".to_string(),
         );
     }
+    let _concurrency_slot = match &job.concurrency {
+        None => None,
+        Some(concurrency) => {
+            let group = match scope.eval_string(&concurrency.group.value) {
+                Ok(group) => group,
+                Err(message) => {
+                    return shared.fail(
+                        report,
+                        &instance.name,
+                        format!("cannot evaluate `concurrency.group`: {message}"),
+                    );
+                }
+            };
+            let cancel_in_progress = scope.flag(concurrency.cancel_in_progress.as_ref());
+            match shared
+                .concurrency
+                .enter(shared, &instance.name, &group, cancel_in_progress, cancel)
+                .await
+            {
+                Some(slot) => Some(slot),
+                None => {
+                    report.result = JobResult::Cancelled;
+                    shared.print(
+                        &instance.name,
+                        &format!(
+                            "cancelled: a newer job of concurrency group `{group}` took its place"
+                        ),
+                    );
+                    return report;
+                }
+            }
+        }
+    };
     let spec = match job_spec(shared, job, &scope, instance, &workspace) {
         Ok(spec) => spec,
         Err(message) => return shared.fail(report, &instance.name, message),
     };
     shared.print(&instance.name, &format!("starting in {}", spec.image));
+    shared.console.job_started(&instance.name);
+    let _spinner = Spinner(&shared.console, &instance.name);
     let env = match shared.backend.start_job(&spec, cancel).await {
         Ok(env) => env,
         Err(error) => {
@@ -475,7 +622,7 @@ async fn run_instance<B: Backend>(
         }
     };
     let has_bash = job.container.is_none();
-    let result = run_steps(
+    let (result, summary) = run_steps(
         shared,
         job,
         &env,
@@ -498,6 +645,7 @@ async fn run_instance<B: Backend>(
         shared.print(&instance.name, &format!("warning: cleanup: {error}"));
     }
     report.result = result;
+    report.summary = summary;
     let continue_on_error = scope.continue_on_error(job.continue_on_error.as_ref());
     if report.result == JobResult::Failure && continue_on_error {
         shared.print(
@@ -512,6 +660,118 @@ async fn run_instance<B: Backend>(
         &format!("{} in {:.1}s", report.result, report.duration.as_secs_f64()),
     );
     report
+}
+
+/// Job-level `concurrency` within a run, as GitHub has it: in one group at
+/// most one job instance runs and one waits; a newer arrival cancels the one
+/// waiting, and with `cancel-in-progress` the one running too.
+#[derive(Default)]
+struct ConcurrencyGroups {
+    groups: Mutex<BTreeMap<String, GroupState>>,
+    changed: tokio::sync::Notify,
+}
+
+#[derive(Default)]
+struct GroupState {
+    running: Option<(u64, CancellationToken)>,
+    waiting: Option<(u64, CancellationToken)>,
+    next_ticket: u64,
+}
+
+/// Holds a concurrency group until dropped.
+struct ConcurrencySlot<'a> {
+    groups: &'a ConcurrencyGroups,
+    group: String,
+    ticket: u64,
+}
+
+impl ConcurrencyGroups {
+    /// Waits for the group; None when this instance was cancelled meanwhile.
+    async fn enter<'a, B: Backend>(
+        &'a self,
+        shared: &Shared<B>,
+        name: &str,
+        group: &str,
+        cancel_in_progress: bool,
+        cancel: &CancellationToken,
+    ) -> Option<ConcurrencySlot<'a>> {
+        let ticket = {
+            let mut groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
+            let state = groups.entry(group.to_string()).or_default();
+            let ticket = state.next_ticket;
+            state.next_ticket += 1;
+            if let Some((_, previous)) = state.waiting.take() {
+                previous.cancel();
+            }
+            if cancel_in_progress && let Some((_, running)) = &state.running {
+                running.cancel();
+            }
+            if state.running.is_none() {
+                state.running = Some((ticket, cancel.clone()));
+                return Some(ConcurrencySlot {
+                    groups: self,
+                    group: group.to_string(),
+                    ticket,
+                });
+            }
+            state.waiting = Some((ticket, cancel.clone()));
+            ticket
+        };
+        self.changed.notify_waiters();
+        shared.print(name, &format!("waiting for concurrency group `{group}`"));
+        loop {
+            let changed = self.changed.notified();
+            {
+                let mut groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
+                let state = groups.entry(group.to_string()).or_default();
+                let mine = state.waiting.as_ref().is_some_and(|(t, _)| *t == ticket);
+                if cancel.is_cancelled() || !mine {
+                    if mine {
+                        state.waiting = None;
+                    }
+                    return None;
+                }
+                if state.running.is_none() {
+                    state.waiting = None;
+                    state.running = Some((ticket, cancel.clone()));
+                    return Some(ConcurrencySlot {
+                        groups: self,
+                        group: group.to_string(),
+                        ticket,
+                    });
+                }
+            }
+            tokio::select! {
+                _ = changed => {}
+                _ = cancel.cancelled() => {}
+            }
+        }
+    }
+}
+
+impl Drop for ConcurrencySlot<'_> {
+    fn drop(&mut self) {
+        let mut groups = self.groups.groups.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(state) = groups.get_mut(&self.group)
+            && state
+                .running
+                .as_ref()
+                .is_some_and(|(t, _)| *t == self.ticket)
+        {
+            state.running = None;
+        }
+        drop(groups);
+        self.groups.changed.notify_waiters();
+    }
+}
+
+/// Takes a job's spinner away however `run_instance` returns.
+struct Spinner<'a>(&'a Console, &'a str);
+
+impl Drop for Spinner<'_> {
+    fn drop(&mut self) {
+        self.0.job_finished(self.1);
+    }
 }
 
 fn workflow_name<B: Backend>(shared: &Shared<B>) -> &str {
@@ -612,6 +872,8 @@ struct StepState {
     github_path: Vec<String>,
     steps: Object,
     failed: bool,
+    /// The job summary so far: every step's `GITHUB_STEP_SUMMARY`, in order.
+    summary: String,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -624,17 +886,18 @@ async fn run_steps<B: Backend>(
     workspace: &str,
     has_bash: bool,
     cancel: &CancellationToken,
-) -> JobResult {
+) -> (JobResult, String) {
     let mut state = StepState {
         github_env: BTreeMap::new(),
         github_path: Vec::new(),
         steps: Object::new(),
         failed: false,
+        summary: String::new(),
     };
     let payload = serde_json::to_vec_pretty(&shared.payload).unwrap_or_default();
     if let Err(error) = env.write_file(EVENT_PATH, &payload, 0o644).await {
         shared.print(name, &format!("error: {error}"));
-        return JobResult::Failure;
+        return (JobResult::Failure, String::new());
     }
     let mut secrets = Object::new();
     for (k, v) in &shared.options.secrets {
@@ -690,6 +953,7 @@ async fn run_steps<B: Backend>(
             }
             Ok(true) => {
                 shared.print(name, &format!("▶ {title}"));
+                shared.console.status(name, &title);
                 // Steps that run because of always()/cancelled() after a
                 // Ctrl-C must not be cancelled by the same token.
                 let step_cancel = if cancelled {
@@ -736,13 +1000,14 @@ async fn run_steps<B: Backend>(
     scope
         .contexts
         .insert("steps", Value::Object(state.steps.clone()));
-    if cancel.is_cancelled() {
+    let result = if cancel.is_cancelled() {
         JobResult::Cancelled
     } else if state.failed {
         JobResult::Failure
     } else {
         JobResult::Success
-    }
+    };
+    (result, state.summary)
 }
 
 /// The environment of a step, by GitHub's precedence: workflow `env`, then
@@ -754,7 +1019,7 @@ fn step_env<B: Backend>(
     scope: &JobScope,
     state: &StepState,
 ) -> BTreeMap<String, String> {
-    let mut env = BTreeMap::new();
+    let mut env = shared.options.env.clone();
     for map in [&shared.workflow.workflow.env, &job.env] {
         for (k, v) in map {
             env.insert(
@@ -839,33 +1104,36 @@ async fn run_step<B: Backend>(
     };
     let stem = format!("step-{index}");
     let script_path = format!("{TEMP}/{}", shell.script_file_name(&stem));
+    // The step's file commands live in a directory of their own, so that one
+    // download reads them all back after the step.
+    let commands_dir = format!("{TEMP}/_runner_file_commands/step_{index}");
     let files = defaults::FileCommandPaths {
-        output: format!("{TEMP}/_runner_file_commands/set_output_{index}"),
-        env: format!("{TEMP}/_runner_file_commands/set_env_{index}"),
-        path: format!("{TEMP}/_runner_file_commands/add_path_{index}"),
-        step_summary: format!("{TEMP}/_runner_file_commands/step_summary_{index}"),
-        state: format!("{TEMP}/_runner_file_commands/save_state_{index}"),
+        output: format!("{commands_dir}/{FILE_OUTPUT}"),
+        env: format!("{commands_dir}/{FILE_ENV}"),
+        path: format!("{commands_dir}/{FILE_PATH}"),
+        step_summary: format!("{commands_dir}/{FILE_SUMMARY}"),
+        state: format!("{commands_dir}/{FILE_STATE}"),
     };
-    for path in [
+    let mut uploads: Vec<FileToWrite> = [
         &files.output,
         &files.env,
         &files.path,
         &files.step_summary,
         &files.state,
-    ] {
-        if let Err(error) = env.write_file(path, b"", 0o666).await {
-            shared.print(name, &format!("error: {error}"));
-            return ("failure", Object::new());
-        }
-    }
-    if let Err(error) = env
-        .write_file(
-            &script_path,
-            shell::script_body(&script, &shell).as_bytes(),
-            0o755,
-        )
-        .await
-    {
+    ]
+    .into_iter()
+    .map(|path| FileToWrite {
+        path: path.clone(),
+        contents: Vec::new(),
+        mode: 0o666,
+    })
+    .collect();
+    uploads.push(FileToWrite {
+        path: script_path.clone(),
+        contents: shell::script_body(&script, &shell).into_bytes(),
+        mode: 0o755,
+    });
+    if let Err(error) = env.write_files(uploads).await {
         shared.print(name, &format!("error: {error}"));
         return ("failure", Object::new());
     }
@@ -950,18 +1218,17 @@ async fn run_step<B: Backend>(
     let mut processor = CommandProcessor::new(false);
     let mut masker = LineMasker::new(shared.masker.clone());
     let mut step_failed_by_command = false;
+    let mut log = shared.console.step_log(name);
     let mut handle = |line: super::mask::StreamLine<'_>, outputs: &mut Object| {
         let Some(raw) = line.raw else {
-            shared.print(name, &line.masked);
+            log.output(&line.masked);
             return;
         };
         for action in processor.process_line(raw) {
             match action {
-                Action::Output(text) => shared.print(name, &shared.masker.mask(&text)),
-                Action::GroupStart(title) => {
-                    shared.print(name, &format!("▸ {}", shared.masker.mask(&title)))
-                }
-                Action::GroupEnd => {}
+                Action::Output(text) => log.output(&shared.masker.mask(&text)),
+                Action::GroupStart(title) => log.group_start(&shared.masker.mask(&title)),
+                Action::GroupEnd => log.group_end(),
                 Action::Debug(text) => {
                     shared.print(name, &format!("debug: {}", shared.masker.mask(&text)))
                 }
@@ -988,6 +1255,8 @@ async fn run_step<B: Backend>(
         masker.finish_with(|line| handle(line, &mut outputs));
         outcome
     };
+    let exited_zero = matches!(outcome, Ok(ExecOutcome::Exited(0)));
+    log.finish(!exited_zero || step_failed_by_command);
     let succeeded = match outcome {
         Ok(ExecOutcome::Exited(0)) => true,
         Ok(ExecOutcome::Exited(code)) => {
@@ -1011,10 +1280,15 @@ async fn run_step<B: Backend>(
         }
     };
     // Step files: outputs, environment and PATH for the steps after this one.
-    let files = &request.env;
-    let read = |key: &str| files.get(key).cloned().unwrap_or_default();
-    if let Ok(Some(bytes)) = env.read_file(&read("GITHUB_OUTPUT")).await {
-        match file_commands::parse_key_values(&String::from_utf8_lossy(&bytes)) {
+    let files = match env.read_dir_files(&commands_dir).await {
+        Ok(files) => files,
+        Err(error) => {
+            shared.print(name, &format!("error: {error}"));
+            BTreeMap::new()
+        }
+    };
+    if let Some(bytes) = files.get(FILE_OUTPUT) {
+        match file_commands::parse_key_values(&String::from_utf8_lossy(bytes)) {
             Ok(pairs) => {
                 for (k, v) in pairs {
                     outputs.insert(k, Value::String(v));
@@ -1023,18 +1297,33 @@ async fn run_step<B: Backend>(
             Err(error) => shared.print(name, &format!("error: GITHUB_OUTPUT: {error}")),
         }
     }
-    if let Ok(Some(bytes)) = env.read_file(&read("GITHUB_ENV")).await {
-        match file_commands::parse_key_values(&String::from_utf8_lossy(&bytes)) {
+    if let Some(bytes) = files.get(FILE_ENV) {
+        match file_commands::parse_key_values(&String::from_utf8_lossy(bytes)) {
             Ok(pairs) => state.github_env.extend(pairs),
             Err(error) => shared.print(name, &format!("error: GITHUB_ENV: {error}")),
         }
     }
-    if let Ok(Some(bytes)) = env.read_file(&read("GITHUB_PATH")).await {
+    if let Some(bytes) = files.get(FILE_PATH) {
         state
             .github_path
             .extend(file_commands::parse_path_file(&String::from_utf8_lossy(
-                &bytes,
+                bytes,
             )));
+    }
+    if let Some(bytes) = files.get(FILE_SUMMARY).filter(|b| !b.is_empty()) {
+        if bytes.len() > STEP_SUMMARY_LIMIT {
+            // GitHub refuses summaries over 1 MiB and shows an error instead.
+            shared.print(
+                name,
+                "warning: GITHUB_STEP_SUMMARY is over 1 MiB and was not kept",
+            );
+        } else {
+            let text = shared.masker.mask(&String::from_utf8_lossy(bytes));
+            state.summary.push_str(&text);
+            if !text.ends_with('\n') {
+                state.summary.push('\n');
+            }
+        }
     }
     let outcome = if succeeded && !step_failed_by_command {
         "success"
@@ -1047,9 +1336,7 @@ async fn run_step<B: Backend>(
 impl<B: Backend> Shared<B> {
     /// One log line, prefixed with the job instance, secrets masked.
     fn print(&self, job: &str, line: &str) {
-        let line = self.masker.mask(line);
-        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = writeln!(out, "[{job}] {line}");
+        self.console.line(job, line);
     }
 
     fn fail(&self, mut report: JobReport, name: &str, message: String) -> JobReport {
