@@ -414,3 +414,66 @@ jobs:
         "{err}"
     );
 }
+
+#[test]
+fn on_a_terminal_groups_fold_and_the_group_a_step_failed_in_is_shown() {
+    ensure_image();
+    let dir = repo_with(
+        r#"
+on: push
+jobs:
+  tty:
+    runs-on: python-ml
+    steps:
+      - run: |
+          echo "::group::Quiet part"
+          for i in 1 2 3; do echo "noise $i"; done
+          echo "::endgroup::"
+          echo visible
+      - run: |
+          echo "::group::Failing part"
+          echo "the reason"
+          exit 4
+"#,
+    );
+    // `script` gives mlci a pseudo-terminal, as a person's shell would.
+    let command = format!("{} run wf.yml", env!("CARGO_BIN_EXE_mlci"));
+    let output = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env_remove("CI")
+        .current_dir(dir.path())
+        .output()
+        .expect("script(1) from util-linux");
+    let raw = String::from_utf8_lossy(&output.stdout);
+    // Keep the log lines: drop escape sequences and the spinner lines.
+    let mut text = String::new();
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            while let Some(n) = chars.next() {
+                if n.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else if c == '\r' {
+            text.push('\n');
+        } else {
+            text.push(c);
+        }
+    }
+    let lines: Vec<&str> = text
+        .lines()
+        .map(|l| l.split("   ").next().unwrap_or("").trim_end())
+        .filter(|l| l.starts_with("[tty] "))
+        .collect();
+    let log = lines.join("\n");
+    assert_eq!(output.status.code(), Some(1), "{log}");
+    assert!(log.contains("[tty] ▸ Quiet part (3 lines)"), "{log}");
+    assert!(
+        !log.contains("[tty] noise 2"),
+        "folded lines were printed:\n{log}"
+    );
+    assert!(log.contains("[tty] visible"), "{log}");
+    assert!(log.contains("[tty] ▾ Failing part (1 lines)"), "{log}");
+    assert!(raw.contains("[tty]   the reason"), "{log}");
+}
