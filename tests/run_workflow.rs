@@ -450,7 +450,7 @@ jobs:
     let mut chars = raw.chars().peekable();
     while let Some(c) = chars.next() {
         if c == '\u{1b}' {
-            while let Some(n) = chars.next() {
+            for n in chars.by_ref() {
                 if n.is_ascii_alphabetic() {
                     break;
                 }
