@@ -258,7 +258,16 @@ fn run(args: RunArgs) -> ExitCode {
                 .unwrap_or(2)
         }),
         allow_privileged: args.allow_privileged,
-        run_id: crate::run::new_run_id(),
+        // Scripts (and the tests) may name the run to find its containers.
+        run_id: std::env::var("MLCI_RUN_ID")
+            .ok()
+            .filter(|id| {
+                !id.is_empty()
+                    && id
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            })
+            .unwrap_or_else(crate::run::new_run_id),
         env,
         interactive: !args.json && crate::run::output::Console::is_interactive(),
     };

@@ -38,28 +38,42 @@ fn ensure_image() {
         .expect("the python-ml image");
 }
 
+/// A run id of its own for every `mlci run` of the tests, so that what a
+/// run leaves behind is found by its label even when tests run in parallel.
+fn run_id() -> String {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    format!(
+        "test-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    )
+}
+
 fn mlci(dir: &Path, args: &[&str]) -> Output {
+    mlci_as(dir, args, &run_id())
+}
+
+fn mlci_as(dir: &Path, args: &[&str], run_id: &str) -> Output {
     Command::new(env!("CARGO_BIN_EXE_mlci"))
         .args(args)
         .current_dir(dir)
         .env("CI", "true")
+        .env("MLCI_RUN_ID", run_id)
         .output()
         .unwrap()
 }
 
-/// Containers and networks still labelled with one of these job instances.
-/// (Each test uses job names of its own: tests run in parallel.)
-fn leftovers(jobs: &[&str]) -> usize {
+/// Containers, networks and volumes still labelled with this run.
+fn leftovers(run_id: &str) -> usize {
+    let label = format!("label=dev.mlci.run={run_id}");
     let mut count = 0;
-    for job in jobs {
-        let label = format!("label=dev.mlci.job={job}");
-        for args in [
-            vec!["ps", "-aq", "--filter", &label],
-            vec!["network", "ls", "-q", "--filter", &label],
-        ] {
-            let output = Command::new("docker").args(&args).output().unwrap();
-            count += String::from_utf8_lossy(&output.stdout).lines().count();
-        }
+    for args in [
+        vec!["ps", "-aq", "--filter", &label],
+        vec!["network", "ls", "-q", "--filter", &label],
+        vec!["volume", "ls", "-q", "--filter", &label],
+    ] {
+        let output = Command::new("docker").args(&args).output().unwrap();
+        count += String::from_utf8_lossy(&output.stdout).lines().count();
     }
     count
 }
@@ -113,9 +127,11 @@ fn a_pipeline_runs_with_outputs_env_matrix_and_masks() {
     let dir = repo_with(PIPELINE);
     // Untracked files that git does not ignore are part of the workspace too.
     std::fs::write(dir.path().join("scratch.txt"), "uncommitted").unwrap();
-    let output = mlci(
+    let id = run_id();
+    let output = mlci_as(
         dir.path(),
         &["run", "wf.yml", "--secret", "TOKEN=s3cr3t-value"],
+        &id,
     );
     let out = String::from_utf8_lossy(&output.stdout);
     assert_eq!(
@@ -140,10 +156,7 @@ fn a_pipeline_runs_with_outputs_env_matrix_and_masks() {
     assert!(out.contains("[train (0.01)] cleanup 0.01"), "{out}");
     assert!(out.contains("[report] skipped"), "{out}");
     assert!(!out.contains("never"), "{out}");
-    assert_eq!(
-        leftovers(&["prepare", "train (0.1)", "train (0.01)", "report"]),
-        0
-    );
+    assert_eq!(leftovers(&id), 0);
 }
 
 #[test]
@@ -152,7 +165,8 @@ fn a_failing_step_fails_the_run_with_exit_1_and_skips_dependents() {
     let dir = repo_with(
         "on: push\njobs:\n  fails:\n    runs-on: python-ml\n    steps:\n      - run: echo before; exit 7\n      - run: echo not-reached\n  after:\n    needs: fails\n    runs-on: python-ml\n    steps:\n      - run: echo b-ran\n",
     );
-    let output = mlci(dir.path(), &["run", "wf.yml", "--json"]);
+    let id = run_id();
+    let output = mlci_as(dir.path(), &["run", "wf.yml", "--json"], &id);
     let out = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{out}");
     assert!(
@@ -170,7 +184,7 @@ fn a_failing_step_fails_the_run_with_exit_1_and_skips_dependents() {
         .map(|j| (j["job"].as_str().unwrap(), j["result"].as_str().unwrap()))
         .collect();
     assert_eq!(results, [("fails", "failure"), ("after", "skipped")]);
-    assert_eq!(leftovers(&["fails", "after"]), 0);
+    assert_eq!(leftovers(&id), 0);
 }
 
 #[test]
@@ -180,7 +194,8 @@ fn a_gpu_job_on_an_engine_without_gpus_fails_at_once_with_one_sentence() {
         "on: push\njobs:\n  gpu-train:\n    runs-on: python-ml\n    container:\n      image: mlci/python-ml:latest\n      options: --gpus all\n    steps:\n      - run: nvidia-smi\n",
     );
     let started = std::time::Instant::now();
-    let output = mlci(dir.path(), &["run", "wf.yml"]);
+    let id = run_id();
+    let output = mlci_as(dir.path(), &["run", "wf.yml"], &id);
     let out = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{out}");
     assert!(started.elapsed().as_secs() < 60);
@@ -190,7 +205,7 @@ fn a_gpu_job_on_an_engine_without_gpus_fails_at_once_with_one_sentence() {
         ),
         "{out}"
     );
-    assert_eq!(leftovers(&["gpu-train"]), 0);
+    assert_eq!(leftovers(&id), 0);
 }
 
 #[test]
@@ -227,10 +242,12 @@ fn ctrl_c_stops_the_step_runs_always_cleanup_removes_containers_and_exits_130() 
         "on: push\njobs:\n  interrupted:\n    runs-on: python-ml\n    steps:\n      - run: echo step-started; sleep 120; echo not-reached\n      - run: echo cleanup-ran\n        if: always()\n      - run: echo plain-step\n",
     );
     let log = dir.path().join("out.log");
+    let id = run_id();
     let mut child = Command::new(env!("CARGO_BIN_EXE_mlci"))
         .args(["run", "wf.yml"])
         .current_dir(dir.path())
         .env("CI", "true")
+        .env("MLCI_RUN_ID", &id)
         .stdout(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
@@ -260,7 +277,7 @@ fn ctrl_c_stops_the_step_runs_always_cleanup_removes_containers_and_exits_130() 
         out.contains("[interrupted] ○ Run echo plain-step (skipped)"),
         "{out}"
     );
-    assert_eq!(leftovers(&["interrupted"]), 0);
+    assert_eq!(leftovers(&id), 0);
 }
 
 #[test]
