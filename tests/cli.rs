@@ -304,3 +304,31 @@ fn reusable_workflow_jobs_are_accepted_with_a_warning() {
         stderr(&output).contains("call.yml:4:11: warning: job `train` calls a reusable workflow")
     );
 }
+
+#[test]
+fn run_reads_default_arguments_from_mlcirc_and_the_command_line_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "ci.yml",
+        "on: push\njobs:\n  fit:\n    runs-on: trainer\n    steps:\n      - run: make\n",
+    );
+    write(
+        dir.path(),
+        ".mlcirc",
+        "# defaults for this repository\n-P trainer=mlci-test/from-rc:missing\n--var 'GREETING=hello world'\n",
+    );
+    // No such image: the message names the image that the label mapped to.
+    let output = mlci(dir.path(), &["run", "ci.yml"]);
+    let out = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{out}{}", stderr(&output));
+    assert!(out.contains("mlci-test/from-rc:missing"), "{out}");
+
+    let output = mlci(
+        dir.path(),
+        &["run", "ci.yml", "-P", "trainer=mlci-test/from-cli:missing"],
+    );
+    let out = stdout(&output);
+    assert!(out.contains("mlci-test/from-cli:missing"), "{out}");
+    assert!(!out.contains("from-rc"), "{out}");
+}
