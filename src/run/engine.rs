@@ -68,24 +68,26 @@ pub struct JobReport {
 }
 
 const WORK_ROOT: &str = "/__w";
-const TEMP: &str = "/__w/_temp";
+pub(super) const TEMP: &str = "/__w/_temp";
 const EVENT_PATH: &str = "/github/workflow/event.json";
 
 /// State shared by every job of a run.
-struct Shared<B: Backend> {
-    backend: B,
-    options: RunOptions,
-    workflow: LoadedWorkflow,
-    info: GitInfo,
-    payload: serde_json::Value,
-    inputs: Object,
-    run_id: String,
-    run_number: u64,
-    snapshot: PathBuf,
-    masker: Masker,
-    out: Mutex<std::io::Stdout>,
+pub(super) struct Shared<B: Backend> {
+    pub backend: B,
+    pub options: RunOptions,
+    pub workflow: LoadedWorkflow,
+    pub info: GitInfo,
+    pub payload: serde_json::Value,
+    pub inputs: Object,
+    pub run_id: String,
+    pub run_number: u64,
+    pub snapshot: PathBuf,
+    pub masker: Masker,
+    pub out: Mutex<std::io::Stdout>,
     /// Per job id: aggregated result and outputs, for the `needs` context.
-    finished: Mutex<BTreeMap<String, (JobResult, Object)>>,
+    pub finished: Mutex<BTreeMap<String, (JobResult, Object)>>,
+    /// The run's artifacts and the action cache.
+    pub actions: super::actions::RunActions,
 }
 
 /// Runs a workflow that `workflow::parse` accepted. Returns the report of
@@ -152,6 +154,7 @@ pub async fn run<B: Backend + 'static>(
         options.run_id.clone()
     };
     let selected = selected_jobs(&plan, options.job.as_deref())?;
+    let run_id_for_actions = run_id.clone();
     let shared = Arc::new(Shared {
         backend,
         options,
@@ -165,6 +168,7 @@ pub async fn run<B: Backend + 'static>(
         masker,
         out: Mutex::new(std::io::stdout()),
         finished: Mutex::new(BTreeMap::new()),
+        actions: super::actions::RunActions::new(&run_id_for_actions),
     });
     let reports = schedule(shared.clone(), plan, selected, cancel.clone()).await;
     // Whatever happened, nothing of this run stays on the engine.
@@ -328,13 +332,13 @@ fn needs_context<B: Backend>(shared: &Shared<B>, job: &Job) -> (Object, Status) 
 }
 
 /// Everything a job instance's expressions can see, before its steps run.
-struct JobScope {
-    contexts: Object,
-    status: Status,
+pub(super) struct JobScope {
+    pub contexts: Object,
+    pub status: Status,
 }
 
 impl JobScope {
-    fn eval(&self, text: &str) -> Result<Value, String> {
+    pub fn eval(&self, text: &str) -> Result<Value, String> {
         let template = expr::parse_template(text).map_err(|e| e.message)?;
         template
             .eval(&EvalContext {
@@ -345,12 +349,12 @@ impl JobScope {
             .map_err(|e| e.message)
     }
 
-    fn eval_string(&self, text: &str) -> Result<String, String> {
+    pub fn eval_string(&self, text: &str) -> Result<String, String> {
         self.eval(text).map(|v| v.to_display_string())
     }
 
     /// An `if:`; without one, `success()`, as GitHub does.
-    fn condition(&self, text: Option<&str>) -> Result<bool, String> {
+    pub fn condition(&self, text: Option<&str>) -> Result<bool, String> {
         let condition =
             expr::parse_condition(text.unwrap_or("success()")).map_err(|e| e.message)?;
         condition
@@ -363,7 +367,7 @@ impl JobScope {
     }
 
     /// `continue-on-error`, as written or as its expression evaluates.
-    fn continue_on_error(&self, value: Option<&crate::workflow::Spanned<BoolOrExpr>>) -> bool {
+    pub fn continue_on_error(&self, value: Option<&crate::workflow::Spanned<BoolOrExpr>>) -> bool {
         match value.map(|v| &v.value) {
             Some(BoolOrExpr::Bool(b)) => *b,
             Some(BoolOrExpr::Expr(text)) => self.eval(text).is_ok_and(|v| v.is_truthy()),
@@ -514,7 +518,7 @@ async fn run_instance<B: Backend>(
     report
 }
 
-fn workflow_name<B: Backend>(shared: &Shared<B>) -> &str {
+pub(super) fn workflow_name<B: Backend>(shared: &Shared<B>) -> &str {
     match &shared.workflow.workflow.name {
         Some(name) => &name.value,
         None => shared.workflow.file.path.to_str().unwrap_or("workflow"),
@@ -607,11 +611,13 @@ fn job_spec<B: Backend>(
 }
 
 /// What the steps of a job have built up so far.
-struct StepState {
-    github_env: BTreeMap<String, String>,
-    github_path: Vec<String>,
-    steps: Object,
-    failed: bool,
+pub(super) struct StepState {
+    pub github_env: BTreeMap<String, String>,
+    pub github_path: Vec<String>,
+    pub steps: Object,
+    pub failed: bool,
+    /// Actions copied into the container, `post` steps to run at the end.
+    pub actions: super::actions::JobActions,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -630,6 +636,7 @@ async fn run_steps<B: Backend>(
         github_path: Vec::new(),
         steps: Object::new(),
         failed: false,
+        actions: Default::default(),
     };
     let payload = serde_json::to_vec_pretty(&shared.payload).unwrap_or_default();
     if let Err(error) = env.write_file(EVENT_PATH, &payload, 0o644).await {
@@ -697,20 +704,16 @@ async fn run_steps<B: Backend>(
                 } else {
                     cancel.child_token()
                 };
-                run_step(
+                let ctx = StepCtx {
                     shared,
                     job,
-                    step,
-                    index,
                     env,
-                    scope,
-                    &mut state,
                     name,
                     workspace,
                     has_bash,
-                    &step_cancel,
-                )
-                .await
+                    cancel: &step_cancel,
+                };
+                run_step(&ctx, step, index, scope, &mut state).await
             }
         };
         let continue_on_error = scope.continue_on_error(step.continue_on_error.as_ref());
@@ -733,6 +736,28 @@ async fn run_steps<B: Backend>(
             state.steps.insert(id.value.clone(), Value::Object(entry));
         }
     }
+    if !state.actions.posts.is_empty() {
+        // Post steps of actions, as `always()` steps: not cancelled by the
+        // token that cancelled the job.
+        scope.status = if cancel.is_cancelled() {
+            Status::Cancelled
+        } else if state.failed {
+            Status::Failure
+        } else {
+            Status::Success
+        };
+        let post_cancel = CancellationToken::new();
+        let ctx = StepCtx {
+            shared,
+            job,
+            env,
+            name,
+            workspace,
+            has_bash,
+            cancel: &post_cancel,
+        };
+        super::actions::run_posts(&ctx, scope, &mut state).await;
+    }
     scope
         .contexts
         .insert("steps", Value::Object(state.steps.clone()));
@@ -747,7 +772,7 @@ async fn run_steps<B: Backend>(
 
 /// The environment of a step, by GitHub's precedence: workflow `env`, then
 /// job `env`, then what earlier steps wrote to `GITHUB_ENV`, then step `env`.
-fn step_env<B: Backend>(
+pub(super) fn step_env<B: Backend>(
     shared: &Shared<B>,
     job: &Job,
     step: &Step,
@@ -777,20 +802,76 @@ fn step_env<B: Backend>(
     env
 }
 
+/// What one step (or one step of a composite action) needs from its job.
+pub(super) struct StepCtx<'a, B: Backend> {
+    pub shared: &'a Shared<B>,
+    pub job: &'a Job,
+    pub env: &'a B::Env,
+    /// The job instance's name: the prefix of every output line.
+    pub name: &'a str,
+    /// The workspace inside the container.
+    pub workspace: &'a str,
+    pub has_bash: bool,
+    pub cancel: &'a CancellationToken,
+}
+
+/// What runs in the job container for a step.
+pub(super) enum StepCommand {
+    /// A script for a shell (`run:`).
+    Script {
+        text: String,
+        shell: shell::ShellCommand,
+    },
+    /// A program and its arguments (a JavaScript action's `node main.js`).
+    Program(Vec<String>),
+}
+
+/// "Run this in the job container with this env and working directory, and
+/// collect its outputs, env and path": what `run:` steps, composite steps
+/// and JavaScript actions share.
+pub(super) struct StepExec {
+    /// Unique within the job: names the step's script and files.
+    pub key: String,
+    pub command: StepCommand,
+    /// The step's own environment (workflow, job, `GITHUB_ENV`, step `env`,
+    /// and for actions `INPUT_*`), on top of the default variables.
+    pub env: BTreeMap<String, String>,
+    pub workdir: String,
+    pub timeout: Option<Duration>,
+    /// `GITHUB_ACTION`.
+    pub action: String,
+}
+
+/// How a [`StepExec`] ended.
+pub(super) struct StepExecResult {
+    pub succeeded: bool,
+    /// `GITHUB_OUTPUT` and `::set-output`.
+    pub outputs: Object,
+    /// `GITHUB_STATE` (for a JavaScript action's `post`).
+    pub saved_state: Vec<(String, String)>,
+}
+
+impl StepExecResult {
+    pub fn failed() -> Self {
+        StepExecResult {
+            succeeded: false,
+            outputs: Object::new(),
+            saved_state: Vec::new(),
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn run_step<B: Backend>(
-    shared: &Shared<B>,
-    job: &Job,
+    ctx: &StepCtx<'_, B>,
     step: &Step,
     index: usize,
-    env: &B::Env,
     scope: &JobScope,
     state: &mut StepState,
-    name: &str,
-    workspace: &str,
-    has_bash: bool,
-    cancel: &CancellationToken,
 ) -> (&'static str, Object) {
+    let shared = ctx.shared;
+    let job = ctx.job;
+    let name = ctx.name;
     let script = match &step.action {
         StepAction::Run(run) => match scope.eval_string(&run.value) {
             Ok(script) => script,
@@ -800,20 +881,7 @@ async fn run_step<B: Backend>(
             }
         },
         StepAction::Uses(action) => {
-            let action = action.value.as_str();
-            if action.to_ascii_lowercase().starts_with("actions/checkout@") {
-                // The workspace is already the repository's snapshot.
-                shared.print(
-                    name,
-                    &format!("workspace already checked out at {}", shared.info.sha),
-                );
-                return ("success", Object::new());
-            }
-            shared.print(
-                name,
-                &format!("error: `uses: {action}` is not supported by this build of mlci yet"),
-            );
-            return ("failure", Object::new());
+            return super::actions::run_uses(ctx, step, &action.value, index, scope, state).await;
         }
     };
     let shell_name = step
@@ -830,87 +898,13 @@ async fn run_step<B: Backend>(
                 .as_ref()
                 .map(|s| s.value.clone())
         });
-    let shell = match shell::resolve(shell_name.as_deref(), has_bash) {
+    let shell = match shell::resolve(shell_name.as_deref(), ctx.has_bash) {
         Ok(shell) => shell,
         Err(error) => {
             shared.print(name, &format!("error: {error}"));
             return ("failure", Object::new());
         }
     };
-    let stem = format!("step-{index}");
-    let script_path = format!("{TEMP}/{}", shell.script_file_name(&stem));
-    let files = defaults::FileCommandPaths {
-        output: format!("{TEMP}/_runner_file_commands/set_output_{index}"),
-        env: format!("{TEMP}/_runner_file_commands/set_env_{index}"),
-        path: format!("{TEMP}/_runner_file_commands/add_path_{index}"),
-        step_summary: format!("{TEMP}/_runner_file_commands/step_summary_{index}"),
-        state: format!("{TEMP}/_runner_file_commands/save_state_{index}"),
-    };
-    for path in [
-        &files.output,
-        &files.env,
-        &files.path,
-        &files.step_summary,
-        &files.state,
-    ] {
-        if let Err(error) = env.write_file(path, b"", 0o666).await {
-            shared.print(name, &format!("error: {error}"));
-            return ("failure", Object::new());
-        }
-    }
-    if let Err(error) = env
-        .write_file(
-            &script_path,
-            shell::script_body(&script, &shell).as_bytes(),
-            0o755,
-        )
-        .await
-    {
-        shared.print(name, &format!("error: {error}"));
-        return ("failure", Object::new());
-    }
-    let mut variables = defaults::default_env(&defaults::DefaultEnvInput {
-        workflow: workflow_name(shared).to_string(),
-        workflow_ref: None,
-        workflow_sha: None,
-        run_id: shared.run_number,
-        run_number: shared.run_number,
-        run_attempt: 1,
-        job: job.id.value.clone(),
-        action: defaults::action_name(step.id.as_ref().map(|i| i.value.as_str()), None, index),
-        actor: shared.info.actor.clone(),
-        triggering_actor: None,
-        repository: shared.info.repository.clone(),
-        event_name: shared.options.event.clone(),
-        event_path: EVENT_PATH.to_string(),
-        workspace: workspace.to_string(),
-        sha: shared.info.sha.clone(),
-        git_ref: shared.info.git_ref.clone(),
-        head_ref: None,
-        base_ref: None,
-        server_url: "https://github.com".to_string(),
-        files,
-        runner_arch: defaults::runner_arch(std::env::consts::ARCH).to_string(),
-        runner_name: "mlci".to_string(),
-        runner_temp: TEMP.to_string(),
-        runner_tool_cache: "/__t".to_string(),
-        runner_environment: "self-hosted".to_string(),
-        debug: false,
-        home: Some("/github/home".to_string()),
-        retention_days: None,
-    });
-    variables.extend(step_env(shared, job, step, scope, state));
-    if !state.github_path.is_empty() {
-        let base = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-        let mut paths: Vec<String> = state.github_path.iter().rev().cloned().collect();
-        paths.push(
-            variables
-                .get("PATH")
-                .cloned()
-                .unwrap_or_else(|| base.to_string()),
-        );
-        variables.insert("PATH".to_string(), paths.join(":"));
-    }
     let workdir = step
         .working_directory
         .as_ref()
@@ -920,16 +914,30 @@ async fn run_step<B: Backend>(
             scope
                 .eval_string(&d.value)
                 .unwrap_or_else(|_| d.value.clone())
-        })
-        .map(|d| {
-            if d.starts_with('/') {
-                d
-            } else {
-                format!("{workspace}/{d}")
-            }
-        })
-        .unwrap_or_else(|| workspace.to_string());
-    let timeout = match step.timeout_minutes.as_ref().map(|t| &t.value) {
+        });
+    let exec = StepExec {
+        key: format!("step-{index}"),
+        command: StepCommand::Script {
+            text: script,
+            shell,
+        },
+        env: step_env(shared, job, step, scope, state),
+        workdir: ctx.workdir(workdir.as_deref()),
+        timeout: step_timeout(scope, step),
+        action: defaults::action_name(step.id.as_ref().map(|i| i.value.as_str()), None, index),
+    };
+    let result = exec_step(ctx, state, exec).await;
+    let outcome = if result.succeeded {
+        "success"
+    } else {
+        "failure"
+    };
+    (outcome, result.outputs)
+}
+
+/// A step's `timeout-minutes`, as written or as its expression evaluates.
+pub(super) fn step_timeout(scope: &JobScope, step: &Step) -> Option<Duration> {
+    match step.timeout_minutes.as_ref().map(|t| &t.value) {
         Some(NumberOrExpr::Number(n)) => Some(*n),
         Some(NumberOrExpr::Expr(text)) => scope.eval(text).ok().and_then(|v| match v {
             Value::Number(n) => Some(n),
@@ -938,115 +946,298 @@ async fn run_step<B: Backend>(
         None => None,
     }
     .filter(|m| *m > 0.0)
-    .map(|minutes| Duration::from_secs_f64(minutes * 60.0));
+    .map(|minutes| Duration::from_secs_f64(minutes * 60.0))
+}
+
+impl<B: Backend> StepCtx<'_, B> {
+    /// A working directory: relative ones are inside the workspace.
+    pub fn workdir(&self, dir: Option<&str>) -> String {
+        match dir {
+            Some(d) if d.starts_with('/') => d.to_string(),
+            Some(d) => format!("{}/{d}", self.workspace),
+            None => self.workspace.to_string(),
+        }
+    }
+
+    /// The default environment variables of a step (`CI`, `GITHUB_*`,
+    /// `RUNNER_*`) with the step files at `files`.
+    pub fn default_env(
+        &self,
+        action: &str,
+        files: defaults::FileCommandPaths,
+    ) -> BTreeMap<String, String> {
+        let shared = self.shared;
+        defaults::default_env(&defaults::DefaultEnvInput {
+            workflow: workflow_name(shared).to_string(),
+            workflow_ref: None,
+            workflow_sha: None,
+            run_id: shared.run_number,
+            run_number: shared.run_number,
+            run_attempt: 1,
+            job: self.job.id.value.clone(),
+            action: action.to_string(),
+            actor: shared.info.actor.clone(),
+            triggering_actor: None,
+            repository: shared.info.repository.clone(),
+            event_name: shared.options.event.clone(),
+            event_path: EVENT_PATH.to_string(),
+            workspace: self.workspace.to_string(),
+            sha: shared.info.sha.clone(),
+            git_ref: shared.info.git_ref.clone(),
+            head_ref: None,
+            base_ref: None,
+            server_url: "https://github.com".to_string(),
+            files,
+            runner_arch: defaults::runner_arch(std::env::consts::ARCH).to_string(),
+            runner_name: "mlci".to_string(),
+            runner_temp: TEMP.to_string(),
+            runner_tool_cache: "/__t".to_string(),
+            runner_environment: "self-hosted".to_string(),
+            debug: false,
+            home: Some("/github/home".to_string()),
+            retention_days: None,
+        })
+    }
+
+    /// The paths of a step's files (`GITHUB_OUTPUT`, …) for `key`.
+    pub fn file_paths(key: &str) -> defaults::FileCommandPaths {
+        defaults::FileCommandPaths {
+            output: format!("{TEMP}/_runner_file_commands/set_output_{key}"),
+            env: format!("{TEMP}/_runner_file_commands/set_env_{key}"),
+            path: format!("{TEMP}/_runner_file_commands/add_path_{key}"),
+            step_summary: format!("{TEMP}/_runner_file_commands/step_summary_{key}"),
+            state: format!("{TEMP}/_runner_file_commands/save_state_{key}"),
+        }
+    }
+
+    /// The full environment of a step: defaults, the step's own, and the
+    /// directories earlier steps added to `GITHUB_PATH`. Creates the step's
+    /// files empty.
+    pub async fn prepare_env(
+        &self,
+        state: &StepState,
+        key: &str,
+        action: &str,
+        own: BTreeMap<String, String>,
+    ) -> Result<BTreeMap<String, String>, String> {
+        let files = Self::file_paths(key);
+        for path in [
+            &files.output,
+            &files.env,
+            &files.path,
+            &files.step_summary,
+            &files.state,
+        ] {
+            self.env
+                .write_file(path, b"", 0o666)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        let mut variables = self.default_env(action, files);
+        variables.extend(own);
+        if !state.github_path.is_empty() {
+            let base = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+            let mut paths: Vec<String> = state.github_path.iter().rev().cloned().collect();
+            paths.push(
+                variables
+                    .get("PATH")
+                    .cloned()
+                    .unwrap_or_else(|| base.to_string()),
+            );
+            variables.insert("PATH".to_string(), paths.join(":"));
+        }
+        Ok(variables)
+    }
+
+    /// Reads back a step's files: outputs into `outputs`, `GITHUB_ENV` and
+    /// `GITHUB_PATH` into `state`; returns what `GITHUB_STATE` saved.
+    pub async fn collect_files(
+        &self,
+        variables: &BTreeMap<String, String>,
+        state: &mut StepState,
+        outputs: &mut Object,
+    ) -> Vec<(String, String)> {
+        let (env, shared, name) = (self.env, self.shared, self.name);
+        let read = |key: &str| variables.get(key).cloned().unwrap_or_default();
+        if let Ok(Some(bytes)) = env.read_file(&read("GITHUB_OUTPUT")).await {
+            match file_commands::parse_key_values(&String::from_utf8_lossy(&bytes)) {
+                Ok(pairs) => {
+                    for (k, v) in pairs {
+                        outputs.insert(k, Value::String(v));
+                    }
+                }
+                Err(error) => shared.print(name, &format!("error: GITHUB_OUTPUT: {error}")),
+            }
+        }
+        if let Ok(Some(bytes)) = env.read_file(&read("GITHUB_ENV")).await {
+            match file_commands::parse_key_values(&String::from_utf8_lossy(&bytes)) {
+                Ok(pairs) => state.github_env.extend(pairs),
+                Err(error) => shared.print(name, &format!("error: GITHUB_ENV: {error}")),
+            }
+        }
+        if let Ok(Some(bytes)) = env.read_file(&read("GITHUB_PATH")).await {
+            state
+                .github_path
+                .extend(file_commands::parse_path_file(&String::from_utf8_lossy(
+                    &bytes,
+                )));
+        }
+        let mut saved = Vec::new();
+        if let Ok(Some(bytes)) = env.read_file(&read("GITHUB_STATE")).await {
+            match file_commands::parse_key_values(&String::from_utf8_lossy(&bytes)) {
+                Ok(pairs) => saved = pairs,
+                Err(error) => shared.print(name, &format!("error: GITHUB_STATE: {error}")),
+            }
+        }
+        saved
+    }
+
+    /// Streams a command's output through the masker and the workflow
+    /// commands; returns whether a command asked to fail the step.
+    pub fn output_handler<'s>(
+        &'s self,
+        processor: &'s mut CommandProcessor,
+        failed_by_command: &'s mut bool,
+        saved_state: &'s mut Vec<(String, String)>,
+    ) -> impl FnMut(super::mask::StreamLine<'_>, &mut Object) + 's {
+        let (shared, name) = (self.shared, self.name);
+        move |line: super::mask::StreamLine<'_>, outputs: &mut Object| {
+            let Some(raw) = line.raw else {
+                shared.print(name, &line.masked);
+                return;
+            };
+            for action in processor.process_line(raw) {
+                match action {
+                    Action::Output(text) => shared.print(name, &shared.masker.mask(&text)),
+                    Action::GroupStart(title) => {
+                        shared.print(name, &format!("▸ {}", shared.masker.mask(&title)))
+                    }
+                    Action::GroupEnd => {}
+                    Action::Debug(text) => {
+                        shared.print(name, &format!("debug: {}", shared.masker.mask(&text)))
+                    }
+                    Action::Annotation(annotation) => shared.print(
+                        name,
+                        &format!(
+                            "{}: {}",
+                            annotation.level,
+                            shared.masker.mask(&annotation.message)
+                        ),
+                    ),
+                    Action::AddMask(value) => shared.masker.add_value(&value),
+                    Action::SetOutput { name: key, value } => {
+                        outputs.insert(key, Value::String(value))
+                    }
+                    Action::SaveState { name: key, value } => saved_state.push((key, value)),
+                    Action::FailStep => *failed_by_command = true,
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// Prints how a command ended; true when it exited 0.
+    pub fn report_outcome(&self, outcome: Result<ExecOutcome, crate::executor::ExecError>) -> bool {
+        let (shared, name) = (self.shared, self.name);
+        match outcome {
+            Ok(ExecOutcome::Exited(0)) => true,
+            Ok(ExecOutcome::Exited(code)) => {
+                shared.print(name, &format!("error: the step exited with code {code}"));
+                false
+            }
+            Ok(ExecOutcome::TimedOut) => {
+                shared.print(
+                    name,
+                    "error: the step ran past its timeout-minutes and was stopped",
+                );
+                false
+            }
+            Ok(ExecOutcome::Cancelled) => {
+                shared.print(name, "the step was cancelled");
+                false
+            }
+            Err(error) => {
+                shared.print(name, &format!("error: {error}"));
+                false
+            }
+        }
+    }
+}
+
+/// Runs a script or a program in the job container and collects its
+/// outputs, `GITHUB_ENV`, `GITHUB_PATH` and `GITHUB_STATE`.
+pub(super) async fn exec_step<B: Backend>(
+    ctx: &StepCtx<'_, B>,
+    state: &mut StepState,
+    exec: StepExec,
+) -> StepExecResult {
+    let (shared, name, env) = (ctx.shared, ctx.name, ctx.env);
+    let argv = match &exec.command {
+        StepCommand::Script { text, shell } => {
+            let script_path = format!("{TEMP}/{}", shell.script_file_name(&exec.key));
+            if let Err(error) = env
+                .write_file(
+                    &script_path,
+                    shell::script_body(text, shell).as_bytes(),
+                    0o755,
+                )
+                .await
+            {
+                shared.print(name, &format!("error: {error}"));
+                return StepExecResult::failed();
+            }
+            shell.argv(&script_path)
+        }
+        StepCommand::Program(argv) => argv.clone(),
+    };
+    let variables = match ctx
+        .prepare_env(state, &exec.key, &exec.action, exec.env)
+        .await
+    {
+        Ok(variables) => variables,
+        Err(error) => {
+            shared.print(name, &format!("error: {error}"));
+            return StepExecResult::failed();
+        }
+    };
     let request = ExecRequest {
-        argv: shell.argv(&script_path),
-        env: variables.clone(),
-        workdir,
+        argv,
+        env: variables,
+        workdir: exec.workdir,
         user: None,
-        timeout,
+        timeout: exec.timeout,
     };
     let mut outputs = Object::new();
     let mut processor = CommandProcessor::new(false);
     let mut masker = LineMasker::new(shared.masker.clone());
     let mut step_failed_by_command = false;
-    let mut handle = |line: super::mask::StreamLine<'_>, outputs: &mut Object| {
-        let Some(raw) = line.raw else {
-            shared.print(name, &line.masked);
-            return;
-        };
-        for action in processor.process_line(raw) {
-            match action {
-                Action::Output(text) => shared.print(name, &shared.masker.mask(&text)),
-                Action::GroupStart(title) => {
-                    shared.print(name, &format!("▸ {}", shared.masker.mask(&title)))
-                }
-                Action::GroupEnd => {}
-                Action::Debug(text) => {
-                    shared.print(name, &format!("debug: {}", shared.masker.mask(&text)))
-                }
-                Action::Annotation(annotation) => shared.print(
-                    name,
-                    &format!(
-                        "{}: {}",
-                        annotation.level,
-                        shared.masker.mask(&annotation.message)
-                    ),
-                ),
-                Action::AddMask(value) => shared.masker.add_value(&value),
-                Action::SetOutput { name: key, value } => outputs.insert(key, Value::String(value)),
-                Action::FailStep => step_failed_by_command = true,
-                _ => {}
-            }
-        }
-    };
+    let mut saved_state = Vec::new();
     let outcome = {
+        let mut handle = ctx.output_handler(
+            &mut processor,
+            &mut step_failed_by_command,
+            &mut saved_state,
+        );
         let mut on_output = |_kind: StreamKind, bytes: &[u8]| {
             masker.push_with(bytes, |line| handle(line, &mut outputs));
         };
-        let outcome = env.exec(&request, cancel, &mut on_output).await;
+        let outcome = env.exec(&request, ctx.cancel, &mut on_output).await;
         masker.finish_with(|line| handle(line, &mut outputs));
         outcome
     };
-    let succeeded = match outcome {
-        Ok(ExecOutcome::Exited(0)) => true,
-        Ok(ExecOutcome::Exited(code)) => {
-            shared.print(name, &format!("error: the step exited with code {code}"));
-            false
-        }
-        Ok(ExecOutcome::TimedOut) => {
-            shared.print(
-                name,
-                "error: the step ran past its timeout-minutes and was stopped",
-            );
-            false
-        }
-        Ok(ExecOutcome::Cancelled) => {
-            shared.print(name, "the step was cancelled");
-            false
-        }
-        Err(error) => {
-            shared.print(name, &format!("error: {error}"));
-            false
-        }
-    };
+    let succeeded = ctx.report_outcome(outcome);
     // Step files: outputs, environment and PATH for the steps after this one.
-    let files = &request.env;
-    let read = |key: &str| files.get(key).cloned().unwrap_or_default();
-    if let Ok(Some(bytes)) = env.read_file(&read("GITHUB_OUTPUT")).await {
-        match file_commands::parse_key_values(&String::from_utf8_lossy(&bytes)) {
-            Ok(pairs) => {
-                for (k, v) in pairs {
-                    outputs.insert(k, Value::String(v));
-                }
-            }
-            Err(error) => shared.print(name, &format!("error: GITHUB_OUTPUT: {error}")),
-        }
+    saved_state.extend(ctx.collect_files(&request.env, state, &mut outputs).await);
+    StepExecResult {
+        succeeded: succeeded && !step_failed_by_command,
+        outputs,
+        saved_state,
     }
-    if let Ok(Some(bytes)) = env.read_file(&read("GITHUB_ENV")).await {
-        match file_commands::parse_key_values(&String::from_utf8_lossy(&bytes)) {
-            Ok(pairs) => state.github_env.extend(pairs),
-            Err(error) => shared.print(name, &format!("error: GITHUB_ENV: {error}")),
-        }
-    }
-    if let Ok(Some(bytes)) = env.read_file(&read("GITHUB_PATH")).await {
-        state
-            .github_path
-            .extend(file_commands::parse_path_file(&String::from_utf8_lossy(
-                &bytes,
-            )));
-    }
-    let outcome = if succeeded && !step_failed_by_command {
-        "success"
-    } else {
-        "failure"
-    };
-    (outcome, outputs)
 }
 
 impl<B: Backend> Shared<B> {
     /// One log line, prefixed with the job instance, secrets masked.
-    fn print(&self, job: &str, line: &str) {
+    pub fn print(&self, job: &str, line: &str) {
         let line = self.masker.mask(line);
         let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
         let _ = writeln!(out, "[{job}] {line}");
