@@ -75,9 +75,13 @@ pub struct RunArgs {
     /// A secret (repeatable); never printed.
     #[arg(long = "secret", value_name = "K=V", value_parser = key_value)]
     pub secrets: Vec<(String, String)>,
-    /// A file of secrets, one K=V per line.
+    /// A file of secrets in `.env` format (K=V lines, quotes, comments).
     #[arg(long = "secret-file", value_name = "FILE")]
     pub secret_file: Option<PathBuf>,
+    /// A file of environment variables in `.env` format, seen by every step
+    /// (the workflow's own `env` wins over it).
+    #[arg(long = "env-file", value_name = "FILE")]
+    pub env_file: Option<PathBuf>,
     /// A configuration variable for the `vars` context (repeatable).
     #[arg(long = "var", value_name = "K=V", value_parser = key_value)]
     pub vars: Vec<(String, String)>,
@@ -216,30 +220,29 @@ fn run(args: RunArgs) -> ExitCode {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
-    let mut secrets: std::collections::BTreeMap<String, String> =
-        args.secrets.into_iter().collect();
-    if let Some(path) = &args.secret_file {
-        match std::fs::read_to_string(path) {
-            Ok(text) => {
-                for line in text
-                    .lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                {
-                    if let Ok((k, v)) = key_value(line) {
-                        secrets.insert(k, v);
-                    }
-                }
-            }
+    // Values given on the command line win over the files'.
+    let mut secrets = std::collections::BTreeMap::new();
+    let mut env = std::collections::BTreeMap::new();
+    for (path, what, target) in [
+        (&args.secret_file, "secret", &mut secrets),
+        (&args.env_file, "env", &mut env),
+    ] {
+        let Some(path) = path else { continue };
+        let parsed = std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| crate::run::dotenv::parse(&text));
+        match parsed {
+            Ok(pairs) => target.extend(pairs),
             Err(error) => {
                 eprintln!(
-                    "error: cannot read the secret file {}: {error}",
+                    "error: cannot read the {what} file {}: {error}",
                     path.display()
                 );
                 return ExitCode::from(EXIT_INVALID);
             }
         }
     }
+    secrets.extend(args.secrets);
     let options = crate::run::RunOptions {
         repo: PathBuf::from("."),
         event: args.event,
@@ -255,7 +258,18 @@ fn run(args: RunArgs) -> ExitCode {
                 .unwrap_or(2)
         }),
         allow_privileged: args.allow_privileged,
-        run_id: crate::run::new_run_id(),
+        // Scripts (and the tests) may name the run to find its containers.
+        run_id: std::env::var("MLCI_RUN_ID")
+            .ok()
+            .filter(|id| {
+                !id.is_empty()
+                    && id
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            })
+            .unwrap_or_else(crate::run::new_run_id),
+        env,
+        interactive: !args.json && crate::run::output::Console::is_interactive(),
     };
     let run_id = options.run_id.clone();
     let runtime = match tokio::runtime::Runtime::new() {
@@ -325,6 +339,7 @@ fn run(args: RunArgs) -> ExitCode {
             }
         }
         print_summary(&all_reports, args.json);
+        forward_step_summaries(&all_reports);
         if interrupted.load(std::sync::atomic::Ordering::SeqCst) {
             ExitCode::from(130)
         } else if failed {
@@ -333,6 +348,35 @@ fn run(args: RunArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
     })
+}
+
+/// Inside GitHub Actions, the job summaries of the inner run go to the
+/// outer job's summary page too.
+fn forward_step_summaries(runs: &[(String, Vec<crate::run::JobReport>)]) {
+    if std::env::var("GITHUB_ACTIONS").as_deref() != Ok("true") {
+        return;
+    }
+    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") else {
+        return;
+    };
+    let mut text = String::new();
+    for report in runs.iter().flat_map(|(_, reports)| reports) {
+        if !report.summary.is_empty() {
+            text.push_str(&format!("### {}\n\n{}\n", report.name, report.summary));
+        }
+    }
+    if text.is_empty() {
+        return;
+    }
+    use std::io::Write;
+    let written = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(&path)
+        .and_then(|mut file| file.write_all(text.as_bytes()));
+    if let Err(error) = written {
+        eprintln!("warning: cannot write GITHUB_STEP_SUMMARY: {error}");
+    }
 }
 
 fn print_summary(runs: &[(String, Vec<crate::run::JobReport>)], json: bool) {
@@ -348,6 +392,7 @@ fn print_summary(runs: &[(String, Vec<crate::run::JobReport>)], json: bool) {
                         "result": r.result.as_str(),
                         "duration_seconds": r.duration.as_secs_f64(),
                         "error": r.error,
+                        "summary": r.summary,
                     })).collect::<Vec<_>>(),
                 })
             })
@@ -359,6 +404,13 @@ fn print_summary(runs: &[(String, Vec<crate::run::JobReport>)], json: bool) {
         return;
     }
     for (path, reports) in runs {
+        for report in reports.iter().filter(|r| !r.summary.is_empty()) {
+            println!(
+                "\n── summary of {} ──\n{}",
+                report.name,
+                report.summary.trim_end()
+            );
+        }
         println!("\n{path}");
         let mut rows = vec![["JOB".to_string(), "RESULT".to_string(), "TIME".to_string()]];
         for report in reports {

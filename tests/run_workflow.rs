@@ -38,28 +38,42 @@ fn ensure_image() {
         .expect("the python-ml image");
 }
 
+/// A run id of its own for every `mlci run` of the tests, so that what a
+/// run leaves behind is found by its label even when tests run in parallel.
+fn run_id() -> String {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    format!(
+        "test-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    )
+}
+
 fn mlci(dir: &Path, args: &[&str]) -> Output {
+    mlci_as(dir, args, &run_id())
+}
+
+fn mlci_as(dir: &Path, args: &[&str], run_id: &str) -> Output {
     Command::new(env!("CARGO_BIN_EXE_mlci"))
         .args(args)
         .current_dir(dir)
         .env("CI", "true")
+        .env("MLCI_RUN_ID", run_id)
         .output()
         .unwrap()
 }
 
-/// Containers and networks still labelled with one of these job instances.
-/// (Each test uses job names of its own: tests run in parallel.)
-fn leftovers(jobs: &[&str]) -> usize {
+/// Containers, networks and volumes still labelled with this run.
+fn leftovers(run_id: &str) -> usize {
+    let label = format!("label=dev.mlci.run={run_id}");
     let mut count = 0;
-    for job in jobs {
-        let label = format!("label=dev.mlci.job={job}");
-        for args in [
-            vec!["ps", "-aq", "--filter", &label],
-            vec!["network", "ls", "-q", "--filter", &label],
-        ] {
-            let output = Command::new("docker").args(&args).output().unwrap();
-            count += String::from_utf8_lossy(&output.stdout).lines().count();
-        }
+    for args in [
+        vec!["ps", "-aq", "--filter", &label],
+        vec!["network", "ls", "-q", "--filter", &label],
+        vec!["volume", "ls", "-q", "--filter", &label],
+    ] {
+        let output = Command::new("docker").args(&args).output().unwrap();
+        count += String::from_utf8_lossy(&output.stdout).lines().count();
     }
     count
 }
@@ -113,9 +127,11 @@ fn a_pipeline_runs_with_outputs_env_matrix_and_masks() {
     let dir = repo_with(PIPELINE);
     // Untracked files that git does not ignore are part of the workspace too.
     std::fs::write(dir.path().join("scratch.txt"), "uncommitted").unwrap();
-    let output = mlci(
+    let id = run_id();
+    let output = mlci_as(
         dir.path(),
         &["run", "wf.yml", "--secret", "TOKEN=s3cr3t-value"],
+        &id,
     );
     let out = String::from_utf8_lossy(&output.stdout);
     assert_eq!(
@@ -140,10 +156,7 @@ fn a_pipeline_runs_with_outputs_env_matrix_and_masks() {
     assert!(out.contains("[train (0.01)] cleanup 0.01"), "{out}");
     assert!(out.contains("[report] skipped"), "{out}");
     assert!(!out.contains("never"), "{out}");
-    assert_eq!(
-        leftovers(&["prepare", "train (0.1)", "train (0.01)", "report"]),
-        0
-    );
+    assert_eq!(leftovers(&id), 0);
 }
 
 #[test]
@@ -152,7 +165,8 @@ fn a_failing_step_fails_the_run_with_exit_1_and_skips_dependents() {
     let dir = repo_with(
         "on: push\njobs:\n  fails:\n    runs-on: python-ml\n    steps:\n      - run: echo before; exit 7\n      - run: echo not-reached\n  after:\n    needs: fails\n    runs-on: python-ml\n    steps:\n      - run: echo b-ran\n",
     );
-    let output = mlci(dir.path(), &["run", "wf.yml", "--json"]);
+    let id = run_id();
+    let output = mlci_as(dir.path(), &["run", "wf.yml", "--json"], &id);
     let out = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{out}");
     assert!(
@@ -170,7 +184,7 @@ fn a_failing_step_fails_the_run_with_exit_1_and_skips_dependents() {
         .map(|j| (j["job"].as_str().unwrap(), j["result"].as_str().unwrap()))
         .collect();
     assert_eq!(results, [("fails", "failure"), ("after", "skipped")]);
-    assert_eq!(leftovers(&["fails", "after"]), 0);
+    assert_eq!(leftovers(&id), 0);
 }
 
 #[test]
@@ -180,7 +194,8 @@ fn a_gpu_job_on_an_engine_without_gpus_fails_at_once_with_one_sentence() {
         "on: push\njobs:\n  gpu-train:\n    runs-on: python-ml\n    container:\n      image: mlci/python-ml:latest\n      options: --gpus all\n    steps:\n      - run: nvidia-smi\n",
     );
     let started = std::time::Instant::now();
-    let output = mlci(dir.path(), &["run", "wf.yml"]);
+    let id = run_id();
+    let output = mlci_as(dir.path(), &["run", "wf.yml"], &id);
     let out = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{out}");
     assert!(started.elapsed().as_secs() < 60);
@@ -190,7 +205,7 @@ fn a_gpu_job_on_an_engine_without_gpus_fails_at_once_with_one_sentence() {
         ),
         "{out}"
     );
-    assert_eq!(leftovers(&["gpu-train"]), 0);
+    assert_eq!(leftovers(&id), 0);
 }
 
 #[test]
@@ -227,10 +242,12 @@ fn ctrl_c_stops_the_step_runs_always_cleanup_removes_containers_and_exits_130() 
         "on: push\njobs:\n  interrupted:\n    runs-on: python-ml\n    steps:\n      - run: echo step-started; sleep 120; echo not-reached\n      - run: echo cleanup-ran\n        if: always()\n      - run: echo plain-step\n",
     );
     let log = dir.path().join("out.log");
+    let id = run_id();
     let mut child = Command::new(env!("CARGO_BIN_EXE_mlci"))
         .args(["run", "wf.yml"])
         .current_dir(dir.path())
         .env("CI", "true")
+        .env("MLCI_RUN_ID", &id)
         .stdout(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
@@ -260,5 +277,220 @@ fn ctrl_c_stops_the_step_runs_always_cleanup_removes_containers_and_exits_130() 
         out.contains("[interrupted] ○ Run echo plain-step (skipped)"),
         "{out}"
     );
-    assert_eq!(leftovers(&["interrupted"]), 0);
+    assert_eq!(leftovers(&id), 0);
+}
+
+#[test]
+fn a_matrix_read_from_needs_is_expanded_when_its_job_starts() {
+    ensure_image();
+    let dir = repo_with(
+        r#"
+on: push
+jobs:
+  setup:
+    runs-on: python-ml
+    outputs:
+      matrix: ${{ steps.m.outputs.matrix }}
+    steps:
+      - id: m
+        run: echo 'matrix={"model":["tree","forest"],"include":[{"model":"forest","depth":7}]}' >> "$GITHUB_OUTPUT"
+  fit:
+    needs: setup
+    runs-on: python-ml
+    strategy:
+      matrix: ${{ fromJSON(needs.setup.outputs.matrix) }}
+    steps:
+      - run: echo "fitting ${{ matrix.model }} depth=${{ matrix.depth }} of ${{ strategy.job-total }}"
+"#,
+    );
+    let output = mlci(dir.path(), &["run", "wf.yml", "--json"]);
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("[fit (tree)] fitting tree depth= of 2"),
+        "{out}"
+    );
+    // As on GitHub, values an include entry adds to a combination are not in its name.
+    assert!(
+        out.contains("[fit (forest)] fitting forest depth=7 of 2"),
+        "{out}"
+    );
+    let json_start = out.find("\n[\n").map(|i| i + 1).expect("the --json result");
+    let result: serde_json::Value = serde_json::from_str(&out[json_start..]).unwrap();
+    let names: Vec<&str> = result[0]["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"fit (tree)") && names.contains(&"fit (forest)"),
+        "{names:?}"
+    );
+}
+
+#[test]
+fn a_concurrency_group_runs_one_at_a_time_and_a_newer_arrival_replaces_the_waiting_one() {
+    ensure_image();
+    let dir = repo_with(
+        r#"
+on: push
+jobs:
+  deploy:
+    runs-on: python-ml
+    concurrency:
+      group: deploy-${{ github.ref }}
+    strategy:
+      matrix:
+        n: [1, 2, 3]
+    steps:
+      - run: |
+          echo "begin ${{ matrix.n }}"
+          sleep 2
+          echo "end ${{ matrix.n }}"
+"#,
+    );
+    let output = mlci(dir.path(), &["run", "wf.yml", "--jobs", "3"]);
+    let out = String::from_utf8_lossy(&output.stdout);
+    // GitHub keeps one running and one pending job per group: of three
+    // arrivals, the middle one is replaced by the last.
+    let replaced = out
+        .matches("cancelled: a newer job of concurrency group `deploy-refs/heads/")
+        .count();
+    assert_eq!(replaced, 1, "{out}");
+    // The two that ran did not overlap.
+    let events: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.split("] ").nth(1))
+        .filter(|l| l.starts_with("begin ") || l.starts_with("end "))
+        .collect();
+    assert_eq!(events.len(), 4, "{out}");
+    assert!(
+        events[0].starts_with("begin ") && events[1].starts_with("end "),
+        "{events:?}"
+    );
+    assert_eq!(events[0][6..], events[1][4..], "{events:?}");
+    assert!(
+        events[2].starts_with("begin ") && events[3].starts_with("end "),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn env_file_groups_and_step_summaries_reach_the_user() {
+    ensure_image();
+    let dir = repo_with(
+        r###"
+on: push
+env:
+  OVERRIDDEN: by-workflow
+jobs:
+  report:
+    runs-on: python-ml
+    steps:
+      - run: |
+          echo "from file: $FROM_FILE, $OVERRIDDEN, multi=[$MULTI]"
+          echo "::group::Install things"
+          echo "inside the group"
+          echo "::endgroup::"
+          echo "after the group"
+          echo "## Accuracy: 0.93" >> "$GITHUB_STEP_SUMMARY"
+      - run: echo "| table | row |" >> "$GITHUB_STEP_SUMMARY"
+"###,
+    );
+    std::fs::write(
+        dir.path().join("ci.env"),
+        "# settings\nexport FROM_FILE=hello\nOVERRIDDEN=by-file\nMULTI=\"a\nb\"\n",
+    )
+    .unwrap();
+    let output = mlci(dir.path(), &["run", "wf.yml", "--env-file", "ci.env"]);
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("[report] from file: hello, by-workflow, multi=[a"),
+        "{out}"
+    );
+    // Not a terminal: the group is kept, its lines indented under the title.
+    assert!(
+        out.contains(
+            "[report] ▸ Install things\n[report]   inside the group\n[report] after the group"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("── summary of report ──\n## Accuracy: 0.93\n| table | row |"),
+        "{out}"
+    );
+
+    std::fs::write(dir.path().join("bad.env"), "A=1\nnot a pair\n").unwrap();
+    let output = mlci(dir.path(), &["run", "wf.yml", "--env-file", "bad.env"]);
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("cannot read the env file bad.env: line 2: expected KEY=VALUE"),
+        "{err}"
+    );
+}
+
+#[test]
+fn on_a_terminal_groups_fold_and_the_group_a_step_failed_in_is_shown() {
+    ensure_image();
+    let dir = repo_with(
+        r#"
+on: push
+jobs:
+  tty:
+    runs-on: python-ml
+    steps:
+      - run: |
+          echo "::group::Quiet part"
+          for i in 1 2 3; do echo "noise $i"; done
+          echo "::endgroup::"
+          echo visible
+      - run: |
+          echo "::group::Failing part"
+          echo "the reason"
+          exit 4
+"#,
+    );
+    // `script` gives mlci a pseudo-terminal, as a person's shell would.
+    let command = format!("{} run wf.yml", env!("CARGO_BIN_EXE_mlci"));
+    let output = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env_remove("CI")
+        .current_dir(dir.path())
+        .output()
+        .expect("script(1) from util-linux");
+    let raw = String::from_utf8_lossy(&output.stdout);
+    // Keep the log lines: drop escape sequences and the spinner lines.
+    let mut text = String::new();
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for n in chars.by_ref() {
+                if n.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else if c == '\r' {
+            text.push('\n');
+        } else {
+            text.push(c);
+        }
+    }
+    let lines: Vec<&str> = text
+        .lines()
+        .map(|l| l.split("   ").next().unwrap_or("").trim_end())
+        .filter(|l| l.starts_with("[tty] "))
+        .collect();
+    let log = lines.join("\n");
+    assert_eq!(output.status.code(), Some(1), "{log}");
+    assert!(log.contains("[tty] ▸ Quiet part (3 lines)"), "{log}");
+    assert!(
+        !log.contains("[tty] noise 2"),
+        "folded lines were printed:\n{log}"
+    );
+    assert!(log.contains("[tty] visible"), "{log}");
+    assert!(log.contains("[tty] ▾ Failing part (1 lines)"), "{log}");
+    assert!(raw.contains("[tty]   the reason"), "{log}");
 }

@@ -44,8 +44,8 @@ use tokio_util::sync::CancellationToken;
 use self::archive::{Owner, Source};
 use super::options::split_volume_specs;
 use super::{
-    Backend, ContainerOptions, ExecError, ExecOutcome, ExecRequest, JobEnv, JobSpec, LABEL_JOB,
-    LABEL_RUN, RunningService, StepContainerSpec, StreamKind,
+    Backend, ContainerOptions, ExecError, ExecOutcome, ExecRequest, FileToWrite, JobEnv, JobSpec,
+    LABEL_JOB, LABEL_RUN, RunningService, StepContainerSpec, StreamKind,
 };
 
 /// Label that says what an object is to mlci: `job`, `service`, `network`, `volume`.
@@ -1040,6 +1040,38 @@ impl JobEnv for DockerJob {
                 self.job_name
             ))
         })
+    }
+
+    async fn write_files(&self, files: Vec<FileToWrite>) -> Result<(), ExecError> {
+        let mut sources = Vec::with_capacity(files.len());
+        for file in files {
+            let path = self.abs(&file.path);
+            let name = archive::relative_to_root(&path).map_err(ExecError::Engine)?;
+            sources.push(Source::Data {
+                name,
+                data: file.contents,
+                mode: file.mode,
+            });
+        }
+        self.upload(sources).await.map_err(|e| {
+            ExecError::Engine(format!(
+                "cannot write files in job `{}`: {e}",
+                self.job_name
+            ))
+        })
+    }
+
+    async fn read_dir_files(&self, path: &str) -> Result<BTreeMap<String, Vec<u8>>, ExecError> {
+        let path = self.abs(path);
+        let Some(reader) = self.download(&path).await? else {
+            return Ok(BTreeMap::new());
+        };
+        let job = self.job_name.clone();
+        let p = path.clone();
+        tokio::task::spawn_blocking(move || archive::top_level_files(reader))
+            .await
+            .map_err(|e| ExecError::Engine(e.to_string()))?
+            .map_err(|e| ExecError::Engine(format!("cannot read `{p}` in job `{job}`: {e}")))
     }
 
     async fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, ExecError> {

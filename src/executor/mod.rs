@@ -183,6 +183,19 @@ pub trait JobEnv: Send + Sync {
         mode: u32,
     ) -> impl std::future::Future<Output = Result<(), ExecError>> + Send;
 
+    /// Writes several files in one round trip (parents created).
+    fn write_files(
+        &self,
+        files: Vec<FileToWrite>,
+    ) -> impl std::future::Future<Output = Result<(), ExecError>> + Send;
+
+    /// The regular files directly inside a directory of the container, by
+    /// name, in one round trip; empty when the directory does not exist.
+    fn read_dir_files(
+        &self,
+        path: &str,
+    ) -> impl std::future::Future<Output = Result<BTreeMap<String, Vec<u8>>, ExecError>> + Send;
+
     /// Reads a file from inside the container; None when it does not exist.
     fn read_file(
         &self,
@@ -220,6 +233,14 @@ pub trait JobEnv: Send + Sync {
 
     /// Stops and removes the container, its services, network and volumes.
     fn remove(self) -> impl std::future::Future<Output = Result<(), ExecError>> + Send;
+}
+
+/// One file for [`JobEnv::write_files`].
+#[derive(Clone, Debug)]
+pub struct FileToWrite {
+    pub path: String,
+    pub contents: Vec<u8>,
+    pub mode: u32,
 }
 
 #[derive(Clone, Debug)]

@@ -79,7 +79,7 @@ pub fn build(workflow: &Workflow, inputs: &PlanInputs) -> Result<Plan, Vec<Diagn
     let mut diagnostics = Vec::new();
     let mut jobs = Vec::new();
     for job in &workflow.jobs {
-        match plan_job(job, inputs) {
+        match plan_job(job, inputs, None) {
             Ok(planned) => jobs.push(planned),
             Err(diagnostic) => diagnostics.push(diagnostic),
         }
@@ -126,7 +126,22 @@ fn with_input_defaults(workflow: &Workflow, given: &PlanInputs) -> PlanInputs {
     }
 }
 
-fn plan_job(job: &Job, inputs: &PlanInputs) -> Result<PlannedJob, Diagnostic> {
+/// Plans a job whose matrix reads `needs` (deferred by [`build`]) once the
+/// jobs it needs are done and `needs` holds their results and outputs.
+pub fn expand_at_run_time(
+    workflow: &Workflow,
+    job: &Job,
+    inputs: &PlanInputs,
+    needs: Object,
+) -> Result<PlannedJob, Diagnostic> {
+    plan_job(job, &with_input_defaults(workflow, inputs), Some(needs))
+}
+
+fn plan_job(
+    job: &Job,
+    inputs: &PlanInputs,
+    needs_context: Option<Object>,
+) -> Result<PlannedJob, Diagnostic> {
     let needs = job.needs.iter().map(|n| n.value.clone()).collect();
     let mut planned = PlannedJob {
         id: job.id.value.clone(),
@@ -136,7 +151,10 @@ fn plan_job(job: &Job, inputs: &PlanInputs) -> Result<PlannedJob, Diagnostic> {
         max_parallel: None,
         fail_fast: true,
     };
-    let base = base_contexts(inputs);
+    let mut base = base_contexts(inputs);
+    if let Some(needs) = needs_context {
+        base.insert("needs", Value::Object(needs));
+    }
     let strategy = job.strategy.as_ref();
     if let Some(fail_fast) = strategy.and_then(|s| s.fail_fast.as_ref()) {
         planned.fail_fast = match &fail_fast.value {
@@ -228,19 +246,18 @@ fn base_contexts(inputs: &PlanInputs) -> Object {
     contexts.insert("github", Value::Object(inputs.github.clone()));
     contexts.insert("inputs", Value::Object(inputs.inputs.clone()));
     contexts.insert("vars", Value::Object(inputs.vars.clone()));
-    contexts.insert("needs", Value::Object(Object::new()));
     contexts
 }
 
-/// Evaluates a template with the contexts known before the run. Returns None
-/// when it reads a context that is only known during the run (`needs`).
+/// Evaluates a template with the contexts known so far. Returns None when it
+/// reads `needs` before the run has filled it in.
 fn evaluate(text: &str, contexts: &Object, span: Span) -> Result<Option<Value>, Diagnostic> {
     let template = expr::parse_template(text)
         .map_err(|e| Diagnostic::error(span, format!("invalid expression: {}", e.message)))?;
     let reads_runtime = template
         .expressions()
         .any(|(_, e)| e.named_values().iter().any(|(name, _)| name == "needs"));
-    if reads_runtime {
+    if reads_runtime && !contexts.contains_key("needs") {
         return Ok(None);
     }
     let context = EvalContext {

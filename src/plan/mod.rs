@@ -17,7 +17,7 @@ pub mod graph;
 pub mod matrix;
 pub mod schedule;
 
-pub use build::{JobInstance, Plan, PlanInputs, PlannedJob, build};
+pub use build::{JobInstance, Plan, PlanInputs, PlannedJob, build, expand_at_run_time};
 pub use graph::{GraphError, JobGraph, NodeLabel};
 pub use matrix::{
     Combination, Configuration, MAX_COMBINATIONS, MatrixError, MatrixSpec, expand,

@@ -9,15 +9,16 @@
 use super::commands::{Action, CommandProcessor};
 use super::github::{self, GitInfo, GithubContextInput};
 use super::mask::{LineMasker, Masker};
+use super::output::Console;
 use super::{defaults, file_commands, shell};
 use crate::executor::{
-    Backend, ContainerOptions, ExecOutcome, ExecRequest, JobEnv, JobSpec, StreamKind,
+    Backend, ContainerOptions, ExecOutcome, ExecRequest, FileToWrite, JobEnv, JobSpec, StreamKind,
 };
 use crate::expr::{self, EvalContext, Object, Status, Value};
 use crate::plan::{self, InstanceId, JobPlan, JobResult, Plan, PlanInputs, Scheduler};
 use crate::workflow::{BoolOrExpr, Job, LoadedWorkflow, NumberOrExpr, Step, StepAction};
+use futures_util::StreamExt;
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -42,6 +43,11 @@ pub struct RunOptions {
     pub allow_privileged: bool,
     /// Labels every container and network of the run; generated when empty.
     pub run_id: String,
+    /// `--env-file`: variables every step sees, below the workflow's own `env`
+    /// (as a runner machine's environment would be).
+    pub env: BTreeMap<String, String>,
+    /// Spinners and folded groups for a person at a terminal; plain lines otherwise.
+    pub interactive: bool,
 }
 
 /// A fresh run id: unique on this machine, readable in `docker ps`.
@@ -65,27 +71,39 @@ pub struct JobReport {
     pub duration: Duration,
     /// One sentence when the job could not run at all (no image, no GPU runtime…).
     pub error: Option<String>,
+    /// What its steps wrote to `GITHUB_STEP_SUMMARY` (Markdown), masked.
+    pub summary: String,
 }
 
 const WORK_ROOT: &str = "/__w";
 pub(super) const TEMP: &str = "/__w/_temp";
 const EVENT_PATH: &str = "/github/workflow/event.json";
+const FILE_OUTPUT: &str = "set_output";
+const FILE_ENV: &str = "set_env";
+const FILE_PATH: &str = "add_path";
+const FILE_SUMMARY: &str = "step_summary";
+const FILE_STATE: &str = "save_state";
+/// GitHub's limit on one step's summary.
+const STEP_SUMMARY_LIMIT: usize = 1024 * 1024;
 
 /// State shared by every job of a run.
 pub(super) struct Shared<B: Backend> {
     pub backend: B,
     pub options: RunOptions,
-    pub workflow: LoadedWorkflow,
+    workflow: LoadedWorkflow,
     pub info: GitInfo,
-    pub payload: serde_json::Value,
-    pub inputs: Object,
-    pub run_id: String,
-    pub run_number: u64,
+    payload: serde_json::Value,
+    inputs: Object,
+    run_id: String,
+    run_number: u64,
     pub snapshot: PathBuf,
     pub masker: Masker,
-    pub out: Mutex<std::io::Stdout>,
+    pub console: Console,
     /// Per job id: aggregated result and outputs, for the `needs` context.
-    pub finished: Mutex<BTreeMap<String, (JobResult, Object)>>,
+    finished: Mutex<BTreeMap<String, (JobResult, Object)>>,
+    /// For matrices that read `needs`, expanded when their job starts.
+    plan_inputs: PlanInputs,
+    concurrency: ConcurrencyGroups,
     /// The run's artifacts and the action cache.
     pub actions: super::actions::RunActions,
 }
@@ -154,7 +172,8 @@ pub async fn run<B: Backend + 'static>(
         options.run_id.clone()
     };
     let selected = selected_jobs(&plan, options.job.as_deref())?;
-    let run_id_for_actions = run_id.clone();
+    let console = Console::new(masker.clone(), options.interactive);
+    let actions = super::actions::RunActions::new(&run_id);
     let shared = Arc::new(Shared {
         backend,
         options,
@@ -165,10 +184,12 @@ pub async fn run<B: Backend + 'static>(
         run_id,
         run_number,
         snapshot: snapshot_dir.path().to_path_buf(),
+        console,
         masker,
-        out: Mutex::new(std::io::stdout()),
         finished: Mutex::new(BTreeMap::new()),
-        actions: super::actions::RunActions::new(&run_id_for_actions),
+        plan_inputs,
+        concurrency: ConcurrencyGroups::default(),
+        actions,
     });
     let reports = schedule(shared.clone(), plan, selected, cancel.clone()).await;
     // Whatever happened, nothing of this run stays on the engine.
@@ -236,7 +257,7 @@ async fn schedule<B: Backend + 'static>(
         .collect();
     let mut scheduler = Scheduler::new(&plan.graph, &plans, shared.options.parallel.max(1));
     let plan = Arc::new(plan);
-    let mut running: JoinSet<(InstanceId, JobReport)> = JoinSet::new();
+    let mut running: JoinSet<(InstanceId, Vec<JobReport>)> = JoinSet::new();
     let mut tokens: BTreeMap<(usize, usize), CancellationToken> = BTreeMap::new();
     let mut reports = Vec::new();
     loop {
@@ -254,10 +275,26 @@ async fn schedule<B: Backend + 'static>(
         let Some(joined) = running.join_next().await else {
             break;
         };
-        let Ok((id, report)) = joined else { continue };
+        let Ok((id, instance_reports)) = joined else {
+            continue;
+        };
         tokens.remove(&(id.job, id.instance));
-        record(&shared, &plan, id, &report);
-        if let Ok(completion) = scheduler.complete(id, report.result) {
+        for report in &instance_reports {
+            record(&shared, &plan, id, report);
+        }
+        // A deferred matrix ran all its instances in one slot: the slot's
+        // result is the worst of theirs.
+        let result = instance_reports
+            .iter()
+            .map(|r| r.result)
+            .max_by_key(|r| match r {
+                JobResult::Failure => 3,
+                JobResult::Cancelled => 2,
+                JobResult::Success => 1,
+                JobResult::Skipped => 0,
+            })
+            .unwrap_or(JobResult::Skipped);
+        if let Ok(completion) = scheduler.complete(id, result) {
             for sibling in completion.cancel_running {
                 if let Some(token) = tokens.get(&(sibling.job, sibling.instance)) {
                     token.cancel();
@@ -271,10 +308,11 @@ async fn schedule<B: Backend + 'static>(
                     result: JobResult::Cancelled,
                     duration: Duration::ZERO,
                     error: None,
+                    summary: String::new(),
                 });
             }
         }
-        reports.push(report);
+        reports.extend(instance_reports);
         if scheduler.is_done() {
             break;
         }
@@ -367,6 +405,15 @@ impl JobScope {
     }
 
     /// `continue-on-error`, as written or as its expression evaluates.
+    /// A boolean key that may hold an expression (`cancel-in-progress`).
+    fn flag(&self, value: Option<&crate::workflow::Spanned<BoolOrExpr>>) -> bool {
+        match value.map(|v| &v.value) {
+            None => false,
+            Some(BoolOrExpr::Bool(b)) => *b,
+            Some(BoolOrExpr::Expr(text)) => self.eval(text).is_ok_and(|v| v.is_truthy()),
+        }
+    }
+
     pub fn continue_on_error(&self, value: Option<&crate::workflow::Spanned<BoolOrExpr>>) -> bool {
         match value.map(|v| &v.value) {
             Some(BoolOrExpr::Bool(b)) => *b,
@@ -376,14 +423,73 @@ impl JobScope {
     }
 }
 
+/// Runs one planned instance; a job whose matrix reads `needs` is expanded
+/// now and all its instances run here, up to `max-parallel` at once.
 async fn run_instance<B: Backend>(
     shared: &Shared<B>,
     plan: &Plan,
     id: InstanceId,
     cancel: &CancellationToken,
-) -> JobReport {
+) -> Vec<JobReport> {
     let planned = &plan.jobs[id.job];
-    let instance = &planned.instances[id.instance];
+    let job = shared
+        .workflow
+        .workflow
+        .job(&planned.id)
+        .expect("planned jobs come from the workflow");
+    if planned.deferred.is_none() {
+        return vec![run_job_instance(shared, planned, id.instance, cancel).await];
+    }
+    let (needs, _) = needs_context(shared, job);
+    let expanded = match plan::expand_at_run_time(
+        &shared.workflow.workflow,
+        job,
+        &shared.plan_inputs,
+        needs,
+    ) {
+        Ok(expanded) => expanded,
+        Err(diagnostic) => {
+            let report = JobReport {
+                job_id: planned.id.clone(),
+                name: planned.id.clone(),
+                result: JobResult::Failure,
+                duration: Duration::ZERO,
+                error: None,
+                summary: String::new(),
+            };
+            let message = shared.workflow.file.render(&diagnostic);
+            return vec![shared.fail(report, &planned.id, message.trim_end().to_string())];
+        }
+    };
+    let limit = expanded
+        .max_parallel
+        .unwrap_or(usize::MAX)
+        .min(shared.options.parallel.max(1));
+    let siblings = cancel.child_token();
+    let mut running = futures_util::stream::iter(0..expanded.instances.len())
+        .map(|index| {
+            let token = siblings.child_token();
+            let expanded = &expanded;
+            async move { run_job_instance(shared, expanded, index, &token).await }
+        })
+        .buffer_unordered(limit);
+    let mut reports = Vec::new();
+    while let Some(report) = running.next().await {
+        if report.result == JobResult::Failure && expanded.fail_fast {
+            siblings.cancel();
+        }
+        reports.push(report);
+    }
+    reports
+}
+
+async fn run_job_instance<B: Backend>(
+    shared: &Shared<B>,
+    planned: &plan::PlannedJob,
+    index: usize,
+    cancel: &CancellationToken,
+) -> JobReport {
+    let instance = &planned.instances[index];
     let job = shared
         .workflow
         .workflow
@@ -396,6 +502,7 @@ async fn run_instance<B: Backend>(
         result: JobResult::Success,
         duration: Duration::ZERO,
         error: None,
+        summary: String::new(),
     };
     let (needs, status) = needs_context(shared, job);
     let workspace = format!(
@@ -430,7 +537,7 @@ async fn run_instance<B: Backend>(
     );
     let mut strategy = Object::new();
     strategy.insert("fail-fast", Value::Bool(planned.fail_fast));
-    strategy.insert("job-index", Value::Number(id.instance as f64));
+    strategy.insert("job-index", Value::Number(index as f64));
     strategy.insert("job-total", Value::Number(planned.instances.len() as f64));
     strategy.insert(
         "max-parallel",
@@ -440,6 +547,11 @@ async fn run_instance<B: Backend>(
     let mut scope = JobScope { contexts, status };
 
     // The job's `if`: by default it runs only when every need succeeded.
+    if cancel.is_cancelled() {
+        report.result = JobResult::Cancelled;
+        shared.print(&instance.name, "cancelled before it started");
+        return report;
+    }
     let run_it = scope.condition(job.condition.as_ref().map(|c| c.value.as_str()));
     match run_it {
         Ok(true) => {}
@@ -466,11 +578,46 @@ async fn run_instance<B: Backend>(
             "calls a reusable workflow, which mlci cannot run yet".to_string(),
         );
     }
+    let _concurrency_slot = match &job.concurrency {
+        None => None,
+        Some(concurrency) => {
+            let group = match scope.eval_string(&concurrency.group.value) {
+                Ok(group) => group,
+                Err(message) => {
+                    return shared.fail(
+                        report,
+                        &instance.name,
+                        format!("cannot evaluate `concurrency.group`: {message}"),
+                    );
+                }
+            };
+            let cancel_in_progress = scope.flag(concurrency.cancel_in_progress.as_ref());
+            match shared
+                .concurrency
+                .enter(shared, &instance.name, &group, cancel_in_progress, cancel)
+                .await
+            {
+                Some(slot) => Some(slot),
+                None => {
+                    report.result = JobResult::Cancelled;
+                    shared.print(
+                        &instance.name,
+                        &format!(
+                            "cancelled: a newer job of concurrency group `{group}` took its place"
+                        ),
+                    );
+                    return report;
+                }
+            }
+        }
+    };
     let spec = match job_spec(shared, job, &scope, instance, &workspace) {
         Ok(spec) => spec,
         Err(message) => return shared.fail(report, &instance.name, message),
     };
     shared.print(&instance.name, &format!("starting in {}", spec.image));
+    shared.console.job_started(&instance.name);
+    let _spinner = Spinner(&shared.console, &instance.name);
     let env = match shared.backend.start_job(&spec, cancel).await {
         Ok(env) => env,
         Err(error) => {
@@ -479,7 +626,7 @@ async fn run_instance<B: Backend>(
         }
     };
     let has_bash = job.container.is_none();
-    let result = run_steps(
+    let (result, summary) = run_steps(
         shared,
         job,
         &env,
@@ -502,6 +649,7 @@ async fn run_instance<B: Backend>(
         shared.print(&instance.name, &format!("warning: cleanup: {error}"));
     }
     report.result = result;
+    report.summary = summary;
     let continue_on_error = scope.continue_on_error(job.continue_on_error.as_ref());
     if report.result == JobResult::Failure && continue_on_error {
         shared.print(
@@ -518,7 +666,119 @@ async fn run_instance<B: Backend>(
     report
 }
 
-pub(super) fn workflow_name<B: Backend>(shared: &Shared<B>) -> &str {
+/// Job-level `concurrency` within a run, as GitHub has it: in one group at
+/// most one job instance runs and one waits; a newer arrival cancels the one
+/// waiting, and with `cancel-in-progress` the one running too.
+#[derive(Default)]
+struct ConcurrencyGroups {
+    groups: Mutex<BTreeMap<String, GroupState>>,
+    changed: tokio::sync::Notify,
+}
+
+#[derive(Default)]
+struct GroupState {
+    running: Option<(u64, CancellationToken)>,
+    waiting: Option<(u64, CancellationToken)>,
+    next_ticket: u64,
+}
+
+/// Holds a concurrency group until dropped.
+struct ConcurrencySlot<'a> {
+    groups: &'a ConcurrencyGroups,
+    group: String,
+    ticket: u64,
+}
+
+impl ConcurrencyGroups {
+    /// Waits for the group; None when this instance was cancelled meanwhile.
+    async fn enter<'a, B: Backend>(
+        &'a self,
+        shared: &Shared<B>,
+        name: &str,
+        group: &str,
+        cancel_in_progress: bool,
+        cancel: &CancellationToken,
+    ) -> Option<ConcurrencySlot<'a>> {
+        let ticket = {
+            let mut groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
+            let state = groups.entry(group.to_string()).or_default();
+            let ticket = state.next_ticket;
+            state.next_ticket += 1;
+            if let Some((_, previous)) = state.waiting.take() {
+                previous.cancel();
+            }
+            if cancel_in_progress && let Some((_, running)) = &state.running {
+                running.cancel();
+            }
+            if state.running.is_none() {
+                state.running = Some((ticket, cancel.clone()));
+                return Some(ConcurrencySlot {
+                    groups: self,
+                    group: group.to_string(),
+                    ticket,
+                });
+            }
+            state.waiting = Some((ticket, cancel.clone()));
+            ticket
+        };
+        self.changed.notify_waiters();
+        shared.print(name, &format!("waiting for concurrency group `{group}`"));
+        loop {
+            let changed = self.changed.notified();
+            {
+                let mut groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
+                let state = groups.entry(group.to_string()).or_default();
+                let mine = state.waiting.as_ref().is_some_and(|(t, _)| *t == ticket);
+                if cancel.is_cancelled() || !mine {
+                    if mine {
+                        state.waiting = None;
+                    }
+                    return None;
+                }
+                if state.running.is_none() {
+                    state.waiting = None;
+                    state.running = Some((ticket, cancel.clone()));
+                    return Some(ConcurrencySlot {
+                        groups: self,
+                        group: group.to_string(),
+                        ticket,
+                    });
+                }
+            }
+            tokio::select! {
+                _ = changed => {}
+                _ = cancel.cancelled() => {}
+            }
+        }
+    }
+}
+
+impl Drop for ConcurrencySlot<'_> {
+    fn drop(&mut self) {
+        let mut groups = self.groups.groups.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(state) = groups.get_mut(&self.group)
+            && state
+                .running
+                .as_ref()
+                .is_some_and(|(t, _)| *t == self.ticket)
+        {
+            state.running = None;
+        }
+        drop(groups);
+        self.groups.changed.notify_waiters();
+    }
+}
+
+/// Takes a job's spinner away however `run_instance` returns.
+struct Spinner<'a>(&'a Console, &'a str);
+
+impl Drop for Spinner<'_> {
+    fn drop(&mut self) {
+        self.0.job_finished(self.1);
+    }
+}
+
+fn workflow_name<B: Backend>(shared: &Shared<B>) -> &str {
     match &shared.workflow.workflow.name {
         Some(name) => &name.value,
         None => shared.workflow.file.path.to_str().unwrap_or("workflow"),
@@ -614,8 +874,10 @@ fn job_spec<B: Backend>(
 pub(super) struct StepState {
     pub github_env: BTreeMap<String, String>,
     pub github_path: Vec<String>,
-    pub steps: Object,
+    steps: Object,
     pub failed: bool,
+    /// The job summary so far: every step's `GITHUB_STEP_SUMMARY`, in order.
+    summary: String,
     /// Actions copied into the container, `post` steps to run at the end.
     pub actions: super::actions::JobActions,
 }
@@ -630,18 +892,19 @@ async fn run_steps<B: Backend>(
     workspace: &str,
     has_bash: bool,
     cancel: &CancellationToken,
-) -> JobResult {
+) -> (JobResult, String) {
     let mut state = StepState {
         github_env: BTreeMap::new(),
         github_path: Vec::new(),
         steps: Object::new(),
         failed: false,
+        summary: String::new(),
         actions: Default::default(),
     };
     let payload = serde_json::to_vec_pretty(&shared.payload).unwrap_or_default();
     if let Err(error) = env.write_file(EVENT_PATH, &payload, 0o644).await {
         shared.print(name, &format!("error: {error}"));
-        return JobResult::Failure;
+        return (JobResult::Failure, String::new());
     }
     let mut secrets = Object::new();
     for (k, v) in &shared.options.secrets {
@@ -697,6 +960,7 @@ async fn run_steps<B: Backend>(
             }
             Ok(true) => {
                 shared.print(name, &format!("▶ {title}"));
+                shared.console.status(name, &title);
                 // Steps that run because of always()/cancelled() after a
                 // Ctrl-C must not be cancelled by the same token.
                 let step_cancel = if cancelled {
@@ -761,13 +1025,14 @@ async fn run_steps<B: Backend>(
     scope
         .contexts
         .insert("steps", Value::Object(state.steps.clone()));
-    if cancel.is_cancelled() {
+    let result = if cancel.is_cancelled() {
         JobResult::Cancelled
     } else if state.failed {
         JobResult::Failure
     } else {
         JobResult::Success
-    }
+    };
+    (result, state.summary)
 }
 
 /// The environment of a step, by GitHub's precedence: workflow `env`, then
@@ -779,7 +1044,7 @@ pub(super) fn step_env<B: Backend>(
     scope: &JobScope,
     state: &StepState,
 ) -> BTreeMap<String, String> {
-    let mut env = BTreeMap::new();
+    let mut env = shared.options.env.clone();
     for map in [&shared.workflow.workflow.env, &job.env] {
         for (k, v) in map {
             env.insert(
@@ -861,7 +1126,6 @@ impl StepExecResult {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn run_step<B: Backend>(
     ctx: &StepCtx<'_, B>,
     step: &Step,
@@ -869,9 +1133,7 @@ async fn run_step<B: Backend>(
     scope: &JobScope,
     state: &mut StepState,
 ) -> (&'static str, Object) {
-    let shared = ctx.shared;
-    let job = ctx.job;
-    let name = ctx.name;
+    let (shared, job, name) = (ctx.shared, ctx.job, ctx.name);
     let script = match &step.action {
         StepAction::Run(run) => match scope.eval_string(&run.value) {
             Ok(script) => script,
@@ -916,7 +1178,7 @@ async fn run_step<B: Backend>(
                 .unwrap_or_else(|_| d.value.clone())
         });
     let exec = StepExec {
-        key: format!("step-{index}"),
+        key: format!("step_{index}"),
         command: StepCommand::Script {
             text: script,
             shell,
@@ -959,15 +1221,53 @@ impl<B: Backend> StepCtx<'_, B> {
         }
     }
 
-    /// The default environment variables of a step (`CI`, `GITHUB_*`,
-    /// `RUNNER_*`) with the step files at `files`.
-    pub fn default_env(
+    /// The directory of a step's file commands: one download reads them all
+    /// back after the step.
+    fn commands_dir(key: &str) -> String {
+        format!("{TEMP}/_runner_file_commands/{key}")
+    }
+
+    /// The full environment of a step: the default variables (`CI`,
+    /// `GITHUB_*`, `RUNNER_*`), the step's own, and the directories earlier
+    /// steps added to `GITHUB_PATH`. Creates the step's files empty, and
+    /// writes `extra` files in the same round trip.
+    pub async fn prepare_env(
         &self,
+        state: &StepState,
+        key: &str,
         action: &str,
-        files: defaults::FileCommandPaths,
-    ) -> BTreeMap<String, String> {
+        own: BTreeMap<String, String>,
+        extra: Vec<FileToWrite>,
+    ) -> Result<BTreeMap<String, String>, String> {
         let shared = self.shared;
-        defaults::default_env(&defaults::DefaultEnvInput {
+        let commands_dir = Self::commands_dir(key);
+        let files = defaults::FileCommandPaths {
+            output: format!("{commands_dir}/{FILE_OUTPUT}"),
+            env: format!("{commands_dir}/{FILE_ENV}"),
+            path: format!("{commands_dir}/{FILE_PATH}"),
+            step_summary: format!("{commands_dir}/{FILE_SUMMARY}"),
+            state: format!("{commands_dir}/{FILE_STATE}"),
+        };
+        let mut uploads: Vec<FileToWrite> = [
+            &files.output,
+            &files.env,
+            &files.path,
+            &files.step_summary,
+            &files.state,
+        ]
+        .into_iter()
+        .map(|path| FileToWrite {
+            path: path.clone(),
+            contents: Vec::new(),
+            mode: 0o666,
+        })
+        .collect();
+        uploads.extend(extra);
+        self.env
+            .write_files(uploads)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut variables = defaults::default_env(&defaults::DefaultEnvInput {
             workflow: workflow_name(shared).to_string(),
             workflow_ref: None,
             workflow_sha: None,
@@ -996,44 +1296,7 @@ impl<B: Backend> StepCtx<'_, B> {
             debug: false,
             home: Some("/github/home".to_string()),
             retention_days: None,
-        })
-    }
-
-    /// The paths of a step's files (`GITHUB_OUTPUT`, …) for `key`.
-    pub fn file_paths(key: &str) -> defaults::FileCommandPaths {
-        defaults::FileCommandPaths {
-            output: format!("{TEMP}/_runner_file_commands/set_output_{key}"),
-            env: format!("{TEMP}/_runner_file_commands/set_env_{key}"),
-            path: format!("{TEMP}/_runner_file_commands/add_path_{key}"),
-            step_summary: format!("{TEMP}/_runner_file_commands/step_summary_{key}"),
-            state: format!("{TEMP}/_runner_file_commands/save_state_{key}"),
-        }
-    }
-
-    /// The full environment of a step: defaults, the step's own, and the
-    /// directories earlier steps added to `GITHUB_PATH`. Creates the step's
-    /// files empty.
-    pub async fn prepare_env(
-        &self,
-        state: &StepState,
-        key: &str,
-        action: &str,
-        own: BTreeMap<String, String>,
-    ) -> Result<BTreeMap<String, String>, String> {
-        let files = Self::file_paths(key);
-        for path in [
-            &files.output,
-            &files.env,
-            &files.path,
-            &files.step_summary,
-            &files.state,
-        ] {
-            self.env
-                .write_file(path, b"", 0o666)
-                .await
-                .map_err(|e| e.to_string())?;
-        }
-        let mut variables = self.default_env(action, files);
+        });
         variables.extend(own);
         if !state.github_path.is_empty() {
             let base = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -1049,18 +1312,25 @@ impl<B: Backend> StepCtx<'_, B> {
         Ok(variables)
     }
 
-    /// Reads back a step's files: outputs into `outputs`, `GITHUB_ENV` and
-    /// `GITHUB_PATH` into `state`; returns what `GITHUB_STATE` saved.
+    /// Reads back a step's files: outputs into `outputs`, `GITHUB_ENV`,
+    /// `GITHUB_PATH` and the summary into `state`; returns what
+    /// `GITHUB_STATE` saved.
     pub async fn collect_files(
         &self,
-        variables: &BTreeMap<String, String>,
+        key: &str,
         state: &mut StepState,
         outputs: &mut Object,
     ) -> Vec<(String, String)> {
-        let (env, shared, name) = (self.env, self.shared, self.name);
-        let read = |key: &str| variables.get(key).cloned().unwrap_or_default();
-        if let Ok(Some(bytes)) = env.read_file(&read("GITHUB_OUTPUT")).await {
-            match file_commands::parse_key_values(&String::from_utf8_lossy(&bytes)) {
+        let (shared, name) = (self.shared, self.name);
+        let files = match self.env.read_dir_files(&Self::commands_dir(key)).await {
+            Ok(files) => files,
+            Err(error) => {
+                shared.print(name, &format!("error: {error}"));
+                BTreeMap::new()
+            }
+        };
+        if let Some(bytes) = files.get(FILE_OUTPUT) {
+            match file_commands::parse_key_values(&String::from_utf8_lossy(bytes)) {
                 Ok(pairs) => {
                     for (k, v) in pairs {
                         outputs.insert(k, Value::String(v));
@@ -1069,22 +1339,37 @@ impl<B: Backend> StepCtx<'_, B> {
                 Err(error) => shared.print(name, &format!("error: GITHUB_OUTPUT: {error}")),
             }
         }
-        if let Ok(Some(bytes)) = env.read_file(&read("GITHUB_ENV")).await {
-            match file_commands::parse_key_values(&String::from_utf8_lossy(&bytes)) {
+        if let Some(bytes) = files.get(FILE_ENV) {
+            match file_commands::parse_key_values(&String::from_utf8_lossy(bytes)) {
                 Ok(pairs) => state.github_env.extend(pairs),
                 Err(error) => shared.print(name, &format!("error: GITHUB_ENV: {error}")),
             }
         }
-        if let Ok(Some(bytes)) = env.read_file(&read("GITHUB_PATH")).await {
+        if let Some(bytes) = files.get(FILE_PATH) {
             state
                 .github_path
                 .extend(file_commands::parse_path_file(&String::from_utf8_lossy(
-                    &bytes,
+                    bytes,
                 )));
         }
+        if let Some(bytes) = files.get(FILE_SUMMARY).filter(|b| !b.is_empty()) {
+            if bytes.len() > STEP_SUMMARY_LIMIT {
+                // GitHub refuses summaries over 1 MiB and shows an error instead.
+                shared.print(
+                    name,
+                    "warning: GITHUB_STEP_SUMMARY is over 1 MiB and was not kept",
+                );
+            } else {
+                let text = shared.masker.mask(&String::from_utf8_lossy(bytes));
+                state.summary.push_str(&text);
+                if !text.ends_with('\n') {
+                    state.summary.push('\n');
+                }
+            }
+        }
         let mut saved = Vec::new();
-        if let Ok(Some(bytes)) = env.read_file(&read("GITHUB_STATE")).await {
-            match file_commands::parse_key_values(&String::from_utf8_lossy(&bytes)) {
+        if let Some(bytes) = files.get(FILE_STATE) {
+            match file_commands::parse_key_values(&String::from_utf8_lossy(bytes)) {
                 Ok(pairs) => saved = pairs,
                 Err(error) => shared.print(name, &format!("error: GITHUB_STATE: {error}")),
             }
@@ -1092,106 +1377,146 @@ impl<B: Backend> StepCtx<'_, B> {
         saved
     }
 
-    /// Streams a command's output through the masker and the workflow
-    /// commands; returns whether a command asked to fail the step.
-    pub fn output_handler<'s>(
-        &'s self,
-        processor: &'s mut CommandProcessor,
-        failed_by_command: &'s mut bool,
-        saved_state: &'s mut Vec<(String, String)>,
-    ) -> impl FnMut(super::mask::StreamLine<'_>, &mut Object) + 's {
-        let (shared, name) = (self.shared, self.name);
-        move |line: super::mask::StreamLine<'_>, outputs: &mut Object| {
-            let Some(raw) = line.raw else {
-                shared.print(name, &line.masked);
-                return;
-            };
-            for action in processor.process_line(raw) {
-                match action {
-                    Action::Output(text) => shared.print(name, &shared.masker.mask(&text)),
-                    Action::GroupStart(title) => {
-                        shared.print(name, &format!("▸ {}", shared.masker.mask(&title)))
-                    }
-                    Action::GroupEnd => {}
-                    Action::Debug(text) => {
-                        shared.print(name, &format!("debug: {}", shared.masker.mask(&text)))
-                    }
-                    Action::Annotation(annotation) => shared.print(
-                        name,
-                        &format!(
-                            "{}: {}",
-                            annotation.level,
-                            shared.masker.mask(&annotation.message)
-                        ),
-                    ),
-                    Action::AddMask(value) => shared.masker.add_value(&value),
-                    Action::SetOutput { name: key, value } => {
-                        outputs.insert(key, Value::String(value))
-                    }
-                    Action::SaveState { name: key, value } => saved_state.push((key, value)),
-                    Action::FailStep => *failed_by_command = true,
-                    _ => {}
+    /// The sink of a step's output: lines go through the masker, the
+    /// workflow commands and the console.
+    pub fn step_output(&self) -> StepOutput<'_> {
+        StepOutput {
+            masker: LineMasker::new(self.shared.masker.clone()),
+            lines: StepLines {
+                shared_masker: &self.shared.masker,
+                shared: &self.shared.console,
+                name: self.name,
+                processor: CommandProcessor::new(false),
+                log: self.shared.console.step_log(self.name),
+                outputs: Object::new(),
+                saved_state: Vec::new(),
+                failed_by_command: false,
+            },
+        }
+    }
+}
+
+/// See [`StepCtx::step_output`].
+pub(super) struct StepOutput<'a> {
+    masker: LineMasker,
+    lines: StepLines<'a>,
+}
+
+struct StepLines<'a> {
+    shared_masker: &'a Masker,
+    shared: &'a Console,
+    name: &'a str,
+    processor: CommandProcessor,
+    log: super::output::StepLog<'a>,
+    outputs: Object,
+    saved_state: Vec<(String, String)>,
+    failed_by_command: bool,
+}
+
+impl StepLines<'_> {
+    fn handle(&mut self, line: super::mask::StreamLine<'_>) {
+        let masker = self.shared_masker;
+        let Some(raw) = line.raw else {
+            self.log.output(&line.masked);
+            return;
+        };
+        for action in self.processor.process_line(raw) {
+            match action {
+                Action::Output(text) => self.log.output(&masker.mask(&text)),
+                Action::GroupStart(title) => self.log.group_start(&masker.mask(&title)),
+                Action::GroupEnd => self.log.group_end(),
+                Action::Debug(text) => self
+                    .shared
+                    .line(self.name, &format!("debug: {}", masker.mask(&text))),
+                Action::Annotation(annotation) => self.shared.line(
+                    self.name,
+                    &format!("{}: {}", annotation.level, masker.mask(&annotation.message)),
+                ),
+                Action::AddMask(value) => masker.add_value(&value),
+                Action::SetOutput { name: key, value } => {
+                    self.outputs.insert(key, Value::String(value))
                 }
+                Action::SaveState { name: key, value } => self.saved_state.push((key, value)),
+                Action::FailStep => self.failed_by_command = true,
+                _ => {}
             }
         }
     }
+}
 
-    /// Prints how a command ended; true when it exited 0.
-    pub fn report_outcome(&self, outcome: Result<ExecOutcome, crate::executor::ExecError>) -> bool {
-        let (shared, name) = (self.shared, self.name);
-        match outcome {
+impl StepOutput<'_> {
+    /// A chunk of the command's output.
+    pub fn push(&mut self, bytes: &[u8]) {
+        let lines = &mut self.lines;
+        self.masker.push_with(bytes, |line| lines.handle(line));
+    }
+
+    /// After the command: says how it ended unless it exited 0. Returns
+    /// whether it succeeded (exit 0 and no command failed the step), the
+    /// outputs and the state that commands set.
+    pub fn finish(
+        mut self,
+        outcome: Result<ExecOutcome, crate::executor::ExecError>,
+    ) -> (bool, Object, Vec<(String, String)>) {
+        let lines = &mut self.lines;
+        self.masker.finish_with(|line| lines.handle(line));
+        let mut lines = self.lines;
+        let exited_zero = matches!(outcome, Ok(ExecOutcome::Exited(0)));
+        lines.log.finish(!exited_zero || lines.failed_by_command);
+        let (console, name) = (lines.shared, lines.name);
+        let succeeded = match outcome {
             Ok(ExecOutcome::Exited(0)) => true,
             Ok(ExecOutcome::Exited(code)) => {
-                shared.print(name, &format!("error: the step exited with code {code}"));
+                console.line(name, &format!("error: the step exited with code {code}"));
                 false
             }
             Ok(ExecOutcome::TimedOut) => {
-                shared.print(
+                console.line(
                     name,
                     "error: the step ran past its timeout-minutes and was stopped",
                 );
                 false
             }
             Ok(ExecOutcome::Cancelled) => {
-                shared.print(name, "the step was cancelled");
+                console.line(name, "the step was cancelled");
                 false
             }
             Err(error) => {
-                shared.print(name, &format!("error: {error}"));
+                console.line(name, &format!("error: {error}"));
                 false
             }
-        }
+        };
+        (
+            succeeded && !lines.failed_by_command,
+            lines.outputs,
+            lines.saved_state,
+        )
     }
 }
 
 /// Runs a script or a program in the job container and collects its
-/// outputs, `GITHUB_ENV`, `GITHUB_PATH` and `GITHUB_STATE`.
+/// outputs, `GITHUB_ENV`, `GITHUB_PATH`, summary and `GITHUB_STATE`.
 pub(super) async fn exec_step<B: Backend>(
     ctx: &StepCtx<'_, B>,
     state: &mut StepState,
     exec: StepExec,
 ) -> StepExecResult {
     let (shared, name, env) = (ctx.shared, ctx.name, ctx.env);
+    let mut extra = Vec::new();
     let argv = match &exec.command {
         StepCommand::Script { text, shell } => {
             let script_path = format!("{TEMP}/{}", shell.script_file_name(&exec.key));
-            if let Err(error) = env
-                .write_file(
-                    &script_path,
-                    shell::script_body(text, shell).as_bytes(),
-                    0o755,
-                )
-                .await
-            {
-                shared.print(name, &format!("error: {error}"));
-                return StepExecResult::failed();
-            }
+            extra.push(FileToWrite {
+                path: script_path.clone(),
+                contents: shell::script_body(text, shell).into_bytes(),
+                mode: 0o755,
+            });
             shell.argv(&script_path)
         }
         StepCommand::Program(argv) => argv.clone(),
     };
     let variables = match ctx
-        .prepare_env(state, &exec.key, &exec.action, exec.env)
+        .prepare_env(state, &exec.key, &exec.action, exec.env, extra)
         .await
     {
         Ok(variables) => variables,
@@ -1207,29 +1532,16 @@ pub(super) async fn exec_step<B: Backend>(
         user: None,
         timeout: exec.timeout,
     };
-    let mut outputs = Object::new();
-    let mut processor = CommandProcessor::new(false);
-    let mut masker = LineMasker::new(shared.masker.clone());
-    let mut step_failed_by_command = false;
-    let mut saved_state = Vec::new();
+    let mut sink = ctx.step_output();
     let outcome = {
-        let mut handle = ctx.output_handler(
-            &mut processor,
-            &mut step_failed_by_command,
-            &mut saved_state,
-        );
-        let mut on_output = |_kind: StreamKind, bytes: &[u8]| {
-            masker.push_with(bytes, |line| handle(line, &mut outputs));
-        };
-        let outcome = env.exec(&request, ctx.cancel, &mut on_output).await;
-        masker.finish_with(|line| handle(line, &mut outputs));
-        outcome
+        let mut on_output = |_kind: StreamKind, bytes: &[u8]| sink.push(bytes);
+        env.exec(&request, ctx.cancel, &mut on_output).await
     };
-    let succeeded = ctx.report_outcome(outcome);
+    let (succeeded, mut outputs, mut saved_state) = sink.finish(outcome);
     // Step files: outputs, environment and PATH for the steps after this one.
-    saved_state.extend(ctx.collect_files(&request.env, state, &mut outputs).await);
+    saved_state.extend(ctx.collect_files(&exec.key, state, &mut outputs).await);
     StepExecResult {
-        succeeded: succeeded && !step_failed_by_command,
+        succeeded,
         outputs,
         saved_state,
     }
@@ -1238,9 +1550,7 @@ pub(super) async fn exec_step<B: Backend>(
 impl<B: Backend> Shared<B> {
     /// One log line, prefixed with the job instance, secrets masked.
     pub fn print(&self, job: &str, line: &str) {
-        let line = self.masker.mask(line);
-        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = writeln!(out, "[{job}] {line}");
+        self.console.line(job, line);
     }
 
     fn fail(&self, mut report: JobReport, name: &str, message: String) -> JobReport {

@@ -4,8 +4,10 @@
 
 pub mod commands;
 pub mod defaults;
+pub mod dotenv;
 pub mod file_commands;
 pub mod mask;
+pub mod output;
 pub mod shell;
 
 // Running a workflow: the repository snapshot, the `github` context, and the

@@ -335,6 +335,30 @@ pub fn first_file(reader: impl Read) -> io::Result<Option<Vec<u8>>> {
     Ok(None)
 }
 
+/// The regular files directly inside the directory that a Docker archive
+/// download of one directory holds (`dir/name`), by name.
+pub fn top_level_files(
+    reader: impl Read,
+) -> io::Result<std::collections::BTreeMap<String, Vec<u8>>> {
+    let mut files = std::collections::BTreeMap::new();
+    let mut archive = tar::Archive::new(reader);
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let path = entry.path()?.into_owned();
+        let parts: Vec<_> = path.components().collect();
+        if let [_, Component::Normal(name)] = parts.as_slice() {
+            let name = name.to_string_lossy().into_owned();
+            let mut data = Vec::with_capacity(entry.size() as usize);
+            entry.read_to_end(&mut data)?;
+            files.insert(name, data);
+        }
+    }
+    Ok(files)
+}
+
 /// A path relative to `/`, without `.` and `..` tricks.
 pub fn relative_to_root(path: &str) -> Result<String, String> {
     let mut parts: Vec<&str> = Vec::new();

@@ -19,9 +19,7 @@
 use super::{Call, ResolvedAction, manifest::Runs};
 use crate::executor::{Backend, JobEnv, StepContainerSpec, StreamKind};
 use crate::expr::Object;
-use crate::run::commands::CommandProcessor;
 use crate::run::engine::{JobScope, StepCtx, StepState, step_timeout};
-use crate::run::mask::LineMasker;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -150,45 +148,30 @@ async fn run_container<B: Backend>(
     state: &mut StepState,
 ) -> (&'static str, Object) {
     let (shared, name) = (ctx.shared, ctx.name);
-    let variables = match ctx.prepare_env(state, &call.key, &call.action, own).await {
+    let variables = match ctx
+        .prepare_env(state, &call.key, &call.action, own, Vec::new())
+        .await
+    {
         Ok(v) => v,
         Err(message) => {
             shared.print(name, &format!("error: {message}"));
             return ("failure", Object::new());
         }
     };
-    spec.env = variables.clone();
+    spec.env = variables;
     spec.workdir = ctx.workspace.to_string();
     spec.shared_paths = SHARED_PATHS.iter().map(|p| p.to_string()).collect();
     spec.timeout = step_timeout(scope, call.step);
-    let mut outputs = Object::new();
-    let mut processor = CommandProcessor::new(false);
-    let mut masker = LineMasker::new(shared.masker.clone());
-    let mut failed_by_command = false;
-    let mut saved_state = Vec::new();
+    let mut sink = ctx.step_output();
     let outcome = {
-        let mut handle =
-            ctx.output_handler(&mut processor, &mut failed_by_command, &mut saved_state);
-        let mut on_output = |_kind: StreamKind, bytes: &[u8]| {
-            masker.push_with(bytes, |line| handle(line, &mut outputs));
-        };
-        let outcome = ctx
-            .env
+        let mut on_output = |_kind: StreamKind, bytes: &[u8]| sink.push(bytes);
+        ctx.env
             .run_step_container(&spec, ctx.cancel, &mut on_output)
-            .await;
-        masker.finish_with(|line| handle(line, &mut outputs));
-        outcome
+            .await
     };
-    let succeeded = ctx.report_outcome(outcome);
-    ctx.collect_files(&variables, state, &mut outputs).await;
-    (
-        if succeeded && !failed_by_command {
-            "success"
-        } else {
-            "failure"
-        },
-        outputs,
-    )
+    let (succeeded, mut outputs, _) = sink.finish(outcome);
+    ctx.collect_files(&call.key, state, &mut outputs).await;
+    (if succeeded { "success" } else { "failure" }, outputs)
 }
 
 /// Builds the action's image from its directory, or reuses the one built

@@ -238,7 +238,7 @@ pub(super) async fn run_uses<B: Backend>(
         ctx,
         step,
         &title,
-        format!("step-{index}"),
+        format!("step_{index}"),
         uses,
         index,
         scope,
