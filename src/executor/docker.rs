@@ -45,7 +45,7 @@ use self::archive::{Owner, Source};
 use super::options::split_volume_specs;
 use super::{
     Backend, ContainerOptions, ExecError, ExecOutcome, ExecRequest, FileToWrite, JobEnv, JobSpec,
-    LABEL_JOB, LABEL_RUN, RunningService, StreamKind,
+    LABEL_JOB, LABEL_RUN, RunningService, StepContainerSpec, StreamKind,
 };
 
 /// Label that says what an object is to mlci: `job`, `service`, `network`, `volume`.
@@ -246,6 +246,7 @@ impl DockerBackend {
         let owner = owner_for(spec.options.user.as_deref());
         let mut env = DockerJob {
             docker: self.docker.clone(),
+            run_id: spec.run_id.clone(),
             job_name: job.clone(),
             container: id.clone(),
             network: Some(network.clone()),
@@ -493,6 +494,70 @@ impl Backend for DockerBackend {
         }
     }
 
+    async fn has_image(&self, image: &str) -> Result<bool, ExecError> {
+        match self.image_id(image).await {
+            Ok(_) => Ok(true),
+            Err(ExecError::ImageMissing { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn build_image(
+        &self,
+        context: &Path,
+        dockerfile: &str,
+        tag: &str,
+        labels: &BTreeMap<String, String>,
+        on_output: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<(), ExecError> {
+        let dir = context.to_path_buf();
+        let tar = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+            let mut builder = tar::Builder::new(Vec::new());
+            builder.follow_symlinks(false);
+            builder.append_dir_all(".", &dir)?;
+            builder.into_inner()
+        })
+        .await
+        .map_err(|e| ExecError::Engine(e.to_string()))?
+        .map_err(|e| {
+            ExecError::Engine(format!(
+                "cannot pack the build context {}: {e}",
+                context.display()
+            ))
+        })?;
+        let labels: HashMap<String, String> =
+            labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let options = bollard::query_parameters::BuildImageOptionsBuilder::default()
+            .dockerfile(dockerfile)
+            .t(tag)
+            .rm(true)
+            .forcerm(true)
+            .labels(&labels)
+            .build();
+        let mut stream =
+            self.docker
+                .build_image(options, None, Some(bollard::body_full(tar.into())));
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(info) => {
+                    if let Some(text) = &info.stream {
+                        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                            on_output(line);
+                        }
+                    }
+                }
+                Err(DockerError::DockerStreamError { error }) => {
+                    return Err(ExecError::Engine(format!(
+                        "building the image {tag} failed: {}",
+                        error.trim()
+                    )));
+                }
+                Err(e) => return Err(engine_error(&format!("building the image {tag}"), e)),
+            }
+        }
+        Ok(())
+    }
+
     async fn remove_run(&self, run_id: &str) -> Result<(), ExecError> {
         let filter = HashMap::from([("label".to_string(), vec![format!("{LABEL_RUN}={run_id}")])]);
         let containers = self
@@ -596,6 +661,7 @@ async fn remove_objects(
 #[derive(Debug)]
 pub struct DockerJob {
     docker: Docker,
+    run_id: String,
     job_name: String,
     container: String,
     network: Option<String>,
@@ -609,6 +675,113 @@ pub struct DockerJob {
 }
 
 impl DockerJob {
+    /// Copies `path` (a directory) from one container to another, streamed.
+    async fn copy_between(&self, from: &str, to: &str, path: &str) -> Result<(), ExecError> {
+        let job = &self.job_name;
+        let opts = DownloadFromContainerOptionsBuilder::default()
+            .path(path)
+            .build();
+        let stream = self
+            .docker
+            .download_from_container(from, Some(opts))
+            .map(|item| item.map_err(|e| std::io::Error::other(docker_message(&e))));
+        let parent = Path::new(path)
+            .parent()
+            .map(|p| p.to_string_lossy().to_string())
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| "/".to_string());
+        let opts = UploadToContainerOptionsBuilder::default()
+            .path(&parent)
+            .build();
+        self.docker
+            .upload_to_container(to, Some(opts), bollard::body_try_stream(stream))
+            .await
+            .map_err(|e| {
+                ExecError::Engine(format!(
+                    "cannot copy `{path}` between the containers of job `{job}`: {}",
+                    docker_message(&e)
+                ))
+            })
+    }
+
+    async fn run_step_container_inner(
+        &self,
+        id: &str,
+        spec: &StepContainerSpec,
+        cancel: &CancellationToken,
+        on_output: &mut (dyn FnMut(StreamKind, &[u8]) + Send),
+    ) -> Result<ExecOutcome, ExecError> {
+        let job = &self.job_name;
+        for path in &spec.shared_paths {
+            self.copy_between(&self.container, id, path).await?;
+        }
+        // Attached before the start, so that no output of a short-lived
+        // container is missed (following its logs can miss the last lines).
+        let attached = self
+            .docker
+            .attach_container(
+                id,
+                Some(bollard::query_parameters::AttachContainerOptions {
+                    stream: true,
+                    stdout: true,
+                    stderr: true,
+                    logs: true,
+                    ..Default::default()
+                }),
+            )
+            .await
+            .map_err(|e| {
+                engine_error(&format!("attaching to a step container of job `{job}`"), e)
+            })?;
+        let mut logs = attached.output;
+        self.docker
+            .start_container(id, None)
+            .await
+            .map_err(|e| start_error(job, "starting a step container", e))?;
+        let deadline = spec.timeout.map(|t| tokio::time::Instant::now() + t);
+        let timer = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(timer);
+        let stopped = loop {
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled() => break Some(ExecOutcome::Cancelled),
+                _ = &mut timer => break Some(ExecOutcome::TimedOut),
+                item = logs.next() => match item {
+                    None => break None,
+                    Some(Ok(LogOutput::StdErr { message })) => on_output(StreamKind::Stderr, &message),
+                    Some(Ok(out)) => on_output(StreamKind::Stdout, &out.into_bytes()),
+                    Some(Err(e)) => return Err(engine_error(&format!("reading the output of a step container of job `{job}`"), e)),
+                },
+            }
+        };
+        if let Some(outcome) = stopped {
+            return Ok(outcome);
+        }
+        let mut wait = self
+            .docker
+            .wait_container(id, None::<bollard::query_parameters::WaitContainerOptions>);
+        let code = match wait.next().await {
+            Some(Ok(r)) => r.status_code,
+            Some(Err(DockerError::DockerContainerWaitError { code, .. })) => code,
+            Some(Err(e)) => {
+                return Err(engine_error(
+                    &format!("waiting for a step container of job `{job}`"),
+                    e,
+                ));
+            }
+            None => -1,
+        };
+        for path in &spec.shared_paths {
+            self.copy_between(id, &self.container, path).await?;
+        }
+        Ok(ExecOutcome::Exited(code))
+    }
+
     /// The job container's id.
     pub fn container_id(&self) -> &str {
         &self.container
@@ -950,6 +1123,59 @@ impl JobEnv for DockerJob {
                     host.display()
                 ))
             })
+    }
+
+    async fn run_step_container(
+        &self,
+        spec: &StepContainerSpec,
+        cancel: &CancellationToken,
+        on_output: &mut (dyn FnMut(StreamKind, &[u8]) + Send),
+    ) -> Result<ExecOutcome, ExecError> {
+        let job = &self.job_name;
+        self.docker
+            .inspect_image(&spec.image)
+            .await
+            .map_err(|e| match status_of(&e) {
+                Some(404) => ExecError::ImageMissing {
+                    image: spec.image.clone(),
+                    detail: HINT_BUILD.to_string(),
+                },
+                _ => engine_error(&format!("inspecting image `{}`", spec.image), e),
+            })?;
+        let labels = HashMap::from([
+            (LABEL_RUN.to_string(), self.run_id.clone()),
+            (LABEL_JOB.to_string(), self.job_name.clone()),
+            (LABEL_ROLE.to_string(), "step".to_string()),
+        ]);
+        let body = ContainerCreateBody {
+            image: Some(spec.image.clone()),
+            entrypoint: spec.entrypoint.clone(),
+            cmd: spec.args.clone(),
+            env: Some(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+            working_dir: Some(spec.workdir.clone()).filter(|w| !w.is_empty()),
+            labels: Some(labels),
+            host_config: Some(HostConfig {
+                network_mode: self.network.clone(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let id = self
+            .docker
+            .create_container(
+                None::<bollard::query_parameters::CreateContainerOptions>,
+                body,
+            )
+            .await
+            .map_err(|e| start_error(job, "creating a step container", e))?
+            .id;
+        let result = self
+            .run_step_container_inner(&id, spec, cancel, on_output)
+            .await;
+        remove_objects(&self.docker, std::slice::from_ref(&id), None, &[])
+            .await
+            .ok();
+        result
     }
 
     fn image_digest(&self) -> &str {

@@ -107,6 +107,24 @@ pub enum ExecError {
     Cancelled { job: String },
 }
 
+/// A container that runs one step (a Docker action) beside the job container:
+/// on the job's network, with the job's labels, removed when it ends.
+#[derive(Clone, Debug, Default)]
+pub struct StepContainerSpec {
+    pub image: String,
+    /// Replaces the image's entrypoint.
+    pub entrypoint: Option<Vec<String>>,
+    /// Replaces the image's command; None keeps it.
+    pub args: Option<Vec<String>>,
+    pub env: BTreeMap<String, String>,
+    pub workdir: String,
+    /// Directories of the job container copied into the step container
+    /// before it starts and back into the job container after it ends (files
+    /// it deletes are not deleted in the job container).
+    pub shared_paths: Vec<String>,
+    pub timeout: Option<Duration>,
+}
+
 /// A place that can run jobs.
 pub trait Backend: Send + Sync {
     type Env: JobEnv;
@@ -119,6 +137,24 @@ pub trait Backend: Send + Sync {
         spec: &JobSpec,
         cancel: &CancellationToken,
     ) -> impl std::future::Future<Output = Result<Self::Env, ExecError>> + Send;
+
+    /// Whether an image exists locally.
+    fn has_image(
+        &self,
+        image: &str,
+    ) -> impl std::future::Future<Output = Result<bool, ExecError>> + Send;
+
+    /// Builds `context` (a host directory) with its `dockerfile` (a path
+    /// inside it) into `tag`, with `labels`; build output goes to `on_output`
+    /// line by line.
+    fn build_image(
+        &self,
+        context: &std::path::Path,
+        dockerfile: &str,
+        tag: &str,
+        labels: &BTreeMap<String, String>,
+        on_output: &mut (dyn FnMut(&str) + Send),
+    ) -> impl std::future::Future<Output = Result<(), ExecError>> + Send;
 
     /// Removes every container, network and volume labelled with this run.
     fn remove_run(
@@ -179,6 +215,15 @@ pub trait JobEnv: Send + Sync {
         path: &str,
         host: &std::path::Path,
     ) -> impl std::future::Future<Output = Result<(), ExecError>> + Send;
+
+    /// Runs a container beside the job container (see [`StepContainerSpec`]),
+    /// streaming its output; cancel and timeout stop and remove it.
+    fn run_step_container(
+        &self,
+        spec: &StepContainerSpec,
+        cancel: &CancellationToken,
+        on_output: &mut (dyn FnMut(StreamKind, &[u8]) + Send),
+    ) -> impl std::future::Future<Output = Result<ExecOutcome, ExecError>> + Send;
 
     /// The digest of the image the job runs in (`sha256:…`).
     fn image_digest(&self) -> &str;

@@ -76,7 +76,7 @@ pub struct JobReport {
 }
 
 const WORK_ROOT: &str = "/__w";
-const TEMP: &str = "/__w/_temp";
+pub(super) const TEMP: &str = "/__w/_temp";
 const EVENT_PATH: &str = "/github/workflow/event.json";
 const FILE_OUTPUT: &str = "set_output";
 const FILE_ENV: &str = "set_env";
@@ -87,23 +87,25 @@ const FILE_STATE: &str = "save_state";
 const STEP_SUMMARY_LIMIT: usize = 1024 * 1024;
 
 /// State shared by every job of a run.
-struct Shared<B: Backend> {
-    backend: B,
-    options: RunOptions,
+pub(super) struct Shared<B: Backend> {
+    pub backend: B,
+    pub options: RunOptions,
     workflow: LoadedWorkflow,
-    info: GitInfo,
+    pub info: GitInfo,
     payload: serde_json::Value,
     inputs: Object,
     run_id: String,
     run_number: u64,
-    snapshot: PathBuf,
-    masker: Masker,
-    console: Console,
+    pub snapshot: PathBuf,
+    pub masker: Masker,
+    pub console: Console,
     /// Per job id: aggregated result and outputs, for the `needs` context.
     finished: Mutex<BTreeMap<String, (JobResult, Object)>>,
     /// For matrices that read `needs`, expanded when their job starts.
     plan_inputs: PlanInputs,
     concurrency: ConcurrencyGroups,
+    /// The run's artifacts and the action cache.
+    pub actions: super::actions::RunActions,
 }
 
 /// Runs a workflow that `workflow::parse` accepted. Returns the report of
@@ -171,6 +173,7 @@ pub async fn run<B: Backend + 'static>(
     };
     let selected = selected_jobs(&plan, options.job.as_deref())?;
     let console = Console::new(masker.clone(), options.interactive);
+    let actions = super::actions::RunActions::new(&run_id);
     let shared = Arc::new(Shared {
         backend,
         options,
@@ -186,6 +189,7 @@ pub async fn run<B: Backend + 'static>(
         finished: Mutex::new(BTreeMap::new()),
         plan_inputs,
         concurrency: ConcurrencyGroups::default(),
+        actions,
     });
     let reports = schedule(shared.clone(), plan, selected, cancel.clone()).await;
     // Whatever happened, nothing of this run stays on the engine.
@@ -366,13 +370,13 @@ fn needs_context<B: Backend>(shared: &Shared<B>, job: &Job) -> (Object, Status) 
 }
 
 /// Everything a job instance's expressions can see, before its steps run.
-struct JobScope {
-    contexts: Object,
-    status: Status,
+pub(super) struct JobScope {
+    pub contexts: Object,
+    pub status: Status,
 }
 
 impl JobScope {
-    fn eval(&self, text: &str) -> Result<Value, String> {
+    pub fn eval(&self, text: &str) -> Result<Value, String> {
         let template = expr::parse_template(text).map_err(|e| e.message)?;
         template
             .eval(&EvalContext {
@@ -383,12 +387,12 @@ impl JobScope {
             .map_err(|e| e.message)
     }
 
-    fn eval_string(&self, text: &str) -> Result<String, String> {
+    pub fn eval_string(&self, text: &str) -> Result<String, String> {
         self.eval(text).map(|v| v.to_display_string())
     }
 
     /// An `if:`; without one, `success()`, as GitHub does.
-    fn condition(&self, text: Option<&str>) -> Result<bool, String> {
+    pub fn condition(&self, text: Option<&str>) -> Result<bool, String> {
         let condition =
             expr::parse_condition(text.unwrap_or("success()")).map_err(|e| e.message)?;
         condition
@@ -410,7 +414,7 @@ impl JobScope {
         }
     }
 
-    fn continue_on_error(&self, value: Option<&crate::workflow::Spanned<BoolOrExpr>>) -> bool {
+    pub fn continue_on_error(&self, value: Option<&crate::workflow::Spanned<BoolOrExpr>>) -> bool {
         match value.map(|v| &v.value) {
             Some(BoolOrExpr::Bool(b)) => *b,
             Some(BoolOrExpr::Expr(text)) => self.eval(text).is_ok_and(|v| v.is_truthy()),
@@ -867,13 +871,15 @@ fn job_spec<B: Backend>(
 }
 
 /// What the steps of a job have built up so far.
-struct StepState {
-    github_env: BTreeMap<String, String>,
-    github_path: Vec<String>,
+pub(super) struct StepState {
+    pub github_env: BTreeMap<String, String>,
+    pub github_path: Vec<String>,
     steps: Object,
-    failed: bool,
+    pub failed: bool,
     /// The job summary so far: every step's `GITHUB_STEP_SUMMARY`, in order.
     summary: String,
+    /// Actions copied into the container, `post` steps to run at the end.
+    pub actions: super::actions::JobActions,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -893,6 +899,7 @@ async fn run_steps<B: Backend>(
         steps: Object::new(),
         failed: false,
         summary: String::new(),
+        actions: Default::default(),
     };
     let payload = serde_json::to_vec_pretty(&shared.payload).unwrap_or_default();
     if let Err(error) = env.write_file(EVENT_PATH, &payload, 0o644).await {
@@ -961,20 +968,16 @@ async fn run_steps<B: Backend>(
                 } else {
                     cancel.child_token()
                 };
-                run_step(
+                let ctx = StepCtx {
                     shared,
                     job,
-                    step,
-                    index,
                     env,
-                    scope,
-                    &mut state,
                     name,
                     workspace,
                     has_bash,
-                    &step_cancel,
-                )
-                .await
+                    cancel: &step_cancel,
+                };
+                run_step(&ctx, step, index, scope, &mut state).await
             }
         };
         let continue_on_error = scope.continue_on_error(step.continue_on_error.as_ref());
@@ -997,6 +1000,28 @@ async fn run_steps<B: Backend>(
             state.steps.insert(id.value.clone(), Value::Object(entry));
         }
     }
+    if !state.actions.posts.is_empty() {
+        // Post steps of actions, as `always()` steps: not cancelled by the
+        // token that cancelled the job.
+        scope.status = if cancel.is_cancelled() {
+            Status::Cancelled
+        } else if state.failed {
+            Status::Failure
+        } else {
+            Status::Success
+        };
+        let post_cancel = CancellationToken::new();
+        let ctx = StepCtx {
+            shared,
+            job,
+            env,
+            name,
+            workspace,
+            has_bash,
+            cancel: &post_cancel,
+        };
+        super::actions::run_posts(&ctx, scope, &mut state).await;
+    }
     scope
         .contexts
         .insert("steps", Value::Object(state.steps.clone()));
@@ -1012,7 +1037,7 @@ async fn run_steps<B: Backend>(
 
 /// The environment of a step, by GitHub's precedence: workflow `env`, then
 /// job `env`, then what earlier steps wrote to `GITHUB_ENV`, then step `env`.
-fn step_env<B: Backend>(
+pub(super) fn step_env<B: Backend>(
     shared: &Shared<B>,
     job: &Job,
     step: &Step,
@@ -1042,20 +1067,73 @@ fn step_env<B: Backend>(
     env
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What one step (or one step of a composite action) needs from its job.
+pub(super) struct StepCtx<'a, B: Backend> {
+    pub shared: &'a Shared<B>,
+    pub job: &'a Job,
+    pub env: &'a B::Env,
+    /// The job instance's name: the prefix of every output line.
+    pub name: &'a str,
+    /// The workspace inside the container.
+    pub workspace: &'a str,
+    pub has_bash: bool,
+    pub cancel: &'a CancellationToken,
+}
+
+/// What runs in the job container for a step.
+pub(super) enum StepCommand {
+    /// A script for a shell (`run:`).
+    Script {
+        text: String,
+        shell: shell::ShellCommand,
+    },
+    /// A program and its arguments (a JavaScript action's `node main.js`).
+    Program(Vec<String>),
+}
+
+/// "Run this in the job container with this env and working directory, and
+/// collect its outputs, env and path": what `run:` steps, composite steps
+/// and JavaScript actions share.
+pub(super) struct StepExec {
+    /// Unique within the job: names the step's script and files.
+    pub key: String,
+    pub command: StepCommand,
+    /// The step's own environment (workflow, job, `GITHUB_ENV`, step `env`,
+    /// and for actions `INPUT_*`), on top of the default variables.
+    pub env: BTreeMap<String, String>,
+    pub workdir: String,
+    pub timeout: Option<Duration>,
+    /// `GITHUB_ACTION`.
+    pub action: String,
+}
+
+/// How a [`StepExec`] ended.
+pub(super) struct StepExecResult {
+    pub succeeded: bool,
+    /// `GITHUB_OUTPUT` and `::set-output`.
+    pub outputs: Object,
+    /// `GITHUB_STATE` (for a JavaScript action's `post`).
+    pub saved_state: Vec<(String, String)>,
+}
+
+impl StepExecResult {
+    pub fn failed() -> Self {
+        StepExecResult {
+            succeeded: false,
+            outputs: Object::new(),
+            saved_state: Vec::new(),
+        }
+    }
+}
+
 async fn run_step<B: Backend>(
-    shared: &Shared<B>,
-    job: &Job,
+    ctx: &StepCtx<'_, B>,
     step: &Step,
     index: usize,
-    env: &B::Env,
     scope: &JobScope,
     state: &mut StepState,
-    name: &str,
-    workspace: &str,
-    has_bash: bool,
-    cancel: &CancellationToken,
 ) -> (&'static str, Object) {
+    let (shared, job, name) = (ctx.shared, ctx.job, ctx.name);
     let script = match &step.action {
         StepAction::Run(run) => match scope.eval_string(&run.value) {
             Ok(script) => script,
@@ -1065,20 +1143,7 @@ async fn run_step<B: Backend>(
             }
         },
         StepAction::Uses(action) => {
-            let action = action.value.as_str();
-            if action.to_ascii_lowercase().starts_with("actions/checkout@") {
-                // The workspace is already the repository's snapshot.
-                shared.print(
-                    name,
-                    &format!("workspace already checked out at {}", shared.info.sha),
-                );
-                return ("success", Object::new());
-            }
-            shared.print(
-                name,
-                &format!("error: `uses: {action}` is not supported by this build of mlci yet"),
-            );
-            return ("failure", Object::new());
+            return super::actions::run_uses(ctx, step, &action.value, index, scope, state).await;
         }
     };
     let shell_name = step
@@ -1095,90 +1160,13 @@ async fn run_step<B: Backend>(
                 .as_ref()
                 .map(|s| s.value.clone())
         });
-    let shell = match shell::resolve(shell_name.as_deref(), has_bash) {
+    let shell = match shell::resolve(shell_name.as_deref(), ctx.has_bash) {
         Ok(shell) => shell,
         Err(error) => {
             shared.print(name, &format!("error: {error}"));
             return ("failure", Object::new());
         }
     };
-    let stem = format!("step-{index}");
-    let script_path = format!("{TEMP}/{}", shell.script_file_name(&stem));
-    // The step's file commands live in a directory of their own, so that one
-    // download reads them all back after the step.
-    let commands_dir = format!("{TEMP}/_runner_file_commands/step_{index}");
-    let files = defaults::FileCommandPaths {
-        output: format!("{commands_dir}/{FILE_OUTPUT}"),
-        env: format!("{commands_dir}/{FILE_ENV}"),
-        path: format!("{commands_dir}/{FILE_PATH}"),
-        step_summary: format!("{commands_dir}/{FILE_SUMMARY}"),
-        state: format!("{commands_dir}/{FILE_STATE}"),
-    };
-    let mut uploads: Vec<FileToWrite> = [
-        &files.output,
-        &files.env,
-        &files.path,
-        &files.step_summary,
-        &files.state,
-    ]
-    .into_iter()
-    .map(|path| FileToWrite {
-        path: path.clone(),
-        contents: Vec::new(),
-        mode: 0o666,
-    })
-    .collect();
-    uploads.push(FileToWrite {
-        path: script_path.clone(),
-        contents: shell::script_body(&script, &shell).into_bytes(),
-        mode: 0o755,
-    });
-    if let Err(error) = env.write_files(uploads).await {
-        shared.print(name, &format!("error: {error}"));
-        return ("failure", Object::new());
-    }
-    let mut variables = defaults::default_env(&defaults::DefaultEnvInput {
-        workflow: workflow_name(shared).to_string(),
-        workflow_ref: None,
-        workflow_sha: None,
-        run_id: shared.run_number,
-        run_number: shared.run_number,
-        run_attempt: 1,
-        job: job.id.value.clone(),
-        action: defaults::action_name(step.id.as_ref().map(|i| i.value.as_str()), None, index),
-        actor: shared.info.actor.clone(),
-        triggering_actor: None,
-        repository: shared.info.repository.clone(),
-        event_name: shared.options.event.clone(),
-        event_path: EVENT_PATH.to_string(),
-        workspace: workspace.to_string(),
-        sha: shared.info.sha.clone(),
-        git_ref: shared.info.git_ref.clone(),
-        head_ref: None,
-        base_ref: None,
-        server_url: "https://github.com".to_string(),
-        files,
-        runner_arch: defaults::runner_arch(std::env::consts::ARCH).to_string(),
-        runner_name: "mlci".to_string(),
-        runner_temp: TEMP.to_string(),
-        runner_tool_cache: "/__t".to_string(),
-        runner_environment: "self-hosted".to_string(),
-        debug: false,
-        home: Some("/github/home".to_string()),
-        retention_days: None,
-    });
-    variables.extend(step_env(shared, job, step, scope, state));
-    if !state.github_path.is_empty() {
-        let base = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-        let mut paths: Vec<String> = state.github_path.iter().rev().cloned().collect();
-        paths.push(
-            variables
-                .get("PATH")
-                .cloned()
-                .unwrap_or_else(|| base.to_string()),
-        );
-        variables.insert("PATH".to_string(), paths.join(":"));
-    }
     let workdir = step
         .working_directory
         .as_ref()
@@ -1188,16 +1176,30 @@ async fn run_step<B: Backend>(
             scope
                 .eval_string(&d.value)
                 .unwrap_or_else(|_| d.value.clone())
-        })
-        .map(|d| {
-            if d.starts_with('/') {
-                d
-            } else {
-                format!("{workspace}/{d}")
-            }
-        })
-        .unwrap_or_else(|| workspace.to_string());
-    let timeout = match step.timeout_minutes.as_ref().map(|t| &t.value) {
+        });
+    let exec = StepExec {
+        key: format!("step_{index}"),
+        command: StepCommand::Script {
+            text: script,
+            shell,
+        },
+        env: step_env(shared, job, step, scope, state),
+        workdir: ctx.workdir(workdir.as_deref()),
+        timeout: step_timeout(scope, step),
+        action: defaults::action_name(step.id.as_ref().map(|i| i.value.as_str()), None, index),
+    };
+    let result = exec_step(ctx, state, exec).await;
+    let outcome = if result.succeeded {
+        "success"
+    } else {
+        "failure"
+    };
+    (outcome, result.outputs)
+}
+
+/// A step's `timeout-minutes`, as written or as its expression evaluates.
+pub(super) fn step_timeout(scope: &JobScope, step: &Step) -> Option<Duration> {
+    match step.timeout_minutes.as_ref().map(|t| &t.value) {
         Some(NumberOrExpr::Number(n)) => Some(*n),
         Some(NumberOrExpr::Expr(text)) => scope.eval(text).ok().and_then(|v| match v {
             Value::Number(n) => Some(n),
@@ -1206,136 +1208,348 @@ async fn run_step<B: Backend>(
         None => None,
     }
     .filter(|m| *m > 0.0)
-    .map(|minutes| Duration::from_secs_f64(minutes * 60.0));
-    let request = ExecRequest {
-        argv: shell.argv(&script_path),
-        env: variables.clone(),
-        workdir,
-        user: None,
-        timeout,
-    };
-    let mut outputs = Object::new();
-    let mut processor = CommandProcessor::new(false);
-    let mut masker = LineMasker::new(shared.masker.clone());
-    let mut step_failed_by_command = false;
-    let mut log = shared.console.step_log(name);
-    let mut handle = |line: super::mask::StreamLine<'_>, outputs: &mut Object| {
+    .map(|minutes| Duration::from_secs_f64(minutes * 60.0))
+}
+
+impl<B: Backend> StepCtx<'_, B> {
+    /// A working directory: relative ones are inside the workspace.
+    pub fn workdir(&self, dir: Option<&str>) -> String {
+        match dir {
+            Some(d) if d.starts_with('/') => d.to_string(),
+            Some(d) => format!("{}/{d}", self.workspace),
+            None => self.workspace.to_string(),
+        }
+    }
+
+    /// The directory of a step's file commands: one download reads them all
+    /// back after the step.
+    fn commands_dir(key: &str) -> String {
+        format!("{TEMP}/_runner_file_commands/{key}")
+    }
+
+    /// The full environment of a step: the default variables (`CI`,
+    /// `GITHUB_*`, `RUNNER_*`), the step's own, and the directories earlier
+    /// steps added to `GITHUB_PATH`. Creates the step's files empty, and
+    /// writes `extra` files in the same round trip.
+    pub async fn prepare_env(
+        &self,
+        state: &StepState,
+        key: &str,
+        action: &str,
+        own: BTreeMap<String, String>,
+        extra: Vec<FileToWrite>,
+    ) -> Result<BTreeMap<String, String>, String> {
+        let shared = self.shared;
+        let commands_dir = Self::commands_dir(key);
+        let files = defaults::FileCommandPaths {
+            output: format!("{commands_dir}/{FILE_OUTPUT}"),
+            env: format!("{commands_dir}/{FILE_ENV}"),
+            path: format!("{commands_dir}/{FILE_PATH}"),
+            step_summary: format!("{commands_dir}/{FILE_SUMMARY}"),
+            state: format!("{commands_dir}/{FILE_STATE}"),
+        };
+        let mut uploads: Vec<FileToWrite> = [
+            &files.output,
+            &files.env,
+            &files.path,
+            &files.step_summary,
+            &files.state,
+        ]
+        .into_iter()
+        .map(|path| FileToWrite {
+            path: path.clone(),
+            contents: Vec::new(),
+            mode: 0o666,
+        })
+        .collect();
+        uploads.extend(extra);
+        self.env
+            .write_files(uploads)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut variables = defaults::default_env(&defaults::DefaultEnvInput {
+            workflow: workflow_name(shared).to_string(),
+            workflow_ref: None,
+            workflow_sha: None,
+            run_id: shared.run_number,
+            run_number: shared.run_number,
+            run_attempt: 1,
+            job: self.job.id.value.clone(),
+            action: action.to_string(),
+            actor: shared.info.actor.clone(),
+            triggering_actor: None,
+            repository: shared.info.repository.clone(),
+            event_name: shared.options.event.clone(),
+            event_path: EVENT_PATH.to_string(),
+            workspace: self.workspace.to_string(),
+            sha: shared.info.sha.clone(),
+            git_ref: shared.info.git_ref.clone(),
+            head_ref: None,
+            base_ref: None,
+            server_url: "https://github.com".to_string(),
+            files,
+            runner_arch: defaults::runner_arch(std::env::consts::ARCH).to_string(),
+            runner_name: "mlci".to_string(),
+            runner_temp: TEMP.to_string(),
+            runner_tool_cache: "/__t".to_string(),
+            runner_environment: "self-hosted".to_string(),
+            debug: false,
+            home: Some("/github/home".to_string()),
+            retention_days: None,
+        });
+        variables.extend(own);
+        if !state.github_path.is_empty() {
+            let base = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+            let mut paths: Vec<String> = state.github_path.iter().rev().cloned().collect();
+            paths.push(
+                variables
+                    .get("PATH")
+                    .cloned()
+                    .unwrap_or_else(|| base.to_string()),
+            );
+            variables.insert("PATH".to_string(), paths.join(":"));
+        }
+        Ok(variables)
+    }
+
+    /// Reads back a step's files: outputs into `outputs`, `GITHUB_ENV`,
+    /// `GITHUB_PATH` and the summary into `state`; returns what
+    /// `GITHUB_STATE` saved.
+    pub async fn collect_files(
+        &self,
+        key: &str,
+        state: &mut StepState,
+        outputs: &mut Object,
+    ) -> Vec<(String, String)> {
+        let (shared, name) = (self.shared, self.name);
+        let files = match self.env.read_dir_files(&Self::commands_dir(key)).await {
+            Ok(files) => files,
+            Err(error) => {
+                shared.print(name, &format!("error: {error}"));
+                BTreeMap::new()
+            }
+        };
+        if let Some(bytes) = files.get(FILE_OUTPUT) {
+            match file_commands::parse_key_values(&String::from_utf8_lossy(bytes)) {
+                Ok(pairs) => {
+                    for (k, v) in pairs {
+                        outputs.insert(k, Value::String(v));
+                    }
+                }
+                Err(error) => shared.print(name, &format!("error: GITHUB_OUTPUT: {error}")),
+            }
+        }
+        if let Some(bytes) = files.get(FILE_ENV) {
+            match file_commands::parse_key_values(&String::from_utf8_lossy(bytes)) {
+                Ok(pairs) => state.github_env.extend(pairs),
+                Err(error) => shared.print(name, &format!("error: GITHUB_ENV: {error}")),
+            }
+        }
+        if let Some(bytes) = files.get(FILE_PATH) {
+            state
+                .github_path
+                .extend(file_commands::parse_path_file(&String::from_utf8_lossy(
+                    bytes,
+                )));
+        }
+        if let Some(bytes) = files.get(FILE_SUMMARY).filter(|b| !b.is_empty()) {
+            if bytes.len() > STEP_SUMMARY_LIMIT {
+                // GitHub refuses summaries over 1 MiB and shows an error instead.
+                shared.print(
+                    name,
+                    "warning: GITHUB_STEP_SUMMARY is over 1 MiB and was not kept",
+                );
+            } else {
+                let text = shared.masker.mask(&String::from_utf8_lossy(bytes));
+                state.summary.push_str(&text);
+                if !text.ends_with('\n') {
+                    state.summary.push('\n');
+                }
+            }
+        }
+        let mut saved = Vec::new();
+        if let Some(bytes) = files.get(FILE_STATE) {
+            match file_commands::parse_key_values(&String::from_utf8_lossy(bytes)) {
+                Ok(pairs) => saved = pairs,
+                Err(error) => shared.print(name, &format!("error: GITHUB_STATE: {error}")),
+            }
+        }
+        saved
+    }
+
+    /// The sink of a step's output: lines go through the masker, the
+    /// workflow commands and the console.
+    pub fn step_output(&self) -> StepOutput<'_> {
+        StepOutput {
+            masker: LineMasker::new(self.shared.masker.clone()),
+            lines: StepLines {
+                shared_masker: &self.shared.masker,
+                shared: &self.shared.console,
+                name: self.name,
+                processor: CommandProcessor::new(false),
+                log: self.shared.console.step_log(self.name),
+                outputs: Object::new(),
+                saved_state: Vec::new(),
+                failed_by_command: false,
+            },
+        }
+    }
+}
+
+/// See [`StepCtx::step_output`].
+pub(super) struct StepOutput<'a> {
+    masker: LineMasker,
+    lines: StepLines<'a>,
+}
+
+struct StepLines<'a> {
+    shared_masker: &'a Masker,
+    shared: &'a Console,
+    name: &'a str,
+    processor: CommandProcessor,
+    log: super::output::StepLog<'a>,
+    outputs: Object,
+    saved_state: Vec<(String, String)>,
+    failed_by_command: bool,
+}
+
+impl StepLines<'_> {
+    fn handle(&mut self, line: super::mask::StreamLine<'_>) {
+        let masker = self.shared_masker;
         let Some(raw) = line.raw else {
-            log.output(&line.masked);
+            self.log.output(&line.masked);
             return;
         };
-        for action in processor.process_line(raw) {
+        for action in self.processor.process_line(raw) {
             match action {
-                Action::Output(text) => log.output(&shared.masker.mask(&text)),
-                Action::GroupStart(title) => log.group_start(&shared.masker.mask(&title)),
-                Action::GroupEnd => log.group_end(),
-                Action::Debug(text) => {
-                    shared.print(name, &format!("debug: {}", shared.masker.mask(&text)))
-                }
-                Action::Annotation(annotation) => shared.print(
-                    name,
-                    &format!(
-                        "{}: {}",
-                        annotation.level,
-                        shared.masker.mask(&annotation.message)
-                    ),
+                Action::Output(text) => self.log.output(&masker.mask(&text)),
+                Action::GroupStart(title) => self.log.group_start(&masker.mask(&title)),
+                Action::GroupEnd => self.log.group_end(),
+                Action::Debug(text) => self
+                    .shared
+                    .line(self.name, &format!("debug: {}", masker.mask(&text))),
+                Action::Annotation(annotation) => self.shared.line(
+                    self.name,
+                    &format!("{}: {}", annotation.level, masker.mask(&annotation.message)),
                 ),
-                Action::AddMask(value) => shared.masker.add_value(&value),
-                Action::SetOutput { name: key, value } => outputs.insert(key, Value::String(value)),
-                Action::FailStep => step_failed_by_command = true,
+                Action::AddMask(value) => masker.add_value(&value),
+                Action::SetOutput { name: key, value } => {
+                    self.outputs.insert(key, Value::String(value))
+                }
+                Action::SaveState { name: key, value } => self.saved_state.push((key, value)),
+                Action::FailStep => self.failed_by_command = true,
                 _ => {}
             }
         }
-    };
-    let outcome = {
-        let mut on_output = |_kind: StreamKind, bytes: &[u8]| {
-            masker.push_with(bytes, |line| handle(line, &mut outputs));
+    }
+}
+
+impl StepOutput<'_> {
+    /// A chunk of the command's output.
+    pub fn push(&mut self, bytes: &[u8]) {
+        let lines = &mut self.lines;
+        self.masker.push_with(bytes, |line| lines.handle(line));
+    }
+
+    /// After the command: says how it ended unless it exited 0. Returns
+    /// whether it succeeded (exit 0 and no command failed the step), the
+    /// outputs and the state that commands set.
+    pub fn finish(
+        mut self,
+        outcome: Result<ExecOutcome, crate::executor::ExecError>,
+    ) -> (bool, Object, Vec<(String, String)>) {
+        let lines = &mut self.lines;
+        self.masker.finish_with(|line| lines.handle(line));
+        let mut lines = self.lines;
+        let exited_zero = matches!(outcome, Ok(ExecOutcome::Exited(0)));
+        lines.log.finish(!exited_zero || lines.failed_by_command);
+        let (console, name) = (lines.shared, lines.name);
+        let succeeded = match outcome {
+            Ok(ExecOutcome::Exited(0)) => true,
+            Ok(ExecOutcome::Exited(code)) => {
+                console.line(name, &format!("error: the step exited with code {code}"));
+                false
+            }
+            Ok(ExecOutcome::TimedOut) => {
+                console.line(
+                    name,
+                    "error: the step ran past its timeout-minutes and was stopped",
+                );
+                false
+            }
+            Ok(ExecOutcome::Cancelled) => {
+                console.line(name, "the step was cancelled");
+                false
+            }
+            Err(error) => {
+                console.line(name, &format!("error: {error}"));
+                false
+            }
         };
-        let outcome = env.exec(&request, cancel, &mut on_output).await;
-        masker.finish_with(|line| handle(line, &mut outputs));
-        outcome
+        (
+            succeeded && !lines.failed_by_command,
+            lines.outputs,
+            lines.saved_state,
+        )
+    }
+}
+
+/// Runs a script or a program in the job container and collects its
+/// outputs, `GITHUB_ENV`, `GITHUB_PATH`, summary and `GITHUB_STATE`.
+pub(super) async fn exec_step<B: Backend>(
+    ctx: &StepCtx<'_, B>,
+    state: &mut StepState,
+    exec: StepExec,
+) -> StepExecResult {
+    let (shared, name, env) = (ctx.shared, ctx.name, ctx.env);
+    let mut extra = Vec::new();
+    let argv = match &exec.command {
+        StepCommand::Script { text, shell } => {
+            let script_path = format!("{TEMP}/{}", shell.script_file_name(&exec.key));
+            extra.push(FileToWrite {
+                path: script_path.clone(),
+                contents: shell::script_body(text, shell).into_bytes(),
+                mode: 0o755,
+            });
+            shell.argv(&script_path)
+        }
+        StepCommand::Program(argv) => argv.clone(),
     };
-    let exited_zero = matches!(outcome, Ok(ExecOutcome::Exited(0)));
-    log.finish(!exited_zero || step_failed_by_command);
-    let succeeded = match outcome {
-        Ok(ExecOutcome::Exited(0)) => true,
-        Ok(ExecOutcome::Exited(code)) => {
-            shared.print(name, &format!("error: the step exited with code {code}"));
-            false
-        }
-        Ok(ExecOutcome::TimedOut) => {
-            shared.print(
-                name,
-                "error: the step ran past its timeout-minutes and was stopped",
-            );
-            false
-        }
-        Ok(ExecOutcome::Cancelled) => {
-            shared.print(name, "the step was cancelled");
-            false
-        }
+    let variables = match ctx
+        .prepare_env(state, &exec.key, &exec.action, exec.env, extra)
+        .await
+    {
+        Ok(variables) => variables,
         Err(error) => {
             shared.print(name, &format!("error: {error}"));
-            false
+            return StepExecResult::failed();
         }
     };
+    let request = ExecRequest {
+        argv,
+        env: variables,
+        workdir: exec.workdir,
+        user: None,
+        timeout: exec.timeout,
+    };
+    let mut sink = ctx.step_output();
+    let outcome = {
+        let mut on_output = |_kind: StreamKind, bytes: &[u8]| sink.push(bytes);
+        env.exec(&request, ctx.cancel, &mut on_output).await
+    };
+    let (succeeded, mut outputs, mut saved_state) = sink.finish(outcome);
     // Step files: outputs, environment and PATH for the steps after this one.
-    let files = match env.read_dir_files(&commands_dir).await {
-        Ok(files) => files,
-        Err(error) => {
-            shared.print(name, &format!("error: {error}"));
-            BTreeMap::new()
-        }
-    };
-    if let Some(bytes) = files.get(FILE_OUTPUT) {
-        match file_commands::parse_key_values(&String::from_utf8_lossy(bytes)) {
-            Ok(pairs) => {
-                for (k, v) in pairs {
-                    outputs.insert(k, Value::String(v));
-                }
-            }
-            Err(error) => shared.print(name, &format!("error: GITHUB_OUTPUT: {error}")),
-        }
+    saved_state.extend(ctx.collect_files(&exec.key, state, &mut outputs).await);
+    StepExecResult {
+        succeeded,
+        outputs,
+        saved_state,
     }
-    if let Some(bytes) = files.get(FILE_ENV) {
-        match file_commands::parse_key_values(&String::from_utf8_lossy(bytes)) {
-            Ok(pairs) => state.github_env.extend(pairs),
-            Err(error) => shared.print(name, &format!("error: GITHUB_ENV: {error}")),
-        }
-    }
-    if let Some(bytes) = files.get(FILE_PATH) {
-        state
-            .github_path
-            .extend(file_commands::parse_path_file(&String::from_utf8_lossy(
-                bytes,
-            )));
-    }
-    if let Some(bytes) = files.get(FILE_SUMMARY).filter(|b| !b.is_empty()) {
-        if bytes.len() > STEP_SUMMARY_LIMIT {
-            // GitHub refuses summaries over 1 MiB and shows an error instead.
-            shared.print(
-                name,
-                "warning: GITHUB_STEP_SUMMARY is over 1 MiB and was not kept",
-            );
-        } else {
-            let text = shared.masker.mask(&String::from_utf8_lossy(bytes));
-            state.summary.push_str(&text);
-            if !text.ends_with('\n') {
-                state.summary.push('\n');
-            }
-        }
-    }
-    let outcome = if succeeded && !step_failed_by_command {
-        "success"
-    } else {
-        "failure"
-    };
-    (outcome, outputs)
 }
 
 impl<B: Backend> Shared<B> {
     /// One log line, prefixed with the job instance, secrets masked.
-    fn print(&self, job: &str, line: &str) {
+    pub fn print(&self, job: &str, line: &str) {
         self.console.line(job, line);
     }
 

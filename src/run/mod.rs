@@ -12,6 +12,7 @@ pub mod shell;
 
 // Running a workflow: the repository snapshot, the `github` context, and the
 // engine that drives jobs through an executor backend.
+mod actions;
 mod engine;
 pub mod github;
 pub mod workspace;

@@ -9,7 +9,7 @@ mod parse;
 mod validate;
 
 pub use model::*;
-pub use parse::{parse_gate, suggest};
+pub use parse::{parse_gate, read_steps, suggest};
 
 use crate::diag::{Diagnostic, Severity, SourceFile};
 use std::path::{Path, PathBuf};

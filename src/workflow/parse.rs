@@ -11,6 +11,17 @@ use crate::expr::{self, Value};
 use crate::yaml::{Node, NodeKind};
 use indexmap::IndexMap;
 
+/// Reads the `steps` of a composite action (`runs.steps` of an `action.yml`)
+/// with the same schema and checks as a job's steps.
+pub fn read_steps(source: &str, node: &Node) -> (Vec<Step>, Vec<Diagnostic>) {
+    let mut reader = Reader {
+        source,
+        diagnostics: Vec::new(),
+    };
+    let steps = reader.steps(node);
+    (steps, reader.diagnostics)
+}
+
 /// Reads a workflow from its YAML tree. Returns what could be read and the
 /// problems found; the workflow is usable only when no error was reported.
 pub fn read_workflow(source: &str, root: Option<&Node>) -> (Workflow, Vec<Diagnostic>) {
