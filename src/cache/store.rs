@@ -20,7 +20,7 @@
 use super::index::{FileIndex, hash_reader};
 use super::key::CacheKey;
 use super::tree::{EntryKind, Tree, TreeEntry, TreeError};
-use super::{WarnFn, now_secs, stderr_warnings};
+use super::{WarnFn, now_ms, stderr_warnings};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
@@ -83,9 +83,9 @@ impl Default for SaveOptions {
 pub struct Entry {
     pub format: u32,
     pub key: String,
-    /// Seconds since the Unix epoch.
-    pub created: u64,
-    pub last_used: u64,
+    /// Milliseconds since the Unix epoch.
+    pub created_ms: u64,
+    pub last_used_ms: u64,
     pub hits: u64,
     pub made_by: StepRef,
     /// The output (and metrics) files, by content.
@@ -281,12 +281,12 @@ impl Store {
                 self.put_object(&src_root.join(&entry.path), entry, options.move_files)?;
             }
         }
-        let now = now_secs();
+        let now = now_ms();
         let entry = Entry {
             format: ENTRY_FORMAT,
             key: key.to_string(),
-            created: now,
-            last_used: now,
+            created_ms: now,
+            last_used_ms: now,
             hits: 0,
             made_by: meta.made_by,
             outputs: tree,
@@ -405,7 +405,7 @@ impl Store {
         };
         let mut entry = self.verified_entry(key.as_str())?;
         entry.hits += 1;
-        entry.last_used = now_secs().max(entry.last_used);
+        entry.last_used_ms = now_ms().max(entry.last_used_ms + 1);
         if let Err(error) = self.write_entry(&entry, true) {
             self.warn(&format!(
                 "cannot record the use of cache entry {}: {error}",
@@ -427,6 +427,10 @@ impl Store {
                 return None;
             }
         };
+        if let Err(error) = check_safe(&entry) {
+            self.discard(key, &path, &error.to_string());
+            return None;
+        }
         for file in entry
             .outputs
             .entries()
@@ -470,6 +474,7 @@ impl Store {
     pub fn restore(&self, entry: &Entry, dest_root: &Path) -> Result<RestoreStats, StoreError> {
         let _lock = self.lock(false)?;
         check_safe(entry)?;
+        std::fs::create_dir_all(dest_root).map_err(io(dest_root))?;
         let mut stats = RestoreStats::default();
         for item in entry.outputs.entries() {
             let dest = prepare_parents(dest_root, &item.path)?;
@@ -644,9 +649,9 @@ impl Store {
             }
         }
         entries.sort_by(|a, b| {
-            b.last_used
-                .cmp(&a.last_used)
-                .then(b.created.cmp(&a.created))
+            b.last_used_ms
+                .cmp(&a.last_used_ms)
+                .then(b.created_ms.cmp(&a.created_ms))
         });
         Ok(entries)
     }
@@ -723,9 +728,9 @@ impl Store {
         let mut entries = self.list()?;
         // Oldest use first.
         entries.sort_by(|a, b| {
-            a.last_used
-                .cmp(&b.last_used)
-                .then(a.created.cmp(&b.created))
+            a.last_used_ms
+                .cmp(&b.last_used_ms)
+                .then(a.created_ms.cmp(&b.created_ms))
         });
         let mut refs: HashMap<&str, usize> = HashMap::new();
         for entry in &entries {
@@ -800,7 +805,7 @@ impl Store {
             .into_iter()
             .filter(|e| e.key.starts_with(prefix))
             .collect();
-        entries.sort_by(|a, b| b.created.cmp(&a.created).then(b.key.cmp(&a.key)));
+        entries.sort_by(|a, b| b.created_ms.cmp(&a.created_ms).then(b.key.cmp(&a.key)));
         Ok(entries)
     }
 
