@@ -508,7 +508,7 @@ fn a_save_killed_midway_leaves_no_entry_that_lookup_accepts() {
             assert!(i >= 2, "entry {i} was reported saved");
         }
     }
-    assert!(hits >= 2 && hits < 40, "{hits} hits");
+    assert!((2..40).contains(&hits), "{hits} hits");
     assert!(
         warnings.lock().unwrap().is_empty(),
         "{:?}",

@@ -143,7 +143,6 @@ impl Remote {
         if let Some(endpoint) = &config.endpoint {
             builder = builder
                 .with_endpoint(endpoint)
-                .with_allow_http(endpoint.starts_with("http://"))
                 .with_virtual_hosted_style_request(false);
         }
         let region = config
@@ -167,7 +166,13 @@ impl Remote {
             max_retries: config.max_retries,
             retry_timeout: config.retry_timeout,
         };
+        // Client options carry allow_http: set here, not on the builder, which they replace.
+        let allow_http = config
+            .endpoint
+            .as_deref()
+            .is_some_and(|e| e.starts_with("http://"));
         let options = ClientOptions::new()
+            .with_allow_http(allow_http)
             .with_connect_timeout(config.connect_timeout)
             .with_timeout(Duration::from_secs(300));
         let store = builder
