@@ -484,7 +484,7 @@ impl Remote {
                     store.warn(&format!(
                         "the cache remote {} cannot be reached ({}); continuing with the local cache",
                         self.config.url,
-                        one_line(&error)
+                        root_cause(&error)
                     ));
                 }
             }
@@ -507,21 +507,15 @@ impl Remote {
     }
 }
 
-/// An error and its sources on one line, shortened.
-fn one_line(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(inner) = source {
-        let more = inner.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        source = inner.source();
+/// The innermost cause of an error (`Connection refused (os error 111)`), on one line.
+fn root_cause(error: &dyn std::error::Error) -> String {
+    let mut cause = error;
+    while let Some(inner) = cause.source() {
+        cause = inner;
     }
-    let text = text.replace('\n', " ");
-    if text.chars().count() > 300 {
-        text.chars().take(300).collect::<String>() + "…"
+    let text = cause.to_string().replace('\n', " ");
+    if text.chars().count() > 200 {
+        text.chars().take(200).collect::<String>() + "…"
     } else {
         text
     }
