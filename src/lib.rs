@@ -10,6 +10,7 @@
 //! `expr` is the GitHub Actions expression language that both use, and `diag`
 //! holds source positions and the rustc-style error messages built on them.
 
+pub mod cache;
 pub mod cli;
 pub mod diag;
 pub mod executor;
