@@ -173,6 +173,15 @@ pub struct RunArgs {
     /// Print the result as JSON at the end.
     #[arg(long)]
     pub json: bool,
+    /// Run every step, cache hits too (results are still saved).
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Run this step even when its cache key is a hit (step id, step name,
+    /// or JOB.STEP_ID; repeatable).
+    #[arg(long = "rerun", value_name = "STEP")]
+    pub rerun: Vec<String>,
+    #[command(flatten)]
+    pub cache: CacheOptions,
 }
 
 fn key_value(text: &str) -> Result<(String, String), String> {
@@ -692,6 +701,13 @@ fn run(args: RunArgs) -> ExitCode {
             .unwrap_or_else(crate::run::new_run_id),
         env,
         interactive: !args.json && crate::run::output::Console::is_interactive(),
+        cache: Some(crate::run::CacheConfig {
+            dir: args.cache.dir(),
+            remote: args.cache.cache_remote.clone(),
+            max_size: args.cache.cache_max_size,
+            lookups: !args.no_cache,
+            rerun: args.rerun.clone(),
+        }),
     };
     let run_id = options.run_id.clone();
     let runtime = match tokio::runtime::Runtime::new() {

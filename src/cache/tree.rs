@@ -231,6 +231,13 @@ impl Tree {
 }
 
 /// A parsed pattern: the literal directory to start from and an optional glob.
+/// The literal directory or file a pattern starts from (`data` for
+/// `data/*.csv`, `model/weights.pt` for itself): what must be copied out of a
+/// container for [`Tree::from_dir`] to see everything the pattern can match.
+pub fn pattern_base(raw: &str) -> Result<String, TreeError> {
+    Pattern::parse(raw).map(|p| p.base)
+}
+
 struct Pattern {
     base: String,
     glob: Option<globset::GlobMatcher>,

@@ -494,6 +494,10 @@ impl Backend for DockerBackend {
         }
     }
 
+    async fn image_id(&self, image: &str) -> Result<String, ExecError> {
+        DockerBackend::image_id(self, image).await
+    }
+
     async fn has_image(&self, image: &str) -> Result<bool, ExecError> {
         match self.image_id(image).await {
             Ok(_) => Ok(true),

@@ -138,6 +138,12 @@ pub trait Backend: Send + Sync {
         cancel: &CancellationToken,
     ) -> impl std::future::Future<Output = Result<Self::Env, ExecError>> + Send;
 
+    /// The local image's Id (`sha256:…`), or `ExecError::ImageMissing`.
+    fn image_id(
+        &self,
+        image: &str,
+    ) -> impl std::future::Future<Output = Result<String, ExecError>> + Send;
+
     /// Whether an image exists locally.
     fn has_image(
         &self,

@@ -6,6 +6,7 @@
 //! after it. Output streams line by line through the secret masker and the
 //! workflow-command processor to the terminal; nothing is kept in memory.
 
+use super::cached::{self, CacheConfig, RunCache, StepKeyParts};
 use super::commands::{Action, CommandProcessor};
 use super::github::{self, GitInfo, GithubContextInput};
 use super::mask::{LineMasker, Masker};
@@ -48,6 +49,8 @@ pub struct RunOptions {
     pub env: BTreeMap<String, String>,
     /// Spinners and folded groups for a person at a terminal; plain lines otherwise.
     pub interactive: bool,
+    /// The step cache; None runs every step and keeps nothing.
+    pub cache: Option<CacheConfig>,
 }
 
 /// A fresh run id: unique on this machine, readable in `docker ps`.
@@ -73,6 +76,32 @@ pub struct JobReport {
     pub error: Option<String>,
     /// What its steps wrote to `GITHUB_STEP_SUMMARY` (Markdown), masked.
     pub summary: String,
+    /// Each step that was reached, in order.
+    pub steps: Vec<StepReport>,
+    /// The image the job ran in (or would have), and its Id.
+    pub image: String,
+    pub image_digest: String,
+}
+
+/// How one step ended.
+#[derive(Clone, Debug, Default)]
+pub struct StepReport {
+    pub index: usize,
+    pub id: Option<String>,
+    pub name: String,
+    /// `success`, `failure` or `skipped`, before `continue-on-error`.
+    pub outcome: String,
+    /// After `continue-on-error`.
+    pub conclusion: String,
+    pub duration: Duration,
+    /// The step's cache key, when it has `inputs`.
+    pub cache_key: Option<String>,
+    pub cache_hit: bool,
+    /// Its `metrics:` files (path, content), read after the step.
+    pub metrics: Vec<(String, Vec<u8>)>,
+    /// Its `inputs` and `outputs` files (path, BLAKE3), for lineage.
+    pub inputs: Vec<(String, String)>,
+    pub outputs: Vec<(String, String)>,
 }
 
 const WORK_ROOT: &str = "/__w";
@@ -90,7 +119,7 @@ const STEP_SUMMARY_LIMIT: usize = 1024 * 1024;
 pub(super) struct Shared<B: Backend> {
     pub backend: B,
     pub options: RunOptions,
-    workflow: LoadedWorkflow,
+    pub workflow: LoadedWorkflow,
     pub info: GitInfo,
     payload: serde_json::Value,
     inputs: Object,
@@ -106,6 +135,7 @@ pub(super) struct Shared<B: Backend> {
     concurrency: ConcurrencyGroups,
     /// The run's artifacts and the action cache.
     pub actions: super::actions::RunActions,
+    pub cache: Option<RunCache>,
 }
 
 /// Runs a workflow that `workflow::parse` accepted. Returns the report of
@@ -174,6 +204,10 @@ pub async fn run<B: Backend + 'static>(
     let selected = selected_jobs(&plan, options.job.as_deref())?;
     let console = Console::new(masker.clone(), options.interactive);
     let actions = super::actions::RunActions::new(&run_id);
+    let cache = match options.cache.clone() {
+        Some(config) => Some(RunCache::open(config)?),
+        None => None,
+    };
     let shared = Arc::new(Shared {
         backend,
         options,
@@ -190,10 +224,17 @@ pub async fn run<B: Backend + 'static>(
         plan_inputs,
         concurrency: ConcurrencyGroups::default(),
         actions,
+        cache,
     });
     let reports = schedule(shared.clone(), plan, selected, cancel.clone()).await;
     // Whatever happened, nothing of this run stays on the engine.
     let _ = shared.backend.remove_run(&shared.run_id).await;
+    if let Some(cache) = &shared.cache {
+        // Outputs end up in the working tree, as DVC leaves them.
+        for warning in cache.finish(&shared.options.repo) {
+            eprintln!("warning: {warning}");
+        }
+    }
     Ok(reports)
 }
 
@@ -309,6 +350,9 @@ async fn schedule<B: Backend + 'static>(
                     duration: Duration::ZERO,
                     error: None,
                     summary: String::new(),
+                    steps: Vec::new(),
+                    image: String::new(),
+                    image_digest: String::new(),
                 });
             }
         }
@@ -456,6 +500,9 @@ async fn run_instance<B: Backend>(
                 duration: Duration::ZERO,
                 error: None,
                 summary: String::new(),
+                steps: Vec::new(),
+                image: String::new(),
+                image_digest: String::new(),
             };
             let message = shared.workflow.file.render(&diagnostic);
             return vec![shared.fail(report, &planned.id, message.trim_end().to_string())];
@@ -503,6 +550,9 @@ async fn run_job_instance<B: Backend>(
         duration: Duration::ZERO,
         error: None,
         summary: String::new(),
+        steps: Vec::new(),
+        image: String::new(),
+        image_digest: String::new(),
     };
     let (needs, status) = needs_context(shared, job);
     let workspace = format!(
@@ -611,10 +661,57 @@ async fn run_job_instance<B: Backend>(
             }
         }
     };
-    let spec = match job_spec(shared, job, &scope, instance, &workspace) {
+    let mut spec = match job_spec(shared, job, &scope, instance, &workspace) {
         Ok(spec) => spec,
         Err(message) => return shared.fail(report, &instance.name, message),
     };
+    report.image = spec.image.clone();
+    fill_step_contexts(shared, &mut scope);
+
+    // The step cache: the outputs of the jobs this one needs, and perhaps
+    // every step a hit, in which case no container starts at all.
+    let mut job_cache = None;
+    let mut copies_in: Vec<(PathBuf, String)> = Vec::new();
+    if let Some(cache) = &shared.cache {
+        let upstream = cache.upstream(&transitive_needs(shared, job));
+        if upstream.is_some() || job.steps.iter().any(|s| !s.inputs.is_empty()) {
+            let digest = match shared.backend.image_id(&spec.image).await {
+                Ok(digest) => digest,
+                Err(error) => return shared.fail(report, &instance.name, error.to_string()),
+            };
+            report.image_digest = digest.clone();
+            let state = JobCacheState {
+                overlay: upstream
+                    .as_ref()
+                    .map(|e| e.outputs.clone())
+                    .unwrap_or_default(),
+                image_digest: digest,
+                dirty: false,
+            };
+            if let Some(replay) =
+                cached::all_hits(shared, job, &mut scope, &state, &workspace).await
+            {
+                report.steps = cached::replay(shared, job, &mut scope, &instance.name, replay);
+                return finish_job(
+                    shared,
+                    planned,
+                    job,
+                    &scope,
+                    report,
+                    JobResult::Success,
+                    started,
+                );
+            }
+            if let Some(upstream) = &upstream {
+                match cached::place_upstream(shared, job, upstream, &workspace, &mut spec).await {
+                    Ok(copies) => copies_in = copies,
+                    Err(message) => return shared.fail(report, &instance.name, message),
+                }
+            }
+            job_cache = Some(state);
+        }
+    }
+
     shared.print(&instance.name, &format!("starting in {}", spec.image));
     shared.console.job_started(&instance.name);
     let _spinner = Spinner(&shared.console, &instance.name);
@@ -625,8 +722,19 @@ async fn run_job_instance<B: Backend>(
             return shared.fail(report, &instance.name, error.to_string());
         }
     };
+    report.image_digest = env.image_digest().to_string();
+    for (host, path) in copies_in {
+        if let Err(error) = env.copy_in(&host, &path).await {
+            let _ = env.remove().await;
+            return shared.fail(
+                report,
+                &instance.name,
+                format!("cannot place the outputs of the jobs it needs: {error}"),
+            );
+        }
+    }
     let has_bash = job.container.is_none();
-    let (result, summary) = run_steps(
+    let (result, summary, steps) = run_steps(
         shared,
         job,
         &env,
@@ -634,9 +742,30 @@ async fn run_job_instance<B: Backend>(
         &instance.name,
         &workspace,
         has_bash,
+        job_cache,
         cancel,
     )
     .await;
+    report.steps = steps;
+    if let Err(error) = env.remove().await {
+        shared.print(&instance.name, &format!("warning: cleanup: {error}"));
+    }
+    report.summary = summary;
+    finish_job(shared, planned, job, &scope, report, result, started)
+}
+
+/// The end of a job instance that ran (or was restored): its outputs for the
+/// `needs` context, `continue-on-error`, and the closing line.
+fn finish_job<B: Backend>(
+    shared: &Shared<B>,
+    planned: &plan::PlannedJob,
+    job: &Job,
+    scope: &JobScope,
+    mut report: JobReport,
+    result: JobResult,
+    started: Instant,
+) -> JobReport {
+    let instance_name = report.name.clone();
     // Job outputs read the steps context, evaluated after the last step.
     let mut outputs = Object::new();
     for (name, text) in &job.outputs {
@@ -645,25 +774,39 @@ async fn run_job_instance<B: Backend>(
         }
     }
     job_outputs(shared, &planned.id, outputs);
-    if let Err(error) = env.remove().await {
-        shared.print(&instance.name, &format!("warning: cleanup: {error}"));
-    }
     report.result = result;
-    report.summary = summary;
     let continue_on_error = scope.continue_on_error(job.continue_on_error.as_ref());
     if report.result == JobResult::Failure && continue_on_error {
         shared.print(
-            &instance.name,
+            &instance_name,
             "failed, but `continue-on-error` lets the run go on",
         );
         report.result = JobResult::Success;
     }
     report.duration = started.elapsed();
     shared.print(
-        &instance.name,
+        &instance_name,
         &format!("{} in {:.1}s", report.result, report.duration.as_secs_f64()),
     );
     report
+}
+
+/// Every job this one needs, directly or through others.
+fn transitive_needs<B: Backend>(
+    shared: &Shared<B>,
+    job: &Job,
+) -> std::collections::BTreeSet<String> {
+    let by_job = shared.workflow.workflow.needs_by_job();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut todo: Vec<String> = job.needs.iter().map(|n| n.value.clone()).collect();
+    while let Some(next) = todo.pop() {
+        if seen.insert(next.clone())
+            && let Some((_, needs)) = by_job.iter().find(|(id, _)| **id == next)
+        {
+            todo.extend(needs.iter().map(|n| n.to_string()));
+        }
+    }
+    seen
 }
 
 /// Job-level `concurrency` within a run, as GitHub has it: in one group at
@@ -778,7 +921,7 @@ impl Drop for Spinner<'_> {
     }
 }
 
-fn workflow_name<B: Backend>(shared: &Shared<B>) -> &str {
+pub(super) fn workflow_name<B: Backend>(shared: &Shared<B>) -> &str {
     match &shared.workflow.workflow.name {
         Some(name) => &name.value,
         None => shared.workflow.file.path.to_str().unwrap_or("workflow"),
@@ -880,32 +1023,26 @@ pub(super) struct StepState {
     summary: String,
     /// Actions copied into the container, `post` steps to run at the end.
     pub actions: super::actions::JobActions,
+    /// The step cache's view of the workspace, when the cache is on.
+    pub cache: Option<JobCacheState>,
+    /// What the step being run adds to its report (cache key, metrics…).
+    pub current: StepReport,
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn run_steps<B: Backend>(
-    shared: &Shared<B>,
-    job: &Job,
-    env: &B::Env,
-    scope: &mut JobScope,
-    name: &str,
-    workspace: &str,
-    has_bash: bool,
-    cancel: &CancellationToken,
-) -> (JobResult, String) {
-    let mut state = StepState {
-        github_env: BTreeMap::new(),
-        github_path: Vec::new(),
-        steps: Object::new(),
-        failed: false,
-        summary: String::new(),
-        actions: Default::default(),
-    };
-    let payload = serde_json::to_vec_pretty(&shared.payload).unwrap_or_default();
-    if let Err(error) = env.write_file(EVENT_PATH, &payload, 0o644).await {
-        shared.print(name, &format!("error: {error}"));
-        return (JobResult::Failure, String::new());
-    }
+/// What the cache knows of a job's workspace.
+pub(super) struct JobCacheState {
+    /// The outputs of cached steps so far (and of the jobs this one needs),
+    /// to lay over the repository snapshot when hashing inputs.
+    pub overlay: crate::cache::Tree,
+    pub image_digest: String,
+    /// A step without `inputs` ran: it may have changed any file, so inputs
+    /// are read from the container from now on.
+    pub dirty: bool,
+}
+
+/// The contexts every step of a job sees besides its own: `secrets`,
+/// `runner`, `job`.
+fn fill_step_contexts<B: Backend>(shared: &Shared<B>, scope: &mut JobScope) {
     let mut secrets = Object::new();
     for (k, v) in &shared.options.secrets {
         secrets.insert(k.clone(), Value::String(v.clone()));
@@ -924,6 +1061,37 @@ async fn run_steps<B: Backend>(
     let mut job_context = Object::new();
     job_context.insert("status", Value::str("success"));
     scope.contexts.insert("job", Value::Object(job_context));
+}
+
+/// The title a step is shown with.
+pub(super) fn step_title(scope: &JobScope, step: &Step) -> String {
+    match &step.name {
+        Some(n) => scope
+            .eval_string(&n.value)
+            .unwrap_or_else(|_| n.value.clone()),
+        None => step.display_name(),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_steps<B: Backend>(
+    shared: &Shared<B>,
+    job: &Job,
+    env: &B::Env,
+    scope: &mut JobScope,
+    name: &str,
+    workspace: &str,
+    has_bash: bool,
+    job_cache: Option<JobCacheState>,
+    cancel: &CancellationToken,
+) -> (JobResult, String, Vec<StepReport>) {
+    let mut state = StepState::new(job_cache);
+    let mut reports = Vec::new();
+    let payload = serde_json::to_vec_pretty(&shared.payload).unwrap_or_default();
+    if let Err(error) = env.write_file(EVENT_PATH, &payload, 0o644).await {
+        shared.print(name, &format!("error: {error}"));
+        return (JobResult::Failure, String::new(), reports);
+    }
 
     for (index, step) in job.steps.iter().enumerate() {
         let cancelled = cancel.is_cancelled();
@@ -942,12 +1110,9 @@ async fn run_steps<B: Backend>(
         scope
             .contexts
             .insert("steps", Value::Object(state.steps.clone()));
-        let title = match &step.name {
-            Some(n) => scope
-                .eval_string(&n.value)
-                .unwrap_or_else(|_| n.value.clone()),
-            None => step.display_name(),
-        };
+        let title = step_title(scope, step);
+        let step_started = Instant::now();
+        state.current = StepReport::default();
         let should_run = scope.condition(step.condition.as_ref().map(|c| c.value.as_str()));
         let (outcome, outputs) = match should_run {
             Ok(false) => {
@@ -992,6 +1157,19 @@ async fn run_steps<B: Backend>(
                 job_context.insert("status", Value::str("failure"));
             }
         }
+        let mut report = std::mem::take(&mut state.current);
+        if outcome != "skipped" && report.metrics.is_empty() && !step.metrics.is_empty() {
+            report.metrics = read_metrics(env, scope, step, workspace).await;
+        }
+        reports.push(StepReport {
+            index,
+            id: step.id.as_ref().map(|i| i.value.clone()),
+            name: title.clone(),
+            outcome: outcome.to_string(),
+            conclusion: conclusion.to_string(),
+            duration: step_started.elapsed(),
+            ..report
+        });
         if let Some(id) = &step.id {
             let mut entry = Object::new();
             entry.insert("outputs", Value::Object(outputs));
@@ -1032,7 +1210,31 @@ async fn run_steps<B: Backend>(
     } else {
         JobResult::Success
     };
-    (result, state.summary)
+    (result, state.summary, reports)
+}
+
+/// A step's `metrics:` files, read from the job container after it ran.
+async fn read_metrics<E: JobEnv>(
+    env: &E,
+    scope: &JobScope,
+    step: &Step,
+    workspace: &str,
+) -> Vec<(String, Vec<u8>)> {
+    let mut metrics = Vec::new();
+    for path in &step.metrics {
+        let path = scope
+            .eval_string(&path.value)
+            .unwrap_or_else(|_| path.value.clone());
+        let full = if path.starts_with('/') {
+            path.clone()
+        } else {
+            format!("{workspace}/{}", path.trim_start_matches("./"))
+        };
+        if let Ok(Some(bytes)) = env.read_file(&full).await {
+            metrics.push((path, bytes));
+        }
+    }
+    metrics
 }
 
 /// The environment of a step, by GitHub's precedence: workflow `env`, then
@@ -1133,19 +1335,77 @@ async fn run_step<B: Backend>(
     scope: &JobScope,
     state: &mut StepState,
 ) -> (&'static str, Object) {
-    let (shared, job, name) = (ctx.shared, ctx.job, ctx.name);
-    let script = match &step.action {
-        StepAction::Run(run) => match scope.eval_string(&run.value) {
-            Ok(script) => script,
-            Err(message) => {
-                shared.print(name, &format!("error: cannot evaluate `run`: {message}"));
-                return ("failure", Object::new());
-            }
-        },
-        StepAction::Uses(action) => {
-            return super::actions::run_uses(ctx, step, &action.value, index, scope, state).await;
+    let (shared, name) = (ctx.shared, ctx.name);
+    if let StepAction::Uses(action) = &step.action {
+        // Any action but checkout may change files the cache cannot see.
+        if !is_checkout(&action.value)
+            && let Some(cache) = state.cache.as_mut()
+        {
+            cache.dirty = true;
+        }
+        return super::actions::run_uses(ctx, step, &action.value, index, scope, state).await;
+    }
+    let prepared = match prepare_run(
+        shared,
+        ctx.job,
+        step,
+        index,
+        scope,
+        state,
+        ctx.has_bash,
+        ctx.workspace,
+    ) {
+        Ok(prepared) => prepared,
+        Err(message) => {
+            shared.print(name, &format!("error: {message}"));
+            return ("failure", Object::new());
         }
     };
+    if let Some(parts) = prepared.key_parts.filter(|_| state.cache.is_some()) {
+        return cached::run_cached_step(ctx, step, scope, state, prepared.exec, parts).await;
+    }
+    if let Some(cache) = state.cache.as_mut() {
+        cache.dirty = true;
+    }
+    let result = exec_step(ctx, state, prepared.exec).await;
+    let outcome = if result.succeeded {
+        "success"
+    } else {
+        "failure"
+    };
+    (outcome, result.outputs)
+}
+
+pub(super) fn is_checkout(uses: &str) -> bool {
+    uses.to_ascii_lowercase().starts_with("actions/checkout@")
+}
+
+/// A `run:` step ready to execute, and what its cache key is made of when
+/// it has `inputs` and the cache is on.
+pub(super) struct PreparedRun {
+    pub exec: StepExec,
+    pub key_parts: Option<StepKeyParts>,
+}
+
+/// Evaluates a `run:` step: its script, shell, environment, working
+/// directory and timeout.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn prepare_run<B: Backend>(
+    shared: &Shared<B>,
+    job: &Job,
+    step: &Step,
+    index: usize,
+    scope: &JobScope,
+    state: &StepState,
+    has_bash: bool,
+    workspace: &str,
+) -> Result<PreparedRun, String> {
+    let StepAction::Run(run) = &step.action else {
+        return Err("not a `run:` step".to_string());
+    };
+    let script = scope
+        .eval_string(&run.value)
+        .map_err(|message| format!("cannot evaluate `run`: {message}"))?;
     let shell_name = step
         .shell
         .as_ref()
@@ -1160,13 +1420,7 @@ async fn run_step<B: Backend>(
                 .as_ref()
                 .map(|s| s.value.clone())
         });
-    let shell = match shell::resolve(shell_name.as_deref(), ctx.has_bash) {
-        Ok(shell) => shell,
-        Err(error) => {
-            shared.print(name, &format!("error: {error}"));
-            return ("failure", Object::new());
-        }
-    };
+    let shell = shell::resolve(shell_name.as_deref(), has_bash).map_err(|e| e.to_string())?;
     let workdir = step
         .working_directory
         .as_ref()
@@ -1177,24 +1431,81 @@ async fn run_step<B: Backend>(
                 .eval_string(&d.value)
                 .unwrap_or_else(|_| d.value.clone())
         });
+    let shell_key = shell.argv("{0}").join(" ");
     let exec = StepExec {
         key: format!("step_{index}"),
         command: StepCommand::Script {
-            text: script,
+            text: script.clone(),
             shell,
         },
         env: step_env(shared, job, step, scope, state),
-        workdir: ctx.workdir(workdir.as_deref()),
+        workdir: workdir_in(workspace, workdir.as_deref()),
         timeout: step_timeout(scope, step),
         action: defaults::action_name(step.id.as_ref().map(|i| i.value.as_str()), None, index),
     };
-    let result = exec_step(ctx, state, exec).await;
-    let outcome = if result.succeeded {
-        "success"
+    let key_parts = if shared.cache.is_some() && !step.inputs.is_empty() {
+        Some(key_parts(shared, step, scope, &exec, script, shell_key)?)
     } else {
-        "failure"
+        None
     };
-    (outcome, result.outputs)
+    Ok(PreparedRun { exec, key_parts })
+}
+
+/// A working directory: relative ones are inside the workspace.
+pub(super) fn workdir_in(workspace: &str, dir: Option<&str>) -> String {
+    match dir {
+        Some(d) if d.starts_with('/') => d.to_string(),
+        Some(d) => format!("{workspace}/{d}"),
+        None => workspace.to_string(),
+    }
+}
+
+impl StepState {
+    /// The state before a job's first step.
+    pub fn new(cache: Option<JobCacheState>) -> StepState {
+        StepState {
+            github_env: BTreeMap::new(),
+            github_path: Vec::new(),
+            steps: Object::new(),
+            failed: false,
+            summary: String::new(),
+            actions: Default::default(),
+            cache,
+            current: StepReport::default(),
+        }
+    }
+}
+
+/// What a step with `inputs` is keyed by, besides the content of its inputs.
+fn key_parts<B: Backend>(
+    shared: &Shared<B>,
+    step: &Step,
+    scope: &JobScope,
+    exec: &StepExec,
+    command: String,
+    shell: String,
+) -> Result<StepKeyParts, String> {
+    let eval_all = |list: &[crate::workflow::Spanned<String>], what: &str| {
+        list.iter()
+            .map(|p| {
+                scope
+                    .eval_string(&p.value)
+                    .map(|p| p.trim().trim_start_matches("./").to_string())
+                    .map_err(|e| format!("cannot evaluate `{what}`: {e}"))
+            })
+            .collect::<Result<Vec<String>, String>>()
+    };
+    let (env, secret_names) = cached::split_secret_env(exec.env.clone(), &shared.options.secrets);
+    Ok(StepKeyParts {
+        command,
+        shell,
+        env,
+        secret_names,
+        workdir: exec.workdir.clone(),
+        inputs: eval_all(&step.inputs, "inputs")?,
+        outputs: eval_all(&step.outputs, "outputs")?,
+        metrics: eval_all(&step.metrics, "metrics")?,
+    })
 }
 
 /// A step's `timeout-minutes`, as written or as its expression evaluates.
@@ -1214,11 +1525,7 @@ pub(super) fn step_timeout(scope: &JobScope, step: &Step) -> Option<Duration> {
 impl<B: Backend> StepCtx<'_, B> {
     /// A working directory: relative ones are inside the workspace.
     pub fn workdir(&self, dir: Option<&str>) -> String {
-        match dir {
-            Some(d) if d.starts_with('/') => d.to_string(),
-            Some(d) => format!("{}/{d}", self.workspace),
-            None => self.workspace.to_string(),
-        }
+        workdir_in(self.workspace, dir)
     }
 
     /// The directory of a step's file commands: one download reads them all

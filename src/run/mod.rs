@@ -2,6 +2,7 @@
 //! the `GITHUB_*` files, secret masking, shells, and default environment
 //! variables, each as GitHub's Linux runner does it.
 
+mod cached;
 pub mod commands;
 pub mod defaults;
 pub mod dotenv;
@@ -17,4 +18,5 @@ mod engine;
 pub mod github;
 pub mod workspace;
 
-pub use engine::{JobReport, RunOptions, new_run_id, run};
+pub use cached::CacheConfig;
+pub use engine::{JobReport, RunOptions, StepReport, new_run_id, run};
