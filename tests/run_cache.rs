@@ -1,0 +1,274 @@
+//! The step cache through `mlci run`: real containers, a cache directory of
+//! each test's own, and what a user sees: which steps ran, which were
+//! restored, whether a container started, and the files in the working tree.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn repo_with(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    let git = |args: &[&str]| {
+        let status = Command::new("git")
+            .args(args)
+            .current_dir(dir.path())
+            .status()
+            .unwrap();
+        assert!(status.success(), "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    git(&["-c", "user.email=t@t", "-c", "user.name=t", "add", "-A"]);
+    git(&[
+        "-c",
+        "user.email=t@t",
+        "-c",
+        "user.name=t",
+        "commit",
+        "-qm",
+        "init",
+    ]);
+    dir
+}
+
+fn ensure_image() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime
+        .block_on(mlci::images::ensure_test_image())
+        .expect("the python-ml image");
+}
+
+fn mlci(dir: &Path, cache: &Path, args: &[&str]) -> (Output, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_mlci"))
+        .args(args)
+        .current_dir(dir)
+        .env("CI", "true")
+        .env("MLCI_CACHE_DIR", cache)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output, text)
+}
+
+/// Prepare a dataset, then train on it; as a user's pipeline would.
+const PIPELINE: &str = r#"
+on: push
+jobs:
+  prepare:
+    runs-on: python-ml
+    steps:
+      - uses: actions/checkout@v4
+      - id: make
+        run: |
+          mkdir -p data
+          python3 prepare.py
+          echo "rows=$(wc -l < data/table.csv)" >> "$GITHUB_OUTPUT"
+          echo "prepare ran"
+        inputs: [prepare.py]
+        outputs: [data/]
+  train:
+    needs: prepare
+    runs-on: python-ml
+    outputs:
+      rows: ${{ steps.fit.outputs.rows }}
+    steps:
+      - id: fit
+        run: |
+          test -f data/table.csv
+          mkdir -p model
+          python3 train.py
+          echo "rows=$(wc -l < data/table.csv)" >> "$GITHUB_OUTPUT"
+          echo "train ran"
+        inputs: [data/, train.py, params.yaml]
+        outputs: [model/]
+        metrics: [metrics.json]
+  report:
+    needs: train
+    runs-on: python-ml
+    steps:
+      - run: echo "report sees ${{ needs.train.outputs.rows }} rows and $(cat model/model.txt)"
+"#;
+
+const PREPARE: &str = "import random\nrandom.seed(7)\nwith open('data/table.csv', 'w') as f:\n    for i in range(1000):\n        f.write(f'{i},{random.random()}\\n')\n    f.write('x' * 3_000_000 + '\\n')\n";
+const TRAIN: &str = "import json, yaml\nparams = yaml.safe_load(open('params.yaml'))\nrows = sum(1 for _ in open('data/table.csv'))\nopen('model/model.txt', 'w').write(f\"lr={params['lr']} rows={rows}\")\njson.dump({'accuracy': 0.9 + params['lr']}, open('metrics.json', 'w'))\n";
+
+fn pipeline_repo() -> tempfile::TempDir {
+    repo_with(&[
+        ("wf.yml", PIPELINE),
+        ("prepare.py", PREPARE),
+        ("train.py", TRAIN),
+        ("params.yaml", "lr: 0.01\n"),
+        (".gitignore", "data/\nmodel/\nmetrics.json\n"),
+    ])
+}
+
+#[test]
+fn a_second_run_restores_everything_without_a_container_and_a_param_change_reruns_training_only() {
+    ensure_image();
+    let repo = pipeline_repo();
+    let cache = tempfile::tempdir().unwrap();
+
+    let (output, first) = mlci(repo.path(), cache.path(), &["run", "wf.yml"]);
+    assert_eq!(output.status.code(), Some(0), "{first}");
+    assert!(first.contains("[prepare] prepare ran"), "{first}");
+    assert!(first.contains("[train] train ran"), "{first}");
+    assert!(
+        first.contains("[report] report sees 1001 rows and lr=0.01 rows=1001"),
+        "{first}"
+    );
+    // Outputs and metrics are left in the working tree, as DVC leaves them.
+    let model = std::fs::read(repo.path().join("model/model.txt")).unwrap();
+    let table = std::fs::read(repo.path().join("data/table.csv")).unwrap();
+    let metrics = std::fs::read_to_string(repo.path().join("metrics.json")).unwrap();
+    assert_eq!(model, b"lr=0.01 rows=1001");
+    assert!(metrics.contains("0.91"), "{metrics}");
+
+    // Nothing changed: the cached jobs are restored and start no container.
+    std::fs::remove_dir_all(repo.path().join("model")).unwrap();
+    let (output, second) = mlci(repo.path(), cache.path(), &["run", "wf.yml"]);
+    assert_eq!(output.status.code(), Some(0), "{second}");
+    assert!(!second.contains("prepare ran"), "{second}");
+    assert!(!second.contains("train ran"), "{second}");
+    assert!(!second.contains("[prepare] starting in"), "{second}");
+    assert!(!second.contains("[train] starting in"), "{second}");
+    assert!(
+        second.contains("[prepare] restored from cache (key k1-"),
+        "{second}"
+    );
+    assert!(
+        second.contains("[train] restored from cache (key k1-"),
+        "{second}"
+    );
+    // Step outputs come back with the files: the job output reaches `report`.
+    assert!(
+        second.contains("[report] report sees 1001 rows and lr=0.01 rows=1001"),
+        "{second}"
+    );
+    assert_eq!(
+        std::fs::read(repo.path().join("model/model.txt")).unwrap(),
+        model
+    );
+    assert_eq!(
+        std::fs::read(repo.path().join("data/table.csv")).unwrap(),
+        table
+    );
+
+    // Only the training parameters changed: training runs, preparation does not.
+    std::fs::write(repo.path().join("params.yaml"), "lr: 0.05\n").unwrap();
+    let (output, third) = mlci(repo.path(), cache.path(), &["run", "wf.yml"]);
+    assert_eq!(output.status.code(), Some(0), "{third}");
+    assert!(!third.contains("prepare ran"), "{third}");
+    assert!(!third.contains("[prepare] starting in"), "{third}");
+    assert!(third.contains("[train] train ran"), "{third}");
+    assert_eq!(
+        std::fs::read_to_string(repo.path().join("model/model.txt")).unwrap(),
+        "lr=0.05 rows=1001"
+    );
+    assert!(
+        std::fs::read_to_string(repo.path().join("metrics.json"))
+            .unwrap()
+            .contains("0.95")
+    );
+
+    // --rerun forces one step; --no-cache runs them all.
+    let (_, rerun) = mlci(
+        repo.path(),
+        cache.path(),
+        &["run", "wf.yml", "--rerun", "make"],
+    );
+    assert!(rerun.contains("prepare ran"), "{rerun}");
+    assert!(!rerun.contains("train ran"), "same data, same key: {rerun}");
+    let (_, all) = mlci(repo.path(), cache.path(), &["run", "wf.yml", "--no-cache"]);
+    assert!(
+        all.contains("prepare ran") && all.contains("train ran"),
+        "{all}"
+    );
+
+    // The entries are listed with the step that made them.
+    let (_, listed) = mlci(repo.path(), cache.path(), &["cache", "ls"]);
+    assert!(listed.contains("wf.yml › prepare › "), "{listed}");
+    assert!(listed.contains("wf.yml › train › "), "{listed}");
+}
+
+#[test]
+fn secrets_key_by_name_and_inputs_after_an_uncached_step_are_read_from_the_container() {
+    ensure_image();
+    let repo = repo_with(&[(
+        "wf.yml",
+        r#"
+on: push
+jobs:
+  job:
+    runs-on: python-ml
+    steps:
+      - run: echo "$SEED" > seed.txt
+      - run: |
+          echo "hashing $(cat seed.txt)"
+          mkdir -p out && cp seed.txt out/copy.txt
+        env:
+          TOKEN: ${{ secrets.TOKEN }}
+        inputs: [seed.txt]
+        outputs: [out/]
+"#,
+    )]);
+    let cache = tempfile::tempdir().unwrap();
+    std::fs::write(repo.path().join("a.env"), "SEED=alpha\n").unwrap();
+    std::fs::write(repo.path().join("b.env"), "SEED=beta\n").unwrap();
+    let run = |env_file: &str, token: &str| {
+        mlci(
+            repo.path(),
+            cache.path(),
+            &[
+                "run",
+                "wf.yml",
+                "--env-file",
+                env_file,
+                "--secret",
+                &format!("TOKEN={token}"),
+            ],
+        )
+    };
+    let (output, first) = run("a.env", "first-secret");
+    assert_eq!(output.status.code(), Some(0), "{first}");
+    assert!(first.contains("hashing alpha"), "{first}");
+    // Another secret value: same key (secrets are keyed by name only).
+    let (_, second) = run("a.env", "second-secret");
+    assert!(!second.contains("[job] hashing"), "{second}");
+    assert!(second.contains("restored from cache"), "{second}");
+    // The input was written by a step the cache does not track: its new
+    // content is read from the container and the step runs again.
+    let (_, third) = run("b.env", "second-secret");
+    assert!(third.contains("hashing beta"), "{third}");
+    assert_eq!(
+        std::fs::read_to_string(repo.path().join("out/copy.txt")).unwrap(),
+        "beta\n"
+    );
+    for text in [&first, &second, &third] {
+        assert!(!text.contains("first-secret") && !text.contains("second-secret"));
+    }
+}
+
+#[test]
+fn a_declared_output_that_is_not_made_fails_the_step() {
+    ensure_image();
+    let repo = repo_with(&[(
+        "wf.yml",
+        "on: push\njobs:\n  job:\n    runs-on: python-ml\n    steps:\n      - run: echo working\n        inputs: [wf.yml]\n        outputs: [model.pkl]\n",
+    )]);
+    let cache = tempfile::tempdir().unwrap();
+    let (output, text) = mlci(repo.path(), cache.path(), &["run", "wf.yml"]);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("model.pkl"), "{text}");
+    let (_, listed) = mlci(repo.path(), cache.path(), &["cache", "ls"]);
+    assert!(
+        listed.contains("0 entries") || !listed.contains("k1-"),
+        "{listed}"
+    );
+}
