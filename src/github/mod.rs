@@ -264,10 +264,7 @@ impl Client {
                     config.api_url
                 ))
             })?
-            .add_header(
-                http::header::USER_AGENT,
-                format!("mlci/{}", env!("CARGO_PKG_VERSION")),
-            )
+            // octocrab sends its own User-Agent; a second one would be appended, not replace it.
             .add_header(
                 http::HeaderName::from_static("x-github-api-version"),
                 "2022-11-28".to_string(),

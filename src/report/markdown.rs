@@ -116,8 +116,12 @@ pub fn render(report: &Report) -> String {
         None => context.push_str(", no baseline run to compare with"),
     }
     out.push_str(&format!(
-        "{context}. Result: **{}**, {} to {}.\n",
-        r.result.as_str(),
+        "{context}. Jobs: **{}**, {} to {}.\n",
+        match r.result {
+            crate::record::RunResult::Success => "succeeded",
+            crate::record::RunResult::Failure => "failed",
+            crate::record::RunResult::Cancelled => "cancelled",
+        },
         format_time(r.started_at),
         format_time(r.finished_at)
     ));
@@ -244,9 +248,9 @@ pub fn render(report: &Report) -> String {
             r.jobs
                 .iter()
                 .map(|j| format!(
-                    "{} {} ({})",
-                    result_icon(&j.result),
+                    "{} {} {}",
                     j.name,
+                    result_icon(&j.result).split(' ').next().unwrap_or_default(),
                     duration(j.duration_ms)
                 ))
                 .collect::<Vec<_>>()
