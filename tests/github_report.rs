@@ -75,13 +75,28 @@ impl Setup {
     }
 
     fn report_with(&self, token: &str, extra: &[&str], event: Option<&Path>) -> Output {
+        self.report_at(&self.server.url(), token, extra, event)
+    }
+
+    fn report_at(&self, api: &str, token: &str, extra: &[&str], event: Option<&Path>) -> Output {
+        let mut command = self.command(api, token, extra, event);
+        command.output().unwrap()
+    }
+
+    fn command(
+        &self,
+        api: &str,
+        token: &str,
+        extra: &[&str],
+        event: Option<&Path>,
+    ) -> std::process::Command {
         let mut command = mlci(self.dir.path());
         command
             .args(["report", "--github", "--db"])
             .arg(self.db())
             .args(extra)
             .env("GITHUB_ACTIONS", "true")
-            .env("GITHUB_API_URL", self.server.url())
+            .env("GITHUB_API_URL", api)
             .env("GITHUB_SERVER_URL", "https://github.com")
             .env("GITHUB_REPOSITORY", format!("{OWNER}/{REPO}"))
             .env("GITHUB_SHA", MERGE_SHA)
@@ -102,7 +117,7 @@ impl Setup {
                     .env("GITHUB_EVENT_PATH", &self.event);
             }
         }
-        command.output().unwrap()
+        command
     }
 
     fn report(&self) -> Output {
@@ -543,4 +558,73 @@ fn a_wrong_token_is_one_sentence_without_the_token() {
             .unwrap()
             .contains(MARKER)
     );
+}
+
+#[test]
+fn enterprise_server_urls_keep_their_api_path() {
+    let setup = Setup::new();
+    for i in 0..105 {
+        setup
+            .server
+            .add_comment(PR, &format!("comment {i}"), "reviewer");
+    }
+    setup.insert(pr_run(
+        "feature",
+        HEAD_SHA,
+        PR,
+        &[("accuracy", 0.93), ("loss", 0.3)],
+    ));
+    let api = format!("{}/api/v3", setup.server.url());
+    let first = setup.report_at(&api, TOKEN, &[], None);
+    assert_ok(&first);
+    setup.insert(pr_run(
+        "feature",
+        HEAD_SHA,
+        PR,
+        &[("accuracy", 0.94), ("loss", 0.3)],
+    ));
+    let second = setup.report_at(&format!("{api}/"), TOKEN, &[], None);
+    assert_ok(&second);
+    let requests = setup.server.requests();
+    assert!(
+        requests.iter().all(|r| r.uri.starts_with("/api/v3/")),
+        "every request under /api/v3"
+    );
+    // Page 2 came from the Link header, which carries /api/v3 too; it was not doubled.
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.uri.starts_with("/api/v3/repositories/") && r.uri.contains("page=2"))
+    );
+    let ours: Vec<_> = setup
+        .server
+        .comments_on(PR)
+        .into_iter()
+        .filter(|c| c.body.starts_with(MARKER))
+        .collect();
+    assert_eq!(ours.len(), 1);
+    assert!(ours[0].body.contains("| accuracy | 0.94 |"));
+    setup.assert_token_only_in_authorization(&[&first, &second]);
+}
+
+#[test]
+fn a_secondary_rate_limit_is_waited_out_and_the_token_can_come_from_the_command_line() {
+    let setup = Setup::new();
+    setup.server.with(|s| s.too_many_requests = 1);
+    setup.insert(pr_run(
+        "feature",
+        HEAD_SHA,
+        PR,
+        &[("accuracy", 0.93), ("loss", 0.3)],
+    ));
+    let mut command = setup.command(&setup.server.url(), TOKEN, &["--token", TOKEN], None);
+    command.env_remove("GITHUB_TOKEN");
+    let output = command.output().unwrap();
+    assert_ok(&output);
+    let requests = setup.server.requests();
+    assert_eq!(requests[0].status, 429);
+    assert_eq!(requests[1].status, 200);
+    assert_eq!(requests[0].uri, requests[1].uri);
+    assert_eq!(setup.server.comments_on(PR).len(), 1);
+    setup.assert_token_only_in_authorization(&[&output]);
 }

@@ -433,3 +433,25 @@ fn the_train_evaluate_example_has_gates_and_metrics_that_mlci_reads() {
     assert!(root.join("examples/sklearn/evaluate.py").is_file());
     assert!(root.join("examples/sklearn/prepare.py").is_file());
 }
+
+#[test]
+fn a_steps_metric_and_params_files_are_collected_from_the_workspace() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("metrics")).unwrap();
+    std::fs::write(dir.path().join("metrics/eval.json"), r#"{"accuracy": 0.9}"#).unwrap();
+    std::fs::write(dir.path().join("metrics/bad.json"), "{").unwrap();
+    std::fs::write(dir.path().join("params.yaml"), "lr: 0.1\n").unwrap();
+    let files = [
+        "metrics/eval.json".to_string(),
+        "metrics/bad.json".to_string(),
+    ];
+    let (metrics, errors) = mlci::metrics::collect(dir.path(), &files);
+    assert_eq!(metrics, vec![n("accuracy", 0.9)]);
+    assert_eq!(errors.len(), 1);
+    assert!(errors[0].to_string().contains("bad.json"));
+    let inputs = ["data/".to_string(), "params.yaml".to_string()];
+    let (params, errors) = mlci::metrics::collect_params(dir.path(), &inputs);
+    assert!(errors.is_empty());
+    assert_eq!(params[0].name, "lr");
+    assert_eq!(params[0].value, "0.1");
+}

@@ -214,3 +214,19 @@ fn two_concurrent_writers_lose_nothing() {
         assert_eq!(run.record.jobs[0].steps.len(), 2);
     }
 }
+
+#[test]
+fn pull_request_facts_come_from_the_event_payload() {
+    let payload = serde_json::json!({
+        "number": 7,
+        "pull_request": {"number": 7, "head": {"ref": "feature", "sha": "abc"}, "base": {"ref": "main"}},
+    });
+    let info = mlci::record::PullRequestInfo::from_event(&payload);
+    assert_eq!(info.number, Some(7));
+    assert_eq!(info.head_ref.as_deref(), Some("feature"));
+    assert_eq!(info.base_ref.as_deref(), Some("main"));
+    assert_eq!(info.head_sha.as_deref(), Some("abc"));
+    let push =
+        mlci::record::PullRequestInfo::from_event(&serde_json::json!({"ref": "refs/heads/main"}));
+    assert_eq!(push, mlci::record::PullRequestInfo::default());
+}

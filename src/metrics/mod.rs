@@ -462,6 +462,38 @@ fn flatten_params(prefix: &str, value: &Value, out: &mut Vec<Param>) {
     }
 }
 
+/// Reads a step's `metrics:` files, relative to `root` (the workspace on the host).
+/// Files that could not be read are returned beside the metrics that could, so
+/// that one bad file does not hide the others; the engine prints each error.
+pub fn collect(root: &Path, files: &[String]) -> (Vec<Metric>, Vec<MetricsError>) {
+    let mut metrics = Vec::new();
+    let mut errors = Vec::new();
+    for file in files {
+        match parse_file(&root.join(file)) {
+            Ok(found) => metrics.extend(found),
+            Err(error) => errors.push(error),
+        }
+    }
+    (metrics, errors)
+}
+
+/// Reads the params files (`params.yaml`, `params.json`) among a step's `inputs:`.
+pub fn collect_params(root: &Path, inputs: &[String]) -> (Vec<Param>, Vec<MetricsError>) {
+    let mut params = Vec::new();
+    let mut errors = Vec::new();
+    for input in inputs.iter().filter(|i| is_params_file(i)) {
+        let path = root.join(input);
+        if !path.is_file() {
+            continue;
+        }
+        match parse_params_file(&path) {
+            Ok(found) => params.extend(found),
+            Err(error) => errors.push(error),
+        }
+    }
+    (params, errors)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,6 +11,8 @@
 //! - `POST /repos/{o}/{r}/check-runs`, `PATCH /repos/{o}/{r}/check-runs/{id}` (422 over 50 annotations)
 //! - `POST /repos/{o}/{r}/statuses/{sha}`
 //!
+//! The same API is served under `/api/v3`, as GitHub Enterprise Server does.
+//!
 //! Faults on demand: 5xx answers for the next requests that match a route,
 //! a primary rate limit (403, `x-ratelimit-remaining: 0`, `x-ratelimit-reset`),
 //! check runs refused (403 as for a personal token), and read-only tokens that
@@ -81,6 +83,8 @@ pub struct State {
     pub rate_limited: usize,
     /// Seconds from now to the rate limit's reset.
     pub rate_limit_reset_in: u64,
+    /// The next this-many requests get 429 with `retry-after: 1` (a secondary rate limit).
+    pub too_many_requests: usize,
     pub comments: Vec<Comment>,
     pub next_id: u64,
     /// Commit sha → pull request numbers (`commits/{sha}/pulls`).
@@ -258,9 +262,13 @@ async fn handle(
         .await
         .map(|b| String::from_utf8_lossy(&b.to_bytes()).into_owned())
         .unwrap_or_default();
-    let base = format!("http://{addr}");
+    // GitHub Enterprise Server serves the API under /api/v3.
+    let (base, routed) = match uri.strip_prefix("/api/v3") {
+        Some(rest) if rest.starts_with('/') => (format!("http://{addr}/api/v3"), rest.to_string()),
+        _ => (format!("http://{addr}"), uri.clone()),
+    };
     let mut s = state.lock().unwrap();
-    let answer = route(&mut s, &method, &uri, &headers, &body, &base);
+    let answer = route(&mut s, &method, &routed, &headers, &body, &base);
     s.requests.push(Recorded {
         method,
         uri,
@@ -334,6 +342,19 @@ fn route(
     {
         let (_, _, status) = s.faults.remove(index).unwrap();
         return answer(status, json!({"message": "Server Error"}));
+    }
+    if s.too_many_requests > 0 {
+        s.too_many_requests -= 1;
+        let mut a = answer(
+            429,
+            json!({
+                "message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+                "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
+                "status": "429",
+            }),
+        );
+        a.headers = vec![("retry-after".into(), "1".into())];
+        return a;
     }
     if s.rate_limited > 0 {
         s.rate_limited -= 1;
