@@ -696,10 +696,10 @@ async fn pr_for_commit(client: &Client, repo: &str, sha: &str) -> Result<Option<
     };
     let pulls = response.json();
     let list = pulls.as_array().cloned().unwrap_or_default();
+    // Only an open pull request: a push to main after a merge must not comment on the closed PR.
     let open = list
         .iter()
-        .find(|p| p.get("state").and_then(Json::as_str) == Some("open"))
-        .or(list.first());
+        .find(|p| p.get("state").and_then(Json::as_str) == Some("open"));
     Ok(open.and_then(|p| p.get("number")).and_then(Json::as_u64))
 }
 
