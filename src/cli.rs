@@ -36,6 +36,15 @@ pub enum Command {
     Images(ImagesCommand),
     /// Inspect and manage the step cache: list, evict, remove, share through a remote.
     Cache(CacheArgs),
+    /// Show a run's metrics, or compare two runs.
+    #[command(subcommand)]
+    Metrics(MetricsCommand),
+    /// List recorded runs, or show one.
+    #[command(subcommand)]
+    Runs(RunsCommand),
+    /// Render a run's report (gates, metrics against the baseline, charts,
+    /// stages), to a file, the terminal, or GitHub. Exits 1 when a gate fails.
+    Report(ReportArgs),
 }
 
 /// Where the cache lives and how big it may grow; `mlci run` takes the same options.
@@ -110,6 +119,87 @@ pub enum CacheCommand {
     Push { keys: Vec<String> },
     /// Fetch entries from the remote cache [default: every remote entry not here].
     Pull { keys: Vec<String> },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StoreArgs {
+    /// The run store [default: $MLCI_DB, else .mlci/runs.db]
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
+    /// Only runs of this workflow (its name).
+    #[arg(long, short = 'w')]
+    pub workflow: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MetricsCommand {
+    /// The metrics and params of a run [default: the latest].
+    Show {
+        /// A run: its number, `latest`, a branch, or a commit sha prefix.
+        run: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Value, baseline, absolute and relative change of every metric.
+    /// With no run, the latest run against its baseline; with one, that run
+    /// against its baseline; with two, A against B.
+    Diff {
+        a: Option<String>,
+        b: Option<String>,
+        /// The branch whose latest successful run is the baseline.
+        #[arg(long, value_name = "REF")]
+        baseline: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// Recorded runs, newest first.
+    Ls {
+        /// Only runs of this branch.
+        #[arg(long)]
+        branch: Option<String>,
+        /// At most this many runs.
+        #[arg(long, short = 'n', default_value_t = 20)]
+        limit: usize,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// One run: jobs, steps, cache hits, metrics, artifacts [default: the latest].
+    Show {
+        run: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// The run [default: the latest].
+    #[arg(long)]
+    pub run: Option<String>,
+    /// Write the Markdown report to this file.
+    #[arg(long, short = 'o', value_name = "FILE.md")]
+    pub output: Option<PathBuf>,
+    /// Post the report to GitHub: PR comment, check run (or commit statuses), job summary.
+    #[arg(long)]
+    pub github: bool,
+    /// The GitHub token [default: $GITHUB_TOKEN]; never printed.
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
+    /// What --github publishes: all, or a list of comment, check, summary.
+    #[arg(long, value_name = "LIST", default_value = "all")]
+    pub to: String,
+    /// The branch whose latest successful run is the baseline [default: the PR's base, else main].
+    #[arg(long, value_name = "REF")]
+    pub baseline: Option<String>,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -222,6 +312,9 @@ pub fn main() -> ExitCode {
         Command::Graph(args) => graph(&args),
         Command::Images(command) => images(command),
         Command::Cache(args) => cache(args),
+        Command::Metrics(command) => crate::report::cli::metrics(command),
+        Command::Runs(command) => crate::report::cli::runs(command),
+        Command::Report(args) => crate::report::cli::report(args),
     }
 }
 
@@ -1062,7 +1155,7 @@ fn or_dash(text: String) -> String {
 }
 
 /// Left-aligned columns separated by two spaces.
-fn table<const N: usize>(rows: &[[String; N]]) -> String {
+pub(crate) fn table<const N: usize>(rows: &[[String; N]]) -> String {
     let mut widths = [0; N];
     for row in rows {
         for (width, cell) in widths.iter_mut().zip(row) {

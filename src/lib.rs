@@ -5,6 +5,9 @@
 //! ```text
 //! workflow file ──parse──▶ Workflow (typed, with source spans)   workflow::
 //!                ──plan───▶ Plan: jobs × matrix, a DAG by needs   plan::
+//!                ──run────▶ jobs in containers                   run::, executor::
+//!                ──record─▶ run store (SQLite)                   record::, metrics::
+//!                ──report─▶ markdown · PR comment · check run    report::, github::
 //! ```
 //!
 //! `expr` is the GitHub Actions expression language that both use, and `diag`
@@ -15,8 +18,12 @@ pub mod cli;
 pub mod diag;
 pub mod executor;
 pub mod expr;
+pub mod github;
 pub mod images;
+pub mod metrics;
 pub mod plan;
+pub mod record;
+pub mod report;
 pub mod run;
 pub mod workflow;
 pub mod yaml;
