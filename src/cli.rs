@@ -272,6 +272,24 @@ pub struct RunArgs {
     pub rerun: Vec<String>,
     #[command(flatten)]
     pub cache: CacheOptions,
+    /// Write the Markdown report of the run (metrics, gates, stages) to this file.
+    #[arg(long, value_name = "FILE.md")]
+    pub report: Option<PathBuf>,
+    /// Post the report to GitHub: PR comment, check run (or commit statuses), job summary.
+    #[arg(long)]
+    pub github: bool,
+    /// The GitHub token [default: $GITHUB_TOKEN]; never printed.
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
+    /// What --github publishes: all, or a list of comment, check, summary.
+    #[arg(long = "to", value_name = "LIST", default_value = "all")]
+    pub publish_to: String,
+    /// The branch whose latest successful run is the baseline [default: the PR's base, else main].
+    #[arg(long, value_name = "REF")]
+    pub baseline: Option<String>,
+    /// The run store [default: $MLCI_DB, else .mlci/runs.db]
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
 }
 
 fn key_value(text: &str) -> Result<(String, String), String> {
@@ -744,6 +762,25 @@ fn run(args: RunArgs) -> ExitCode {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
+    let mode = match crate::github::PublishMode::parse(&args.publish_to) {
+        Ok(mode) => mode,
+        Err(error) => {
+            eprintln!("error: --to: {error}");
+            return ExitCode::from(EXIT_INVALID);
+        }
+    };
+    let reporting = Reporting {
+        db: args.db.clone(),
+        options: crate::report::ReportOptions {
+            output: args.report.clone(),
+            github: args.github,
+            token: args.token.clone(),
+            mode,
+            baseline_ref: args.baseline.clone(),
+            history: 10,
+            quiet: false,
+        },
+    };
     // Values given on the command line win over the files'.
     let mut secrets = std::collections::BTreeMap::new();
     let mut env = std::collections::BTreeMap::new();
@@ -849,7 +886,9 @@ fn run(args: RunArgs) -> ExitCode {
         }
         let mut failed = false;
         let mut all_reports = Vec::new();
+        let mut recorded = Vec::new();
         for workflow in loaded {
+            let started_at = crate::record::now_ms();
             let backend = match crate::executor::docker::DockerBackend::connect().await {
                 Ok(backend) => backend,
                 Err(error) => {
@@ -858,9 +897,23 @@ fn run(args: RunArgs) -> ExitCode {
                 }
             };
             let path = workflow.file.path.display().to_string();
+            let gates = workflow.workflow.gates.clone();
+            let kept = workflow.clone();
             match crate::run::run(backend, workflow, options.clone(), cancel.clone()).await {
                 Ok(reports) => {
                     failed |= reports.iter().any(|r| r.result == crate::plan::JobResult::Failure);
+                    let (record, warnings) = crate::run::run_record(&crate::run::RunFacts {
+                        workflow: &kept,
+                        reports: &reports,
+                        options: &options,
+                        started_at,
+                        finished_at: crate::record::now_ms(),
+                        interrupted: interrupted.load(std::sync::atomic::Ordering::SeqCst),
+                    });
+                    for warning in warnings {
+                        eprintln!("warning: {warning}");
+                    }
+                    recorded.push((record, gates));
                     all_reports.push((path, reports));
                 }
                 Err(message) => {
@@ -871,6 +924,9 @@ fn run(args: RunArgs) -> ExitCode {
         }
         print_summary(&all_reports, args.json);
         forward_step_summaries(&all_reports);
+        if !record_and_report(&reporting, &options, recorded).await {
+            failed = true;
+        }
         if interrupted.load(std::sync::atomic::Ordering::SeqCst) {
             ExitCode::from(130)
         } else if failed {
@@ -879,6 +935,53 @@ fn run(args: RunArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
     })
+}
+
+/// Where `mlci run` records its runs and how it reports them.
+struct Reporting {
+    db: Option<PathBuf>,
+    options: crate::report::ReportOptions,
+}
+
+/// Saves each workflow's run in the run store, then checks its gates and
+/// writes or posts the report. False when a gate failed.
+async fn record_and_report(
+    reporting: &Reporting,
+    options: &crate::run::RunOptions,
+    recorded: Vec<(crate::record::RunRecord, Vec<crate::workflow::Gate>)>,
+) -> bool {
+    let path = crate::record::default_path(&options.repo, reporting.db.as_deref());
+    let mut store = match crate::record::Store::open(&path) {
+        Ok(store) => store,
+        Err(error) => {
+            eprintln!("warning: the run is not recorded: {error}");
+            return true;
+        }
+    };
+    store.set_secrets(options.secrets.values().cloned());
+    let mut passed = true;
+    for (record, gates) in recorded {
+        let run_id = match store.insert_run(&record) {
+            Ok(id) => id,
+            Err(error) => {
+                eprintln!("warning: the run is not recorded: {error}");
+                continue;
+            }
+        };
+        let wants_report =
+            !gates.is_empty() || reporting.options.output.is_some() || reporting.options.github;
+        if !wants_report {
+            continue;
+        }
+        match crate::report::after_run(&store, run_id, &gates, &reporting.options).await {
+            Ok(outcome) => passed &= outcome.passed(),
+            Err(error) => {
+                eprintln!("error: {error}");
+                passed = false;
+            }
+        }
+    }
+    passed
 }
 
 /// Inside GitHub Actions, the job summaries of the inner run go to the

@@ -199,7 +199,13 @@ fn check_one(
         GateBound::Absolute(n) => n,
         GateBound::Baseline { offset, factor } => {
             let Some(baseline) = baseline else {
-                result.reason = "no baseline run to compare with (no successful run of the base branch in the store)".to_string();
+                // The first run of a branch has nothing to compare with:
+                // failing it would leave no successful run to be a baseline.
+                result.passed = true;
+                result.reason = format!(
+                    "{} (no baseline yet: no successful run of the base branch in the store)",
+                    crate::metrics::format_number(number)
+                );
                 return result;
             };
             let base = baseline

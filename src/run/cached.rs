@@ -634,14 +634,14 @@ fn fill_report(
     report.inputs = inputs
         .entries()
         .iter()
-        .map(|e| (e.path.clone(), e.hash.clone()))
+        .map(|e| (e.path.clone(), e.hash.clone(), e.size))
         .collect();
     report.outputs = entry
         .outputs
         .entries()
         .iter()
         .filter(|e| !entry.metrics.contains(&e.path))
-        .map(|e| (e.path.clone(), e.hash.clone()))
+        .map(|e| (e.path.clone(), e.hash.clone(), e.size))
         .collect();
     report.metrics = entry
         .metrics

@@ -81,6 +81,14 @@ pub struct JobReport {
     /// The image the job ran in (or would have), and its Id.
     pub image: String,
     pub image_digest: String,
+    /// `--gpus` of `container.options`, as written (`all`, `2`, `device=0,1`).
+    pub gpu_request: Option<String>,
+    /// What `nvidia-smi` in the job's container names, when it asked for GPUs.
+    pub gpu_name: Option<String>,
+    /// The matrix values of the instance.
+    pub matrix: BTreeMap<String, String>,
+    /// `::error`/`::warning`/`::notice` of its steps.
+    pub annotations: Vec<super::commands::Annotation>,
 }
 
 /// How one step ended.
@@ -99,9 +107,9 @@ pub struct StepReport {
     pub cache_hit: bool,
     /// Its `metrics:` files (path, content), read after the step.
     pub metrics: Vec<(String, Vec<u8>)>,
-    /// Its `inputs` and `outputs` files (path, BLAKE3), for lineage.
-    pub inputs: Vec<(String, String)>,
-    pub outputs: Vec<(String, String)>,
+    /// Its `inputs` and `outputs` files (path, BLAKE3, size), for lineage.
+    pub inputs: Vec<(String, String, u64)>,
+    pub outputs: Vec<(String, String, u64)>,
 }
 
 const WORK_ROOT: &str = "/__w";
@@ -353,6 +361,10 @@ async fn schedule<B: Backend + 'static>(
                     steps: Vec::new(),
                     image: String::new(),
                     image_digest: String::new(),
+                    gpu_request: None,
+                    gpu_name: None,
+                    matrix: BTreeMap::new(),
+                    annotations: Vec::new(),
                 });
             }
         }
@@ -503,6 +515,10 @@ async fn run_instance<B: Backend>(
                 steps: Vec::new(),
                 image: String::new(),
                 image_digest: String::new(),
+                gpu_request: None,
+                gpu_name: None,
+                matrix: BTreeMap::new(),
+                annotations: Vec::new(),
             };
             let message = shared.workflow.file.render(&diagnostic);
             return vec![shared.fail(report, &planned.id, message.trim_end().to_string())];
@@ -553,6 +569,14 @@ async fn run_job_instance<B: Backend>(
         steps: Vec::new(),
         image: String::new(),
         image_digest: String::new(),
+        gpu_request: None,
+        gpu_name: None,
+        matrix: instance
+            .matrix
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_display_string()))
+            .collect(),
+        annotations: Vec::new(),
     };
     let (needs, status) = needs_context(shared, job);
     let workspace = format!(
@@ -666,6 +690,11 @@ async fn run_job_instance<B: Backend>(
         Err(message) => return shared.fail(report, &instance.name, message),
     };
     report.image = spec.image.clone();
+    report.gpu_request = job
+        .container
+        .as_ref()
+        .and_then(|c| c.options.as_ref())
+        .and_then(|o| gpu_flag(&o.value));
     fill_step_contexts(shared, &mut scope);
 
     // The step cache: the outputs of the jobs this one needs, and perhaps
@@ -723,6 +752,12 @@ async fn run_job_instance<B: Backend>(
         }
     };
     report.image_digest = env.image_digest().to_string();
+    if report.gpu_request.is_some() {
+        report.gpu_name = gpu_name(&env, cancel).await;
+        if let Some(gpu) = &report.gpu_name {
+            shared.print(&instance.name, &format!("GPU: {gpu}"));
+        }
+    }
     for (host, path) in copies_in {
         if let Err(error) = env.copy_in(&host, &path).await {
             let _ = env.remove().await;
@@ -766,6 +801,7 @@ fn finish_job<B: Backend>(
     started: Instant,
 ) -> JobReport {
     let instance_name = report.name.clone();
+    report.annotations = shared.console.take_annotations(&instance_name);
     // Job outputs read the steps context, evaluated after the last step.
     let mut outputs = Object::new();
     for (name, text) in &job.outputs {
@@ -789,6 +825,53 @@ fn finish_job<B: Backend>(
         &format!("{} in {:.1}s", report.result, report.duration.as_secs_f64()),
     );
     report
+}
+
+/// The value of `--gpus` in `container.options` text, as written.
+fn gpu_flag(options: &str) -> Option<String> {
+    let words: Vec<&str> = options.split_whitespace().collect();
+    words.iter().enumerate().find_map(|(i, word)| {
+        if let Some(value) = word.strip_prefix("--gpus=") {
+            Some(value.trim_matches(['"', '\'']).to_string())
+        } else if *word == "--gpus" {
+            words
+                .get(i + 1)
+                .map(|v| v.trim_matches(['"', '\'']).to_string())
+        } else {
+            None
+        }
+    })
+}
+
+/// The GPUs the job's container sees, by `nvidia-smi` (None when it has none).
+async fn gpu_name<E: JobEnv>(env: &E, cancel: &CancellationToken) -> Option<String> {
+    let request = ExecRequest {
+        argv: ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"]
+            .map(String::from)
+            .to_vec(),
+        env: BTreeMap::new(),
+        workdir: "/".to_string(),
+        user: None,
+        timeout: Some(Duration::from_secs(20)),
+    };
+    let mut text = Vec::new();
+    let mut collect = |_kind: StreamKind, bytes: &[u8]| {
+        if text.len() < 4096 {
+            text.extend_from_slice(bytes);
+        }
+    };
+    match env.exec(&request, cancel, &mut collect).await {
+        Ok(ExecOutcome::Exited(0)) => {
+            let names: Vec<String> = String::from_utf8_lossy(&text)
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_string)
+                .collect();
+            (!names.is_empty()).then(|| names.join(", "))
+        }
+        _ => None,
+    }
 }
 
 /// Every job this one needs, directly or through others.
@@ -1735,10 +1818,13 @@ impl StepLines<'_> {
                 Action::Debug(text) => self
                     .shared
                     .line(self.name, &format!("debug: {}", masker.mask(&text))),
-                Action::Annotation(annotation) => self.shared.line(
-                    self.name,
-                    &format!("{}: {}", annotation.level, masker.mask(&annotation.message)),
-                ),
+                Action::Annotation(annotation) => {
+                    self.shared.line(
+                        self.name,
+                        &format!("{}: {}", annotation.level, masker.mask(&annotation.message)),
+                    );
+                    self.shared.annotate(self.name, annotation);
+                }
                 Action::AddMask(value) => masker.add_value(&value),
                 Action::SetOutput { name: key, value } => {
                     self.outputs.insert(key, Value::String(value))

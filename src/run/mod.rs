@@ -9,6 +9,7 @@ pub mod dotenv;
 pub mod file_commands;
 pub mod mask;
 pub mod output;
+mod recording;
 pub mod shell;
 
 // Running a workflow: the repository snapshot, the `github` context, and the
@@ -20,3 +21,4 @@ pub mod workspace;
 
 pub use cached::CacheConfig;
 pub use engine::{JobReport, RunOptions, StepReport, new_run_id, run};
+pub use recording::{RunFacts, run_record};

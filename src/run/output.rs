@@ -25,6 +25,9 @@ pub struct Console {
     multi: Option<MultiProgress>,
     bars: Mutex<HashMap<String, ProgressBar>>,
     out: Mutex<std::io::Stdout>,
+    /// `::error`/`::warning`/`::notice` by job instance, for the run store
+    /// and check-run annotations; masked.
+    annotations: Mutex<Vec<(String, super::commands::Annotation)>>,
 }
 
 impl Console {
@@ -35,6 +38,7 @@ impl Console {
                 .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stdout())),
             bars: Mutex::new(HashMap::new()),
             out: Mutex::new(std::io::stdout()),
+            annotations: Mutex::new(Vec::new()),
         }
     }
 
@@ -62,6 +66,25 @@ impl Console {
                 let _ = writeln!(out, "{text}");
             }
         }
+    }
+
+    /// Keeps an annotation of a job instance (its message masked).
+    pub fn annotate(&self, job: &str, mut annotation: super::commands::Annotation) {
+        annotation.message = self.masker.mask(&annotation.message);
+        self.annotations
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((job.to_string(), annotation));
+    }
+
+    /// The annotations of one job instance, taken out.
+    pub fn take_annotations(&self, job: &str) -> Vec<super::commands::Annotation> {
+        let mut all = self.annotations.lock().unwrap_or_else(|e| e.into_inner());
+        let (mine, rest) = std::mem::take(&mut *all)
+            .into_iter()
+            .partition(|(j, _)| j == job);
+        *all = rest;
+        mine.into_iter().map(|(_, a)| a).collect()
     }
 
     /// A spinner for the job while it runs (terminal only).

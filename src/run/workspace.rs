@@ -27,6 +27,10 @@ pub fn snapshot(repo: &Path, dest: &Path) -> std::io::Result<usize> {
         Some(output) => {
             for name in output.stdout.split(|b| *b == 0).filter(|n| !n.is_empty()) {
                 let relative = Path::new(std::str::from_utf8(name).map_err(std::io::Error::other)?);
+                // mlci's own run store is not part of the workspace.
+                if relative.starts_with(".mlci") {
+                    continue;
+                }
                 let source = repo.join(relative);
                 // A tracked file deleted in the working tree is not in the snapshot.
                 if source.symlink_metadata().is_ok() {

@@ -15,6 +15,7 @@ use crate::diag::{Diagnostic, Severity, SourceFile};
 use std::path::{Path, PathBuf};
 
 /// A workflow file with its model and every problem found in it.
+#[derive(Clone, Debug)]
 pub struct LoadedWorkflow {
     pub file: SourceFile,
     pub workflow: Workflow,
