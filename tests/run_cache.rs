@@ -272,3 +272,69 @@ fn a_declared_output_that_is_not_made_fails_the_step() {
         "{listed}"
     );
 }
+
+#[test]
+fn actions_cache_restores_by_key_then_by_restore_key_and_saves_after_a_successful_job() {
+    ensure_image();
+    let repo = repo_with(&[
+        (
+            "wf.yml",
+            r#"
+on: push
+jobs:
+  deps:
+    runs-on: python-ml
+    steps:
+      - uses: actions/checkout@v4
+      - id: c
+        uses: actions/cache@v4
+        with:
+          path: |
+            .venv-fake
+            ~/.cache/fake-pip
+          key: deps-${{ hashFiles('requirements.txt') }}
+          restore-keys: |
+            deps-
+      - run: |
+          echo "hit=${{ steps.c.outputs.cache-hit }}"
+          if [ -f .venv-fake/marker ] && [ -f ~/.cache/fake-pip/wheel ]; then
+            echo "warm: $(cat .venv-fake/marker)"
+          else
+            mkdir -p .venv-fake ~/.cache/fake-pip
+            echo "built for $(cat requirements.txt)" > .venv-fake/marker
+            echo wheel > ~/.cache/fake-pip/wheel
+            echo "cold"
+          fi
+"#,
+        ),
+        ("requirements.txt", "numpy==1\n"),
+    ]);
+    let cache = tempfile::tempdir().unwrap();
+    let (output, first) = mlci(repo.path(), cache.path(), &["run", "wf.yml"]);
+    assert_eq!(output.status.code(), Some(0), "{first}");
+    assert!(first.contains("cache not found for key: deps-"), "{first}");
+    assert!(
+        first.contains("[deps] hit=false") && first.contains("[deps] cold"),
+        "{first}"
+    );
+    assert!(first.contains("cache saved with key: deps-"), "{first}");
+
+    let (_, second) = mlci(repo.path(), cache.path(), &["run", "wf.yml"]);
+    assert!(second.contains("[deps] hit=true"), "{second}");
+    assert!(
+        second.contains("[deps] warm: built for numpy==1"),
+        "{second}"
+    );
+    assert!(
+        !second.contains("cache saved"),
+        "an exact hit saves nothing: {second}"
+    );
+
+    // A new key: restored through the restore key (not a hit), then saved anew.
+    std::fs::write(repo.path().join("requirements.txt"), "numpy==2\n").unwrap();
+    let (_, third) = mlci(repo.path(), cache.path(), &["run", "wf.yml"]);
+    assert!(third.contains("cache restored from key: deps-"), "{third}");
+    assert!(third.contains("[deps] hit=false"), "{third}");
+    assert!(third.contains("[deps] warm: built for numpy==1"), "{third}");
+    assert!(third.contains("cache saved with key: deps-"), "{third}");
+}

@@ -429,6 +429,8 @@ fn needs_context<B: Backend>(shared: &Shared<B>, job: &Job) -> (Object, Status) 
 pub(super) struct JobScope {
     pub contexts: Object,
     pub status: Status,
+    /// Where `hashFiles()` looks: the run's snapshot of the repository.
+    pub workspace: Option<PathBuf>,
 }
 
 impl JobScope {
@@ -438,7 +440,7 @@ impl JobScope {
             .eval(&EvalContext {
                 contexts: &self.contexts,
                 status: self.status,
-                workspace: None,
+                workspace: self.workspace.as_deref(),
             })
             .map_err(|e| e.message)
     }
@@ -455,7 +457,7 @@ impl JobScope {
             .eval(&EvalContext {
                 contexts: &self.contexts,
                 status: self.status,
-                workspace: None,
+                workspace: self.workspace.as_deref(),
             })
             .map_err(|e| e.message)
     }
@@ -618,7 +620,11 @@ async fn run_job_instance<B: Backend>(
         Value::Number(planned.max_parallel.unwrap_or(planned.instances.len()) as f64),
     );
     contexts.insert("strategy", Value::Object(strategy));
-    let mut scope = JobScope { contexts, status };
+    let mut scope = JobScope {
+        contexts,
+        status,
+        workspace: Some(shared.snapshot.clone()),
+    };
 
     // The job's `if`: by default it runs only when every need succeeded.
     if cancel.is_cancelled() {
@@ -1261,7 +1267,7 @@ async fn run_steps<B: Backend>(
             state.steps.insert(id.value.clone(), Value::Object(entry));
         }
     }
-    if !state.actions.posts.is_empty() {
+    if !state.actions.posts.is_empty() || !state.actions.cache_saves.is_empty() {
         // Post steps of actions, as `always()` steps: not cancelled by the
         // token that cancelled the job.
         scope.status = if cancel.is_cancelled() {

@@ -34,6 +34,7 @@ pub(super) async fn run<B: Backend>(
         let mut scope = JobScope {
             contexts: base.contexts.clone(),
             status: if failed { Status::Failure } else { base.status },
+            workspace: base.workspace.clone(),
         };
         scope
             .contexts
@@ -133,6 +134,7 @@ pub(super) async fn run<B: Backend>(
     let mut scope = JobScope {
         contexts: base.contexts.clone(),
         status: base.status,
+        workspace: base.workspace.clone(),
     };
     scope.contexts.insert("steps", Value::Object(inner_steps));
     let mut outputs = Object::new();

@@ -73,6 +73,8 @@ pub(crate) struct JobActions {
     /// `post` scripts of JavaScript actions, run at the end of the job in
     /// reverse order.
     pub posts: Vec<node::PostStep>,
+    /// `actions/cache` saves, done at the end of a job that succeeded.
+    pub cache_saves: Vec<native::CacheSave>,
 }
 
 /// A parsed `uses:` value.
@@ -178,7 +180,27 @@ impl ActionRef {
         else {
             return None;
         };
-        if path.is_some() || !owner.eq_ignore_ascii_case("actions") {
+        if !owner.eq_ignore_ascii_case("actions") {
+            return None;
+        }
+        if repo.eq_ignore_ascii_case("cache") {
+            return match path.as_deref().map(str::to_ascii_lowercase).as_deref() {
+                None => Some(native::Native::Cache {
+                    restore: true,
+                    save: true,
+                }),
+                Some("restore") => Some(native::Native::Cache {
+                    restore: true,
+                    save: false,
+                }),
+                Some("save") => Some(native::Native::Cache {
+                    restore: false,
+                    save: true,
+                }),
+                Some(_) => None,
+            };
+        }
+        if path.is_some() {
             return None;
         }
         match repo.to_ascii_lowercase().as_str() {
@@ -451,6 +473,7 @@ impl ResolvedAction {
         JobScope {
             contexts,
             status: outer.status,
+            workspace: outer.workspace.clone(),
         }
     }
 }
@@ -586,6 +609,13 @@ pub(super) async fn run_posts<B: Backend>(
     let posts = std::mem::take(&mut state.actions.posts);
     for post in posts.into_iter().rev() {
         node::run_post(ctx, post, scope, state).await;
+    }
+    // As actions/cache's post step: only when the job succeeded.
+    let saves = std::mem::take(&mut state.actions.cache_saves);
+    if !state.failed {
+        for save in saves {
+            native::save_cache(ctx, save).await;
+        }
     }
 }
 

@@ -25,15 +25,21 @@ pub enum Native {
     Checkout,
     UploadArtifact,
     DownloadArtifact,
+    /// `actions/cache` (both), `actions/cache/restore`, `actions/cache/save`.
+    Cache {
+        restore: bool,
+        save: bool,
+    },
 }
 
 pub(super) async fn run<B: Backend>(
     ctx: &StepCtx<'_, B>,
     call: &Call<'_>,
     native: Native,
-    _state: &mut StepState,
+    state: &mut StepState,
 ) -> (&'static str, Object) {
     let result = match native {
+        Native::Cache { restore, save } => cache(ctx, call, restore, save, state).await,
         Native::Checkout => checkout(ctx, call).await,
         Native::UploadArtifact => upload(ctx, call).await,
         Native::DownloadArtifact => download(ctx, call).await,
@@ -412,5 +418,200 @@ mod tests {
         assert!(g.is_match("/w/a.txt"));
         assert!(!g.is_match("/w/d/a.txt"));
         assert!(glob("/w/**/*.txt").unwrap().is_match("/w/d/e/a.txt"));
+    }
+}
+
+/// An `actions/cache` save waiting for the end of the job.
+#[derive(Clone, Debug)]
+pub(crate) struct CacheSave {
+    title: String,
+    key: String,
+    paths: Vec<String>,
+}
+
+/// Paths of `actions/cache` mapped to one tree: `w/…` in the workspace,
+/// `h/…` in the home directory (`~/…`), `a/…` for absolute paths.
+fn cache_paths(call: &Call<'_>) -> Result<Vec<String>, String> {
+    let text = input(call, "path").ok_or("the input `path` is required")?;
+    let mut paths = Vec::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if line.starts_with('!') {
+            return Err(format!(
+                "exclude patterns (`{line}`) are not supported by mlci's actions/cache"
+            ));
+        }
+        let mapped = if let Some(rest) = line.strip_prefix("~/") {
+            format!("h/{rest}")
+        } else if let Some(rest) = line.strip_prefix('/') {
+            format!("a/{rest}")
+        } else {
+            format!("w/{}", line.trim_start_matches("./"))
+        };
+        paths.push(mapped.trim_end_matches('/').to_string());
+    }
+    if paths.is_empty() {
+        return Err("the input `path` names no path".to_string());
+    }
+    Ok(paths)
+}
+
+/// Where a mapped path lives in the container.
+fn container_path<B: Backend>(ctx: &StepCtx<'_, B>, mapped: &str) -> String {
+    let (root, rest) = mapped.split_at(1);
+    let rest = rest.trim_start_matches('/');
+    let base = match root {
+        "w" => ctx.workspace.to_string(),
+        "h" => "/github/home".to_string(),
+        _ => String::new(),
+    };
+    if rest.is_empty() {
+        if base.is_empty() {
+            "/".to_string()
+        } else {
+            base
+        }
+    } else {
+        format!("{base}/{rest}")
+    }
+}
+
+fn scratch(store: &crate::cache::Store) -> Result<tempfile::TempDir, String> {
+    let parent = store.dir().join("tmp");
+    std::fs::create_dir_all(&parent).map_err(|e| e.to_string())?;
+    tempfile::Builder::new()
+        .prefix("actions-cache-")
+        .tempdir_in(&parent)
+        .map_err(|e| e.to_string())
+}
+
+/// `actions/cache`: restore now (exact key, then the restore keys as
+/// prefixes, newest first), save at the end of the job unless the exact key
+/// was restored. Works on mlci's own cache store, offline.
+async fn cache<B: Backend>(
+    ctx: &StepCtx<'_, B>,
+    call: &Call<'_>,
+    restore: bool,
+    save: bool,
+    state: &mut StepState,
+) -> Result<Object, String> {
+    let shared = ctx.shared;
+    let key = input(call, "key")
+        .ok_or("the input `key` is required")?
+        .trim()
+        .to_string();
+    let paths = cache_paths(call)?;
+    let mut outputs = Object::new();
+    outputs.insert("cache-primary-key", Value::str(&key));
+    let Some(run_cache) = shared.cache.as_ref() else {
+        shared.print(ctx.name, "the cache is off: nothing restored or saved");
+        outputs.insert("cache-hit", Value::str("false"));
+        return Ok(outputs);
+    };
+    let store = run_cache.store();
+    let mut exact = false;
+    if restore {
+        let restore_keys: Vec<String> = input(call, "restore-keys")
+            .unwrap_or("")
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect();
+        let dir = scratch(store)?;
+        let restored =
+            crate::cache::actions_cache::restore(store, &key, &restore_keys, &paths, dir.path())
+                .map_err(|e| e.to_string())?;
+        match restored {
+            Some(found) => {
+                for top in ["w", "h", "a"] {
+                    let host = dir.path().join(top);
+                    if !host.is_dir() {
+                        continue;
+                    }
+                    let children: Vec<_> = std::fs::read_dir(&host)
+                        .map_err(|e| e.to_string())?
+                        .filter_map(Result::ok)
+                        .collect();
+                    for child in children {
+                        let mapped = format!("{top}/{}", child.file_name().to_string_lossy());
+                        ctx.env
+                            .copy_in(&child.path(), &container_path(ctx, &mapped))
+                            .await
+                            .map_err(|e| e.to_string())?;
+                    }
+                }
+                exact = found.exact;
+                shared.print(
+                    ctx.name,
+                    &format!("cache restored from key: {}", found.matched_key),
+                );
+                outputs.insert("cache-matched-key", Value::str(&found.matched_key));
+            }
+            None => shared.print(ctx.name, &format!("cache not found for key: {key}")),
+        }
+        outputs.insert(
+            "cache-hit",
+            Value::str(if exact { "true" } else { "false" }),
+        );
+    }
+    if save && !exact {
+        if restore {
+            // actions/cache saves in its post step, when the job succeeded.
+            state.actions.cache_saves.push(CacheSave {
+                title: call.title.clone(),
+                key,
+                paths,
+            });
+        } else {
+            save_cache(
+                ctx,
+                CacheSave {
+                    title: call.title.clone(),
+                    key,
+                    paths,
+                },
+            )
+            .await;
+        }
+    }
+    Ok(outputs)
+}
+
+/// Copies the cached paths out of the container and saves them under the key.
+pub(crate) async fn save_cache<B: Backend>(ctx: &StepCtx<'_, B>, save: CacheSave) {
+    let shared = ctx.shared;
+    let Some(run_cache) = shared.cache.as_ref() else {
+        return;
+    };
+    let store = run_cache.store();
+    let result: Result<bool, String> = async {
+        let dir = scratch(store)?;
+        for mapped in &save.paths {
+            let base = crate::cache::tree::pattern_base(mapped).map_err(|e| e.to_string())?;
+            let _ = ctx
+                .env
+                .copy_out(&container_path(ctx, &base), &dir.path().join(&base))
+                .await;
+        }
+        crate::cache::actions_cache::save(store, &save.key, &save.paths, dir.path())
+            .map_err(|e| e.to_string())
+    }
+    .await;
+    match result {
+        Ok(true) => shared.print(
+            ctx.name,
+            &format!("Post {}: cache saved with key: {}", save.title, save.key),
+        ),
+        Ok(false) => shared.print(
+            ctx.name,
+            &format!(
+                "Post {}: a cache with key {} exists already; not saved",
+                save.title, save.key
+            ),
+        ),
+        Err(error) => shared.print(
+            ctx.name,
+            &format!("warning: Post {}: cache not saved: {error}", save.title),
+        ),
     }
 }
