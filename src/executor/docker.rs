@@ -186,14 +186,16 @@ impl DockerBackend {
         for s in &spec.services {
             s.options.check_privileged(spec.allow_privileged)?;
         }
-        let digest = self.image_id(&spec.image).await?;
-        for s in &spec.services {
-            self.image_id(&s.image).await?;
-        }
+        // No GPU runtime is the sentence a GPU job needs first, before a
+        // missing (GPU) image.
         let wants_gpus =
             spec.options.wants_gpus() || spec.services.iter().any(|s| s.options.wants_gpus());
         if wants_gpus && self.gpu_support().await? == GpuSupport::No {
             return Err(ExecError::NoGpuRuntime { job: job.clone() });
+        }
+        let digest = self.image_id(&spec.image).await?;
+        for s in &spec.services {
+            self.image_id(&s.image).await?;
         }
         check_cancel(cancel, job)?;
 

@@ -625,6 +625,8 @@ async fn run_job_instance<B: Backend>(
         status,
         workspace: Some(shared.snapshot.clone()),
     };
+    // Job-level continue-on-error covers every way the job can fail, set-up included.
+    let keep_going = scope.continue_on_error(job.continue_on_error.as_ref());
 
     // The job's `if`: by default it runs only when every need succeeded.
     if cancel.is_cancelled() {
@@ -644,7 +646,8 @@ async fn run_job_instance<B: Backend>(
             return report;
         }
         Err(message) => {
-            return shared.fail(
+            return shared.fail_job(
+                keep_going,
                 report,
                 &instance.name,
                 format!("cannot evaluate the job's `if`: {message}"),
@@ -652,7 +655,8 @@ async fn run_job_instance<B: Backend>(
         }
     }
     if job.uses.is_some() {
-        return shared.fail(
+        return shared.fail_job(
+            keep_going,
             report,
             &instance.name,
             "calls a reusable workflow, which mlci cannot run yet".to_string(),
@@ -664,7 +668,8 @@ async fn run_job_instance<B: Backend>(
             let group = match scope.eval_string(&concurrency.group.value) {
                 Ok(group) => group,
                 Err(message) => {
-                    return shared.fail(
+                    return shared.fail_job(
+                        keep_going,
                         report,
                         &instance.name,
                         format!("cannot evaluate `concurrency.group`: {message}"),
@@ -693,7 +698,7 @@ async fn run_job_instance<B: Backend>(
     };
     let mut spec = match job_spec(shared, job, &scope, instance, &workspace) {
         Ok(spec) => spec,
-        Err(message) => return shared.fail(report, &instance.name, message),
+        Err(message) => return shared.fail_job(keep_going, report, &instance.name, message),
     };
     report.image = spec.image.clone();
     report.gpu_request = job
@@ -707,13 +712,18 @@ async fn run_job_instance<B: Backend>(
     // every step a hit, in which case no container starts at all.
     let mut job_cache = None;
     let mut copies_in: Vec<(PathBuf, String)> = Vec::new();
-    if let Some(cache) = &shared.cache {
-        let upstream = cache.upstream(&transitive_needs(shared, job));
-        if upstream.is_some() || job.steps.iter().any(|s| !s.inputs.is_empty()) {
-            let digest = match shared.backend.image_id(&spec.image).await {
-                Ok(digest) => digest,
-                Err(error) => return shared.fail(report, &instance.name, error.to_string()),
-            };
+    let upstream = shared
+        .cache
+        .as_ref()
+        .and_then(|cache| cache.upstream(&transitive_needs(shared, job)));
+    let uses_cache = upstream.is_some() || job.steps.iter().any(|s| !s.inputs.is_empty());
+    // A missing image is left for start_job to report (after its GPU check).
+    let digest = match &shared.cache {
+        Some(_) if uses_cache => shared.backend.image_id(&spec.image).await.ok(),
+        _ => None,
+    };
+    if let Some(digest) = digest {
+        {
             report.image_digest = digest.clone();
             let state = JobCacheState {
                 overlay: upstream
@@ -740,7 +750,9 @@ async fn run_job_instance<B: Backend>(
             if let Some(upstream) = &upstream {
                 match cached::place_upstream(shared, job, upstream, &workspace, &mut spec).await {
                     Ok(copies) => copies_in = copies,
-                    Err(message) => return shared.fail(report, &instance.name, message),
+                    Err(message) => {
+                        return shared.fail_job(keep_going, report, &instance.name, message);
+                    }
                 }
             }
             job_cache = Some(state);
@@ -754,7 +766,7 @@ async fn run_job_instance<B: Backend>(
         Ok(env) => env,
         Err(error) => {
             report.duration = started.elapsed();
-            return shared.fail(report, &instance.name, error.to_string());
+            return shared.fail_job(keep_going, report, &instance.name, error.to_string());
         }
     };
     report.image_digest = env.image_digest().to_string();
@@ -767,7 +779,8 @@ async fn run_job_instance<B: Backend>(
     for (host, path) in copies_in {
         if let Err(error) = env.copy_in(&host, &path).await {
             let _ = env.remove().await;
-            return shared.fail(
+            return shared.fail_job(
+                keep_going,
                 report,
                 &instance.name,
                 format!("cannot place the outputs of the jobs it needs: {error}"),
@@ -1947,6 +1960,23 @@ pub(super) async fn exec_step<B: Backend>(
 }
 
 impl<B: Backend> Shared<B> {
+    /// A job that failed before or while it started; with job-level
+    /// `continue-on-error` the run goes on as if it succeeded.
+    fn fail_job(
+        &self,
+        keep_going: bool,
+        report: JobReport,
+        name: &str,
+        message: String,
+    ) -> JobReport {
+        let mut report = self.fail(report, name, message);
+        if keep_going {
+            self.print(name, "failed, but `continue-on-error` lets the run go on");
+            report.result = JobResult::Success;
+        }
+        report
+    }
+
     /// One log line, prefixed with the job instance, secrets masked.
     pub fn print(&self, job: &str, line: &str) {
         self.console.line(job, line);

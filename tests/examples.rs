@@ -1,0 +1,120 @@
+//! The example workflows of `workflows/` run offline, as a user copies them:
+//! in a fresh repository holding the workflow and the example scripts.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// A git repository with the examples and one workflow.
+fn user_repo(workflow: &str) -> tempfile::TempDir {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&source.join("examples"), &dir.path().join("examples"));
+    std::fs::create_dir_all(dir.path().join(".github/workflows")).unwrap();
+    std::fs::copy(
+        source.join("workflows").join(workflow),
+        dir.path().join(".github/workflows").join(workflow),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join(".gitignore"),
+        "data/\nmodel/\nmetrics/\n.mlci/\n.cache/\n",
+    )
+    .unwrap();
+    for args in [
+        vec!["init", "-q"],
+        vec!["checkout", "-q", "-b", "main"],
+        vec!["add", "-A"],
+        vec!["commit", "-qm", "examples"],
+    ] {
+        let status = Command::new("git")
+            .args(["-c", "user.email=t@t", "-c", "user.name=t"])
+            .args(&args)
+            .current_dir(dir.path())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    dir
+}
+
+/// `mlci run` with no path: it reads `.github/workflows/`.
+fn mlci_run(dir: &Path, extra: &[&str]) -> (Output, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_mlci"))
+        .arg("run")
+        .args(extra)
+        .current_dir(dir)
+        .env("CI", "true")
+        .env("MLCI_CACHE_DIR", dir.join(".cache"))
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output, text)
+}
+
+fn ensure_image() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime
+        .block_on(mlci::images::ensure_test_image())
+        .expect("the python-ml image");
+}
+
+#[test]
+fn train_evaluate_passes_its_gates_writes_a_report_and_is_restored_the_second_time() {
+    ensure_image();
+    let repo = user_repo("train-evaluate.yml");
+    let (output, first) = mlci_run(repo.path(), &["--report", "report.md"]);
+    assert_eq!(output.status.code(), Some(0), "{first}");
+    assert!(first.contains("gates: 2 of 2 passed"), "{first}");
+    let report = std::fs::read_to_string(repo.path().join("report.md")).unwrap();
+    assert!(report.contains("| accuracy |"), "{report}");
+    assert!(repo.path().join("metrics/eval.json").is_file());
+    let (output, second) = mlci_run(repo.path(), &[]);
+    assert_eq!(output.status.code(), Some(0), "{second}");
+    assert!(!second.contains("starting in"), "{second}");
+    assert_eq!(second.matches("restored from cache").count(), 4, "{second}");
+}
+
+#[test]
+fn gpu_train_falls_back_to_the_cpu_where_the_engine_has_no_gpu() {
+    ensure_image();
+    let repo = user_repo("gpu-train.yml");
+    let (output, text) = mlci_run(repo.path(), &[]);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("[train (cuda)] error: job `train (cuda)` asks for GPUs, but the Docker engine has no NVIDIA GPU runtime"),
+        "{text}"
+    );
+    assert!(
+        text.contains("[train (cuda)] failed, but `continue-on-error` lets the run go on"),
+        "{text}"
+    );
+    assert!(text.contains("[train (cpu)] trained on cpu"), "{text}");
+    assert!(text.contains("pass accuracy >= 0.8"), "{text}");
+    assert!(repo.path().join("model/cpu/weights.json").is_file());
+}
+
+#[test]
+fn hello_ml_trains_two_models_in_parallel() {
+    ensure_image();
+    let repo = user_repo("hello-ml.yml");
+    let (output, text) = mlci_run(repo.path(), &[]);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(text.contains("[report] last accuracy 0.9"), "{text}");
+}
