@@ -11,7 +11,7 @@
 //!
 //! Writes are atomic: an object is written to `tmp/`, synced and renamed into place; the
 //! entry is written last, the same way. A process killed at any point leaves at most
-//! temporary files (removed by the next `gc`) and objects no entry names, never an entry
+//! temporary files (removed by the next run or `gc`) and objects no entry names, never an entry
 //! that looks valid. Lookups verify: the entry parses, names only safe paths and
 //! well-formed hashes, and every object it names is there with its hash, checked by a
 //! stat against the index (a file written to since it was stored has a new ctime and is
@@ -788,14 +788,23 @@ impl Store {
                 }
             }
         }
-        // Nothing is being written while the exclusive lock is held.
-        let tmp = self.dir.join("tmp");
-        if let Ok(items) = std::fs::read_dir(&tmp) {
-            for item in items.flatten() {
+        self.remove_stale_temp();
+        Ok(report)
+    }
+
+    /// Removes what dead processes left in `tmp/`, such as the half-copied outputs of a
+    /// killed run. Every name there carries its writer's process id (see [`unique_name`]
+    /// and the engine's scratch directories); what live processes write stays.
+    pub fn remove_stale_temp(&self) {
+        let Ok(items) = std::fs::read_dir(self.dir.join("tmp")) else {
+            return;
+        };
+        for item in items.flatten() {
+            let name = item.file_name();
+            if !writer_alive(&name.to_string_lossy()) {
                 make_writable_and_remove(&item.path());
             }
         }
-        Ok(report)
     }
 
     /// Entries whose key starts with `prefix`, newest first (verified lazily by lookup).
@@ -1051,6 +1060,20 @@ pub(crate) fn make_writable_and_remove(path: &Path) {
 }
 
 /// A name no other process or thread picks: `what.pid.nanos.counter`.
+/// Whether the process that named a temporary file `what.<pid>.…` still runs. Names
+/// without a process id come from no writer of this version: stale. Where `/proc` is
+/// missing nothing can be told, and every writer counts as alive. A cache shared by
+/// processes of several pid namespaces (containers) should be trimmed by `gc` only
+/// while none of them runs.
+fn writer_alive(name: &str) -> bool {
+    let Some(pid) = name.split('.').nth(1).and_then(|p| p.parse::<u32>().ok()) else {
+        return false;
+    };
+    pid == std::process::id()
+        || !Path::new("/proc/self").exists()
+        || Path::new(&format!("/proc/{pid}")).exists()
+}
+
 fn unique_name(what: &str) -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);

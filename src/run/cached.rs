@@ -73,6 +73,8 @@ impl RunCache {
                 }
             },
         };
+        // A run killed earlier may have left half-copied outputs behind.
+        store.remove_stale_temp();
         Ok(RunCache {
             store: Arc::new(store),
             remote,
@@ -539,12 +541,13 @@ pub(super) async fn run_cached_step<B: Backend>(
 }
 
 /// A scratch directory inside the cache directory, so that saved files
-/// move into the store without a copy.
+/// move into the store without a copy. Its name carries the process id, so
+/// that what a killed run leaves there is removed by the next one.
 fn scratch_dir(cache: &RunCache) -> Result<tempfile::TempDir, String> {
     let parent = cache.store().dir().join("tmp");
     std::fs::create_dir_all(&parent).map_err(|e| e.to_string())?;
     tempfile::Builder::new()
-        .prefix("step-")
+        .prefix(&format!("step.{}.", std::process::id()))
         .tempdir_in(&parent)
         .map_err(|e| e.to_string())
 }

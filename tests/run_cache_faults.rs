@@ -1,0 +1,360 @@
+//! The step cache under faults, through `mlci run` on the real engine: mlci
+//! killed with SIGKILL while it saves a 1 GB output, two runs of one pipeline
+//! at once on one cache, and a store file tampered with between runs.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn repo_with(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    let git = |args: &[&str]| {
+        let status = Command::new("git")
+            .args(["-c", "user.email=t@t", "-c", "user.name=t"])
+            .args(args)
+            .current_dir(dir.path())
+            .status()
+            .unwrap();
+        assert!(status.success(), "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "init"]);
+    dir
+}
+
+fn ensure_image() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime
+        .block_on(mlci::images::ensure_test_image())
+        .expect("the python-ml image");
+}
+
+fn mlci_command(dir: &Path, cache: &Path, run_id: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mlci"));
+    command
+        .args(args)
+        .current_dir(dir)
+        .env("CI", "true")
+        .env("MLCI_CACHE_DIR", cache)
+        .env("MLCI_RUN_ID", run_id);
+    command
+}
+
+fn mlci(dir: &Path, cache: &Path, run_id: &str, args: &[&str]) -> (Output, String) {
+    let output = mlci_command(dir, cache, run_id, args).output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output, text)
+}
+
+/// What the engine still holds of a run: containers, networks and volumes.
+fn leftovers(run_id: &str) -> Vec<String> {
+    let filter = format!("label=dev.mlci.run={run_id}");
+    let mut found = Vec::new();
+    for kind in [
+        &["ps", "-aq"][..],
+        &["network", "ls", "-q"][..],
+        &["volume", "ls", "-q"][..],
+    ] {
+        let output = Command::new("docker")
+            .args(kind)
+            .args(["--filter", &filter])
+            .output()
+            .unwrap();
+        found.extend(
+            String::from_utf8_lossy(&output.stdout)
+                .lines()
+                .map(|l| format!("{} {l}", kind[0])),
+        );
+    }
+    found
+}
+
+/// Removes what a killed mlci could not (it had no chance to).
+fn remove_leftovers(run_id: &str) {
+    let filter = format!("label=dev.mlci.run={run_id}");
+    let ids = Command::new("docker")
+        .args(["ps", "-aq", "--filter", &filter])
+        .output()
+        .unwrap();
+    for id in String::from_utf8_lossy(&ids.stdout).lines() {
+        let _ = Command::new("docker").args(["rm", "-f", id]).output();
+    }
+    let nets = Command::new("docker")
+        .args(["network", "ls", "-q", "--filter", &filter])
+        .output()
+        .unwrap();
+    for id in String::from_utf8_lossy(&nets.stdout).lines() {
+        let _ = Command::new("docker").args(["network", "rm", id]).output();
+    }
+}
+
+fn bytes_under(dir: &Path) -> u64 {
+    let Ok(items) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    items
+        .flatten()
+        .map(|item| match item.file_type() {
+            Ok(kind) if kind.is_dir() => bytes_under(&item.path()),
+            _ => item.metadata().map_or(0, |m| m.len()),
+        })
+        .sum()
+}
+
+fn entry_count(cache: &Path) -> usize {
+    std::fs::read_dir(cache.join("entries")).map_or(0, |items| items.count())
+}
+
+const GIB: u64 = 1 << 30;
+
+const BIG_OUTPUT: &str = r#"
+on: push
+jobs:
+  make:
+    runs-on: python-ml
+    steps:
+      - id: big
+        run: |
+          mkdir -p big
+          head -c 1073741824 /dev/zero > big/blob.bin
+          cat seed.txt >> big/blob.bin
+          echo "made big/blob.bin"
+        inputs: [seed.txt]
+        outputs: [big/]
+"#;
+
+#[test]
+fn sigkill_while_saving_a_1_gb_output_leaves_the_cache_consistent_and_the_next_run_reruns() {
+    ensure_image();
+    let repo = repo_with(&[
+        ("wf.yml", BIG_OUTPUT),
+        ("seed.txt", "seed 1\n"),
+        (".gitignore", "big/\n"),
+    ]);
+    let cache = tempfile::tempdir().unwrap();
+    let run_id = format!("faults-kill-{}", std::process::id());
+
+    let mut child = mlci_command(repo.path(), cache.path(), &run_id, &["run", "wf.yml"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut log = String::new();
+    loop {
+        let line = lines
+            .next()
+            .unwrap_or_else(|| panic!("mlci ended before the step did:\n{log}"))
+            .unwrap();
+        log.push_str(&line);
+        log.push('\n');
+        if line.contains("made big/blob.bin") {
+            break;
+        }
+    }
+    // The step is done: mlci now copies 1 GB out of the container into the
+    // cache's tmp/. Kill it once part of it is there, before the entry exists.
+    let tmp = cache.path().join("tmp");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut seen = 0;
+    while seen < 64 << 20 {
+        assert!(Instant::now() < deadline, "the save never started:\n{log}");
+        std::thread::sleep(Duration::from_millis(5));
+        seen = bytes_under(&tmp);
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        seen < GIB,
+        "killed too late to be in the middle of the save ({seen} bytes)"
+    );
+    assert_eq!(entry_count(cache.path()), 0, "a killed save left an entry");
+    assert!(
+        !repo.path().join("big").exists(),
+        "nothing reached the working tree"
+    );
+    remove_leftovers(&run_id);
+
+    // The next run finds no entry, runs the step, saves and leaves the output.
+    let (output, second) = mlci(repo.path(), cache.path(), &run_id, &["run", "wf.yml"]);
+    assert_eq!(output.status.code(), Some(0), "{second}");
+    assert!(
+        second.contains("made big/blob.bin"),
+        "the step re-ran: {second}"
+    );
+    assert!(!second.contains("restored from cache"), "{second}");
+    let blob = repo.path().join("big/blob.bin");
+    assert_eq!(std::fs::metadata(&blob).unwrap().len(), GIB + 7);
+    assert_eq!(entry_count(cache.path()), 1);
+    // What the killed run left half-written in tmp/ is gone.
+    assert!(
+        bytes_under(&tmp) < 1 << 20,
+        "{} bytes left in tmp/",
+        bytes_under(&tmp)
+    );
+    assert!(leftovers(&run_id).is_empty(), "{:?}", leftovers(&run_id));
+    std::fs::remove_file(&blob).unwrap();
+
+    // And a third run restores it from that entry.
+    let (output, third) = mlci(repo.path(), cache.path(), &run_id, &["run", "wf.yml"]);
+    assert_eq!(output.status.code(), Some(0), "{third}");
+    assert!(third.contains("restored from cache"), "{third}");
+    assert!(!third.contains("made big/blob.bin"), "{third}");
+    assert_eq!(std::fs::metadata(&blob).unwrap().len(), GIB + 7);
+}
+
+/// Prepare a 20 MB dataset (bind-mounted into the next job), then train on it.
+const PIPELINE: &str = r#"
+on: push
+jobs:
+  prepare:
+    runs-on: python-ml
+    steps:
+      - run: |
+          mkdir -p data
+          python3 -c "import random; random.seed(3); open('data/set.bin','wb').write(random.randbytes(20 << 20))"
+          echo "prepare ran"
+        inputs: [params.yaml]
+        outputs: [data/]
+  train:
+    needs: prepare
+    runs-on: python-ml
+    steps:
+      - run: |
+          mkdir -p model
+          python3 -c "import hashlib; open('model/sum.txt','w').write(hashlib.sha256(open('data/set.bin','rb').read()).hexdigest())"
+          echo "train ran"
+        inputs: [data/, params.yaml]
+        outputs: [model/]
+"#;
+
+fn pipeline_files() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("wf.yml", PIPELINE),
+        ("params.yaml", "lr: 0.1\n"),
+        (".gitignore", "data/\nmodel/\n"),
+    ]
+}
+
+#[test]
+fn two_runs_of_one_pipeline_at_once_on_one_cache_both_succeed() {
+    ensure_image();
+    let cache = tempfile::tempdir().unwrap();
+    let repos = [repo_with(&pipeline_files()), repo_with(&pipeline_files())];
+    let run_ids: Vec<String> = (0..2)
+        .map(|i| format!("faults-concurrent-{}-{i}", std::process::id()))
+        .collect();
+    let children: Vec<_> = repos
+        .iter()
+        .zip(&run_ids)
+        .map(|(repo, run_id)| {
+            mlci_command(repo.path(), cache.path(), run_id, &["run", "wf.yml"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(output.status.code(), Some(0), "{text}");
+    }
+    let sums: Vec<Vec<u8>> = repos
+        .iter()
+        .map(|repo| std::fs::read(repo.path().join("model/sum.txt")).unwrap())
+        .collect();
+    assert_eq!(sums[0], sums[1]);
+    assert_eq!(sums[0].len(), 64);
+    for run_id in &run_ids {
+        assert!(leftovers(run_id).is_empty(), "{:?}", leftovers(run_id));
+    }
+
+    // The cache they shared is whole: a third run restores both stages.
+    std::fs::remove_dir_all(repos[0].path().join("model")).unwrap();
+    let (output, third) = mlci(
+        repos[0].path(),
+        cache.path(),
+        &run_ids[0],
+        &["run", "wf.yml"],
+    );
+    assert_eq!(output.status.code(), Some(0), "{third}");
+    assert!(!third.contains("prepare ran"), "{third}");
+    assert!(!third.contains("train ran"), "{third}");
+    assert!(!third.contains("warning"), "{third}");
+    assert_eq!(
+        std::fs::read(repos[0].path().join("model/sum.txt")).unwrap(),
+        sums[0]
+    );
+}
+
+fn object_files(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for item in std::fs::read_dir(dir).unwrap().flatten() {
+        if item.file_type().unwrap().is_dir() {
+            found.extend(object_files(&item.path()));
+        } else {
+            found.push(item.path());
+        }
+    }
+    found
+}
+
+#[test]
+fn a_tampered_store_file_is_detected_and_the_step_runs_again() {
+    ensure_image();
+    let repo = repo_with(&pipeline_files());
+    let cache = tempfile::tempdir().unwrap();
+    let run_id = format!("faults-tamper-{}", std::process::id());
+    let (output, first) = mlci(repo.path(), cache.path(), &run_id, &["run", "wf.yml"]);
+    assert_eq!(output.status.code(), Some(0), "{first}");
+    let original = std::fs::read(repo.path().join("data/set.bin")).unwrap();
+
+    // Flip one byte of the 20 MB object in the store (read-only there: as a
+    // user or a faulty disk might, not through mlci).
+    let objects = object_files(&cache.path().join("objects"));
+    let dataset = objects
+        .iter()
+        .find(|p| std::fs::metadata(p).unwrap().len() == 20 << 20)
+        .expect("the dataset's object");
+    let mut bytes = std::fs::read(dataset).unwrap();
+    bytes[12345] ^= 0xff;
+    let mut permissions = std::fs::metadata(dataset).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    permissions.set_readonly(false);
+    std::fs::set_permissions(dataset, permissions).unwrap();
+    std::fs::write(dataset, &bytes).unwrap();
+    std::fs::remove_dir_all(repo.path().join("data")).unwrap();
+
+    let (output, second) = mlci(repo.path(), cache.path(), &run_id, &["run", "wf.yml"]);
+    assert_eq!(output.status.code(), Some(0), "{second}");
+    assert!(
+        second.contains("is corrupt"),
+        "the tampering is reported: {second}"
+    );
+    assert!(
+        second.contains("prepare ran"),
+        "the step ran again: {second}"
+    );
+    // The dataset in the working tree is the real one, not the tampered bytes.
+    assert_eq!(
+        std::fs::read(repo.path().join("data/set.bin")).unwrap(),
+        original
+    );
+    assert!(leftovers(&run_id).is_empty(), "{:?}", leftovers(&run_id));
+}
