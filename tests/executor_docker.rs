@@ -506,7 +506,7 @@ async fn gpu_device_request_in_the_container_config() {
         let s = spec(&id, "gpu config", ws.path(), r#"--gpus '"device=0,1"' --ipc host"#);
         let net = format!("mlci-{id}");
         docker(&["network", "create", "--label", &format!("dev.mlci.run={id}"), &net]).unwrap();
-        let body = job_container_body(&s, &net);
+        let body = job_container_body(&s, Some(&net));
         let hc = body.host_config.as_ref().unwrap();
         let dr = &hc.device_requests.as_ref().unwrap()[0];
         assert_eq!(dr.driver.as_deref(), Some("nvidia"));

@@ -2,9 +2,12 @@
 //! a large unchanged input costs a stat and a hash-map lookup, never a re-read (as DVC's
 //! state database does).
 //!
-//! A file's identity is (device, inode, size, mtime ns, ctime ns). Writing to a file
-//! changes its mtime and ctime; `touch -d` can set the mtime back but never the ctime,
-//! so a changed file is never mistaken for an unchanged one.
+//! A file's identity is (device, inode, size, mtime ns), as in DVC's state database.
+//! Writing to a file changes its mtime. The ctime is left out on purpose: a hard link
+//! changes it without changing a byte, and mlci hard-links the repository into each
+//! run's snapshot and store objects into read-only trees, so a ctime in the stamp would
+//! re-read every large input on every run. The price: a file rewritten and then
+//! back-dated with `touch -d` to the same nanosecond keeps its old hash.
 //!
 //! On disk the index is one binary file, `<cache>/index.bin`: a header and fixed-size
 //! records, read in one go. It is saved by writing a temporary file and renaming it,
@@ -31,7 +34,6 @@ pub struct FileStamp {
     pub ino: u64,
     pub size: u64,
     pub mtime_ns: i64,
-    pub ctime_ns: i64,
 }
 
 impl FileStamp {
@@ -41,7 +43,6 @@ impl FileStamp {
             ino: metadata.ino(),
             size: metadata.size(),
             mtime_ns: metadata.mtime() * 1_000_000_000 + metadata.mtime_nsec(),
-            ctime_ns: metadata.ctime() * 1_000_000_000 + metadata.ctime_nsec(),
         }
     }
 }
@@ -174,7 +175,8 @@ impl FileIndex {
             bytes.extend_from_slice(&stamp.ino.to_le_bytes());
             bytes.extend_from_slice(&stamp.size.to_le_bytes());
             bytes.extend_from_slice(&stamp.mtime_ns.to_le_bytes());
-            bytes.extend_from_slice(&stamp.ctime_ns.to_le_bytes());
+            // Formerly the ctime; kept so that the record size stays.
+            bytes.extend_from_slice(&0u64.to_le_bytes());
             bytes.extend_from_slice(hash);
         }
         let mut temp = tempfile::NamedTempFile::new_in(dir)?;
@@ -211,7 +213,6 @@ fn read_index(path: &Path) -> Option<HashMap<FileStamp, [u8; 32]>> {
             ino: word(1),
             size: word(2),
             mtime_ns: word(3) as i64,
-            ctime_ns: word(4) as i64,
         };
         map.insert(stamp, record[40..72].try_into().unwrap());
     }

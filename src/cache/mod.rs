@@ -3,7 +3,7 @@
 //! The modules follow the flow of a cached step:
 //!
 //! ```text
-//! inputs on disk ──index──▶ file hashes by (dev, inode, size, mtime, ctime): a stat, not a read
+//! inputs on disk ──index──▶ file hashes by (dev, inode, size, mtime): a stat, not a read
 //!                ──tree───▶ Tree: sorted (path, kind, mode, blake3, size), overlaid with earlier outputs
 //!                ──key────▶ CacheKey: command, shell, image digest, env, secret names, workdir, inputs
 //!                ──store──▶ content-addressed objects + one entry per key (atomic, locked, LRU)

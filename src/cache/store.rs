@@ -14,7 +14,7 @@
 //! temporary files (removed by the next run or `gc`) and objects no entry names, never an entry
 //! that looks valid. Lookups verify: the entry parses, names only safe paths and
 //! well-formed hashes, and every object it names is there with its hash, checked by a
-//! stat against the index (a file written to since it was stored has a new ctime and is
+//! stat against the index (a file written to since it was stored has a new mtime and is
 //! re-read and re-hashed).
 
 use super::index::{FileIndex, hash_reader};
@@ -182,7 +182,10 @@ impl Drop for LockGuard {
 impl Store {
     /// Opens (and creates) the cache at `dir`. Warnings go to stderr.
     pub fn open(dir: impl Into<PathBuf>) -> Result<Store, StoreError> {
+        // Absolute, since trees under it are bind-mounted by path (a relative
+        // path would be taken by Docker for a volume name).
         let dir = dir.into();
+        let dir = std::path::absolute(&dir).unwrap_or(dir);
         for sub in ["objects", "entries", "trees", "tmp"] {
             let path = dir.join(sub);
             std::fs::create_dir_all(&path).map_err(io(&path))?;

@@ -199,7 +199,9 @@ impl DockerBackend {
         }
         check_cancel(cancel, job)?;
 
-        // 2. The job's network.
+        // 2. The job's network, where services (or aliases) must be found by
+        // name. Other jobs use the engine's default bridge, which saves the
+        // creation and removal of a network on every job.
         let nonce = nonce();
         let base = format!(
             "mlci-{}-{}-{}",
@@ -208,25 +210,30 @@ impl DockerBackend {
             nonce
         );
         let network = base.clone();
-        cancellable(
-            cancel,
-            job,
-            self.docker.create_network(NetworkCreateRequest {
-                name: network.clone(),
-                driver: Some("bridge".to_string()),
-                labels: Some(labels(spec, "network", None)),
-                ..Default::default()
-            }),
-        )
-        .await?
-        .map_err(|e| engine_error(&format!("creating the network of job `{job}`"), e))?;
-        created.network = Some(network.clone());
+        let job_network = if spec.services.is_empty() && spec.options.network_aliases.is_empty() {
+            None
+        } else {
+            cancellable(
+                cancel,
+                job,
+                self.docker.create_network(NetworkCreateRequest {
+                    name: network.clone(),
+                    driver: Some("bridge".to_string()),
+                    labels: Some(labels(spec, "network", None)),
+                    ..Default::default()
+                }),
+            )
+            .await?
+            .map_err(|e| engine_error(&format!("creating the network of job `{job}`"), e))?;
+            created.network = Some(network.clone());
+            Some(network.clone())
+        };
 
         // 3. The job container, started at once.
         for v in &spec.volumes {
             self.ensure_volume(spec, v, created).await?;
         }
-        let body = job_container_body(spec, &network);
+        let body = job_container_body(spec, job_network.as_deref());
         let mut create_opts = CreateContainerOptionsBuilder::default().name(&base);
         if let Some(p) = &spec.options.platform {
             create_opts = create_opts.platform(p);
@@ -251,7 +258,7 @@ impl DockerBackend {
             run_id: spec.run_id.clone(),
             job_name: job.clone(),
             container: id.clone(),
-            network: Some(network.clone()),
+            network: job_network,
             service_ids: Vec::new(),
             services: Vec::new(),
             volumes: Vec::new(),
@@ -263,7 +270,7 @@ impl DockerBackend {
         // 4. The workspace, and the temp directory.
         let ws = archive::relative_to_root(&spec.workspace_path).map_err(ExecError::Engine)?;
         let temp = archive::relative_to_root(TEMP_DIR).map_err(ExecError::Engine)?;
-        let sources = vec![
+        let mut sources = vec![
             Source::Host {
                 host: spec.workspace.clone(),
                 name: ws,
@@ -273,6 +280,19 @@ impl DockerBackend {
                 mode: 0o777,
             },
         ];
+        for (host, path) in &spec.copies {
+            sources.push(Source::Host {
+                host: host.clone(),
+                name: archive::relative_to_root(path).map_err(ExecError::Engine)?,
+            });
+        }
+        for file in &spec.files {
+            sources.push(Source::Data {
+                name: archive::relative_to_root(&file.path).map_err(ExecError::Engine)?,
+                data: file.contents.clone(),
+                mode: file.mode,
+            });
+        }
         cancellable(cancel, job, env.upload(sources))
             .await?
             .map_err(|e| {
@@ -1201,7 +1221,7 @@ impl JobEnv for DockerJob {
 
 /// The create body of a job container: keep-alive entrypoint, workspace as
 /// working directory, labels, env, volumes, ports, options, on `network`.
-pub fn job_container_body(spec: &JobSpec, network: &str) -> ContainerCreateBody {
+pub fn job_container_body(spec: &JobSpec, network: Option<&str>) -> ContainerCreateBody {
     let (binds, anonymous) = split_volume_specs(&spec.volumes);
     let (exposed, bindings) = port_bindings(&spec.ports);
     let mut body = ContainerCreateBody {
@@ -1214,12 +1234,12 @@ pub fn job_container_body(spec: &JobSpec, network: &str) -> ContainerCreateBody 
         volumes: (!anonymous.is_empty()).then_some(anonymous),
         exposed_ports: (!exposed.is_empty()).then_some(exposed),
         host_config: Some(HostConfig {
-            network_mode: Some(network.to_string()),
+            network_mode: network.map(str::to_string),
             binds: (!binds.is_empty()).then_some(binds),
             port_bindings: (!bindings.is_empty()).then_some(bindings),
             ..Default::default()
         }),
-        networking_config: Some(NetworkingConfig {
+        networking_config: network.map(|network| NetworkingConfig {
             endpoints_config: Some(HashMap::from([(
                 network.to_string(),
                 EndpointSettings::default(),
@@ -1273,11 +1293,15 @@ pub fn service_container_body(
         }),
         ..Default::default()
     };
-    apply_options(&service.options, &mut body, network);
+    apply_options(&service.options, &mut body, Some(network));
     body
 }
 
-fn apply_options(options: &ContainerOptions, body: &mut ContainerCreateBody, network: &str) {
+fn apply_options(
+    options: &ContainerOptions,
+    body: &mut ContainerCreateBody,
+    network: Option<&str>,
+) {
     options.apply_to(body);
     // `--network NAME` replaces the job network (services then cannot be
     // reached by name); the aliases apply to the job network.
@@ -1291,7 +1315,7 @@ fn apply_options(options: &ContainerOptions, body: &mut ContainerCreateBody, net
             .networking_config
             .as_mut()
             .and_then(|c| c.endpoints_config.as_mut())
-            .and_then(|m| m.get_mut(network))
+            .and_then(|m| m.get_mut(network?))
     {
         let aliases = ep.aliases.get_or_insert_with(Vec::new);
         for a in &options.network_aliases {

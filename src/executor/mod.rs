@@ -44,6 +44,11 @@ pub struct JobSpec {
     pub workspace: PathBuf,
     /// Where the workspace lives inside the container.
     pub workspace_path: String,
+    /// Host paths copied in after the workspace, in the same upload (one
+    /// archive costs the engine one extraction): (host path, container path).
+    pub copies: Vec<(PathBuf, String)>,
+    /// Files written with the workspace, such as the event payload.
+    pub files: Vec<FileToWrite>,
     /// Whether `--privileged` may be honoured (`mlci run --allow-privileged`).
     pub allow_privileged: bool,
 }

@@ -711,7 +711,6 @@ async fn run_job_instance<B: Backend>(
     // The step cache: the outputs of the jobs this one needs, and perhaps
     // every step a hit, in which case no container starts at all.
     let mut job_cache = None;
-    let mut copies_in: Vec<(PathBuf, String)> = Vec::new();
     let upstream = shared
         .cache
         .as_ref()
@@ -749,7 +748,7 @@ async fn run_job_instance<B: Backend>(
             }
             if let Some(upstream) = &upstream {
                 match cached::place_upstream(shared, job, upstream, &workspace, &mut spec).await {
-                    Ok(copies) => copies_in = copies,
+                    Ok(copies) => spec.copies = copies,
                     Err(message) => {
                         return shared.fail_job(keep_going, report, &instance.name, message);
                     }
@@ -774,17 +773,6 @@ async fn run_job_instance<B: Backend>(
         report.gpu_name = gpu_name(&env, cancel).await;
         if let Some(gpu) = &report.gpu_name {
             shared.print(&instance.name, &format!("GPU: {gpu}"));
-        }
-    }
-    for (host, path) in copies_in {
-        if let Err(error) = env.copy_in(&host, &path).await {
-            let _ = env.remove().await;
-            return shared.fail_job(
-                keep_going,
-                report,
-                &instance.name,
-                format!("cannot place the outputs of the jobs it needs: {error}"),
-            );
         }
     }
     let has_bash = job.container.is_none();
@@ -1074,6 +1062,12 @@ fn job_spec<B: Backend>(
         services: Vec::new(),
         workspace: shared.snapshot.clone(),
         workspace_path: workspace.to_string(),
+        copies: Vec::new(),
+        files: vec![FileToWrite {
+            path: EVENT_PATH.to_string(),
+            contents: serde_json::to_vec_pretty(&shared.payload).unwrap_or_default(),
+            mode: 0o644,
+        }],
         allow_privileged: shared.options.allow_privileged,
     };
     if let Some(container) = &job.container {
@@ -1189,11 +1183,6 @@ async fn run_steps<B: Backend>(
 ) -> (JobResult, String, Vec<StepReport>) {
     let mut state = StepState::new(job_cache);
     let mut reports = Vec::new();
-    let payload = serde_json::to_vec_pretty(&shared.payload).unwrap_or_default();
-    if let Err(error) = env.write_file(EVENT_PATH, &payload, 0o644).await {
-        shared.print(name, &format!("error: {error}"));
-        return (JobResult::Failure, String::new(), reports);
-    }
 
     for (index, step) in job.steps.iter().enumerate() {
         let cancelled = cancel.is_cancelled();

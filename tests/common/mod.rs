@@ -202,6 +202,8 @@ pub fn spec(run_id: &str, job: &str, workspace: &Path, options: &str) -> JobSpec
         services: vec![],
         workspace: workspace.to_path_buf(),
         workspace_path: WORKSPACE_PATH.to_string(),
+        copies: vec![],
+        files: vec![],
         allow_privileged: false,
     }
 }
