@@ -813,6 +813,14 @@ fn finish_job<B: Backend>(
     let mut outputs = Object::new();
     for (name, text) in &job.outputs {
         if let Ok(value) = scope.eval_string(&text.value) {
+            // As GitHub's runner: a value that a mask would change is not passed on.
+            if shared.masker.mask(&value) != value {
+                shared.print(
+                    &instance_name,
+                    &format!("warning: Skip output '{name}' since it may contain secret."),
+                );
+                continue;
+            }
             outputs.insert(name.clone(), Value::String(value));
         }
     }
