@@ -5,34 +5,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-fn repo_with(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for (name, text) in files {
-        let path = dir.path().join(name);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-    let git = |args: &[&str]| {
-        let status = Command::new("git")
-            .args(args)
-            .current_dir(dir.path())
-            .status()
-            .unwrap();
-        assert!(status.success(), "git {args:?}");
-    };
-    git(&["init", "-q"]);
-    git(&["-c", "user.email=t@t", "-c", "user.name=t", "add", "-A"]);
-    git(&[
-        "-c",
-        "user.email=t@t",
-        "-c",
-        "user.name=t",
-        "commit",
-        "-qm",
-        "init",
-    ]);
-    dir
-}
+mod common;
+use common::git_repo as repo_with;
 
 fn ensure_image() {
     let runtime = tokio::runtime::Runtime::new().unwrap();

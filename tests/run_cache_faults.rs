@@ -7,27 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn repo_with(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for (name, text) in files {
-        let path = dir.path().join(name);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-    let git = |args: &[&str]| {
-        let status = Command::new("git")
-            .args(["-c", "user.email=t@t", "-c", "user.name=t"])
-            .args(args)
-            .current_dir(dir.path())
-            .status()
-            .unwrap();
-        assert!(status.success(), "git {args:?}");
-    };
-    git(&["init", "-q"]);
-    git(&["add", "-A"]);
-    git(&["commit", "-qm", "init"]);
-    dir
-}
+mod common;
+use common::{git_repo as repo_with, run_leftovers as leftovers};
 
 fn ensure_image() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -55,29 +36,6 @@ fn mlci(dir: &Path, cache: &Path, run_id: &str, args: &[&str]) -> (Output, Strin
         String::from_utf8_lossy(&output.stderr)
     );
     (output, text)
-}
-
-/// What the engine still holds of a run: containers, networks and volumes.
-fn leftovers(run_id: &str) -> Vec<String> {
-    let filter = format!("label=dev.mlci.run={run_id}");
-    let mut found = Vec::new();
-    for kind in [
-        &["ps", "-aq"][..],
-        &["network", "ls", "-q"][..],
-        &["volume", "ls", "-q"][..],
-    ] {
-        let output = Command::new("docker")
-            .args(kind)
-            .args(["--filter", &filter])
-            .output()
-            .unwrap();
-        found.extend(
-            String::from_utf8_lossy(&output.stdout)
-                .lines()
-                .map(|l| format!("{} {l}", kind[0])),
-        );
-    }
-    found
 }
 
 /// Removes what a killed mlci could not (it had no chance to).

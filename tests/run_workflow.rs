@@ -5,30 +5,10 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+mod common;
+
 fn repo_with(workflow: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("wf.yml"), workflow).unwrap();
-    std::fs::write(dir.path().join("data.txt"), "committed\n").unwrap();
-    let git = |args: &[&str]| {
-        let status = Command::new("git")
-            .args(args)
-            .current_dir(dir.path())
-            .status()
-            .unwrap();
-        assert!(status.success(), "git {args:?}");
-    };
-    git(&["init", "-q"]);
-    git(&["-c", "user.email=t@t", "-c", "user.name=t", "add", "-A"]);
-    git(&[
-        "-c",
-        "user.email=t@t",
-        "-c",
-        "user.name=t",
-        "commit",
-        "-qm",
-        "init",
-    ]);
-    dir
+    common::git_repo(&[("wf.yml", workflow), ("data.txt", "committed\n")])
 }
 
 fn ensure_image() {
@@ -65,17 +45,7 @@ fn mlci_as(dir: &Path, args: &[&str], run_id: &str) -> Output {
 
 /// Containers, networks and volumes still labelled with this run.
 fn leftovers(run_id: &str) -> usize {
-    let label = format!("label=dev.mlci.run={run_id}");
-    let mut count = 0;
-    for args in [
-        vec!["ps", "-aq", "--filter", &label],
-        vec!["network", "ls", "-q", "--filter", &label],
-        vec!["volume", "ls", "-q", "--filter", &label],
-    ] {
-        let output = Command::new("docker").args(&args).output().unwrap();
-        count += String::from_utf8_lossy(&output.stdout).lines().count();
-    }
-    count
+    common::run_leftovers(run_id).len()
 }
 
 const PIPELINE: &str = r#"

@@ -328,6 +328,19 @@ pub fn default_path(project: &Path, given: Option<&Path>) -> PathBuf {
     }
 }
 
+/// Whether an attempt failed on another connection's lock (or kept the old journal mode,
+/// which is SQLite's answer when it could not switch for the same reason).
+fn busy_or_locked(attempt: &Result<String, rusqlite::Error>) -> bool {
+    match attempt {
+        Ok(_) => true,
+        Err(rusqlite::Error::SqliteFailure(failure, _)) => matches!(
+            failure.code,
+            rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+        ),
+        Err(_) => false,
+    }
+}
+
 impl Store {
     /// Opens (creating it and its directory if need be) and migrates the store.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
@@ -342,12 +355,27 @@ impl Store {
         let conn = Connection::open(path).map_err(|e| open_error(e.to_string()))?;
         conn.busy_timeout(Duration::from_secs(30))
             .map_err(|e| open_error(e.to_string()))?;
-        // WAL lets readers go on while a run writes; the pragma answers with the mode.
-        let _: String = conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-            .map_err(|e| open_error(e.to_string()))?;
-        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
-            .map_err(|e| open_error(e.to_string()))?;
+        // WAL lets readers go on while a run writes. Switching a fresh file to WAL needs
+        // it alone for a moment, and SQLite says "database is locked" at once, without
+        // the busy handler, while another process opens it too (or answers with the old
+        // mode): try again for as long as the busy timeout.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let attempt = conn
+                .query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))
+                .and_then(|mode| {
+                    conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+                        .map(|()| mode)
+                });
+            match &attempt {
+                Ok(mode) if mode.eq_ignore_ascii_case("wal") => break,
+                _ if busy_or_locked(&attempt) && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Ok(mode) => return Err(open_error(format!("cannot use WAL mode ({mode})"))),
+                Err(e) => return Err(open_error(e.to_string())),
+            }
+        }
         let mut store = Store {
             conn,
             path: path.to_path_buf(),

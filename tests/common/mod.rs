@@ -326,3 +326,49 @@ where
     }
     cleaned.unwrap();
 }
+
+/// A git repository holding these files, all committed.
+pub fn git_repo(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    let git = |args: &[&str]| {
+        let status = Command::new("git")
+            .args(["-c", "user.email=t@t", "-c", "user.name=t"])
+            .args(args)
+            .current_dir(dir.path())
+            .status()
+            .unwrap();
+        assert!(status.success(), "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "init"]);
+    dir
+}
+
+/// The containers, networks and volumes that the engine still holds of a run.
+pub fn run_leftovers(run_id: &str) -> Vec<String> {
+    let label = format!("label=dev.mlci.run={run_id}");
+    let mut found = Vec::new();
+    for kind in [
+        &["ps", "-aq"][..],
+        &["network", "ls", "-q"],
+        &["volume", "ls", "-q"],
+    ] {
+        let output = Command::new("docker")
+            .args(kind)
+            .args(["--filter", &label])
+            .output()
+            .unwrap();
+        found.extend(
+            String::from_utf8_lossy(&output.stdout)
+                .lines()
+                .map(|id| format!("{} {id}", kind[0])),
+        );
+    }
+    found
+}
