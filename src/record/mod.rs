@@ -328,17 +328,15 @@ pub fn default_path(project: &Path, given: Option<&Path>) -> PathBuf {
     }
 }
 
-/// Whether an attempt failed on another connection's lock (or kept the old journal mode,
-/// which is SQLite's answer when it could not switch for the same reason).
-fn busy_or_locked(attempt: &Result<String, rusqlite::Error>) -> bool {
-    match attempt {
-        Ok(_) => true,
-        Err(rusqlite::Error::SqliteFailure(failure, _)) => matches!(
+/// Whether SQLite refused because another connection holds the file.
+fn busy_or_locked(error: &rusqlite::Error) -> bool {
+    matches!(
+        error,
+        rusqlite::Error::SqliteFailure(failure, _) if matches!(
             failure.code,
             rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
-        ),
-        Err(_) => false,
-    }
+        )
+    )
 }
 
 impl Store {
@@ -355,24 +353,23 @@ impl Store {
         let conn = Connection::open(path).map_err(|e| open_error(e.to_string()))?;
         conn.busy_timeout(Duration::from_secs(30))
             .map_err(|e| open_error(e.to_string()))?;
-        // WAL lets readers go on while a run writes. Switching a fresh file to WAL needs
-        // it alone for a moment, and SQLite says "database is locked" at once, without
-        // the busy handler, while another process opens it too (or answers with the old
-        // mode): try again for as long as the busy timeout.
+        // WAL lets readers go on while a run writes (the pragma answers with the mode,
+        // which stays the old one where the file system cannot do WAL). Switching a fresh
+        // file needs it alone for a moment, and SQLite says "database is locked" at once,
+        // without the busy handler, while another process opens it too: try again for as
+        // long as the busy timeout.
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         loop {
             let attempt = conn
                 .query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))
-                .and_then(|mode| {
+                .and_then(|_| {
                     conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
-                        .map(|()| mode)
                 });
-            match &attempt {
-                Ok(mode) if mode.eq_ignore_ascii_case("wal") => break,
-                _ if busy_or_locked(&attempt) && std::time::Instant::now() < deadline => {
+            match attempt {
+                Ok(()) => break,
+                Err(e) if busy_or_locked(&e) && std::time::Instant::now() < deadline => {
                     std::thread::sleep(Duration::from_millis(20));
                 }
-                Ok(mode) => return Err(open_error(format!("cannot use WAL mode ({mode})"))),
                 Err(e) => return Err(open_error(e.to_string())),
             }
         }
