@@ -38,23 +38,13 @@ fn mlci(dir: &Path, cache: &Path, run_id: &str, args: &[&str]) -> (Output, Strin
     (output, text)
 }
 
-/// Removes what a killed mlci could not (it had no chance to).
+/// Removes what a killed mlci could not, with mlci's own clean-up of a run.
 fn remove_leftovers(run_id: &str) {
-    let filter = format!("label=dev.mlci.run={run_id}");
-    let ids = Command::new("docker")
-        .args(["ps", "-aq", "--filter", &filter])
-        .output()
+    use mlci::executor::Backend;
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime
+        .block_on(async { common::backend().await.remove_run(run_id).await })
         .unwrap();
-    for id in String::from_utf8_lossy(&ids.stdout).lines() {
-        let _ = Command::new("docker").args(["rm", "-f", id]).output();
-    }
-    let nets = Command::new("docker")
-        .args(["network", "ls", "-q", "--filter", &filter])
-        .output()
-        .unwrap();
-    for id in String::from_utf8_lossy(&nets.stdout).lines() {
-        let _ = Command::new("docker").args(["network", "rm", id]).output();
-    }
 }
 
 fn bytes_under(dir: &Path) -> u64 {

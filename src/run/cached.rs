@@ -380,14 +380,14 @@ pub(super) fn replay<B: Backend>(
 /// Puts the outputs of the jobs this one needs into its container: large
 /// top-level directories are bind-mounted read-only from the store (when the
 /// repository has nothing there and no step of this job writes there); the
-/// rest is returned, to be copied in once the container runs.
+/// rest goes into `spec.copies`, uploaded with the workspace.
 pub(super) async fn place_upstream<B: Backend>(
     shared: &Shared<B>,
     job: &Job,
     upstream: &Entry,
     workspace: &str,
     spec: &mut JobSpec,
-) -> Result<Vec<(PathBuf, String)>, String> {
+) -> Result<(), String> {
     let cache = shared
         .cache
         .as_ref()
@@ -409,7 +409,6 @@ pub(super) async fn place_upstream<B: Backend>(
                 .map(str::to_string)
         })
         .collect();
-    let mut copies = Vec::new();
     for (top, size) in top_level_sizes(&upstream.outputs) {
         let host = dir.join(&top);
         let target = format!("{workspace}/{top}");
@@ -420,10 +419,10 @@ pub(super) async fn place_upstream<B: Backend>(
         if mountable {
             spec.volumes.push(format!("{}:{target}:ro", host.display()));
         } else {
-            copies.push((host, target));
+            spec.copies.push((host, target));
         }
     }
-    Ok(copies)
+    Ok(())
 }
 
 /// A `run:` step with `inputs`, in a running job: restored on a hit, else

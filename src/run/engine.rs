@@ -747,11 +747,10 @@ async fn run_job_instance<B: Backend>(
                 );
             }
             if let Some(upstream) = &upstream {
-                match cached::place_upstream(shared, job, upstream, &workspace, &mut spec).await {
-                    Ok(copies) => spec.copies = copies,
-                    Err(message) => {
-                        return shared.fail_job(keep_going, report, &instance.name, message);
-                    }
+                if let Err(message) =
+                    cached::place_upstream(shared, job, upstream, &workspace, &mut spec).await
+                {
+                    return shared.fail_job(keep_going, report, &instance.name, message);
                 }
             }
             job_cache = Some(state);
