@@ -4,7 +4,6 @@
 //! The engine calls [`after_run`] once a run is recorded; `mlci report` calls
 //! [`prepare`] and [`publish`] for a stored run.
 
-pub mod cli;
 mod contents;
 mod diff;
 mod error;
