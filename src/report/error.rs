@@ -2,7 +2,6 @@
 
 use crate::record::StoreError;
 
-/// Why a report could not be made or published.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
     #[error(transparent)]
