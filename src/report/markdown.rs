@@ -1,25 +1,14 @@
 //! The Markdown report: what the PR comment, the check run and the job summary show.
 
+use super::contents::Report;
+use super::diff::MetricDiff;
 use super::gates::GateOutcome;
-use super::{MetricDiff, Report};
+use crate::github::{GITHUB_BODY_LIMIT, marker, truncate};
 use crate::metrics::format_number;
-use crate::record::{RunRecord, StoredRun, format_time};
-
-/// GitHub refuses comment and summary bodies longer than this (in characters).
-pub const GITHUB_BODY_LIMIT: usize = 65_536;
+use crate::record::{RunRecord, RunResult, StoredRun, format_time};
 
 /// Points at most in one chart; longer series are thinned evenly (the last point is kept).
 const MAX_POINTS: usize = 60;
-
-/// The hidden first line that finds a workflow's comment again.
-pub fn marker(workflow: &str) -> String {
-    let name: String = workflow
-        .chars()
-        .map(|c| if c == '>' || c == '\n' { '_' } else { c })
-        .collect::<String>()
-        .replace("--", "-");
-    format!("<!-- mlci:report workflow={name} -->")
-}
 
 fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
@@ -98,6 +87,13 @@ pub fn change_cell(diff: &MetricDiff) -> (String, String) {
     }
 }
 
+impl Report {
+    /// The report in Markdown (see [`render`]).
+    pub fn markdown(&self) -> String {
+        render(self)
+    }
+}
+
 /// Renders the whole report, truncated to GitHub's limit.
 pub fn render(report: &Report) -> String {
     let run = &report.run;
@@ -118,9 +114,9 @@ pub fn render(report: &Report) -> String {
     out.push_str(&format!(
         "{context}. Jobs: **{}**, {} to {}.\n",
         match r.result {
-            crate::record::RunResult::Success => "succeeded",
-            crate::record::RunResult::Failure => "failed",
-            crate::record::RunResult::Cancelled => "cancelled",
+            RunResult::Success => "succeeded",
+            RunResult::Failure => "failed",
+            RunResult::Cancelled => "cancelled",
         },
         format_time(r.started_at),
         format_time(r.finished_at)
@@ -276,7 +272,7 @@ fn result_icon(result: &str) -> String {
 fn headline(r: &RunRecord, gates: &GateOutcome) -> String {
     let total = gates.results.len();
     if total == 0 {
-        let icon = if r.result == crate::record::RunResult::Success {
+        let icon = if r.result == RunResult::Success {
             "✅"
         } else {
             "❌"
@@ -393,38 +389,4 @@ pub fn chart(title: &str, x_name: &str, labels: &[String], values: &[f64]) -> St
     }
     out.push_str("\n</details>\n");
     out
-}
-
-/// Cuts `text` to `limit` characters at a line boundary, closes an open code
-/// block, and says so.
-pub fn truncate(text: &str, limit: usize, hint: &str) -> String {
-    if text.chars().count() <= limit {
-        return text.to_string();
-    }
-    let note = format!(
-        "\n\n> [!NOTE]\n> This report was cut at GitHub's {limit}-character limit. {hint}\n"
-    );
-    let budget = limit.saturating_sub(note.chars().count() + 16);
-    let mut kept = String::new();
-    let mut count = 0;
-    for line in text.split_inclusive('\n') {
-        let n = line.chars().count();
-        if count + n > budget {
-            break;
-        }
-        kept.push_str(line);
-        count += n;
-    }
-    let fences = kept
-        .lines()
-        .filter(|l| l.trim_start().starts_with("```"))
-        .count();
-    if fences % 2 == 1 {
-        kept.push_str("```\n");
-    }
-    if kept.matches("<details>").count() > kept.matches("</details>").count() {
-        kept.push_str("\n</details>\n");
-    }
-    kept.push_str(&note);
-    kept
 }

@@ -1,0 +1,310 @@
+//! The command line's grammar: every command, argument and option (clap).
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// mlci runs GitHub Actions workflows locally in Docker, caches datasets and
+/// models between stages, and reports metrics to pull requests.
+#[derive(Debug, Parser)]
+#[command(name = "mlci", version, about, long_about = None, args_override_self = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run workflows locally, each job in its own Docker container.
+    Run(Box<RunArgs>),
+    /// Check workflow files and report every error with its line and column.
+    Validate(PathsArgs),
+    /// List the job instances of each workflow: matrix values, runner, needs.
+    List(ListArgs),
+    /// Show the graph of jobs by `needs`, as text or Graphviz.
+    Graph(GraphArgs),
+    /// Build or list the runner images of runner-images/ (offline: the Debian
+    /// base is bootstrapped from Debian's packages).
+    #[command(subcommand)]
+    Images(ImagesCommand),
+    /// Inspect and manage the step cache: list, evict, remove, share through a remote.
+    Cache(CacheArgs),
+    /// Show a run's metrics, or compare two runs.
+    #[command(subcommand)]
+    Metrics(MetricsCommand),
+    /// List recorded runs, or show one.
+    #[command(subcommand)]
+    Runs(RunsCommand),
+    /// Render a run's report (gates, metrics against the baseline, charts,
+    /// stages), to a file, the terminal, or GitHub. Exits 1 when a gate fails.
+    Report(ReportArgs),
+}
+
+/// Where the cache lives and how big it may grow; `mlci run` takes the same options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CacheOptions {
+    /// The cache directory [default: ~/.cache/mlci]
+    #[arg(
+        long = "cache-dir",
+        env = "MLCI_CACHE_DIR",
+        global = true,
+        value_name = "DIR"
+    )]
+    pub cache_dir: Option<PathBuf>,
+    /// Share the cache through S3-compatible storage (the endpoint comes from
+    /// MLCI_S3_ENDPOINT or AWS_ENDPOINT_URL, credentials from the AWS_* variables).
+    #[arg(
+        long = "cache-remote",
+        env = "MLCI_CACHE_REMOTE",
+        global = true,
+        value_name = "s3://BUCKET/PREFIX"
+    )]
+    pub cache_remote: Option<String>,
+    /// Evict least-recently-used entries beyond this size (20G, 500M, 1.5T).
+    #[arg(long = "cache-max-size", global = true, value_name = "SIZE", value_parser = size_arg, default_value = "20G")]
+    pub cache_max_size: u64,
+}
+
+impl CacheOptions {
+    /// The cache directory these options name.
+    pub fn dir(&self) -> PathBuf {
+        self.cache_dir
+            .clone()
+            .unwrap_or_else(crate::cache::default_cache_dir)
+    }
+}
+
+fn size_arg(text: &str) -> Result<u64, String> {
+    crate::cache::parse_size(text)
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CacheArgs {
+    #[command(flatten)]
+    pub options: CacheOptions,
+    #[command(subcommand)]
+    pub command: CacheCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// List the entries: size, age, hits, and the step that made them.
+    Ls {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Evict least-recently-used entries down to the size cap; remove unused files.
+    Gc {
+        /// The cap for this gc [default: --cache-max-size].
+        #[arg(long = "max-size", value_name = "SIZE", value_parser = size_arg)]
+        max_size: Option<u64>,
+    },
+    /// Remove entries by key (or a unique beginning of one), or all of them.
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["keys", "all"])))]
+    Rm {
+        keys: Vec<String>,
+        /// Remove every entry.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Send entries to the remote cache [default: every local entry].
+    Push { keys: Vec<String> },
+    /// Fetch entries from the remote cache [default: every remote entry not here].
+    Pull { keys: Vec<String> },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StoreArgs {
+    /// The run store [default: $MLCI_DB, else .mlci/runs.db]
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
+    /// Only runs of this workflow (its name).
+    #[arg(long, short = 'w')]
+    pub workflow: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MetricsCommand {
+    /// The metrics and params of a run [default: the latest].
+    Show {
+        /// A run: its number, `latest`, a branch, or a commit sha prefix.
+        run: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Value, baseline, absolute and relative change of every metric.
+    /// With no run, the latest run against its baseline; with one, that run
+    /// against its baseline; with two, A against B.
+    Diff {
+        a: Option<String>,
+        b: Option<String>,
+        /// The branch whose latest successful run is the baseline.
+        #[arg(long, value_name = "REF")]
+        baseline: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// Recorded runs, newest first.
+    Ls {
+        /// Only runs of this branch.
+        #[arg(long)]
+        branch: Option<String>,
+        /// At most this many runs.
+        #[arg(long, short = 'n', default_value_t = 20)]
+        limit: usize,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// One run: jobs, steps, cache hits, metrics, artifacts [default: the latest].
+    Show {
+        run: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// The run [default: the latest].
+    #[arg(long)]
+    pub run: Option<String>,
+    /// Write the Markdown report to this file.
+    #[arg(long, short = 'o', value_name = "FILE.md")]
+    pub output: Option<PathBuf>,
+    /// Post the report to GitHub: PR comment, check run (or commit statuses), job summary.
+    #[arg(long)]
+    pub github: bool,
+    /// The GitHub token [default: $GITHUB_TOKEN]; never printed.
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
+    /// What --github publishes: all, or a list of comment, check, summary.
+    #[arg(long, value_name = "LIST", default_value = "all")]
+    pub to: String,
+    /// The branch whose latest successful run is the baseline [default: the PR's base, else main].
+    #[arg(long, value_name = "REF")]
+    pub baseline: Option<String>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImagesCommand {
+    /// Build images (default: the base and python-ml); up-to-date images are reused.
+    Build {
+        /// Images to build: base, python-ml, cuda-train, or their tags.
+        names: Vec<String>,
+        /// Rebuild even when the image is up to date.
+        #[arg(long)]
+        force: bool,
+    },
+    /// List the runner images and whether they are built and up to date.
+    Ls,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PathsArgs {
+    /// Workflow files or directories [default: .github/workflows/]
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub paths: PathsArgs,
+    /// Run only this job (and the jobs it needs).
+    #[arg(short = 'j', long = "job")]
+    pub job: Option<String>,
+    /// The event that triggers the run.
+    #[arg(short = 'e', long = "event", default_value = "push")]
+    pub event: String,
+    /// A JSON file with the event's payload (`github.event`).
+    #[arg(long)]
+    pub eventpath: Option<PathBuf>,
+    /// An input of `workflow_dispatch` (repeatable).
+    #[arg(long = "input", value_name = "K=V", value_parser = key_value)]
+    pub inputs: Vec<(String, String)>,
+    /// A secret (repeatable); never printed.
+    #[arg(long = "secret", value_name = "K=V", value_parser = key_value)]
+    pub secrets: Vec<(String, String)>,
+    /// A file of secrets in `.env` format (K=V lines, quotes, comments).
+    #[arg(long = "secret-file", value_name = "FILE")]
+    pub secret_file: Option<PathBuf>,
+    /// A file of environment variables in `.env` format, seen by every step
+    /// (the workflow's own `env` wins over it).
+    #[arg(long = "env-file", value_name = "FILE")]
+    pub env_file: Option<PathBuf>,
+    /// A configuration variable for the `vars` context (repeatable).
+    #[arg(long = "var", value_name = "K=V", value_parser = key_value)]
+    pub vars: Vec<(String, String)>,
+    /// The image of a runs-on label (repeatable), as act's -P.
+    #[arg(short = 'P', long = "platform", value_name = "LABEL=IMAGE", value_parser = key_value)]
+    pub platforms: Vec<(String, String)>,
+    /// At most this many jobs at once [default: the number of CPUs].
+    #[arg(long = "jobs")]
+    pub parallel: Option<usize>,
+    /// Let container.options ask for --privileged.
+    #[arg(long)]
+    pub allow_privileged: bool,
+    /// Print the result as JSON at the end.
+    #[arg(long)]
+    pub json: bool,
+    /// Run every step, cache hits too (results are still saved).
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Run this step even when its cache key is a hit (step id, step name,
+    /// or JOB.STEP_ID; repeatable).
+    #[arg(long = "rerun", value_name = "STEP")]
+    pub rerun: Vec<String>,
+    #[command(flatten)]
+    pub cache: CacheOptions,
+    /// Write the Markdown report of the run (metrics, gates, stages) to this file.
+    #[arg(long, value_name = "FILE.md")]
+    pub report: Option<PathBuf>,
+    /// Post the report to GitHub: PR comment, check run (or commit statuses), job summary.
+    #[arg(long)]
+    pub github: bool,
+    /// The GitHub token [default: $GITHUB_TOKEN]; never printed.
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
+    /// What --github publishes: all, or a list of comment, check, summary.
+    #[arg(long = "to", value_name = "LIST", default_value = "all")]
+    pub publish_to: String,
+    /// The branch whose latest successful run is the baseline [default: the PR's base, else main].
+    #[arg(long, value_name = "REF")]
+    pub baseline: Option<String>,
+    /// The run store [default: $MLCI_DB, else .mlci/runs.db]
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
+}
+
+fn key_value(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("expected KEY=VALUE, found `{text}`")),
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub paths: PathsArgs,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GraphArgs {
+    #[command(flatten)]
+    pub paths: PathsArgs,
+    /// Print the graph in Graphviz's dot language.
+    #[arg(long)]
+    pub dot: bool,
+}

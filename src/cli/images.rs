@@ -1,0 +1,35 @@
+//! `mlci images build|ls`.
+
+use super::args::ImagesCommand;
+use std::process::ExitCode;
+
+pub(super) fn images(command: ImagesCommand) -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match command {
+            ImagesCommand::Build { names, force } => {
+                // The progress output already says what was built or reused.
+                crate::images::build(&names, force, &crate::images::Progress::auto()).await?;
+                Ok(())
+            }
+            ImagesCommand::Ls => {
+                let list = crate::images::list().await?;
+                print!("{}", crate::images::render_list(&list));
+                Ok::<(), crate::images::ImageError>(())
+            }
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

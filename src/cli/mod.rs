@@ -1,0 +1,45 @@
+//! The command line: [`main`] parses the arguments and hands each command to
+//! its file; commands use `args` (the grammar), `table` and `exit`, never this file.
+//!
+//! Exit status follows DESIGN.md (see [`exit`]): 0 when everything passed, 1
+//! when a job or gate failed, 2 when the workflow or the command line is invalid.
+
+mod args;
+mod cache;
+pub mod exit;
+mod images;
+mod load;
+mod metrics;
+mod rc_files;
+mod report;
+mod run;
+mod run_store;
+mod run_summary;
+mod runs;
+mod table;
+mod workflows;
+
+pub use args::{
+    CacheArgs, CacheCommand, CacheOptions, Cli, Command, GraphArgs, ImagesCommand, ListArgs,
+    MetricsCommand, PathsArgs, ReportArgs, RunArgs, RunsCommand, StoreArgs,
+};
+pub use exit::EXIT_INVALID;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+pub fn main() -> ExitCode {
+    let args = rc_files::with_rc_files(std::env::args_os().collect());
+    let cli = Cli::parse_from(args);
+    match cli.command {
+        Command::Run(args) => run::run(*args),
+        Command::Validate(args) => workflows::validate(&args),
+        Command::List(args) => workflows::list(&args),
+        Command::Graph(args) => workflows::graph(&args),
+        Command::Images(command) => images::images(command),
+        Command::Cache(args) => cache::cache(args),
+        Command::Metrics(command) => metrics::metrics(command),
+        Command::Runs(command) => runs::runs(command),
+        Command::Report(args) => report::report(args),
+    }
+}

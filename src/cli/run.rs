@@ -1,0 +1,236 @@
+//! `mlci run`: runs the workflows, records each run in the run store, and
+//! checks and reports its gates.
+
+use super::args::RunArgs;
+use super::exit::{EXIT_INTERRUPTED, EXIT_INVALID};
+use super::load::load_all;
+use super::run_summary::{forward_step_summaries, print_summary};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+pub(super) fn run(args: RunArgs) -> ExitCode {
+    let loaded = match load_all(&args.paths) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let mode = match crate::github::PublishMode::parse(&args.publish_to) {
+        Ok(mode) => mode,
+        Err(error) => {
+            eprintln!("error: --to: {error}");
+            return ExitCode::from(EXIT_INVALID);
+        }
+    };
+    let reporting = Reporting {
+        db: args.db.clone(),
+        options: crate::report::ReportOptions {
+            output: args.report.clone(),
+            github: args.github,
+            token: args.token.clone(),
+            mode,
+            baseline_ref: args.baseline.clone(),
+            history: 10,
+            quiet: false,
+        },
+    };
+    // Values given on the command line win over the files'.
+    let mut secrets = std::collections::BTreeMap::new();
+    let mut env = std::collections::BTreeMap::new();
+    for (path, what, target) in [
+        (&args.secret_file, "secret", &mut secrets),
+        (&args.env_file, "env", &mut env),
+    ] {
+        let Some(path) = path else { continue };
+        let parsed = std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| crate::run::dotenv::parse(&text));
+        match parsed {
+            Ok(pairs) => target.extend(pairs),
+            Err(error) => {
+                eprintln!(
+                    "error: cannot read the {what} file {}: {error}",
+                    path.display()
+                );
+                return ExitCode::from(EXIT_INVALID);
+            }
+        }
+    }
+    secrets.extend(args.secrets);
+    let options = crate::run::RunOptions {
+        repo: PathBuf::from("."),
+        event: args.event,
+        event_path: args.eventpath,
+        inputs: args.inputs.into_iter().collect(),
+        secrets,
+        vars: args.vars.into_iter().collect(),
+        platforms: args.platforms.into_iter().collect(),
+        job: args.job,
+        parallel: args.parallel.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+        }),
+        allow_privileged: args.allow_privileged,
+        // Scripts (and the tests) may name the run to find its containers.
+        run_id: std::env::var("MLCI_RUN_ID")
+            .ok()
+            .filter(|id| {
+                !id.is_empty()
+                    && id
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            })
+            .unwrap_or_else(crate::run::new_run_id),
+        env,
+        interactive: !args.json && crate::run::output::Console::is_interactive(),
+        cache: Some(crate::run::CacheConfig {
+            dir: args.cache.dir(),
+            remote: args.cache.cache_remote.clone(),
+            max_size: args.cache.cache_max_size,
+            lookups: !args.no_cache,
+            rerun: args.rerun.clone(),
+        }),
+    };
+    let run_id = options.run_id.clone();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        {
+            // First Ctrl-C: cancel steps (always() cleanup still runs); second: leave now.
+            let cancel = cancel.clone();
+            let interrupted = interrupted.clone();
+            tokio::spawn(async move {
+                let mut terminate =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+                for round in 0..2 {
+                    let term = async {
+                        match terminate.as_mut() {
+                            Some(signal) => signal.recv().await,
+                            None => std::future::pending().await,
+                        }
+                    };
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = term => {}
+                    }
+                    interrupted.store(true, std::sync::atomic::Ordering::SeqCst);
+                    if round == 0 {
+                        eprintln!("\ninterrupted: stopping the run and removing its containers (Ctrl-C again to force)");
+                        cancel.cancel();
+                    } else {
+                        eprintln!("removing the run's containers now");
+                        if let Ok(backend) = crate::executor::docker::DockerBackend::connect().await {
+                            use crate::executor::Backend;
+                            let removal = backend.remove_run(&run_id);
+                            let _ = tokio::time::timeout(std::time::Duration::from_secs(30), removal).await;
+                        }
+                        std::process::exit(EXIT_INTERRUPTED.into());
+                    }
+                }
+            });
+        }
+        let mut failed = false;
+        let mut all_reports = Vec::new();
+        let mut recorded = Vec::new();
+        for workflow in loaded {
+            let started_at = crate::record::now_ms();
+            let backend = match crate::executor::docker::DockerBackend::connect().await {
+                Ok(backend) => backend,
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let path = workflow.file.path.display().to_string();
+            let gates = workflow.workflow.gates.clone();
+            let kept = workflow.clone();
+            match crate::run::run(backend, workflow, options.clone(), cancel.clone()).await {
+                Ok(reports) => {
+                    failed |= reports.iter().any(|r| r.result == crate::plan::JobResult::Failure);
+                    let (record, warnings) = crate::run::run_record(&crate::run::RunFacts {
+                        workflow: &kept,
+                        reports: &reports,
+                        options: &options,
+                        started_at,
+                        finished_at: crate::record::now_ms(),
+                        interrupted: interrupted.load(std::sync::atomic::Ordering::SeqCst),
+                    });
+                    for warning in warnings {
+                        eprintln!("warning: {warning}");
+                    }
+                    recorded.push((record, gates));
+                    all_reports.push((path, reports));
+                }
+                Err(message) => {
+                    eprintln!("error: {message}");
+                    return ExitCode::from(EXIT_INVALID);
+                }
+            }
+        }
+        print_summary(&all_reports, args.json);
+        forward_step_summaries(&all_reports);
+        if !record_and_report(&reporting, &options, recorded).await {
+            failed = true;
+        }
+        if interrupted.load(std::sync::atomic::Ordering::SeqCst) {
+            ExitCode::from(EXIT_INTERRUPTED)
+        } else if failed {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        }
+    })
+}
+
+/// Where `mlci run` records its runs and how it reports them.
+struct Reporting {
+    db: Option<PathBuf>,
+    options: crate::report::ReportOptions,
+}
+
+/// Saves each workflow's run in the run store, then checks its gates and
+/// writes or posts the report. False when a gate failed.
+async fn record_and_report(
+    reporting: &Reporting,
+    options: &crate::run::RunOptions,
+    recorded: Vec<(crate::record::RunRecord, Vec<crate::workflow::Gate>)>,
+) -> bool {
+    let path = crate::record::default_path(&options.repo, reporting.db.as_deref());
+    let mut store = match crate::record::Store::open(&path) {
+        Ok(store) => store,
+        Err(error) => {
+            eprintln!("warning: the run is not recorded: {error}");
+            return true;
+        }
+    };
+    store.set_secrets(options.secrets.values().cloned());
+    let mut passed = true;
+    for (record, gates) in recorded {
+        let run_id = match store.insert_run(&record) {
+            Ok(id) => id,
+            Err(error) => {
+                eprintln!("warning: the run is not recorded: {error}");
+                continue;
+            }
+        };
+        let wants_report =
+            !gates.is_empty() || reporting.options.output.is_some() || reporting.options.github;
+        if !wants_report {
+            continue;
+        }
+        match crate::report::after_run(&store, run_id, &gates, &reporting.options).await {
+            Ok(outcome) => passed &= outcome.passed(),
+            Err(error) => {
+                eprintln!("error: {error}");
+                passed = false;
+            }
+        }
+    }
+    passed
+}

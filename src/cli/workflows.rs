@@ -1,0 +1,203 @@
+//! `mlci validate`, `mlci list` and `mlci graph`: what the workflow files say,
+//! without running them.
+
+use super::args::{GraphArgs, ListArgs, PathsArgs};
+use super::exit::EXIT_INVALID;
+use super::load::load_all;
+use super::table::{or_dash, plural, table};
+use crate::expr::Value;
+use crate::plan::{self, NodeLabel, Plan, PlanInputs};
+use crate::workflow::LoadedWorkflow;
+use std::io::Write;
+use std::process::ExitCode;
+
+pub(super) fn validate(args: &PathsArgs) -> ExitCode {
+    match load_all(args) {
+        Ok(loaded) => {
+            let mut out = std::io::stdout().lock();
+            for workflow in &loaded {
+                let jobs = workflow.workflow.jobs.len();
+                let _ = writeln!(
+                    out,
+                    "ok {} ({jobs} job{})",
+                    workflow.file.path.display(),
+                    plural(jobs)
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(code) => code,
+    }
+}
+
+pub(super) fn list(args: &ListArgs) -> ExitCode {
+    let loaded = match load_all(&args.paths) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let Some(plans) = plan_all(&loaded) else {
+        return ExitCode::from(EXIT_INVALID);
+    };
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let json: Vec<serde_json::Value> = loaded
+            .iter()
+            .zip(&plans)
+            .map(|(workflow, plan)| list_json(workflow, plan))
+            .collect();
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&json).unwrap_or_default()
+        );
+        return ExitCode::SUCCESS;
+    }
+    for (index, (workflow, plan)) in loaded.iter().zip(&plans).enumerate() {
+        if index > 0 {
+            let _ = writeln!(out);
+        }
+        let _ = writeln!(
+            out,
+            "{}: {} job{}, {} instance{}",
+            workflow_heading(workflow),
+            plan.jobs.len(),
+            plural(plan.jobs.len()),
+            plan.instance_count(),
+            plural(plan.instance_count())
+        );
+        let mut rows = vec![[
+            "JOB".to_string(),
+            "INSTANCE".to_string(),
+            "MATRIX".to_string(),
+            "RUNS-ON".to_string(),
+            "NEEDS".to_string(),
+        ]];
+        for job in &plan.jobs {
+            for instance in &job.instances {
+                let matrix = match &job.deferred {
+                    Some(_) => "(expanded at run time)".to_string(),
+                    None => instance
+                        .matrix
+                        .iter()
+                        .map(|(k, v)| format!("{k}={}", matrix_value(v)))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                };
+                rows.push([
+                    job.id.clone(),
+                    instance.name.clone(),
+                    or_dash(matrix),
+                    or_dash(instance.runs_on.join(", ")),
+                    or_dash(job.needs.join(", ")),
+                ]);
+            }
+        }
+        let _ = write!(out, "{}", table(&rows));
+    }
+    ExitCode::SUCCESS
+}
+
+pub(super) fn graph(args: &GraphArgs) -> ExitCode {
+    let loaded = match load_all(&args.paths) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let Some(plans) = plan_all(&loaded) else {
+        return ExitCode::from(EXIT_INVALID);
+    };
+    let mut out = std::io::stdout().lock();
+    for (index, (workflow, plan)) in loaded.iter().zip(&plans).enumerate() {
+        let labels: Vec<NodeLabel> = plan
+            .jobs
+            .iter()
+            .map(|job| {
+                let matrix = !job.instances.first().is_none_or(|i| i.matrix.is_empty());
+                if matrix {
+                    NodeLabel::with_instances(
+                        job.id.clone(),
+                        job.instances.iter().map(|i| i.name.clone()).collect(),
+                    )
+                } else {
+                    NodeLabel::new(job.id.clone())
+                }
+            })
+            .collect();
+        if args.dot {
+            let _ = write!(out, "{}", plan.graph.to_dot(&labels));
+        } else {
+            if index > 0 {
+                let _ = writeln!(out);
+            }
+            let _ = writeln!(out, "{}", workflow_heading(workflow));
+            let _ = write!(out, "{}", plan.graph.to_text(&labels));
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// Plans every workflow; prints the problems and returns None on failure.
+fn plan_all(loaded: &[LoadedWorkflow]) -> Option<Vec<Plan>> {
+    let inputs = PlanInputs::default();
+    let mut plans = Vec::new();
+    let mut failed = false;
+    for workflow in loaded {
+        match plan::build(&workflow.workflow, &inputs) {
+            Ok(plan) => plans.push(plan),
+            Err(diagnostics) => {
+                for diagnostic in &diagnostics {
+                    eprint!("{}", workflow.file.render(diagnostic));
+                }
+                failed = true;
+            }
+        }
+    }
+    (!failed).then_some(plans)
+}
+
+fn list_json(workflow: &LoadedWorkflow, plan: &Plan) -> serde_json::Value {
+    let jobs: Vec<serde_json::Value> = plan
+        .jobs
+        .iter()
+        .flat_map(|job| {
+            job.instances.iter().map(move |instance| {
+                serde_json::json!({
+                    "job": job.id,
+                    "name": instance.name,
+                    "matrix": Value::Object(instance.matrix.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).to_json(),
+                    "runs_on": instance.runs_on,
+                    "needs": job.needs,
+                    "matrix_expanded_at_run_time": job.deferred.is_some(),
+                })
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "file": workflow.file.path.display().to_string(),
+        "name": workflow_title(workflow),
+        "instances": jobs,
+    })
+}
+
+/// `name (path)`, or the path alone for a workflow without a name.
+fn workflow_heading(workflow: &LoadedWorkflow) -> String {
+    let path = workflow.file.path.display();
+    match &workflow.workflow.name {
+        Some(name) => format!("{} ({path})", name.value),
+        None => path.to_string(),
+    }
+}
+
+fn workflow_title(workflow: &LoadedWorkflow) -> String {
+    match &workflow.workflow.name {
+        Some(name) => name.value.clone(),
+        None => workflow.file.path.display().to_string(),
+    }
+}
+
+/// Matrix values as GitHub writes them in job names; objects as JSON.
+fn matrix_value(value: &Value) -> String {
+    match value {
+        Value::Array(_) | Value::Object(_) => value.to_json().to_string(),
+        other => other.to_display_string(),
+    }
+}

@@ -1,0 +1,151 @@
+//! The record of a run: plain data that the engine fills and the store gives back.
+
+use super::gate_spec::GateSpec;
+use crate::metrics::{Metric, Param};
+use std::collections::BTreeMap;
+
+/// A run's id in the store (`runs.id`), shown to users as `#12`.
+pub type RunId = i64;
+
+/// What the engine knows about a run when it ends.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RunRecord {
+    /// The workflow's `name:`, else its file name; reports and comments are per workflow.
+    pub workflow: String,
+    /// The workflow file, relative to the project.
+    pub workflow_path: String,
+    /// The event that triggered the run (`push`, `pull_request`…).
+    pub event: String,
+    pub sha: String,
+    /// `refs/heads/feature`, `refs/pull/7/merge`…
+    pub git_ref: String,
+    /// The branch the run is about: the head branch of a pull request, else the pushed branch.
+    pub branch: Option<String>,
+    /// The base branch of a pull request: where the baseline comes from.
+    pub base_ref: Option<String>,
+    pub pr_number: Option<u64>,
+    /// Milliseconds since the Unix epoch.
+    pub started_at: i64,
+    pub finished_at: i64,
+    pub result: RunResult,
+    /// A link to the run (the Actions run page inside GitHub), when there is one.
+    pub url: Option<String>,
+    /// The workflow's `gates:`, as written (`accuracy`, `>= 0.90`).
+    pub gates: Vec<GateSpec>,
+    pub jobs: Vec<JobRecord>,
+    /// Artifacts known to the run (inputs and outputs of steps); steps refer to them by path.
+    pub artifacts: Vec<Artifact>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RunResult {
+    #[default]
+    Success,
+    Failure,
+    Cancelled,
+}
+
+impl RunResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunResult::Success => "success",
+            RunResult::Failure => "failure",
+            RunResult::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(text: &str) -> RunResult {
+        match text {
+            "success" => RunResult::Success,
+            "cancelled" => RunResult::Cancelled,
+            _ => RunResult::Failure,
+        }
+    }
+}
+
+/// One job instance (one cell of a matrix).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct JobRecord {
+    /// The job's id in the workflow (`train`).
+    pub job_id: String,
+    /// The name shown (`train (forest)`).
+    pub name: String,
+    /// The matrix values of this instance.
+    pub matrix: BTreeMap<String, String>,
+    /// `success`, `failure`, `cancelled` or `skipped`.
+    pub result: String,
+    pub started_at: i64,
+    pub duration_ms: i64,
+    pub image: Option<String>,
+    pub image_digest: Option<String>,
+    /// The GPU request from `container.options` (`all`, `2`, `device=0,1`).
+    pub gpu_request: Option<String>,
+    /// The GPU(s) the job saw (`NVIDIA H100 80GB HBM3`), when known.
+    pub gpu_name: Option<String>,
+    pub steps: Vec<StepRecord>,
+    /// `::error file=,line=::` and friends, for check-run annotations.
+    pub annotations: Vec<AnnotationRecord>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StepRecord {
+    /// Position in the job, from 0.
+    pub index: i64,
+    pub name: String,
+    /// The step's `id:`.
+    pub step_id: Option<String>,
+    /// `success`, `failure`, `cancelled`, `skipped`: before continue-on-error.
+    pub outcome: String,
+    /// After continue-on-error.
+    pub conclusion: String,
+    pub duration_ms: i64,
+    pub cache_key: Option<String>,
+    /// The step did not run: its outputs and metrics came from the cache.
+    pub cache_hit: bool,
+    pub metrics: Vec<Metric>,
+    pub params: Vec<Param>,
+    /// Paths of artifacts (see [`RunRecord::artifacts`]) the step read.
+    pub inputs: Vec<String>,
+    /// Paths of artifacts the step wrote.
+    pub outputs: Vec<String>,
+}
+
+/// A file or directory with its content hash (blake3, hex).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Artifact {
+    pub path: String,
+    pub hash: String,
+    pub size: Option<u64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AnnotationRecord {
+    /// `error`, `warning` or `notice`.
+    pub level: String,
+    pub message: String,
+    pub file: Option<String>,
+    pub line: Option<i64>,
+    pub end_line: Option<i64>,
+    pub title: Option<String>,
+}
+
+/// A run read back from the store.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredRun {
+    pub id: RunId,
+    pub record: RunRecord,
+}
+
+/// The row of `mlci runs ls`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunSummary {
+    pub id: RunId,
+    pub workflow: String,
+    pub event: String,
+    pub branch: Option<String>,
+    pub sha: String,
+    pub pr_number: Option<u64>,
+    pub started_at: i64,
+    pub finished_at: i64,
+    pub result: RunResult,
+}
