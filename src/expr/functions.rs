@@ -4,9 +4,12 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use super::eval::{Evaluator, V, loose_equals};
-use super::value::{Object, Value, fold_case, js_number_to_string};
-use super::{EvalError, Status};
+use super::context::{EvalContext, Status};
+use super::error::EvalError;
+use super::memory::Memory;
+use super::number::js_number_to_string;
+use super::value::{Object, Value, fold_case};
+use super::view::{V, loose_equals};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Func {
@@ -74,12 +77,13 @@ fn own(v: Value) -> V<'static> {
 }
 
 pub(crate) fn call<'a>(
-    ev: &Evaluator<'_, 'a>,
+    ctx: &EvalContext<'_>,
+    memory: &Memory,
     func: Func,
     args: Vec<V<'a>>,
 ) -> Result<V<'a>, EvalError> {
     let arg = |i: usize| args.get(i);
-    let status = ev.ctx.status;
+    let status = ctx.status;
     Ok(match func {
         Func::Success => own(Value::Bool(status == Status::Success)),
         Func::Failure => own(Value::Bool(status == Status::Failure)),
@@ -107,29 +111,29 @@ pub(crate) fn call<'a>(
             own(Value::Bool(result))
         }
         Func::Format => {
-            let s = format(ev, &args)?;
+            let s = format(memory, &args)?;
             own(Value::String(s))
         }
         Func::Join => {
-            let s = join(ev, &args)?;
-            ev.charge_str(&s)?;
+            let s = join(memory, &args)?;
+            memory.charge_str(&s)?;
             own(Value::String(s))
         }
         Func::ToJson => {
             let mut out = String::new();
             if let Some(v) = arg(0) {
-                to_json(ev, v, 0, &mut out)?;
+                to_json(memory, v, 0, &mut out)?;
             }
-            ev.charge_str(&out)?;
+            memory.charge_str(&out)?;
             own(Value::String(out))
         }
         Func::FromJson => {
             let text = arg(0).map(V::to_display_string).unwrap_or_default();
-            from_json(ev, &text)?
+            from_json(memory, &text)?
         }
         Func::HashFiles => {
             let patterns: Vec<String> = args.iter().map(V::to_display_string).collect();
-            let Some(workspace) = ev.ctx.workspace else {
+            let Some(workspace) = ctx.workspace else {
                 return Err(EvalError::new(
                     "hashFiles is not available here: there is no workspace",
                 ));
@@ -171,7 +175,7 @@ fn contains(search: &V<'_>, item: &V<'_>) -> bool {
 }
 
 /// `format('{0} and {1}', a, b)`; `{{` and `}}` are literal braces.
-fn format(ev: &Evaluator<'_, '_>, args: &[V<'_>]) -> Result<String, EvalError> {
+fn format(memory: &Memory, args: &[V<'_>]) -> Result<String, EvalError> {
     let fs = args.first().map(V::to_display_string).unwrap_or_default();
     let invalid = || EvalError::new(format!("The following format string is invalid: {fs}"));
     let bytes = fs.as_bytes();
@@ -229,7 +233,7 @@ fn format(ev: &Evaluator<'_, '_>, args: &[V<'_>]) -> Result<String, EvalError> {
                 };
                 out.push_str(&fs[i..l]);
                 let text = value.to_display_string();
-                ev.check_room((out.len() + text.len()).saturating_mul(2))?;
+                memory.check_room((out.len() + text.len()).saturating_mul(2))?;
                 out.push_str(&text);
                 i = close + 1;
             }
@@ -246,13 +250,13 @@ fn format(ev: &Evaluator<'_, '_>, args: &[V<'_>]) -> Result<String, EvalError> {
             }
         }
     }
-    ev.charge_str(&out)?;
+    memory.charge_str(&out)?;
     Ok(out)
 }
 
 /// `join(array, separator = ',')`. A primitive is returned as a string; an
 /// object joins to ''. A separator that is not a primitive is ignored.
-fn join(ev: &Evaluator<'_, '_>, args: &[V<'_>]) -> Result<String, EvalError> {
+fn join(memory: &Memory, args: &[V<'_>]) -> Result<String, EvalError> {
     let Some(first) = args.first() else {
         return Ok(String::new());
     };
@@ -273,31 +277,30 @@ fn join(ev: &Evaluator<'_, '_>, args: &[V<'_>]) -> Result<String, EvalError> {
         }
         out.push_str(&item.to_display_string());
         // A long separator between many items could be huge: stop early.
-        ev.check_room(out.len().saturating_mul(2))?;
+        memory.check_room(out.len().saturating_mul(2))?;
     }
     Ok(out)
 }
 
 /// JSON.stringify(value, null, 2), which is what GitHub's toJSON prints.
-fn to_json(
-    ev: &Evaluator<'_, '_>,
-    v: &V<'_>,
-    indent: usize,
-    out: &mut String,
-) -> Result<(), EvalError> {
+fn to_json(memory: &Memory, v: &V<'_>, indent: usize, out: &mut String) -> Result<(), EvalError> {
     if let Some(items) = v.array_items() {
-        return json_array(ev, items.iter(), indent, out, |ev, item, indent, out| {
-            to_json(ev, item, indent, out)
-        });
+        return json_array(
+            memory,
+            items.iter(),
+            indent,
+            out,
+            |memory, item, indent, out| to_json(memory, item, indent, out),
+        );
     }
     match v.plain() {
-        Some(value) => value_to_json(ev, value, indent, out),
+        Some(value) => value_to_json(memory, value, indent, out),
         None => Ok(()),
     }
 }
 
 fn value_to_json(
-    ev: &Evaluator<'_, '_>,
+    memory: &Memory,
     v: &Value,
     indent: usize,
     out: &mut String,
@@ -308,19 +311,19 @@ fn value_to_json(
         Value::Number(n) if n.is_finite() => out.push_str(&js_number_to_string(*n)),
         Value::Number(_) => out.push_str("null"),
         Value::String(s) => json_string(s, out),
-        Value::Array(items) => json_array(ev, items.iter(), indent, out, value_to_json)?,
-        Value::Object(o) => json_object(ev, o, indent, out)?,
+        Value::Array(items) => json_array(memory, items.iter(), indent, out, value_to_json)?,
+        Value::Object(o) => json_object(memory, o, indent, out)?,
     }
     // Check as it grows, so a huge context fails early instead of at the end.
-    ev.check_room(out.len().saturating_mul(2))
+    memory.check_room(out.len().saturating_mul(2))
 }
 
 fn json_array<T>(
-    ev: &Evaluator<'_, '_>,
+    memory: &Memory,
     items: impl ExactSizeIterator<Item = T>,
     indent: usize,
     out: &mut String,
-    write: impl Fn(&Evaluator<'_, '_>, T, usize, &mut String) -> Result<(), EvalError>,
+    write: impl Fn(&Memory, T, usize, &mut String) -> Result<(), EvalError>,
 ) -> Result<(), EvalError> {
     if items.len() == 0 {
         out.push_str("[]");
@@ -332,7 +335,7 @@ fn json_array<T>(
             out.push(',');
         }
         newline(out, indent + 1);
-        write(ev, item, indent + 1, out)?;
+        write(memory, item, indent + 1, out)?;
     }
     newline(out, indent);
     out.push(']');
@@ -340,7 +343,7 @@ fn json_array<T>(
 }
 
 fn json_object(
-    ev: &Evaluator<'_, '_>,
+    memory: &Memory,
     o: &Object,
     indent: usize,
     out: &mut String,
@@ -357,7 +360,7 @@ fn json_object(
         newline(out, indent + 1);
         json_string(k, out);
         out.push_str(": ");
-        value_to_json(ev, v, indent + 1, out)?;
+        value_to_json(memory, v, indent + 1, out)?;
     }
     newline(out, indent);
     out.push('}');
@@ -389,7 +392,7 @@ fn json_string(s: &str, out: &mut String) {
     out.push('"');
 }
 
-fn from_json<'a>(ev: &Evaluator<'_, 'a>, text: &str) -> Result<V<'a>, EvalError> {
+fn from_json<'a>(memory: &Memory, text: &str) -> Result<V<'a>, EvalError> {
     let fail = |why: &str| {
         EvalError::new(format!(
             "Error parsing JSON when evaluating fromJson: {why}"
@@ -400,7 +403,7 @@ fn from_json<'a>(ev: &Evaluator<'_, 'a>, text: &str) -> Result<V<'a>, EvalError>
     }
     // serde_json limits nesting to 128 levels, so this cannot overflow the stack.
     let json: serde_json::Value = serde_json::from_str(text).map_err(|e| fail(&e.to_string()))?;
-    ev.charge_str(text)?;
+    memory.charge_str(text)?;
     Ok(V::Own(Value::from_json(&json)))
 }
 

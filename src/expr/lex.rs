@@ -5,8 +5,8 @@
 //! `github/workflow.md` is the bad symbol `github/workflow`. Error messages
 //! quote those runs, so this lexer works the same way.
 
-use super::ExprError;
-use super::value::js_number;
+use super::error::ExprError;
+use super::number::{is_js_space, js_number};
 
 /// GitHub refuses expressions longer than this (in UTF-16 code units).
 pub(crate) const MAX_EXPRESSION_LENGTH: usize = 21_000;
@@ -61,21 +61,6 @@ fn is_boundary(c: char) -> bool {
         c,
         '(' | '[' | ')' | ']' | ',' | '.' | '!' | '>' | '<' | '=' | '&' | '|'
     ) || is_js_space(c)
-}
-
-/// JavaScript's `\s`: the characters GitHub's lexer treats as ending a token.
-pub(crate) fn is_js_space(c: char) -> bool {
-    matches!(
-        c,
-        '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
-            ..='\u{200a}'
-                | '\u{2028}'
-                | '\u{2029}'
-                | '\u{202f}'
-                | '\u{205f}'
-                | '\u{3000}'
-                | '\u{feff}'
-    )
 }
 
 fn is_legal_identifier(s: &str) -> bool {

@@ -8,7 +8,7 @@
 //! same places its parser counts), which also keeps recursion here and in the
 //! evaluator far from the stack's limit whatever the input.
 
-use super::ExprError;
+use super::error::ExprError;
 use super::functions::Func;
 use super::lex::{Tok, Token, lex};
 use super::value::Value;

@@ -1,7 +1,9 @@
 //! Strings with `${{ }}` parts, and `if:` conditions.
 
+use super::context::{EvalContext, Status};
+use super::error::{EvalError, ExprError};
+use super::expression::{Expr, parse};
 use super::value::Value;
-use super::{EvalContext, EvalError, Expr, ExprError, Status, parse};
 
 /// A string with `${{ expression }}` parts.
 #[derive(Clone, Debug)]

@@ -1,0 +1,205 @@
+//! Saving a step's outputs: each file as an object (copied, reflinked or moved into
+//! `tmp/`, checked against its hash, synced and renamed into place), the entry last.
+
+use crate::cache::index::{FileIndex, hash_reader};
+use crate::cache::key::CacheKey;
+use crate::cache::tree::{EntryKind, Tree, TreeEntry};
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::Duration;
+
+use super::cache_dir::Store;
+use super::entry::{ENTRY_FORMAT, Entry, StepRef, now_ms};
+use super::error::{StoreError, io};
+
+/// What a step leaves besides its output files.
+#[derive(Clone, Debug, Default)]
+pub struct SaveMeta {
+    pub made_by: StepRef,
+    /// The step's `GITHUB_OUTPUT` values.
+    pub step_outputs: BTreeMap<String, String>,
+    /// Metrics files (relative paths); they are stored with the outputs.
+    pub metrics: Vec<String>,
+    pub exit_code: i32,
+    pub duration: Duration,
+}
+
+/// How [`Store::save`] takes the files.
+#[derive(Clone, Copy, Debug)]
+pub struct SaveOptions {
+    /// Move the output files into the store instead of copying them (when on the same
+    /// file system; a copy otherwise). For outputs in a scratch directory of mlci's own:
+    /// their hashes from the scan are trusted.
+    pub move_files: bool,
+    /// Replace an entry already saved under the key (`actions/cache` does not).
+    pub overwrite: bool,
+}
+
+impl Default for SaveOptions {
+    fn default() -> Self {
+        SaveOptions {
+            move_files: false,
+            overwrite: true,
+        }
+    }
+}
+
+impl Store {
+    /// Saves the files that `output_patterns` (and `meta.metrics`) name under `src_root`
+    /// as the entry of `key`. Objects first, the entry last; each one atomically.
+    pub fn save(
+        &self,
+        key: &CacheKey,
+        src_root: &Path,
+        output_patterns: &[String],
+        meta: SaveMeta,
+        options: SaveOptions,
+    ) -> Result<Entry, StoreError> {
+        let _lock = self.lock(false)?;
+        let mut patterns = output_patterns.to_vec();
+        patterns.extend(meta.metrics.iter().cloned());
+        let tree = Tree::from_dir(src_root, &patterns, &self.index)?;
+        let missing = tree.unmatched(output_patterns)?;
+        if !missing.is_empty() {
+            return Err(StoreError::MissingOutput(missing));
+        }
+        if !options.overwrite && self.entry_path(key.as_str()).exists() {
+            return Err(StoreError::Exists(key.to_string()));
+        }
+        for entry in tree.entries() {
+            if entry.kind == EntryKind::File {
+                self.put_object(&src_root.join(&entry.path), entry, options.move_files)?;
+            }
+        }
+        let now = now_ms();
+        let entry = Entry {
+            format: ENTRY_FORMAT,
+            key: key.to_string(),
+            created_ms: now,
+            last_used_ms: now,
+            hits: 0,
+            made_by: meta.made_by,
+            outputs: tree,
+            step_outputs: meta.step_outputs,
+            metrics: meta.metrics,
+            exit_code: meta.exit_code,
+            duration_ms: meta.duration.as_millis() as u64,
+        };
+        self.write_entry(&entry, options.overwrite)?;
+        let _ = self.index.save();
+        Ok(entry)
+    }
+
+    /// Stores one file as an object, unless an object with its hash is already there.
+    fn put_object(
+        &self,
+        source: &Path,
+        entry: &TreeEntry,
+        move_file: bool,
+    ) -> Result<(), StoreError> {
+        let dest = self.object_path(&entry.hash);
+        if std::fs::symlink_metadata(&dest).is_ok_and(|m| m.is_file() && m.len() == entry.size) {
+            return Ok(());
+        }
+        let temp = self.temp_path("object");
+        let mut moved = false;
+        if move_file {
+            moved = std::fs::rename(source, &temp).is_ok();
+        }
+        if !moved {
+            let hash = if reflink_copy::reflink(source, &temp).is_ok() {
+                let (hash, read) =
+                    hash_reader(File::open(&temp).map_err(io(&temp))?).map_err(io(&temp))?;
+                self.index.count_hashed(read);
+                hash
+            } else {
+                copy_hashing(source, &temp, &self.index)?
+            };
+            if hash.to_hex().as_str() != entry.hash {
+                let _ = std::fs::remove_file(&temp);
+                return Err(StoreError::Changed {
+                    path: source.to_path_buf(),
+                });
+            }
+        }
+        self.commit_object(&temp, &entry.hash)
+    }
+
+    /// Moves a verified temporary file into `objects/`: sync, read-only, rename, index.
+    pub(crate) fn commit_object(&self, temp: &Path, hash: &str) -> Result<(), StoreError> {
+        let file = File::open(temp).map_err(io(temp))?;
+        file.sync_all().map_err(io(temp))?;
+        drop(file);
+        std::fs::set_permissions(temp, std::fs::Permissions::from_mode(0o444)).map_err(io(temp))?;
+        let dest = self.object_path(hash);
+        let parent = dest.parent().expect("objects have a parent");
+        std::fs::create_dir_all(parent).map_err(io(parent))?;
+        std::fs::rename(temp, &dest).map_err(io(&dest))?;
+        if let Ok(metadata) = std::fs::symlink_metadata(&dest)
+            && let Ok(parsed) = blake3::Hash::from_hex(hash)
+        {
+            self.index.record(&metadata, parsed);
+        }
+        Ok(())
+    }
+
+    /// Writes an entry: temporary file, sync, then rename (or link, which fails rather
+    /// than replace an existing entry, when `overwrite` is false).
+    pub(crate) fn write_entry(&self, entry: &Entry, overwrite: bool) -> Result<(), StoreError> {
+        let text = serde_json::to_vec_pretty(entry).expect("entries serialize");
+        let temp = self.temp_path("entry");
+        {
+            let mut file = File::create(&temp).map_err(io(&temp))?;
+            file.write_all(&text).map_err(io(&temp))?;
+            file.sync_all().map_err(io(&temp))?;
+        }
+        let dest = self.entry_path(&entry.key);
+        let result = if overwrite {
+            std::fs::rename(&temp, &dest)
+        } else {
+            let linked = std::fs::hard_link(&temp, &dest);
+            let _ = std::fs::remove_file(&temp);
+            linked
+        };
+        match result {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(StoreError::Exists(entry.key.clone()));
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&temp);
+                return Err(io(&dest)(e));
+            }
+        }
+        if let Ok(dir) = File::open(self.dir.join("entries")) {
+            let _ = dir.sync_all();
+        }
+        Ok(())
+    }
+}
+
+/// Copies `source` to `dest`, hashing what it reads; records nothing.
+fn copy_hashing(source: &Path, dest: &Path, index: &FileIndex) -> Result<blake3::Hash, StoreError> {
+    use std::io::Read;
+    let mut input = File::open(source).map_err(io(source))?;
+    let mut output = File::create(dest).map_err(io(dest))?;
+    let mut hasher = blake3::Hasher::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    loop {
+        let n = match input.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io(source)(e)),
+        };
+        hasher.update(&buffer[..n]);
+        output.write_all(&buffer[..n]).map_err(io(dest))?;
+        total += n as u64;
+    }
+    index.count_hashed(total);
+    Ok(hasher.finalize())
+}

@@ -1,0 +1,330 @@
+//! The `on:` section: the events that trigger a workflow, their filters, and
+//! the inputs, outputs and secrets of `workflow_dispatch` and `workflow_call`.
+
+use super::reader::{Reader, suggest};
+use crate::diag::Diagnostic;
+use crate::expr::Value;
+use crate::workflow::context;
+use crate::workflow::model::{InputKind, Spanned, Trigger, TriggerFilters, WorkflowInput};
+use crate::yaml::{Node, NodeKind};
+use indexmap::IndexMap;
+
+/// Every event that can trigger a workflow on GitHub.
+const EVENTS: &[&str] = &[
+    "branch_protection_rule",
+    "check_run",
+    "check_suite",
+    "create",
+    "delete",
+    "deployment",
+    "deployment_status",
+    "discussion",
+    "discussion_comment",
+    "fork",
+    "gollum",
+    "issue_comment",
+    "issues",
+    "label",
+    "merge_group",
+    "milestone",
+    "page_build",
+    "project",
+    "project_card",
+    "project_column",
+    "public",
+    "pull_request",
+    "pull_request_review",
+    "pull_request_review_comment",
+    "pull_request_target",
+    "push",
+    "registry_package",
+    "release",
+    "repository_dispatch",
+    "schedule",
+    "status",
+    "watch",
+    "workflow_call",
+    "workflow_dispatch",
+    "workflow_run",
+];
+
+impl Reader<'_> {
+    pub(super) fn triggers(&mut self, node: &Node) -> Vec<Trigger> {
+        let mut triggers = Vec::new();
+        match &node.kind {
+            NodeKind::Scalar(_) => {
+                if let Some(event) = self.event_name(node) {
+                    triggers.push(Trigger {
+                        event,
+                        filters: TriggerFilters::default(),
+                    });
+                }
+            }
+            NodeKind::Sequence(items) => {
+                for item in items {
+                    if item.as_scalar().is_none() {
+                        self.expected(item, "an event name");
+                        continue;
+                    }
+                    if let Some(event) = self.event_name(item) {
+                        triggers.push(Trigger {
+                            event,
+                            filters: TriggerFilters::default(),
+                        });
+                    }
+                }
+            }
+            NodeKind::Mapping(entries) => {
+                for (key, value) in entries {
+                    if let Some(event) = self.event_name(key) {
+                        let filters = self.trigger_filters(&event.value, value);
+                        triggers.push(Trigger { event, filters });
+                    }
+                }
+            }
+        }
+        if triggers.is_empty()
+            && !self
+                .diagnostics
+                .iter()
+                .any(|d| d.span.start >= node.span.start && d.span.start <= node.span.end)
+        {
+            self.error(node.span, "expected at least one event in `on`");
+        }
+        triggers
+    }
+
+    fn event_name(&mut self, node: &Node) -> Option<Spanned<String>> {
+        let name = node.as_str().unwrap_or_default();
+        if EVENTS.contains(&name) {
+            return Some(Spanned::new(name.to_string(), node.span));
+        }
+        let mut diagnostic = Diagnostic::error(node.span, format!("unknown event `{name}`"));
+        if let Some(close) = suggest(name, EVENTS) {
+            diagnostic = diagnostic.with_help(format!("did you mean `{close}`?"));
+        }
+        self.diagnostics.push(diagnostic);
+        None
+    }
+
+    fn trigger_filters(&mut self, event: &str, node: &Node) -> TriggerFilters {
+        let mut filters = TriggerFilters::default();
+        if node.is_null() {
+            return filters;
+        }
+        if event == "schedule" {
+            let Some(items) = node.as_sequence() else {
+                self.expected(node, "a list of `- cron: ...` entries");
+                return filters;
+            };
+            for item in items {
+                for field in self.fields(item, "a schedule", &["cron", "timezone"]) {
+                    if field.name == "timezone" {
+                        self.required_string(field.value, "an IANA time zone name", None);
+                    } else if let Some(cron) =
+                        self.required_string(field.value, "a cron expression", None)
+                    {
+                        filters.cron.push(cron);
+                    }
+                }
+            }
+            return filters;
+        }
+        let allowed: &[&'static str] = match event {
+            "push" => &[
+                "branches",
+                "branches-ignore",
+                "tags",
+                "tags-ignore",
+                "paths",
+                "paths-ignore",
+            ],
+            "pull_request" | "pull_request_target" => &[
+                "branches",
+                "branches-ignore",
+                "paths",
+                "paths-ignore",
+                "types",
+                "tags",
+                "tags-ignore",
+            ],
+            "workflow_dispatch" => &["inputs"],
+            "workflow_call" => &["inputs", "outputs", "secrets"],
+            "workflow_run" => &["workflows", "types", "branches", "branches-ignore"],
+            "merge_group" => &["types", "branches", "branches-ignore"],
+            _ => &["types"],
+        };
+        let what = format!("the `{event}` event");
+        for field in self.fields(node, &what, allowed) {
+            let value = field.value;
+            match field.name {
+                "branches" => filters.branches = self.string_list(value, None),
+                "branches-ignore" => filters.branches_ignore = self.string_list(value, None),
+                "tags" => filters.tags = self.string_list(value, None),
+                "tags-ignore" => filters.tags_ignore = self.string_list(value, None),
+                "paths" => filters.paths = self.string_list(value, None),
+                "paths-ignore" => filters.paths_ignore = self.string_list(value, None),
+                "types" => filters.types = self.string_list(value, None),
+                "workflows" => filters.workflows = self.string_list(value, None),
+                "inputs" => filters.inputs = self.workflow_inputs(value, event),
+                "outputs" => filters.outputs = self.workflow_call_outputs(value),
+                "secrets" => filters.secrets = self.workflow_call_secrets(value),
+                _ => unreachable!("every filter key is handled"),
+            }
+        }
+        let branch_conflict = !filters.branches.is_empty() && !filters.branches_ignore.is_empty();
+        let path_conflict = !filters.paths.is_empty() && !filters.paths_ignore.is_empty();
+        if branch_conflict || path_conflict {
+            let (a, b) = if branch_conflict {
+                ("branches", "branches-ignore")
+            } else {
+                ("paths", "paths-ignore")
+            };
+            self.error(
+                node.span,
+                format!("`{a}` and `{b}` cannot be used together for the same event; use `!` patterns in `{a}` instead"),
+            );
+        }
+        filters
+    }
+
+    fn workflow_inputs(&mut self, node: &Node, event: &str) -> Vec<WorkflowInput> {
+        let mut inputs = Vec::new();
+        if node.is_null() {
+            return inputs;
+        }
+        let Some(entries) = self.mapping(node, "a map of inputs") else {
+            return inputs;
+        };
+        let allowed: &[&'static str] = &[
+            "description",
+            "required",
+            "type",
+            "default",
+            "options",
+            "deprecationMessage",
+        ];
+        for (key, value) in entries {
+            let Some(name) = key.as_str() else { continue };
+            let mut input = WorkflowInput {
+                name: Spanned::new(name.to_string(), key.span),
+                description: None,
+                required: false,
+                kind: InputKind::String,
+                default: None,
+                options: Vec::new(),
+            };
+            let what = format!("input `{name}`");
+            for field in self.fields(value, &what, allowed) {
+                match field.name {
+                    "description" | "deprecationMessage" => {
+                        if let Some(text) = self.string(field.value, None) {
+                            if field.name == "description" {
+                                input.description = Some(text.value);
+                            }
+                        }
+                    }
+                    "required" => match field.value.to_value() {
+                        Value::Bool(b) => input.required = b,
+                        _ => self.expected(field.value, "a boolean (true or false)"),
+                    },
+                    "type" => {
+                        let kinds: &[&str] = if event == "workflow_call" {
+                            &["string", "boolean", "number"]
+                        } else {
+                            &["string", "boolean", "number", "choice", "environment"]
+                        };
+                        match field.value.as_str() {
+                            Some(kind) if kinds.contains(&kind) => {
+                                input.kind = match kind {
+                                    "boolean" => InputKind::Boolean,
+                                    "number" => InputKind::Number,
+                                    "choice" => InputKind::Choice,
+                                    "environment" => InputKind::Environment,
+                                    _ => InputKind::String,
+                                }
+                            }
+                            _ => {
+                                self.expected(field.value, &format!("one of {}", kinds.join(", ")))
+                            }
+                        }
+                    }
+                    "default" => {
+                        if let Some(text) = field.value.as_str() {
+                            self.template(field.value, text, &context::WORKFLOW_CALL_INPUT_DEFAULT);
+                            input.default =
+                                Some(Spanned::new(field.value.to_value(), field.value.span));
+                        } else {
+                            self.expected(field.value, "a string, number or boolean");
+                        }
+                    }
+                    "options" => input.options = self.list_of_strings(field.value, None),
+                    _ => unreachable!("every input key is handled"),
+                }
+            }
+            if input.kind == InputKind::Choice && input.options.is_empty() {
+                self.error(
+                    key.span,
+                    format!("input `{name}` has `type: choice` but no `options`"),
+                );
+            }
+            inputs.push(input);
+        }
+        inputs
+    }
+
+    fn workflow_call_outputs(&mut self, node: &Node) -> IndexMap<String, Spanned<String>> {
+        let mut outputs = IndexMap::new();
+        if node.is_null() {
+            return outputs;
+        }
+        let Some(entries) = self.mapping(node, "a map of outputs") else {
+            return outputs;
+        };
+        for (key, value) in entries {
+            let Some(name) = key.as_str() else { continue };
+            let what = format!("output `{name}`");
+            let mut saw_value = false;
+            for field in self.fields(value, &what, &["description", "value"]) {
+                if field.name == "value" {
+                    saw_value = true;
+                    if let Some(text) =
+                        self.string(field.value, Some(&context::WORKFLOW_CALL_OUTPUT))
+                    {
+                        outputs.insert(name.to_string(), text);
+                    }
+                } else {
+                    self.string(field.value, None);
+                }
+            }
+            if !saw_value && value.as_mapping().is_some() {
+                self.error(key.span, format!("output `{name}` is missing `value`"));
+            }
+        }
+        outputs
+    }
+
+    fn workflow_call_secrets(&mut self, node: &Node) -> Vec<Spanned<String>> {
+        let mut secrets = Vec::new();
+        if node.is_null() {
+            return secrets;
+        }
+        let Some(entries) = self.mapping(node, "a map of secrets") else {
+            return secrets;
+        };
+        for (key, value) in entries {
+            let Some(name) = key.as_str() else { continue };
+            if !value.is_null() {
+                let what = format!("secret `{name}`");
+                for field in self.fields(value, &what, &["description", "required"]) {
+                    if field.name == "required" && !matches!(field.value.to_value(), Value::Bool(_))
+                    {
+                        self.expected(field.value, "a boolean (true or false)");
+                    }
+                }
+            }
+            secrets.push(Spanned::new(name.to_string(), key.span));
+        }
+        secrets
+    }
+}
