@@ -1,4 +1,5 @@
-//! The executor interface: where a job's steps run.
+//! The executor interface that every backend implements: where a job's
+//! steps run.
 //!
 //! The runner (`crate::run`) drives jobs through [`Backend`] and [`JobEnv`]
 //! and knows nothing of Docker; [`docker`] is the first backend (Kubernetes
@@ -7,6 +8,11 @@
 //! A job environment is one container (plus its service containers and their
 //! network) in which the runner executes commands one after another, and into
 //! and out of which it copies files.
+//!
+//! What a job asks of its container arrives in [`JobSpec`], with
+//! `container.options` already parsed into the backend-neutral
+//! [`ContainerOptions`] ([`options`]); each backend translates that model
+//! into its own configuration (Docker's is `docker::container_config`).
 
 pub mod docker;
 pub mod options;

@@ -1,0 +1,135 @@
+//! The connection to a Docker engine: connecting, whether it can give GPUs,
+//! and looking up local images.
+
+use std::time::Duration;
+
+use bollard::Docker;
+
+use super::errors::{HINT_BUILD, engine_error, status_of};
+use crate::executor::ExecError;
+
+/// Connection to a Docker engine.
+#[derive(Clone, Debug)]
+pub struct DockerBackend {
+    pub(super) docker: Docker,
+    pub(super) host: String,
+}
+
+/// Whether the engine can give containers NVIDIA GPUs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GpuSupport {
+    Yes,
+    No,
+    /// A remote engine without an `nvidia` runtime: only starting a container tells.
+    Unknown,
+}
+
+impl DockerBackend {
+    /// Connects to `DOCKER_HOST` or the local socket and negotiates the API
+    /// version (the engine may be older than bollard).
+    pub async fn connect() -> Result<Self, ExecError> {
+        let host = std::env::var("DOCKER_HOST")
+            .ok()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "unix:///var/run/docker.sock".to_string());
+        let unreachable = |detail: String| {
+            ExecError::Engine(format!(
+                "cannot reach the Docker engine at {host}: is Docker running? Start it (systemctl start docker) or set DOCKER_HOST ({detail})"
+            ))
+        };
+        let docker = Docker::connect_with_defaults().map_err(|e| unreachable(e.to_string()))?;
+        // Requests carry uploads of whole workspaces: allow them time; a dead
+        // engine is caught by the bounded version check below.
+        let docker = docker.with_timeout(Duration::from_secs(3600));
+        let docker =
+            match tokio::time::timeout(Duration::from_secs(15), docker.negotiate_version()).await {
+                Ok(Ok(d)) => d,
+                Ok(Err(e)) => return Err(unreachable(e.to_string())),
+                Err(_) => return Err(unreachable("no answer within 15 s".to_string())),
+            };
+        Ok(DockerBackend { docker, host })
+    }
+
+    /// Wraps an existing bollard client.
+    pub fn with_client(docker: Docker, host: impl Into<String>) -> Self {
+        DockerBackend {
+            docker,
+            host: host.into(),
+        }
+    }
+
+    /// The bollard client, for callers that need more of the API.
+    pub fn client(&self) -> &Docker {
+        &self.docker
+    }
+
+    /// Where the engine is (`unix:///var/run/docker.sock`, `tcp://…`).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// Whether the engine can run `--gpus` containers: an `nvidia` runtime in
+    /// `docker info`, or, on an engine on this machine, the NVIDIA hook that
+    /// dockerd looks for (`nvidia-container-runtime-hook`).
+    pub async fn gpu_support(&self) -> Result<GpuSupport, ExecError> {
+        let info = self
+            .docker
+            .info()
+            .await
+            .map_err(|e| engine_error("reading `docker info`", e))?;
+        if info
+            .runtimes
+            .as_ref()
+            .is_some_and(|r| r.contains_key("nvidia"))
+        {
+            return Ok(GpuSupport::Yes);
+        }
+        let local = self.host.starts_with("unix://")
+            && info
+                .name
+                .as_deref()
+                .is_some_and(|n| Some(n.trim()) == local_hostname().as_deref());
+        if !local {
+            return Ok(GpuSupport::Unknown);
+        }
+        let hook_found = [
+            "nvidia-container-runtime-hook",
+            "nvidia-container-toolkit",
+            "nvidia-ctk",
+        ]
+        .iter()
+        .any(|b| find_in_path(b));
+        Ok(if hook_found {
+            GpuSupport::Yes
+        } else {
+            GpuSupport::No
+        })
+    }
+
+    /// The image's Id (`sha256:…`), or `ImageMissing`.
+    pub async fn image_id(&self, image: &str) -> Result<String, ExecError> {
+        match self.docker.inspect_image(image).await {
+            Ok(i) => Ok(i.id.unwrap_or_default()),
+            Err(e) if status_of(&e) == Some(404) => Err(ExecError::ImageMissing {
+                image: image.to_string(),
+                detail: HINT_BUILD.to_string(),
+            }),
+            Err(e) => Err(engine_error(&format!("inspecting image `{image}`"), e)),
+        }
+    }
+}
+
+fn local_hostname() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+fn find_in_path(binary: &str) -> bool {
+    let mut dirs: Vec<std::path::PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    dirs.extend(["/usr/bin", "/usr/local/bin", "/usr/sbin", "/bin"].map(std::path::PathBuf::from));
+    dirs.iter().any(|d| d.join(binary).is_file())
+}

@@ -1,0 +1,98 @@
+//! [`DockerJob`]: a running job's containers, network and volumes, and the
+//! archive transport in and out of its container.
+
+use bollard::Docker;
+use bollard::errors::Error as DockerError;
+use bollard::query_parameters::{
+    DownloadFromContainerOptionsBuilder, UploadToContainerOptionsBuilder,
+};
+use futures_util::StreamExt;
+
+use super::archive::{self, Owner, Source};
+use super::errors::{docker_message, engine_error, status_of};
+use crate::executor::{ExecError, RunningService};
+
+/// A running job: its container, services and network.
+#[derive(Debug)]
+pub struct DockerJob {
+    pub(super) docker: Docker,
+    pub(super) run_id: String,
+    pub(super) job_name: String,
+    pub(super) container: String,
+    pub(super) network: Option<String>,
+    pub(super) service_ids: Vec<String>,
+    pub(super) services: Vec<RunningService>,
+    pub(super) volumes: Vec<String>,
+    pub(super) image_digest: String,
+    pub(super) workspace_path: String,
+    /// Owner of the files mlci writes (the job's `--user` when numeric).
+    pub(super) owner: Owner,
+}
+
+impl DockerJob {
+    /// The job container's id.
+    pub fn container_id(&self) -> &str {
+        &self.container
+    }
+
+    /// The job network's name.
+    pub fn network(&self) -> Option<&str> {
+        self.network.as_deref()
+    }
+
+    pub(super) fn abs(&self, path: &str) -> String {
+        if path.starts_with('/') {
+            path.to_string()
+        } else {
+            format!("{}/{}", self.workspace_path.trim_end_matches('/'), path)
+        }
+    }
+
+    pub(super) async fn upload(&self, sources: Vec<Source>) -> Result<(), String> {
+        let (body, builder) = archive::upload_body(sources, self.owner);
+        let opts = UploadToContainerOptionsBuilder::default().path("/").build();
+        let sent = self
+            .docker
+            .upload_to_container(&self.container, Some(opts), bollard::body_try_stream(body))
+            .await;
+        let built = builder.await.map_err(|e| e.to_string())?;
+        // A host-side error (an unreadable file) explains a broken upload;
+        // when the engine refused, the host side only saw the stream broken
+        // off and the engine's reason is the one to give.
+        match (sent, built) {
+            (_, Err(h)) if h.kind() != std::io::ErrorKind::BrokenPipe => Err(h.to_string()),
+            (Err(e), _) => Err(docker_message(&e)),
+            (Ok(()), Err(h)) => Err(h.to_string()),
+            (Ok(()), Ok(())) => Ok(()),
+        }
+    }
+
+    pub(super) async fn download(
+        &self,
+        path: &str,
+    ) -> Result<Option<archive::ChannelReader>, ExecError> {
+        let opts = DownloadFromContainerOptionsBuilder::default()
+            .path(path)
+            .build();
+        let mut stream = Box::pin(
+            self.docker
+                .download_from_container(&self.container, Some(opts)),
+        );
+        // The first item tells whether the path exists.
+        let first = match stream.next().await {
+            None => bytes::Bytes::new(),
+            Some(Ok(b)) => b,
+            Some(Err(e)) if status_of(&e) == Some(404) => return Ok(None),
+            Some(Err(e)) => {
+                return Err(engine_error(
+                    &format!("reading `{path}` from job `{}`", self.job_name),
+                    e,
+                ));
+            }
+        };
+        let rest =
+            futures_util::stream::once(async move { Ok::<_, DockerError>(first) }).chain(stream);
+        let (reader, _pump) = archive::reader_for(rest);
+        Ok(Some(reader))
+    }
+}

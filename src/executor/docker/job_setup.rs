@@ -1,0 +1,411 @@
+//! Setting up a job's environment: its network, the job container, the
+//! workspace copy, the services and their health checks (see the module
+//! documentation of `executor::docker` for the order). Whatever fails or is
+//! cancelled on the way is recorded in [`Created`] and removed again.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bollard::models::{HealthStatusEnum, NetworkCreateRequest, VolumeCreateRequest};
+use bollard::query_parameters::{CreateContainerOptionsBuilder, LogsOptionsBuilder};
+use futures_util::StreamExt;
+use tokio_util::sync::CancellationToken;
+
+use super::archive::{self, Owner, Source};
+use super::connection::{DockerBackend, GpuSupport};
+use super::container_bodies::{
+    job_container_body, labels, published_ports, service_container_body,
+};
+use super::errors::{engine_error, start_error, status_of};
+use super::job::DockerJob;
+use super::names::{nonce, slug};
+use super::removal::remove_objects;
+use crate::executor::{ExecError, JobSpec, RunningService};
+
+/// The directory of step scripts and files (`/__w/_temp` on GitHub).
+pub const TEMP_DIR: &str = "/__w/_temp";
+
+impl DockerBackend {
+    pub(super) async fn start_job_inner(
+        &self,
+        spec: &JobSpec,
+        cancel: &CancellationToken,
+        created: &mut Created,
+    ) -> Result<DockerJob, ExecError> {
+        let job = &spec.job_name;
+        // 1. Everything that can be refused is refused before anything exists.
+        spec.options.check_privileged(spec.allow_privileged)?;
+        for s in &spec.services {
+            s.options.check_privileged(spec.allow_privileged)?;
+        }
+        // No GPU runtime is the sentence a GPU job needs first, before a
+        // missing (GPU) image.
+        let wants_gpus =
+            spec.options.wants_gpus() || spec.services.iter().any(|s| s.options.wants_gpus());
+        if wants_gpus && self.gpu_support().await? == GpuSupport::No {
+            return Err(ExecError::NoGpuRuntime { job: job.clone() });
+        }
+        let digest = self.image_id(&spec.image).await?;
+        for s in &spec.services {
+            self.image_id(&s.image).await?;
+        }
+        check_cancel(cancel, job)?;
+
+        // 2. The job's network, where services (or aliases) must be found by
+        // name. Other jobs use the engine's default bridge, which saves the
+        // creation and removal of a network on every job.
+        let nonce = nonce();
+        let base = format!(
+            "mlci-{}-{}-{}",
+            slug(&spec.run_id, 24),
+            slug(job, 32),
+            nonce
+        );
+        let network = base.clone();
+        let job_network = if spec.services.is_empty() && spec.options.network_aliases.is_empty() {
+            None
+        } else {
+            cancellable(
+                cancel,
+                job,
+                self.docker.create_network(NetworkCreateRequest {
+                    name: network.clone(),
+                    driver: Some("bridge".to_string()),
+                    labels: Some(labels(spec, "network", None)),
+                    ..Default::default()
+                }),
+            )
+            .await?
+            .map_err(|e| engine_error(&format!("creating the network of job `{job}`"), e))?;
+            created.network = Some(network.clone());
+            Some(network.clone())
+        };
+
+        // 3. The job container, started at once.
+        for v in &spec.volumes {
+            self.ensure_volume(spec, v, created).await?;
+        }
+        let body = job_container_body(spec, job_network.as_deref());
+        let mut create_opts = CreateContainerOptionsBuilder::default().name(&base);
+        if let Some(p) = &spec.options.platform {
+            create_opts = create_opts.platform(p);
+        }
+        let id = cancellable(
+            cancel,
+            job,
+            self.docker
+                .create_container(Some(create_opts.build()), body),
+        )
+        .await?
+        .map_err(|e| start_error(job, "creating the job container", e))?
+        .id;
+        created.containers.push(id.clone());
+        cancellable(cancel, job, self.docker.start_container(&id, None))
+            .await?
+            .map_err(|e| start_error(job, "starting the job container", e))?;
+
+        let owner = owner_for(spec.options.user.as_deref());
+        let mut env = DockerJob {
+            docker: self.docker.clone(),
+            run_id: spec.run_id.clone(),
+            job_name: job.clone(),
+            container: id.clone(),
+            network: job_network,
+            service_ids: Vec::new(),
+            services: Vec::new(),
+            volumes: Vec::new(),
+            image_digest: digest,
+            workspace_path: spec.workspace_path.clone(),
+            owner: owner.unwrap_or(Owner::ROOT),
+        };
+
+        // 4. The workspace, and the temp directory.
+        let ws = archive::relative_to_root(&spec.workspace_path).map_err(ExecError::Engine)?;
+        let temp = archive::relative_to_root(TEMP_DIR).map_err(ExecError::Engine)?;
+        let mut sources = vec![
+            Source::Host {
+                host: spec.workspace.clone(),
+                name: ws,
+            },
+            Source::Dir {
+                name: temp,
+                mode: 0o777,
+            },
+        ];
+        for (host, path) in &spec.copies {
+            sources.push(Source::Host {
+                host: host.clone(),
+                name: archive::relative_to_root(path).map_err(ExecError::Engine)?,
+            });
+        }
+        for file in &spec.files {
+            sources.push(Source::Data {
+                name: archive::relative_to_root(&file.path).map_err(ExecError::Engine)?,
+                data: file.contents.clone(),
+                mode: file.mode,
+            });
+        }
+        cancellable(cancel, job, env.upload(sources))
+            .await?
+            .map_err(|e| {
+                ExecError::Engine(format!(
+                    "cannot copy the workspace {} into job `{job}`: {e}",
+                    spec.workspace.display()
+                ))
+            })?;
+        if owner.is_none()
+            && let Some(user) = &spec.options.user
+        {
+            // A named user: let the container resolve it.
+            let argv = vec![
+                "chown".to_string(),
+                "-R".to_string(),
+                user.clone(),
+                spec.workspace_path.clone(),
+                TEMP_DIR.to_string(),
+            ];
+            env.run_quiet(&argv, "0", cancel).await?;
+        }
+
+        // 5. Services, then their health checks.
+        for s in &spec.services {
+            for v in &s.volumes {
+                self.ensure_volume(spec, v, created).await?;
+            }
+            let name = format!("{base}-{}", slug(&s.name, 32));
+            let body = service_container_body(spec, s, &network);
+            let mut opts = CreateContainerOptionsBuilder::default().name(&name);
+            if let Some(p) = &s.options.platform {
+                opts = opts.platform(p);
+            }
+            let sid = cancellable(
+                cancel,
+                job,
+                self.docker.create_container(Some(opts.build()), body),
+            )
+            .await?
+            .map_err(|e| start_error(job, &format!("creating service `{}`", s.name), e))?
+            .id;
+            created.containers.push(sid.clone());
+            cancellable(cancel, job, self.docker.start_container(&sid, None))
+                .await?
+                .map_err(|e| start_error(job, &format!("starting service `{}`", s.name), e))?;
+            env.service_ids.push(sid.clone());
+            env.services.push(RunningService {
+                name: s.name.clone(),
+                id: sid,
+                ports: BTreeMap::new(),
+                network: network.clone(),
+            });
+        }
+        let waits = spec
+            .services
+            .iter()
+            .zip(env.service_ids.clone())
+            .map(|(s, id)| self.wait_healthy(job, &s.name, id, cancel));
+        let ports = futures_util::future::try_join_all(waits).await?;
+        for (svc, p) in env.services.iter_mut().zip(ports) {
+            svc.ports = p;
+        }
+        env.volumes = created.volumes.clone();
+        Ok(env)
+    }
+
+    /// Creates a named volume of `volumes:` that does not exist yet, labelled
+    /// with the run so that it is removed with the job.
+    async fn ensure_volume(
+        &self,
+        spec: &JobSpec,
+        volume: &str,
+        created: &mut Created,
+    ) -> Result<(), ExecError> {
+        let Some((name, _)) = volume.split_once(':') else {
+            return Ok(());
+        };
+        if name.starts_with('/')
+            || name.starts_with('.')
+            || name.starts_with('~')
+            || created.volumes.iter().any(|v| v == name)
+        {
+            return Ok(());
+        }
+        match self.docker.inspect_volume(name).await {
+            Ok(_) => Ok(()),
+            Err(e) if status_of(&e) == Some(404) => {
+                self.docker
+                    .create_volume(VolumeCreateRequest {
+                        name: Some(name.to_string()),
+                        labels: Some(labels(spec, "volume", None)),
+                        ..Default::default()
+                    })
+                    .await
+                    .map_err(|e| engine_error(&format!("creating volume `{name}`"), e))?;
+                created.volumes.push(name.to_string());
+                Ok(())
+            }
+            Err(e) => Err(engine_error(&format!("inspecting volume `{name}`"), e)),
+        }
+    }
+
+    /// Waits until a service is running and, when it has a health check,
+    /// healthy; returns its published ports.
+    async fn wait_healthy(
+        &self,
+        job: &str,
+        service: &str,
+        id: String,
+        cancel: &CancellationToken,
+    ) -> Result<BTreeMap<String, String>, ExecError> {
+        let mut delay = Duration::from_millis(100);
+        let mut seen_running = false;
+        loop {
+            let info = cancellable(cancel, job, self.docker.inspect_container(&id, None))
+                .await?
+                .map_err(|e| engine_error(&format!("inspecting service `{service}`"), e))?;
+            let state = info.state.clone().unwrap_or_default();
+            let running = state.running.unwrap_or(false);
+            if !running {
+                let code = state.exit_code.unwrap_or(-1);
+                let logs = self.tail_logs(&id).await;
+                return Err(ExecError::Engine(format!(
+                    "service `{service}` of job `{job}` exited with code {code} before it was ready{}",
+                    logs_suffix(&logs)
+                )));
+            }
+            let health = state.health.as_ref().and_then(|h| h.status);
+            match health {
+                Some(HealthStatusEnum::HEALTHY) => return Ok(published_ports(&info)),
+                None | Some(HealthStatusEnum::NONE) | Some(HealthStatusEnum::EMPTY) => {
+                    // No health check: ready when it is still running a
+                    // moment later (a service that exits at once is an error).
+                    if seen_running {
+                        return Ok(published_ports(&info));
+                    }
+                    seen_running = true;
+                    delay = Duration::from_millis(500);
+                }
+                Some(HealthStatusEnum::UNHEALTHY) => {
+                    let last = state
+                        .health
+                        .as_ref()
+                        .and_then(|h| h.log.as_ref())
+                        .and_then(|l| l.last())
+                        .map(|r| {
+                            format!(
+                                "exit code {}: {}",
+                                r.exit_code.unwrap_or(-1),
+                                r.output.clone().unwrap_or_default().trim()
+                            )
+                        })
+                        .unwrap_or_default();
+                    return Err(ExecError::Engine(format!(
+                        "service `{service}` of job `{job}` is unhealthy: its health check failed ({last}); check `--health-cmd` in its options"
+                    )));
+                }
+                Some(HealthStatusEnum::STARTING) => {}
+            }
+            tokio::select! {
+                _ = cancel.cancelled() => return Err(ExecError::Cancelled { job: job.to_string() }),
+                _ = tokio::time::sleep(delay) => {}
+            }
+            delay = (delay * 2).min(Duration::from_millis(1000));
+        }
+    }
+
+    async fn tail_logs(&self, id: &str) -> String {
+        let opts = LogsOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .tail("20")
+            .build();
+        let mut stream = self.docker.logs(id, Some(opts));
+        let mut out = Vec::new();
+        while let Some(Ok(chunk)) = stream.next().await {
+            out.extend_from_slice(&chunk.into_bytes());
+            if out.len() > 16 * 1024 {
+                break;
+            }
+        }
+        String::from_utf8_lossy(&out).trim().to_string()
+    }
+
+    /// Removes what a failed or cancelled set-up had created.
+    pub(super) async fn cleanup(&self, created: &Created) {
+        remove_objects(
+            &self.docker,
+            &created.containers,
+            created.network.as_deref(),
+            &created.volumes,
+        )
+        .await
+        .ok();
+    }
+}
+
+/// Objects created during a set-up, for removal when it fails.
+#[derive(Default)]
+pub(super) struct Created {
+    containers: Vec<String>,
+    network: Option<String>,
+    volumes: Vec<String>,
+}
+
+fn owner_for(user: Option<&str>) -> Option<Owner> {
+    let Some(user) = user else {
+        return Some(Owner::ROOT);
+    };
+    let (u, g) = user.split_once(':').unwrap_or((user, "0"));
+    Some(Owner {
+        uid: u.parse().ok()?,
+        gid: g.parse().ok()?,
+    })
+}
+
+fn logs_suffix(logs: &str) -> String {
+    if logs.is_empty() {
+        String::new()
+    } else {
+        format!("; its last output:\n{logs}")
+    }
+}
+
+async fn cancellable<F: std::future::Future>(
+    cancel: &CancellationToken,
+    job: &str,
+    fut: F,
+) -> Result<F::Output, ExecError> {
+    tokio::select! {
+        biased;
+        _ = cancel.cancelled() => Err(ExecError::Cancelled { job: job.to_string() }),
+        out = fut => Ok(out),
+    }
+}
+
+fn check_cancel(cancel: &CancellationToken, job: &str) -> Result<(), ExecError> {
+    if cancel.is_cancelled() {
+        Err(ExecError::Cancelled {
+            job: job.to_string(),
+        })
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owners() {
+        assert_eq!(owner_for(None), Some(Owner::ROOT));
+        assert_eq!(owner_for(Some("1000")), Some(Owner { uid: 1000, gid: 0 }));
+        assert_eq!(
+            owner_for(Some("1000:1001")),
+            Some(Owner {
+                uid: 1000,
+                gid: 1001
+            })
+        );
+        assert_eq!(owner_for(Some("runner")), None);
+    }
+}
