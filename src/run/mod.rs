@@ -3,9 +3,9 @@
 //! variables, each as GitHub's Linux runner does it.
 //!
 //! Running a workflow goes one way, each layer using only the ones below it:
-//! [`engine`] (the job graph) → [`job`] (one job instance) → [`actions`] and
-//! [`cached`] (the step cache) → [`step`] (the step executor) → [`shared`]
-//! (the run-wide state) and [`report`].
+//! `engine` (the job graph) → `job` (one job instance) → `actions` and
+//! `cached` (the step cache) → `step` (the step executor) → `shared` (the
+//! run-wide state) and `report` (what a run reports of its jobs and steps).
 
 pub mod commands;
 pub mod defaults;

@@ -9,10 +9,15 @@
 //!   and used offline afterwards ([`remote`]);
 //! - `docker://image`: a container image run as the step ([`docker`]);
 //! - `actions/checkout`, `actions/upload-artifact`, `actions/download-artifact`
-//!   at any ref: implemented here, offline ([`native`]).
+//!   and `actions/cache` at any ref: implemented here, offline ([`native`]).
 //!
 //! An action's `action.yml` ([`manifest`]) says how it runs: `composite`
 //! ([`composite`]), `docker` ([`docker`]) or `node12|16|20|24` ([`node`]).
+//!
+//! This file is the dispatcher: it parses the reference ([`reference`]),
+//! makes the call ([`call`]), finds and stages the action ([`locate`]) and
+//! hands it to the runner of its kind. No submodule imports it; composite
+//! actions get the dispatcher handed in for their nested `uses:`.
 
 mod call;
 mod composite;

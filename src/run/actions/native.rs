@@ -13,6 +13,8 @@
 //! - `actions/download-artifact@*`: `name` into `path` (default the
 //!   workspace); without `name`, every artifact of the run so far, each into
 //!   its own sub-directory, as v4 does.
+//! - `actions/cache@*` (and `/restore`, `/save`): on mlci's own cache store,
+//!   offline; the save waits for the end of a job that succeeded.
 
 use super::call::Call;
 use crate::executor::{Backend, JobEnv};
