@@ -1,8 +1,12 @@
 //! Running workflows. Step semantics that need no Docker: workflow commands in step output,
 //! the `GITHUB_*` files, secret masking, shells, and default environment
 //! variables, each as GitHub's Linux runner does it.
+//!
+//! Running a workflow goes one way, each layer using only the ones below it:
+//! `engine` (the job graph) → `job` (one job instance) → `actions` and
+//! `cached` (the step cache) → `step` (the step executor) → `shared` (the
+//! run-wide state) and `report` (what a run reports of its jobs and steps).
 
-mod cached;
 pub mod commands;
 pub mod defaults;
 pub mod dotenv;
@@ -13,12 +17,18 @@ mod recording;
 pub mod shell;
 
 // Running a workflow: the repository snapshot, the `github` context, and the
-// engine that drives jobs through an executor backend.
+// layers that drive jobs through an executor backend.
 mod actions;
+mod cached;
 mod engine;
 pub mod github;
+mod job;
+mod report;
+mod shared;
+mod step;
 pub mod workspace;
 
-pub use cached::CacheConfig;
-pub use engine::{JobReport, RunOptions, StepReport, new_run_id, run};
+pub use engine::run;
 pub use recording::{RunFacts, run_record};
+pub use report::{JobReport, StepReport};
+pub use shared::{CacheConfig, RunOptions, new_run_id};

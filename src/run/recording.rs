@@ -3,7 +3,7 @@
 //! repository and the event say (sha, branch, pull request) and parses the
 //! metrics and params files the steps named.
 
-use super::engine::{JobReport, RunOptions};
+use super::{JobReport, RunOptions};
 use crate::metrics;
 use crate::plan::JobResult;
 use crate::record::{

@@ -9,14 +9,34 @@
 //! Outputs are the action's `outputs.<name>.value`, evaluated after its
 //! steps. Output lines keep the job's prefix.
 
-use super::{Call, ResolvedAction};
+use super::call::{Call, ResolvedAction, make_call};
+use super::job_actions::JobActions;
 use crate::executor::Backend;
 use crate::expr::{Object, Status, Value};
-use crate::run::engine::{JobScope, StepCommand, StepCtx, StepExec, StepState, exec_step};
 use crate::run::shell;
+use crate::run::step::{
+    JobScope, StepCommand, StepCtx, StepExec, StepState, exec_step, step_timeout, step_title,
+};
 use crate::workflow::{Step, StepAction};
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 
+/// Runs a `uses:` of an inner step: the dispatcher in `actions/mod.rs`,
+/// handed in by it, so that this file does not import the dispatcher that
+/// calls it (composite actions recurse through it).
+pub(super) type RunNested<B> =
+    for<'a> fn(
+        &'a StepCtx<'a, B>,
+        Call<'a>,
+        String,
+        &'a JobScope,
+        &'a mut StepState,
+        &'a mut JobActions,
+    ) -> Pin<Box<dyn Future<Output = (&'static str, Object)> + Send + 'a>>;
+
+/// Runs a composite action's steps; the outcome and the action's outputs.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn run<B: Backend>(
     ctx: &StepCtx<'_, B>,
     call: &Call<'_>,
@@ -24,6 +44,8 @@ pub(super) async fn run<B: Backend>(
     steps: &[Step],
     outer: &JobScope,
     state: &mut StepState,
+    job_actions: &mut JobActions,
+    run_nested: RunNested<B>,
 ) -> (&'static str, Object) {
     let (shared, name) = (ctx.shared, ctx.name);
     let base = action.scope(outer);
@@ -57,63 +79,70 @@ pub(super) async fn run<B: Backend>(
             );
         }
         scope.contexts.insert("env", env_object(&env));
-        let title = super::step_title(step, &scope);
+        let title = step_title(&scope, step);
         let key = format!("{}-{i}", call.key);
-        let (outcome, outputs) = match scope
-            .condition(step.condition.as_ref().map(|c| c.value.as_str()))
-        {
-            Ok(false) => {
-                shared.print(name, &format!("  ○ {title} (skipped)"));
-                ("skipped", Object::new())
-            }
-            Err(message) => {
-                shared.print(
-                    name,
-                    &format!("  ✗ {title}: cannot evaluate `if`: {message}"),
-                );
-                ("failure", Object::new())
-            }
-            Ok(true) => {
-                shared.print(name, &format!("  ▶ {title}"));
-                match &step.action {
-                    StepAction::Run(script) => {
-                        run_script(
-                            ctx,
-                            call,
-                            action,
-                            step,
-                            &script.value,
-                            &key,
-                            env,
-                            &scope,
-                            state,
-                        )
-                        .await
-                    }
-                    StepAction::Uses(uses) => {
-                        let inner_call = match super::make_call(
-                            ctx,
-                            step,
-                            &title,
-                            key,
-                            &uses.value,
-                            i + 1,
-                            &scope,
-                            env,
-                            call.depth + 1,
-                        ) {
-                            Ok(c) => c,
-                            Err(message) => {
-                                shared.print(name, &format!("error: {message}"));
-                                failed = true;
-                                continue;
-                            }
-                        };
-                        super::run_action(ctx, inner_call, uses.value.clone(), &scope, state).await
+        let (outcome, outputs) =
+            match scope.condition(step.condition.as_ref().map(|c| c.value.as_str())) {
+                Ok(false) => {
+                    shared.print(name, &format!("  ○ {title} (skipped)"));
+                    ("skipped", Object::new())
+                }
+                Err(message) => {
+                    shared.print(
+                        name,
+                        &format!("  ✗ {title}: cannot evaluate `if`: {message}"),
+                    );
+                    ("failure", Object::new())
+                }
+                Ok(true) => {
+                    shared.print(name, &format!("  ▶ {title}"));
+                    match &step.action {
+                        StepAction::Run(script) => {
+                            run_script(
+                                ctx,
+                                call,
+                                action,
+                                step,
+                                &script.value,
+                                &key,
+                                env,
+                                &scope,
+                                state,
+                            )
+                            .await
+                        }
+                        StepAction::Uses(uses) => {
+                            let inner_call = match make_call(
+                                ctx,
+                                step,
+                                &title,
+                                key,
+                                &uses.value,
+                                i + 1,
+                                &scope,
+                                env,
+                                call.depth + 1,
+                            ) {
+                                Ok(c) => c,
+                                Err(message) => {
+                                    shared.print(name, &format!("error: {message}"));
+                                    failed = true;
+                                    continue;
+                                }
+                            };
+                            run_nested(
+                                ctx,
+                                inner_call,
+                                uses.value.clone(),
+                                &scope,
+                                state,
+                                job_actions,
+                            )
+                            .await
+                        }
                     }
                 }
-            }
-        };
+            };
         let continue_on_error = scope.continue_on_error(step.continue_on_error.as_ref());
         let conclusion = if outcome == "failure" && continue_on_error {
             "success"
@@ -214,8 +243,7 @@ async fn run_script<B: Backend>(
         },
         env: own,
         workdir: ctx.workdir(workdir.as_deref()),
-        timeout: crate::run::engine::step_timeout(scope, step)
-            .or_else(|| crate::run::engine::step_timeout(scope, call.step)),
+        timeout: step_timeout(scope, step).or_else(|| step_timeout(scope, call.step)),
         action: call.action.clone(),
     };
     let result = exec_step(ctx, state, exec).await;

@@ -16,10 +16,11 @@
 //! labelled `dev.mlci.cache=action`, and reused while the directory's content
 //! is the same. `image: docker://IMAGE` uses a local image (nothing is pulled).
 
-use super::{Call, ResolvedAction, manifest::Runs};
+use super::call::{Call, ResolvedAction};
+use super::manifest::Runs;
 use crate::executor::{Backend, JobEnv, StepContainerSpec, StreamKind};
 use crate::expr::Object;
-use crate::run::engine::{JobScope, StepCtx, StepState, step_timeout};
+use crate::run::step::{JobScope, StepCtx, StepState, step_timeout};
 use std::collections::BTreeMap;
 use std::path::Path;
 

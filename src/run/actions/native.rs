@@ -13,11 +13,13 @@
 //! - `actions/download-artifact@*`: `name` into `path` (default the
 //!   workspace); without `name`, every artifact of the run so far, each into
 //!   its own sub-directory, as v4 does.
+//! - `actions/cache@*` (and `/restore`, `/save`): on mlci's own cache store,
+//!   offline; the save waits for the end of a job that succeeded.
 
-use super::Call;
+use super::call::Call;
 use crate::executor::{Backend, JobEnv};
 use crate::expr::{Object, Value};
-use crate::run::engine::{StepCtx, StepState};
+use crate::run::step::StepCtx;
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,10 +38,10 @@ pub(super) async fn run<B: Backend>(
     ctx: &StepCtx<'_, B>,
     call: &Call<'_>,
     native: Native,
-    state: &mut StepState,
+    cache_saves: &mut Vec<CacheSave>,
 ) -> (&'static str, Object) {
     let result = match native {
-        Native::Cache { restore, save } => cache(ctx, call, restore, save, state).await,
+        Native::Cache { restore, save } => cache(ctx, call, restore, save, cache_saves).await,
         Native::Checkout => checkout(ctx, call).await,
         Native::UploadArtifact => upload(ctx, call).await,
         Native::DownloadArtifact => download(ctx, call).await,
@@ -392,35 +394,6 @@ async fn download<B: Backend>(ctx: &StepCtx<'_, B>, call: &Call<'_>) -> Result<O
     Ok(outputs)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn search_paths_stop_at_the_first_wildcard() {
-        assert_eq!(search_path("/w/r/out/**/*.txt"), "/w/r/out");
-        assert_eq!(search_path("/w/r/model.pkl"), "/w/r/model.pkl");
-        assert_eq!(search_path("/*.txt"), "/");
-    }
-
-    #[test]
-    fn roots_are_the_least_common_ancestor() {
-        assert_eq!(
-            common_ancestor(&["/w/r/a/b".into(), "/w/r/a/c".into()]),
-            "/w/r/a"
-        );
-        assert_eq!(common_ancestor(&["/w/r/a".into()]), "/w/r/a");
-    }
-
-    #[test]
-    fn globs_do_not_cross_slashes_with_one_star() {
-        let g = glob("/w/*.txt").unwrap();
-        assert!(g.is_match("/w/a.txt"));
-        assert!(!g.is_match("/w/d/a.txt"));
-        assert!(glob("/w/**/*.txt").unwrap().is_match("/w/d/e/a.txt"));
-    }
-}
-
 /// An `actions/cache` save waiting for the end of the job.
 #[derive(Clone, Debug)]
 pub(crate) struct CacheSave {
@@ -492,7 +465,7 @@ async fn cache<B: Backend>(
     call: &Call<'_>,
     restore: bool,
     save: bool,
-    state: &mut StepState,
+    cache_saves: &mut Vec<CacheSave>,
 ) -> Result<Object, String> {
     let shared = ctx.shared;
     let key = input(call, "key")
@@ -557,7 +530,7 @@ async fn cache<B: Backend>(
     if save && !exact {
         if restore {
             // actions/cache saves in its post step, when the job succeeded.
-            state.actions.cache_saves.push(CacheSave {
+            cache_saves.push(CacheSave {
                 title: call.title.clone(),
                 key,
                 paths,
@@ -613,5 +586,34 @@ pub(crate) async fn save_cache<B: Backend>(ctx: &StepCtx<'_, B>, save: CacheSave
             ctx.name,
             &format!("warning: Post {}: cache not saved: {error}", save.title),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_paths_stop_at_the_first_wildcard() {
+        assert_eq!(search_path("/w/r/out/**/*.txt"), "/w/r/out");
+        assert_eq!(search_path("/w/r/model.pkl"), "/w/r/model.pkl");
+        assert_eq!(search_path("/*.txt"), "/");
+    }
+
+    #[test]
+    fn roots_are_the_least_common_ancestor() {
+        assert_eq!(
+            common_ancestor(&["/w/r/a/b".into(), "/w/r/a/c".into()]),
+            "/w/r/a"
+        );
+        assert_eq!(common_ancestor(&["/w/r/a".into()]), "/w/r/a");
+    }
+
+    #[test]
+    fn globs_do_not_cross_slashes_with_one_star() {
+        let g = glob("/w/*.txt").unwrap();
+        assert!(g.is_match("/w/a.txt"));
+        assert!(!g.is_match("/w/d/a.txt"));
+        assert!(glob("/w/**/*.txt").unwrap().is_match("/w/d/e/a.txt"));
     }
 }

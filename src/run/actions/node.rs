@@ -12,10 +12,11 @@
 //! The container needs `node` on its `PATH`: the version that `using` names
 //! is not enforced. Without `node`, the step fails with one sentence.
 
-use super::{Call, ResolvedAction, manifest::Runs};
+use super::call::{Call, ResolvedAction};
+use super::manifest::Runs;
 use crate::executor::{Backend, ExecOutcome, ExecRequest, JobEnv};
 use crate::expr::Object;
-use crate::run::engine::{
+use crate::run::step::{
     JobScope, StepCommand, StepCtx, StepExec, StepState, exec_step, step_timeout,
 };
 use std::collections::BTreeMap;
@@ -36,6 +37,7 @@ pub(super) async fn run<B: Backend>(
     action: &ResolvedAction,
     outer: &JobScope,
     state: &mut StepState,
+    posts: &mut Vec<PostStep>,
 ) -> (&'static str, Object) {
     let Runs::Node {
         using,
@@ -114,7 +116,7 @@ pub(super) async fn run<B: Backend>(
     if let Some(post) = post {
         let mut env = own;
         env.extend(state_env(&saved));
-        state.actions.posts.push(PostStep {
+        posts.push(PostStep {
             title: format!("Post {}", call.title),
             key: format!("{}-post", call.key),
             action: call.action.clone(),

@@ -19,18 +19,6 @@ use std::time::Duration;
 /// How long one clone may take.
 const CLONE_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// `$MLCI_CACHE_DIR`, else `~/.cache/mlci`.
-pub fn cache_root() -> PathBuf {
-    if let Some(dir) = std::env::var_os("MLCI_CACHE_DIR").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir);
-    }
-    let home = std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir);
-    home.join(".cache").join("mlci")
-}
-
 /// `$MLCI_ACTIONS_URL`, else `https://github.com`.
 pub fn actions_base_url() -> String {
     std::env::var("MLCI_ACTIONS_URL")

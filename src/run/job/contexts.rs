@@ -1,0 +1,90 @@
+//! The contexts a job instance's expressions see: `github`, `inputs`,
+//! `vars`, `needs`, `matrix` and `strategy` before anything runs, then
+//! `secrets`, `runner` and `job` for its steps.
+
+use crate::executor::Backend;
+use crate::expr::{Object, Value};
+use crate::plan::PlannedJob;
+use crate::run::defaults;
+use crate::run::github::{self, GithubContextInput};
+use crate::run::shared::{Shared, workflow_name};
+use crate::run::step::{JobScope, TEMP};
+use std::collections::BTreeMap;
+
+/// A map of strings as an expression object.
+pub(crate) fn to_object(map: &BTreeMap<String, String>) -> Object {
+    map.iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect()
+}
+
+/// The contexts of instance `index` of a planned job, given its `needs`
+/// context and its workspace in the container.
+pub(super) fn job_contexts<B: Backend>(
+    shared: &Shared<B>,
+    planned: &PlannedJob,
+    index: usize,
+    needs: Object,
+    workspace: &str,
+) -> Object {
+    let instance = &planned.instances[index];
+    let mut contexts = Object::new();
+    contexts.insert(
+        "github",
+        Value::Object(github::github_context(&GithubContextInput {
+            info: &shared.info,
+            event_name: &shared.options.event,
+            payload: &shared.payload,
+            workflow: workflow_name(shared),
+            run_id: shared.run_number,
+            workspace,
+            job: &planned.id,
+        })),
+    );
+    contexts.insert("inputs", Value::Object(shared.inputs.clone()));
+    contexts.insert("vars", Value::Object(to_object(&shared.options.vars)));
+    contexts.insert("needs", Value::Object(needs));
+    contexts.insert(
+        "matrix",
+        Value::Object(
+            instance
+                .matrix
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ),
+    );
+    let mut strategy = Object::new();
+    strategy.insert("fail-fast", Value::Bool(planned.fail_fast));
+    strategy.insert("job-index", Value::Number(index as f64));
+    strategy.insert("job-total", Value::Number(planned.instances.len() as f64));
+    strategy.insert(
+        "max-parallel",
+        Value::Number(planned.max_parallel.unwrap_or(planned.instances.len()) as f64),
+    );
+    contexts.insert("strategy", Value::Object(strategy));
+    contexts
+}
+
+/// The contexts every step of a job sees besides its own: `secrets`,
+/// `runner`, `job`.
+pub(super) fn fill_step_contexts<B: Backend>(shared: &Shared<B>, scope: &mut JobScope) {
+    let mut secrets = Object::new();
+    for (k, v) in &shared.options.secrets {
+        secrets.insert(k.clone(), Value::String(v.clone()));
+    }
+    scope.contexts.insert("secrets", Value::Object(secrets));
+    let mut runner = Object::new();
+    runner.insert("os", Value::str("Linux"));
+    runner.insert(
+        "arch",
+        Value::str(defaults::runner_arch(std::env::consts::ARCH)),
+    );
+    runner.insert("name", Value::str("mlci"));
+    runner.insert("temp", Value::str(TEMP));
+    runner.insert("tool_cache", Value::str("/__t"));
+    scope.contexts.insert("runner", Value::Object(runner));
+    let mut job_context = Object::new();
+    job_context.insert("status", Value::str("success"));
+    scope.contexts.insert("job", Value::Object(job_context));
+}

@@ -1,0 +1,322 @@
+//! One job instance, from its `if` to its closing line: contexts, the
+//! concurrency group, the container request, the step cache's short cut
+//! (a job whose every step is a hit starts no container), the container up,
+//! the GPU it got, the steps ([`steps`]), and its outputs for the jobs
+//! that need it.
+
+mod contexts;
+mod gpu;
+mod spec;
+mod steps;
+
+pub(crate) use contexts::to_object;
+
+use super::cached;
+use super::report::JobReport;
+use super::shared::Shared;
+use super::step::{JobCacheState, JobScope};
+use crate::executor::{Backend, JobEnv};
+use crate::expr::{Object, Value};
+use crate::plan::{JobResult, PlannedJob};
+use crate::run::output::Console;
+use crate::workflow::Job;
+use contexts::{fill_step_contexts, job_contexts};
+use gpu::{gpu_flag, gpu_name};
+use spec::job_spec;
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+use steps::run_steps;
+use tokio_util::sync::CancellationToken;
+
+/// Where job workspaces are in the container.
+const WORK_ROOT: &str = "/__w";
+
+/// Runs instance `index` of a planned job.
+pub(super) async fn run_job_instance<B: Backend>(
+    shared: &Shared<B>,
+    planned: &PlannedJob,
+    index: usize,
+    cancel: &CancellationToken,
+) -> JobReport {
+    let instance = &planned.instances[index];
+    let job = shared
+        .workflow
+        .workflow
+        .job(&planned.id)
+        .expect("planned jobs come from the workflow");
+    let started = Instant::now();
+    let mut report = JobReport {
+        job_id: planned.id.clone(),
+        name: instance.name.clone(),
+        result: JobResult::Success,
+        duration: Duration::ZERO,
+        error: None,
+        summary: String::new(),
+        steps: Vec::new(),
+        image: String::new(),
+        image_digest: String::new(),
+        gpu_request: None,
+        gpu_name: None,
+        matrix: instance
+            .matrix
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_display_string()))
+            .collect(),
+        annotations: Vec::new(),
+    };
+    let (needs, status) = shared.finished.needs_context(job);
+    let workspace = format!(
+        "{WORK_ROOT}/{0}/{0}",
+        shared.info.repository.rsplit('/').next().unwrap_or("repo")
+    );
+    let contexts = job_contexts(shared, planned, index, needs, &workspace);
+    let mut scope = JobScope {
+        contexts,
+        status,
+        workspace: Some(shared.snapshot.clone()),
+    };
+    // Job-level continue-on-error covers every way the job can fail, set-up included.
+    let keep_going = scope.continue_on_error(job.continue_on_error.as_ref());
+
+    // The job's `if`: by default it runs only when every need succeeded.
+    if cancel.is_cancelled() {
+        report.result = JobResult::Cancelled;
+        shared.print(&instance.name, "cancelled before it started");
+        return report;
+    }
+    let run_it = scope.condition(job.condition.as_ref().map(|c| c.value.as_str()));
+    match run_it {
+        Ok(true) => {}
+        Ok(false) => {
+            report.result = JobResult::Skipped;
+            shared.print(
+                &instance.name,
+                "skipped (its `if` is false or a job it needs did not succeed)",
+            );
+            return report;
+        }
+        Err(message) => {
+            return shared.fail_job(
+                keep_going,
+                report,
+                &instance.name,
+                format!("cannot evaluate the job's `if`: {message}"),
+            );
+        }
+    }
+    if job.uses.is_some() {
+        return shared.fail_job(
+            keep_going,
+            report,
+            &instance.name,
+            "calls a reusable workflow, which mlci cannot run yet".to_string(),
+        );
+    }
+    let _concurrency_slot = match &job.concurrency {
+        None => None,
+        Some(concurrency) => {
+            let group = match scope.eval_string(&concurrency.group.value) {
+                Ok(group) => group,
+                Err(message) => {
+                    return shared.fail_job(
+                        keep_going,
+                        report,
+                        &instance.name,
+                        format!("cannot evaluate `concurrency.group`: {message}"),
+                    );
+                }
+            };
+            let cancel_in_progress = scope.flag(concurrency.cancel_in_progress.as_ref());
+            match shared
+                .concurrency
+                .enter(
+                    &shared.console,
+                    &instance.name,
+                    &group,
+                    cancel_in_progress,
+                    cancel,
+                )
+                .await
+            {
+                Some(slot) => Some(slot),
+                None => {
+                    report.result = JobResult::Cancelled;
+                    shared.print(
+                        &instance.name,
+                        &format!(
+                            "cancelled: a newer job of concurrency group `{group}` took its place"
+                        ),
+                    );
+                    return report;
+                }
+            }
+        }
+    };
+    let mut spec = match job_spec(shared, job, &scope, instance, &workspace) {
+        Ok(spec) => spec,
+        Err(message) => return shared.fail_job(keep_going, report, &instance.name, message),
+    };
+    report.image = spec.image.clone();
+    report.gpu_request = job
+        .container
+        .as_ref()
+        .and_then(|c| c.options.as_ref())
+        .and_then(|o| gpu_flag(&o.value));
+    fill_step_contexts(shared, &mut scope);
+
+    // The step cache: the outputs of the jobs this one needs, and perhaps
+    // every step a hit, in which case no container starts at all.
+    let mut job_cache = None;
+    let upstream = shared
+        .cache
+        .as_ref()
+        .and_then(|cache| cache.upstream(&transitive_needs(shared, job)));
+    let uses_cache = upstream.is_some() || job.steps.iter().any(|s| !s.inputs.is_empty());
+    // A missing image is left for start_job to report (after its GPU check).
+    let digest = match &shared.cache {
+        Some(_) if uses_cache => shared.backend.image_id(&spec.image).await.ok(),
+        _ => None,
+    };
+    if let Some(digest) = digest {
+        {
+            report.image_digest = digest.clone();
+            let state = JobCacheState {
+                overlay: upstream
+                    .as_ref()
+                    .map(|e| e.outputs.clone())
+                    .unwrap_or_default(),
+                image_digest: digest,
+                dirty: false,
+            };
+            if let Some(replay) =
+                cached::all_hits(shared, job, &mut scope, &state, &workspace).await
+            {
+                report.steps = cached::replay(shared, job, &mut scope, &instance.name, replay);
+                return finish_job(
+                    shared,
+                    planned,
+                    job,
+                    &scope,
+                    report,
+                    JobResult::Success,
+                    started,
+                );
+            }
+            if let Some(upstream) = &upstream {
+                if let Err(message) =
+                    cached::place_upstream(shared, job, upstream, &workspace, &mut spec).await
+                {
+                    return shared.fail_job(keep_going, report, &instance.name, message);
+                }
+            }
+            job_cache = Some(state);
+        }
+    }
+
+    shared.print(&instance.name, &format!("starting in {}", spec.image));
+    shared.console.job_started(&instance.name);
+    let _spinner = Spinner(&shared.console, &instance.name);
+    let env = match shared.backend.start_job(&spec, cancel).await {
+        Ok(env) => env,
+        Err(error) => {
+            report.duration = started.elapsed();
+            return shared.fail_job(keep_going, report, &instance.name, error.to_string());
+        }
+    };
+    report.image_digest = env.image_digest().to_string();
+    if report.gpu_request.is_some() {
+        report.gpu_name = gpu_name(&env, cancel).await;
+        if let Some(gpu) = &report.gpu_name {
+            shared.print(&instance.name, &format!("GPU: {gpu}"));
+        }
+    }
+    let has_bash = job.container.is_none();
+    let (result, summary, steps) = run_steps(
+        shared,
+        job,
+        &env,
+        &mut scope,
+        &instance.name,
+        &workspace,
+        has_bash,
+        job_cache,
+        cancel,
+    )
+    .await;
+    report.steps = steps;
+    if let Err(error) = env.remove().await {
+        shared.print(&instance.name, &format!("warning: cleanup: {error}"));
+    }
+    report.summary = summary;
+    finish_job(shared, planned, job, &scope, report, result, started)
+}
+
+/// The end of a job instance that ran (or was restored): its outputs for the
+/// `needs` context, `continue-on-error`, and the closing line.
+fn finish_job<B: Backend>(
+    shared: &Shared<B>,
+    planned: &PlannedJob,
+    job: &Job,
+    scope: &JobScope,
+    mut report: JobReport,
+    result: JobResult,
+    started: Instant,
+) -> JobReport {
+    let instance_name = report.name.clone();
+    report.annotations = shared.console.take_annotations(&instance_name);
+    // Job outputs read the steps context, evaluated after the last step.
+    let mut outputs = Object::new();
+    for (name, text) in &job.outputs {
+        if let Ok(value) = scope.eval_string(&text.value) {
+            // As GitHub's runner: a value that a mask would change is not passed on.
+            if shared.masker.mask(&value) != value {
+                shared.print(
+                    &instance_name,
+                    &format!("warning: Skip output '{name}' since it may contain secret."),
+                );
+                continue;
+            }
+            outputs.insert(name.clone(), Value::String(value));
+        }
+    }
+    shared.finished.add_outputs(&planned.id, outputs);
+    report.result = result;
+    let continue_on_error = scope.continue_on_error(job.continue_on_error.as_ref());
+    if report.result == JobResult::Failure && continue_on_error {
+        shared.print(
+            &instance_name,
+            "failed, but `continue-on-error` lets the run go on",
+        );
+        report.result = JobResult::Success;
+    }
+    report.duration = started.elapsed();
+    shared.print(
+        &instance_name,
+        &format!("{} in {:.1}s", report.result, report.duration.as_secs_f64()),
+    );
+    report
+}
+
+/// Every job this one needs, directly or through others.
+fn transitive_needs<B: Backend>(shared: &Shared<B>, job: &Job) -> BTreeSet<String> {
+    let by_job = shared.workflow.workflow.needs_by_job();
+    let mut seen = BTreeSet::new();
+    let mut todo: Vec<String> = job.needs.iter().map(|n| n.value.clone()).collect();
+    while let Some(next) = todo.pop() {
+        if seen.insert(next.clone())
+            && let Some((_, needs)) = by_job.iter().find(|(id, _)| **id == next)
+        {
+            todo.extend(needs.iter().map(|n| n.to_string()));
+        }
+    }
+    seen
+}
+
+/// Takes a job's spinner away however `run_instance` returns.
+struct Spinner<'a>(&'a Console, &'a str);
+
+impl Drop for Spinner<'_> {
+    fn drop(&mut self) {
+        self.0.job_finished(self.1);
+    }
+}

@@ -1,0 +1,102 @@
+//! A job's container request ([`JobSpec`]): its image (from `container:` or
+//! the `runs-on` label), options, env, volumes, ports and services, with
+//! expressions evaluated.
+
+use crate::executor::{Backend, ContainerOptions, FileToWrite, JobSpec, ServiceSpec};
+use crate::plan::JobInstance;
+use crate::run::shared::Shared;
+use crate::run::step::{EVENT_PATH, JobScope};
+use crate::workflow::Job;
+use std::collections::BTreeMap;
+
+/// The container a job instance runs in.
+pub(super) fn job_spec<B: Backend>(
+    shared: &Shared<B>,
+    job: &Job,
+    scope: &JobScope,
+    instance: &JobInstance,
+    workspace: &str,
+) -> Result<JobSpec, String> {
+    let labels = crate::images::default_label_images();
+    let image = match &job.container {
+        Some(container) => scope.eval_string(&container.image.value)?,
+        None => instance
+            .runs_on
+            .iter()
+            .find_map(|label| {
+                shared.options.platforms.get(label).cloned().or_else(|| {
+                    labels
+                        .iter()
+                        .find(|(l, _)| l == label)
+                        .map(|(_, image)| image.to_string())
+                })
+            })
+            .ok_or_else(|| {
+                format!(
+                    "no image for runs-on `{}`: map the label with -P {}=IMAGE",
+                    instance.runs_on.join(", "),
+                    instance
+                        .runs_on
+                        .first()
+                        .map(String::as_str)
+                        .unwrap_or("LABEL")
+                )
+            })?,
+    };
+    let mut spec = JobSpec {
+        run_id: shared.run_id.clone(),
+        job_name: instance.name.clone(),
+        image,
+        options: ContainerOptions::default(),
+        env: BTreeMap::new(),
+        volumes: Vec::new(),
+        ports: Vec::new(),
+        services: Vec::new(),
+        workspace: shared.snapshot.clone(),
+        workspace_path: workspace.to_string(),
+        copies: Vec::new(),
+        files: vec![FileToWrite {
+            path: EVENT_PATH.to_string(),
+            contents: serde_json::to_vec_pretty(&shared.payload).unwrap_or_default(),
+            mode: 0o644,
+        }],
+        allow_privileged: shared.options.allow_privileged,
+    };
+    if let Some(container) = &job.container {
+        if let Some(options) = &container.options {
+            let text = scope.eval_string(&options.value)?;
+            spec.options = ContainerOptions::parse(&text)
+                .map_err(|e| format!("container.options: {}", e.message))?;
+        }
+        for (name, value) in &container.env {
+            spec.env
+                .insert(name.clone(), scope.eval_string(&value.value)?);
+        }
+        for volume in &container.volumes {
+            spec.volumes.push(scope.eval_string(&volume.value)?);
+        }
+        for port in &container.ports {
+            spec.ports.push(scope.eval_string(&port.value)?);
+        }
+    }
+    for (name, service) in &job.services {
+        let mut env = BTreeMap::new();
+        for (key, value) in &service.env {
+            env.insert(key.clone(), scope.eval_string(&value.value)?);
+        }
+        let options = match &service.options {
+            Some(options) => ContainerOptions::parse(&scope.eval_string(&options.value)?)
+                .map_err(|e| format!("services.{}.options: {}", name.value, e.message))?,
+            None => ContainerOptions::default(),
+        };
+        spec.services.push(ServiceSpec {
+            name: name.value.clone(),
+            image: scope.eval_string(&service.image.value)?,
+            options,
+            env,
+            ports: service.ports.iter().map(|p| p.value.clone()).collect(),
+            volumes: service.volumes.iter().map(|v| v.value.clone()).collect(),
+        });
+    }
+    Ok(spec)
+}

@@ -1,0 +1,54 @@
+//! What a run reports of each job instance and each step: the engine's
+//! answer to the command line and the input of the run record.
+
+use super::commands::Annotation;
+use crate::plan::JobResult;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// How one job instance ended.
+#[derive(Clone, Debug)]
+pub struct JobReport {
+    pub job_id: String,
+    pub name: String,
+    pub result: JobResult,
+    pub duration: Duration,
+    /// One sentence when the job could not run at all (no image, no GPU runtime…).
+    pub error: Option<String>,
+    /// What its steps wrote to `GITHUB_STEP_SUMMARY` (Markdown), masked.
+    pub summary: String,
+    /// Each step that was reached, in order.
+    pub steps: Vec<StepReport>,
+    /// The image the job ran in (or would have), and its Id.
+    pub image: String,
+    pub image_digest: String,
+    /// `--gpus` of `container.options`, as written (`all`, `2`, `device=0,1`).
+    pub gpu_request: Option<String>,
+    /// What `nvidia-smi` in the job's container names, when it asked for GPUs.
+    pub gpu_name: Option<String>,
+    /// The matrix values of the instance.
+    pub matrix: BTreeMap<String, String>,
+    /// `::error`/`::warning`/`::notice` of its steps.
+    pub annotations: Vec<Annotation>,
+}
+
+/// How one step ended.
+#[derive(Clone, Debug, Default)]
+pub struct StepReport {
+    pub index: usize,
+    pub id: Option<String>,
+    pub name: String,
+    /// `success`, `failure` or `skipped`, before `continue-on-error`.
+    pub outcome: String,
+    /// After `continue-on-error`.
+    pub conclusion: String,
+    pub duration: Duration,
+    /// The step's cache key, when it has `inputs`.
+    pub cache_key: Option<String>,
+    pub cache_hit: bool,
+    /// Its `metrics:` files (path, content), read after the step.
+    pub metrics: Vec<(String, Vec<u8>)>,
+    /// Its `inputs` and `outputs` files (path, BLAKE3, size), for lineage.
+    pub inputs: Vec<(String, String, u64)>,
+    pub outputs: Vec<(String, String, u64)>,
+}

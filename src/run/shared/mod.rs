@@ -1,0 +1,93 @@
+//! The run-wide state that every layer of a run reads: the backend, the
+//! options, the workflow, the repository snapshot, the masker and the
+//! console, and the run's resources (step cache, actions' directories,
+//! finished jobs, concurrency groups). It sits below the engine, the job
+//! runner, actions, the step cache and the step executor, and imports none
+//! of them.
+
+mod action_dirs;
+mod concurrency;
+mod needs;
+mod options;
+mod run_cache;
+
+pub(crate) use action_dirs::RunActions;
+pub(crate) use concurrency::ConcurrencyGroups;
+pub(crate) use needs::FinishedJobs;
+pub use options::{RunOptions, new_run_id};
+pub use run_cache::{CacheConfig, RunCache};
+
+use super::github::GitInfo;
+use super::mask::Masker;
+use super::output::Console;
+use super::report::JobReport;
+use crate::executor::Backend;
+use crate::expr::Object;
+use crate::plan::{JobResult, PlanInputs};
+use crate::workflow::LoadedWorkflow;
+use std::path::PathBuf;
+
+/// State shared by every job of a run.
+pub(crate) struct Shared<B: Backend> {
+    pub backend: B,
+    pub options: RunOptions,
+    pub workflow: LoadedWorkflow,
+    pub info: GitInfo,
+    /// The event payload (`github.event`).
+    pub payload: serde_json::Value,
+    /// The `inputs` context.
+    pub inputs: Object,
+    pub run_id: String,
+    pub run_number: u64,
+    pub snapshot: PathBuf,
+    pub masker: Masker,
+    pub console: Console,
+    /// Per job id: aggregated result and outputs, for the `needs` context.
+    pub finished: FinishedJobs,
+    /// For matrices that read `needs`, expanded when their job starts.
+    pub plan_inputs: PlanInputs,
+    pub concurrency: ConcurrencyGroups,
+    /// The run's artifacts and the action cache.
+    pub actions: RunActions,
+    pub cache: Option<RunCache>,
+}
+
+/// The workflow's `name`, else its file's path.
+pub(crate) fn workflow_name<B: Backend>(shared: &Shared<B>) -> &str {
+    match &shared.workflow.workflow.name {
+        Some(name) => &name.value,
+        None => shared.workflow.file.path.to_str().unwrap_or("workflow"),
+    }
+}
+
+impl<B: Backend> Shared<B> {
+    /// A job that failed before or while it started; with job-level
+    /// `continue-on-error` the run goes on as if it succeeded.
+    pub fn fail_job(
+        &self,
+        keep_going: bool,
+        report: JobReport,
+        name: &str,
+        message: String,
+    ) -> JobReport {
+        let mut report = self.fail(report, name, message);
+        if keep_going {
+            self.print(name, "failed, but `continue-on-error` lets the run go on");
+            report.result = JobResult::Success;
+        }
+        report
+    }
+
+    /// One log line, prefixed with the job instance, secrets masked.
+    pub fn print(&self, job: &str, line: &str) {
+        self.console.line(job, line);
+    }
+
+    /// A job that failed: the error is printed and kept (masked) in its report.
+    pub fn fail(&self, mut report: JobReport, name: &str, message: String) -> JobReport {
+        self.print(name, &format!("error: {message}"));
+        report.result = JobResult::Failure;
+        report.error = Some(self.masker.mask(&message));
+        report
+    }
+}

@@ -1,0 +1,66 @@
+//! The `needs` context: the result and outputs of every job that finished,
+//! as the jobs after it see them.
+
+use crate::expr::{Object, Status, Value};
+use crate::plan::JobResult;
+use crate::workflow::Job;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+/// Per job id: aggregated result and outputs, for the `needs` context.
+#[derive(Default)]
+pub(crate) struct FinishedJobs {
+    finished: Mutex<BTreeMap<String, (JobResult, Object)>>,
+}
+
+impl FinishedJobs {
+    /// Adds an instance's result to its job's entry of the `needs` context: a
+    /// matrix job failed if any instance failed.
+    pub fn record(&self, job_id: &str, result: JobResult) {
+        let mut finished = self.finished.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = finished
+            .entry(job_id.to_string())
+            .or_insert((JobResult::Success, Object::new()));
+        entry.0 = match (entry.0, result) {
+            (JobResult::Failure, _) | (_, JobResult::Failure) => JobResult::Failure,
+            (JobResult::Cancelled, _) | (_, JobResult::Cancelled) => JobResult::Cancelled,
+            (JobResult::Skipped, other) | (other, JobResult::Skipped) => other,
+            _ => JobResult::Success,
+        };
+    }
+
+    /// Adds a job instance's outputs to its job's entry.
+    pub fn add_outputs(&self, job_id: &str, outputs: Object) {
+        let mut finished = self.finished.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = finished
+            .entry(job_id.to_string())
+            .or_insert((JobResult::Success, Object::new()));
+        for (k, v) in &outputs {
+            entry.1.insert(k.clone(), v.clone());
+        }
+    }
+
+    /// The `needs` context of a job, and the status its `if` starts from.
+    pub fn needs_context(&self, job: &Job) -> (Object, Status) {
+        let finished = self.finished.lock().unwrap_or_else(|e| e.into_inner());
+        let mut needs = Object::new();
+        let mut status = Status::Success;
+        for need in &job.needs {
+            let (result, outputs) = finished
+                .get(&need.value)
+                .cloned()
+                .unwrap_or((JobResult::Skipped, Object::new()));
+            match result {
+                JobResult::Failure => status = Status::Failure,
+                JobResult::Cancelled if status == Status::Success => status = Status::Cancelled,
+                JobResult::Skipped if status == Status::Success => status = Status::Failure,
+                _ => {}
+            }
+            let mut entry = Object::new();
+            entry.insert("result", Value::String(result.as_str().to_string()));
+            entry.insert("outputs", Value::Object(outputs));
+            needs.insert(need.value.clone(), Value::Object(entry));
+        }
+        (needs, status)
+    }
+}
