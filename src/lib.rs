@@ -12,6 +12,10 @@
 //!
 //! `expr` is the GitHub Actions expression language that both use, and `diag`
 //! holds source positions and the rustc-style error messages built on them.
+//! Imports point one way, down this flow: `report` hands a plain publication
+//! to `github`, which knows nothing of reports; `record` knows nothing of
+//! `report`; `cli` sits on top of everything. `.ci/module-graph.py` checks that
+//! no file imports a file that imports it back.
 
 pub mod cache;
 pub mod cli;
