@@ -1,7 +1,7 @@
 //! `mlci metrics show|diff`.
 
 use super::args::MetricsCommand;
-use super::run_store::{describe_run, fail, open, resolve};
+use super::run_store::{describe_run, fail, find_run, open, resolve};
 use super::table::table;
 use crate::metrics::format_number;
 use crate::record::StoredRun;
@@ -16,13 +16,9 @@ pub(super) fn metrics(command: MetricsCommand) -> ExitCode {
                 Ok(s) => s,
                 Err(code) => return code,
             };
-            let id = match resolve(&store, run.as_deref(), &args) {
-                Ok(id) => id,
-                Err(code) => return code,
-            };
-            let run = match store.get_run(id) {
+            let run = match find_run(&store, run.as_deref(), &args) {
                 Ok(run) => run,
-                Err(e) => return fail(e),
+                Err(code) => return code,
             };
             let values = run.record.metric_values();
             let params = run.record.params();
@@ -77,13 +73,9 @@ pub(super) fn metrics(command: MetricsCommand) -> ExitCode {
                 Ok(s) => s,
                 Err(code) => return code,
             };
-            let a_id = match resolve(&store, a.as_deref(), &args) {
-                Ok(id) => id,
-                Err(code) => return code,
-            };
-            let run = match store.get_run(a_id) {
+            let run = match find_run(&store, a.as_deref(), &args) {
                 Ok(run) => run,
-                Err(e) => return fail(e),
+                Err(code) => return code,
             };
             let base_id = match &b {
                 Some(spec) => match resolve(&store, Some(spec), &args) {

@@ -41,6 +41,16 @@ pub(super) fn resolve(
         })
 }
 
+/// The run that `spec` names (`latest` without one), read whole.
+pub(super) fn find_run(
+    store: &Store,
+    spec: Option<&str>,
+    args: &StoreArgs,
+) -> Result<StoredRun, ExitCode> {
+    let id = resolve(store, spec, args)?;
+    store.get_run(id).map_err(fail)
+}
+
 pub(super) fn describe_run(run: &StoredRun) -> String {
     let r = &run.record;
     let place = r.branch.clone().unwrap_or_else(|| r.git_ref.clone());

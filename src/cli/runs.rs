@@ -1,7 +1,7 @@
 //! `mlci runs ls|show`.
 
 use super::args::RunsCommand;
-use super::run_store::{describe_run, fail, open, resolve};
+use super::run_store::{describe_run, fail, find_run, open};
 use super::table::table;
 use crate::record::{RunFilter, format_time};
 use serde_json::json;
@@ -83,13 +83,9 @@ pub(super) fn runs(command: RunsCommand) -> ExitCode {
                 Ok(s) => s,
                 Err(code) => return code,
             };
-            let id = match resolve(&store, run.as_deref(), &args) {
-                Ok(id) => id,
-                Err(code) => return code,
-            };
-            let run = match store.get_run(id) {
+            let run = match find_run(&store, run.as_deref(), &args) {
                 Ok(run) => run,
-                Err(e) => return fail(e),
+                Err(code) => return code,
             };
             let r = &run.record;
             println!("{}", describe_run(&run));
