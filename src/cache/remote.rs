@@ -15,7 +15,6 @@
 
 use super::key::CacheKey;
 use super::store::{Entry, Store, StoreError, entry_file_name, valid_hash};
-use super::tree::EntryKind;
 use futures_util::StreamExt;
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as ObjectPath;
@@ -243,12 +242,7 @@ impl Remote {
             .map_err(|e| corrupt(e.to_string()))?;
         super::store::check_safe(&entry).map_err(|e| corrupt(e.to_string()))?;
         let mut seen = HashSet::new();
-        for file in entry
-            .outputs
-            .entries()
-            .iter()
-            .filter(|e| e.kind == EntryKind::File)
-        {
+        for file in entry.outputs.files() {
             if !seen.insert(file.hash.as_str()) || store.has_object(&file.hash) {
                 continue;
             }
@@ -329,12 +323,7 @@ impl Remote {
             .ok_or_else(|| RemoteError::NotLocal(key.to_string()))?;
         let mut stats = PushStats::default();
         let mut seen = HashSet::new();
-        for file in entry
-            .outputs
-            .entries()
-            .iter()
-            .filter(|e| e.kind == EntryKind::File)
-        {
+        for file in entry.outputs.files() {
             if !seen.insert(file.hash.as_str()) || !valid_hash(&file.hash) {
                 continue;
             }

@@ -106,13 +106,14 @@ impl Tree {
             .map(|i| &self.entries[i])
     }
 
+    /// The regular files (not directories or symlinks): what has an object in the store.
+    pub fn files(&self) -> impl Iterator<Item = &TreeEntry> {
+        self.entries.iter().filter(|e| e.kind == EntryKind::File)
+    }
+
     /// Bytes of all files.
     pub fn total_size(&self) -> u64 {
-        self.entries
-            .iter()
-            .filter(|e| e.kind == EntryKind::File)
-            .map(|e| e.size)
-            .sum()
+        self.files().map(|e| e.size).sum()
     }
 
     /// The tree's own hash (BLAKE3 hex of its canonical form): equal trees, equal hashes.

@@ -2,7 +2,6 @@
 //! clearing the objects, trees and temporary files nothing uses any more.
 
 use crate::cache::key::CacheKey;
-use crate::cache::tree::EntryKind;
 use std::collections::{HashMap, HashSet};
 
 use super::cache_dir::Store;
@@ -91,13 +90,7 @@ impl Store {
         });
         let mut refs: HashMap<&str, usize> = HashMap::new();
         for entry in &entries {
-            let unique: HashSet<&str> = entry
-                .outputs
-                .entries()
-                .iter()
-                .filter(|e| e.kind == EntryKind::File)
-                .map(|e| e.hash.as_str())
-                .collect();
+            let unique: HashSet<&str> = entry.outputs.files().map(|e| e.hash.as_str()).collect();
             for hash in unique {
                 *refs.entry(hash).or_default() += 1;
             }
@@ -106,13 +99,7 @@ impl Store {
         let mut evicted = 0;
         while used > max_bytes && evicted < entries.len() {
             let entry = &entries[evicted];
-            let unique: HashSet<&str> = entry
-                .outputs
-                .entries()
-                .iter()
-                .filter(|e| e.kind == EntryKind::File)
-                .map(|e| e.hash.as_str())
-                .collect();
+            let unique: HashSet<&str> = entry.outputs.files().map(|e| e.hash.as_str()).collect();
             for hash in unique {
                 let count = refs.get_mut(hash).expect("counted");
                 *count -= 1;

@@ -2,7 +2,6 @@
 //! does not verify), and the unverified listings for `ls`, `push` and `restore-keys`.
 
 use crate::cache::key::CacheKey;
-use crate::cache::tree::EntryKind;
 use std::path::Path;
 
 use super::cache_dir::Store;
@@ -55,12 +54,7 @@ impl Store {
             self.discard(key, &path, &error.to_string());
             return None;
         }
-        for file in entry
-            .outputs
-            .entries()
-            .iter()
-            .filter(|e| e.kind == EntryKind::File)
-        {
+        for file in entry.outputs.files() {
             let object = self.object_path(&file.hash);
             let ok = match std::fs::symlink_metadata(&object) {
                 Ok(m) if m.is_file() && m.len() == file.size => {

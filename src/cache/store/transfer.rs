@@ -1,8 +1,6 @@
 //! What the remote cache needs of the local store: an entry's bytes as stored, and
 //! entries that came from elsewhere, parsed and checked before they are written.
 
-use crate::cache::tree::EntryKind;
-
 use super::cache_dir::Store;
 use super::entry::{Entry, parse_entry};
 use super::error::{StoreError, io};
@@ -14,12 +12,7 @@ impl Store {
             key: key.to_string(),
             reason,
         })?;
-        for file in entry
-            .outputs
-            .entries()
-            .iter()
-            .filter(|e| e.kind == EntryKind::File)
-        {
+        for file in entry.outputs.files() {
             if !self.has_object(&file.hash) {
                 return Err(StoreError::Corrupt {
                     key: key.to_string(),
