@@ -31,12 +31,9 @@ pub(super) fn validate(args: &PathsArgs) -> ExitCode {
 }
 
 pub(super) fn list(args: &ListArgs) -> ExitCode {
-    let loaded = match load_all(&args.paths) {
-        Ok(loaded) => loaded,
+    let (loaded, plans) = match load_and_plan(&args.paths) {
+        Ok(both) => both,
         Err(code) => return code,
-    };
-    let Some(plans) = plan_all(&loaded) else {
-        return ExitCode::from(EXIT_INVALID);
     };
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -98,12 +95,9 @@ pub(super) fn list(args: &ListArgs) -> ExitCode {
 }
 
 pub(super) fn graph(args: &GraphArgs) -> ExitCode {
-    let loaded = match load_all(&args.paths) {
-        Ok(loaded) => loaded,
+    let (loaded, plans) = match load_and_plan(&args.paths) {
+        Ok(both) => both,
         Err(code) => return code,
-    };
-    let Some(plans) = plan_all(&loaded) else {
-        return ExitCode::from(EXIT_INVALID);
     };
     let mut out = std::io::stdout().lock();
     for (index, (workflow, plan)) in loaded.iter().zip(&plans).enumerate() {
@@ -133,6 +127,13 @@ pub(super) fn graph(args: &GraphArgs) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+/// The workflows at `paths` and their plans; the exit code when one of them is invalid.
+fn load_and_plan(paths: &PathsArgs) -> Result<(Vec<LoadedWorkflow>, Vec<Plan>), ExitCode> {
+    let loaded = load_all(paths)?;
+    let plans = plan_all(&loaded).ok_or(ExitCode::from(EXIT_INVALID))?;
+    Ok((loaded, plans))
 }
 
 /// Plans every workflow; prints the problems and returns None on failure.
