@@ -21,7 +21,6 @@ use crate::workflow::LoadedWorkflow;
 use futures_util::StreamExt;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -224,21 +223,11 @@ async fn schedule<B: Backend + 'static>(
             }
             for skipped in completion.cancelled {
                 let job = &plan.jobs[skipped.job];
-                reports.push(JobReport {
-                    job_id: job.id.clone(),
-                    name: job.instances[skipped.instance].name.clone(),
-                    result: JobResult::Cancelled,
-                    duration: Duration::ZERO,
-                    error: None,
-                    summary: String::new(),
-                    steps: Vec::new(),
-                    image: String::new(),
-                    image_digest: String::new(),
-                    gpu_request: None,
-                    gpu_name: None,
-                    matrix: BTreeMap::new(),
-                    annotations: Vec::new(),
-                });
+                reports.push(JobReport::new(
+                    &job.id,
+                    &job.instances[skipped.instance].name,
+                    JobResult::Cancelled,
+                ));
             }
         }
         reports.extend(instance_reports);
@@ -275,21 +264,7 @@ async fn run_instance<B: Backend>(
     ) {
         Ok(expanded) => expanded,
         Err(diagnostic) => {
-            let report = JobReport {
-                job_id: planned.id.clone(),
-                name: planned.id.clone(),
-                result: JobResult::Failure,
-                duration: Duration::ZERO,
-                error: None,
-                summary: String::new(),
-                steps: Vec::new(),
-                image: String::new(),
-                image_digest: String::new(),
-                gpu_request: None,
-                gpu_name: None,
-                matrix: BTreeMap::new(),
-                annotations: Vec::new(),
-            };
+            let report = JobReport::new(&planned.id, &planned.id, JobResult::Failure);
             let message = shared.workflow.file.render(&diagnostic);
             return vec![shared.fail(report, &planned.id, message.trim_end().to_string())];
         }

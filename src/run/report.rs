@@ -32,6 +32,27 @@ pub struct JobReport {
     pub annotations: Vec<Annotation>,
 }
 
+impl JobReport {
+    /// A report with this result and nothing else yet: no steps, no image, no matrix.
+    pub fn new(job_id: &str, name: &str, result: JobResult) -> JobReport {
+        JobReport {
+            job_id: job_id.to_string(),
+            name: name.to_string(),
+            result,
+            duration: Duration::ZERO,
+            error: None,
+            summary: String::new(),
+            steps: Vec::new(),
+            image: String::new(),
+            image_digest: String::new(),
+            gpu_request: None,
+            gpu_name: None,
+            matrix: BTreeMap::new(),
+            annotations: Vec::new(),
+        }
+    }
+}
+
 /// How one step ended.
 #[derive(Clone, Debug, Default)]
 pub struct StepReport {

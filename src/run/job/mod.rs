@@ -24,7 +24,7 @@ use contexts::{fill_step_contexts, job_contexts};
 use gpu::{gpu_flag, gpu_name};
 use spec::job_spec;
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use steps::run_steps;
 use tokio_util::sync::CancellationToken;
 
@@ -45,25 +45,12 @@ pub(super) async fn run_job_instance<B: Backend>(
         .job(&planned.id)
         .expect("planned jobs come from the workflow");
     let started = Instant::now();
-    let mut report = JobReport {
-        job_id: planned.id.clone(),
-        name: instance.name.clone(),
-        result: JobResult::Success,
-        duration: Duration::ZERO,
-        error: None,
-        summary: String::new(),
-        steps: Vec::new(),
-        image: String::new(),
-        image_digest: String::new(),
-        gpu_request: None,
-        gpu_name: None,
-        matrix: instance
-            .matrix
-            .iter()
-            .map(|(k, v)| (k.clone(), v.to_display_string()))
-            .collect(),
-        annotations: Vec::new(),
-    };
+    let mut report = JobReport::new(&planned.id, &instance.name, JobResult::Success);
+    report.matrix = instance
+        .matrix
+        .iter()
+        .map(|(k, v)| (k.clone(), v.to_display_string()))
+        .collect();
     let (needs, status) = shared.finished.needs_context(job);
     let workspace = format!(
         "{WORK_ROOT}/{0}/{0}",
