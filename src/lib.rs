@@ -12,6 +12,7 @@
 //!
 //! `expr` is the GitHub Actions expression language that both use, and `diag`
 //! holds source positions and the rustc-style error messages built on them.
+//! `timings` names the phases of a job, which executor, run, record and cli share.
 //! Imports point one way, down this flow: `report` hands a plain publication
 //! to `github`, which knows nothing of reports; `record` knows nothing of
 //! `report`; `cli` sits on top of everything. `.ci/module-graph.py` checks that
@@ -29,5 +30,6 @@ pub mod plan;
 pub mod record;
 pub mod report;
 pub mod run;
+pub mod timings;
 pub mod workflow;
 pub mod yaml;

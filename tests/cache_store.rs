@@ -225,6 +225,7 @@ fn the_key_follows_inputs_command_env_and_image_but_not_secret_values() {
         secret_names: ["HF_TOKEN".to_string()].into(),
         working_directory: "/work".into(),
         inputs: Tree::from_dir(repo.path(), &inputs, &index).unwrap(),
+        params: BTreeMap::new(),
     };
     let k = base.key();
     assert!(k.as_str().starts_with("k1-"), "{k}");
@@ -252,6 +253,15 @@ fn the_key_follows_inputs_command_env_and_image_but_not_secret_values() {
         k
     );
     assert_ne!(changed(&|i| i.working_directory = "/work/sub".into()), k);
+    // A parameter by value: another value is another key.
+    let with_lr = |lr: &str| {
+        changed(&|i| {
+            i.params.insert("params.yaml:train.lr".into(), lr.into());
+        })
+    };
+    assert_ne!(with_lr("0.01"), k);
+    assert_ne!(with_lr("0.01"), with_lr("0.02"));
+    assert_eq!(with_lr("0.01"), with_lr("0.01"));
 
     // One byte of one input.
     write(repo.path(), "data/a.csv", b"1,2,4\n");

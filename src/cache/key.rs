@@ -23,6 +23,9 @@ pub struct KeyInput {
     pub working_directory: String,
     /// The step's inputs as the step will see them (see [`Tree::overlay`]).
     pub inputs: Tree,
+    /// The step's `params` by value: `file:key` to the value as canonical
+    /// JSON. Other keys of the same file are not in the key.
+    pub params: BTreeMap<String, String>,
 }
 
 /// A step's cache key: `k1-` and 64 hex digits.
@@ -79,6 +82,11 @@ impl KeyInput {
         }
         field("workdir", self.working_directory.as_bytes());
         field("inputs", self.inputs.hash().as_bytes());
+        // Keys of steps without params are what they were before params existed.
+        for (name, value) in &self.params {
+            field("param.name", name.as_bytes());
+            field("param.value", value.as_bytes());
+        }
         CacheKey(format!("{KEY_VERSION}-{}", hasher.finalize().to_hex()))
     }
 }

@@ -255,6 +255,10 @@ pub struct RunArgs {
     /// Print the result as JSON at the end.
     #[arg(long)]
     pub json: bool,
+    /// Print where each job's time went, phase by phase (container, workspace,
+    /// steps, copy-out, save…), at the end; the run store keeps it either way.
+    #[arg(long)]
+    pub timings: bool,
     /// Run every step, cache hits too (results are still saved).
     #[arg(long)]
     pub no_cache: bool,

@@ -4,7 +4,7 @@
 use super::args::RunArgs;
 use super::exit::{EXIT_INTERRUPTED, EXIT_INVALID};
 use super::load::load_all;
-use super::run_summary::{forward_step_summaries, print_summary};
+use super::run_summary::{WorkflowRun, forward_step_summaries, print_summary, print_timings};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -151,11 +151,13 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
             let gates = workflow.workflow.gates.clone();
             let kept = workflow.clone();
             match crate::run::run(backend, workflow, options.clone(), cancel.clone()).await {
-                Ok(reports) => {
+                Ok(output) => {
+                    let reports = output.jobs;
                     failed |= reports.iter().any(|r| r.result == crate::plan::JobResult::Failure);
                     let (record, warnings) = crate::run::run_record(&crate::run::RunFacts {
                         workflow: &kept,
                         reports: &reports,
+                        phases: &output.phases,
                         options: &options,
                         started_at,
                         finished_at: crate::record::now_ms(),
@@ -165,7 +167,11 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
                         eprintln!("warning: {warning}");
                     }
                     recorded.push((record, gates));
-                    all_reports.push((path, reports));
+                    all_reports.push(WorkflowRun {
+                        path,
+                        jobs: reports,
+                        phases: output.phases,
+                    });
                 }
                 Err(message) => {
                     eprintln!("error: {message}");
@@ -174,6 +180,9 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
             }
         }
         print_summary(&all_reports, args.json);
+        if args.timings && !args.json {
+            print_timings(&all_reports);
+        }
         forward_step_summaries(&all_reports);
         if !record_and_report(&reporting, &options, recorded).await {
             failed = true;

@@ -2,10 +2,21 @@
 //! inner job summaries forwarded to the outer GitHub job.
 
 use super::table::table;
+use crate::run::JobReport;
+use crate::timings::{Phase, RunPhases};
+use std::time::Duration;
+
+/// One workflow's run, as the summary prints it.
+pub(super) struct WorkflowRun {
+    /// The workflow file.
+    pub path: String,
+    pub jobs: Vec<JobReport>,
+    pub phases: RunPhases,
+}
 
 /// Inside GitHub Actions, the job summaries of the inner run go to the
 /// outer job's summary page too.
-pub(super) fn forward_step_summaries(runs: &[(String, Vec<crate::run::JobReport>)]) {
+pub(super) fn forward_step_summaries(runs: &[WorkflowRun]) {
     if std::env::var("GITHUB_ACTIONS").as_deref() != Ok("true") {
         return;
     }
@@ -13,7 +24,7 @@ pub(super) fn forward_step_summaries(runs: &[(String, Vec<crate::run::JobReport>
         return;
     };
     let mut text = String::new();
-    for report in runs.iter().flat_map(|(_, reports)| reports) {
+    for report in runs.iter().flat_map(|run| &run.jobs) {
         if !report.summary.is_empty() {
             text.push_str(&format!("### {}\n\n{}\n", report.name, report.summary));
         }
@@ -32,21 +43,28 @@ pub(super) fn forward_step_summaries(runs: &[(String, Vec<crate::run::JobReport>
     }
 }
 
-pub(super) fn print_summary(runs: &[(String, Vec<crate::run::JobReport>)], json: bool) {
+pub(super) fn print_summary(runs: &[WorkflowRun], json: bool) {
     if json {
         let value: Vec<serde_json::Value> = runs
             .iter()
-            .map(|(path, reports)| {
+            .map(|run| {
                 serde_json::json!({
-                    "workflow": path,
-                    "jobs": reports.iter().map(|r| serde_json::json!({
+                    "workflow": run.path,
+                    "jobs": run.jobs.iter().map(|r| serde_json::json!({
                         "job": r.job_id,
                         "name": r.name,
                         "result": r.result.as_str(),
                         "duration_seconds": r.duration.as_secs_f64(),
                         "error": r.error,
                         "summary": r.summary,
+                        "phases": r.phases.iter().map(|(phase, spent)| {
+                            (phase.as_str().to_string(), serde_json::json!(spent.as_secs_f64()))
+                        }).collect::<serde_json::Map<_, _>>(),
                     })).collect::<Vec<_>>(),
+                    "phases": {
+                        "snapshot": run.phases.snapshot.as_secs_f64(),
+                        "checkout": run.phases.checkout.as_secs_f64(),
+                    },
                 })
             })
             .collect();
@@ -56,7 +74,12 @@ pub(super) fn print_summary(runs: &[(String, Vec<crate::run::JobReport>)], json:
         );
         return;
     }
-    for (path, reports) in runs {
+    for WorkflowRun {
+        path,
+        jobs: reports,
+        ..
+    } in runs
+    {
         for report in reports.iter().filter(|r| !r.summary.is_empty()) {
             println!(
                 "\n── summary of {} ──\n{}",
@@ -75,4 +98,39 @@ pub(super) fn print_summary(runs: &[(String, Vec<crate::run::JobReport>)], json:
         }
         print!("{}", table(&rows));
     }
+}
+
+/// `--timings`: per workflow, a row per job with the seconds of each phase
+/// that any job spent time in, what no phase covers (`other`: contexts,
+/// waiting for a concurrency group, the job's report) and the total; then
+/// what the run spent outside its jobs.
+pub(super) fn print_timings(runs: &[WorkflowRun]) {
+    for run in runs {
+        let used: Vec<Phase> = Phase::ALL
+            .into_iter()
+            .filter(|p| run.jobs.iter().any(|j| !j.phases.get(*p).is_zero()))
+            .collect();
+        let mut header = vec!["JOB".to_string()];
+        header.extend(used.iter().map(|p| p.as_str().to_string()));
+        header.extend(["other".to_string(), "total".to_string()]);
+        let mut rows = vec![header];
+        for job in &run.jobs {
+            let mut row = vec![job.name.clone()];
+            row.extend(used.iter().map(|p| seconds(job.phases.get(*p))));
+            row.push(seconds(job.duration.saturating_sub(job.phases.total())));
+            row.push(seconds(job.duration));
+            rows.push(row);
+        }
+        println!("\ntimings of {} (seconds)", run.path);
+        print!("{}", table(&rows));
+        println!(
+            "  outside the jobs: snapshot {}, checkout of outputs {}",
+            seconds(run.phases.snapshot),
+            seconds(run.phases.checkout)
+        );
+    }
+}
+
+fn seconds(spent: Duration) -> String {
+    format!("{:.2}", spent.as_secs_f64())
 }

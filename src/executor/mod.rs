@@ -19,6 +19,7 @@ pub mod options;
 
 pub use options::{ContainerOptions, GpuRequest, OptionsError};
 
+use crate::timings::PhaseTimes;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -247,6 +248,12 @@ pub trait JobEnv: Send + Sync {
 
     /// Host names and mapped ports of the services, for `job.services`.
     fn services(&self) -> &[RunningService];
+
+    /// What the set-up of `Backend::start_job` spent, by phase (container,
+    /// workspace, services).
+    fn setup_phases(&self) -> PhaseTimes {
+        PhaseTimes::default()
+    }
 
     /// Stops and removes the container, its services, network and volumes.
     fn remove(self) -> impl std::future::Future<Output = Result<(), ExecError>> + Send;

@@ -1,5 +1,6 @@
-//! Metric and parameter files: what a step lists under `metrics:` and the
-//! `params.yaml`/`params.json` it lists under `inputs:`.
+//! Metric and parameter files: what a step lists under `metrics:`, the
+//! `params.yaml`/`params.json` it lists under `inputs:`, and the keys it
+//! names under `params:` ([`params`]).
 //!
 //! Formats are chosen by extension, else by content:
 //!
@@ -11,6 +12,10 @@
 //! - `key=value` (or `key: value`) lines, `#` comments.
 //!
 //! Numbers are kept as numbers, booleans as 0/1, other scalars as text.
+
+mod params;
+
+pub use params::{ParamValues, parse_document, select_params};
 
 use crate::expr::Value;
 use std::path::Path;

@@ -27,8 +27,8 @@ pub use error::StoreError;
 pub use event::{PullRequestInfo, branch_name};
 pub use gate_spec::{GateSpec, comparison_symbol, describe};
 pub use model::{
-    AnnotationRecord, Artifact, JobRecord, RunId, RunRecord, RunResult, RunSummary, StepRecord,
-    StoredRun,
+    AnnotationRecord, Artifact, JobRecord, PhaseRecord, RunId, RunRecord, RunResult, RunSummary,
+    StepRecord, StoredRun,
 };
 pub use query::RunFilter;
 pub use schema::SCHEMA_VERSION;

@@ -35,6 +35,16 @@ pub struct RunRecord {
     pub jobs: Vec<JobRecord>,
     /// Artifacts known to the run (inputs and outputs of steps); steps refer to them by path.
     pub artifacts: Vec<Artifact>,
+    /// Time the run spent outside its jobs (`snapshot`, `checkout`), in milliseconds.
+    pub phases: Vec<PhaseRecord>,
+}
+
+/// Time spent in one phase (`container`, `steps`… as `crate::timings::Phase`
+/// names them), in milliseconds.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PhaseRecord {
+    pub phase: String,
+    pub duration_ms: i64,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -83,6 +93,8 @@ pub struct JobRecord {
     /// The GPU(s) the job saw (`NVIDIA H100 80GB HBM3`), when known.
     pub gpu_name: Option<String>,
     pub steps: Vec<StepRecord>,
+    /// Where the job's time went, phase by phase.
+    pub phases: Vec<PhaseRecord>,
     /// `::error file=,line=::` and friends, for check-run annotations.
     pub annotations: Vec<AnnotationRecord>,
 }

@@ -3,7 +3,8 @@
 use super::error::StoreError;
 use super::gate_spec::GateSpec;
 use super::model::{
-    AnnotationRecord, Artifact, JobRecord, RunId, RunRecord, RunResult, StepRecord, StoredRun,
+    AnnotationRecord, Artifact, JobRecord, PhaseRecord, RunId, RunRecord, RunResult, StepRecord,
+    StoredRun,
 };
 use super::store::Store;
 use crate::metrics::{Metric, MetricValue, Param};
@@ -76,6 +77,10 @@ impl Store {
             artifact_paths.insert(artifact_id, artifact.path.clone());
             record.artifacts.push(artifact);
         }
+        record.phases = self.phases(
+            "SELECT phase, duration_ms FROM run_phases WHERE run_id = ?1 ORDER BY rowid",
+            id,
+        )?;
         let mut jobs = self
             .conn
             .prepare(
@@ -131,6 +136,10 @@ impl Store {
             .prepare("SELECT level, message, file, line, end_line, title FROM annotations WHERE job = ?1 ORDER BY rowid")
             .map_err(e)?;
         for (job_row, mut job) in job_rows {
+            job.phases = self.phases(
+                "SELECT phase, duration_ms FROM job_phases WHERE job = ?1 ORDER BY rowid",
+                job_row,
+            )?;
             job.annotations = annotations
                 .query_map([job_row], |r| {
                     Ok(AnnotationRecord {
@@ -215,6 +224,22 @@ impl Store {
     }
 
     /// Which runs and steps produced an artifact with this content hash (lineage).
+    /// The phase rows that `sql` selects for one run or job.
+    fn phases(&self, sql: &str, owner: i64) -> Result<Vec<PhaseRecord>, StoreError> {
+        let e = |e: rusqlite::Error| self.sql_error(e);
+        let mut statement = self.conn.prepare(sql).map_err(e)?;
+        statement
+            .query_map([owner], |r| {
+                Ok(PhaseRecord {
+                    phase: r.get(0)?,
+                    duration_ms: r.get(1)?,
+                })
+            })
+            .map_err(e)?
+            .collect::<Result<_, _>>()
+            .map_err(e)
+    }
+
     pub fn producers(&self, hash: &str) -> Result<Vec<(RunId, String, String)>, StoreError> {
         let mut statement = self
             .conn

@@ -100,6 +100,20 @@ const MIGRATIONS: &[&str] = &[
         title TEXT
     );
     "#,
+    // 2: where the time went, per job and for the run (`mlci run --timings`)
+    r#"
+    CREATE TABLE job_phases (
+        job INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+        phase TEXT NOT NULL,
+        duration_ms INTEGER NOT NULL
+    );
+    CREATE INDEX job_phases_by_job ON job_phases (job);
+    CREATE TABLE run_phases (
+        run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        phase TEXT NOT NULL,
+        duration_ms INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// The newest schema version this build knows.

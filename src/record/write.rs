@@ -44,6 +44,13 @@ impl Store {
         )
         .map_err(sql)?;
         let run_id = tx.last_insert_rowid();
+        for phase in &run.phases {
+            tx.execute(
+                "INSERT INTO run_phases (run_id, phase, duration_ms) VALUES (?1, ?2, ?3)",
+                params![run_id, phase.phase, phase.duration_ms],
+            )
+            .map_err(sql)?;
+        }
         for (position, gate) in run.gates.iter().enumerate() {
             tx.execute(
                 "INSERT INTO gates (run_id, position, metric, condition) VALUES (?1, ?2, ?3, ?4)",
@@ -106,6 +113,13 @@ impl Store {
             )
             .map_err(sql)?;
             let job_row = tx.last_insert_rowid();
+            for phase in &job.phases {
+                tx.execute(
+                    "INSERT INTO job_phases (job, phase, duration_ms) VALUES (?1, ?2, ?3)",
+                    params![job_row, phase.phase, phase.duration_ms],
+                )
+                .map_err(sql)?;
+            }
             for annotation in &job.annotations {
                 tx.execute(
                     "INSERT INTO annotations (job, level, message, file, line, end_line, title) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",

@@ -20,8 +20,11 @@ use crate::cache::tree::pattern_base;
 use crate::cache::{CacheKey, Entry, SaveMeta, StepRef, Tree};
 use crate::executor::{Backend, JobEnv, JobSpec};
 use crate::expr::{Object, Status, Value};
+use crate::metrics::{self, ParamValues};
+use crate::timings::Phase;
 use crate::workflow::{Job, Step, StepAction};
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 
 /// Outputs smaller than this are copied into a container; larger ones are
 /// bind-mounted read-only from the store.
@@ -47,6 +50,7 @@ pub(super) enum Replayed {
         key: CacheKey,
         entry: Box<Entry>,
         inputs: Tree,
+        params: ParamValues,
     },
 }
 
@@ -111,7 +115,8 @@ pub(super) async fn all_hits<B: Backend>(
         let inputs = cache
             .inputs_tree(&shared.snapshot, &parts.inputs, &overlay)
             .ok()?;
-        let key = parts.key(&state.image_digest, inputs.clone());
+        let params = params_on_host(cache, &shared.snapshot, &overlay, &parts.params).ok()?;
+        let key = parts.key(&state.image_digest, inputs.clone(), &params);
         let entry = cache.lookup(&key).await?;
         overlay = overlay.overlay(&entry.outputs);
         record_step(
@@ -127,6 +132,7 @@ pub(super) async fn all_hits<B: Backend>(
             key,
             entry: Box::new(entry),
             inputs,
+            params,
         });
     }
     Some(replay)
@@ -163,6 +169,7 @@ pub(super) fn replay<B: Backend>(
                 key,
                 entry,
                 inputs,
+                params,
             } => {
                 shared.print(name, &format!("▶ {title}"));
                 shared.print(name, &restored_line(&key, &entry));
@@ -174,6 +181,7 @@ pub(super) fn replay<B: Backend>(
                 );
                 let mut report = step_report(index, id, title, "success");
                 fill_report(&mut report, cache, &key, true, &inputs, &entry);
+                report.params = params.recorded;
                 reports.push(report);
                 cache.record(&job.id.value, *entry);
             }
@@ -249,6 +257,7 @@ pub(super) async fn run_cached_step<B: Backend>(
     let Some(job_cache) = state.cache.as_ref() else {
         return ("failure", Object::new());
     };
+    let hash_started = std::time::Instant::now();
     let inputs = if job_cache.dirty {
         inputs_from_container(ctx, cache, &parts.inputs).await
     } else {
@@ -264,15 +273,37 @@ pub(super) async fn run_cached_step<B: Backend>(
             return ("failure", Object::new());
         }
     };
-    let key = parts.key(&job_cache.image_digest, inputs.clone());
+    let params = if job_cache.dirty {
+        params_from_container(ctx, &parts.params).await
+    } else {
+        params_on_host(cache, &shared.snapshot, &job_cache.overlay, &parts.params)
+    };
+    let params = match params {
+        Ok(params) => params,
+        Err(message) => {
+            shared.print(name, &format!("error: `params`: {message}"));
+            return ("failure", Object::new());
+        }
+    };
+    state.current.params = params.recorded.clone();
+    let key = parts.key(&job_cache.image_digest, inputs.clone(), &params);
     let title = step_title(scope, step);
     let forced = cache.forced(
         &ctx.job.id.value,
         step.id.as_ref().map(|i| i.value.as_str()),
         &title,
     );
-    if !forced && let Some(entry) = cache.lookup(&key).await {
-        match restore_into_container(ctx, cache, &entry).await {
+    let hit = if forced {
+        None
+    } else {
+        cache.lookup(&key).await
+    };
+    state.phases.add_since(Phase::Hash, hash_started);
+    if let Some(entry) = hit {
+        let restore_started = std::time::Instant::now();
+        let restored = restore_into_container(ctx, cache, &entry).await;
+        state.phases.add_since(Phase::Restore, restore_started);
+        match restored {
             Ok(()) => {
                 shared.print(name, &restored_line(&key, &entry));
                 let outputs = entry_outputs(&entry);
@@ -306,6 +337,7 @@ pub(super) async fn run_cached_step<B: Backend>(
             return ("success", result.outputs);
         }
     };
+    let copy_started = std::time::Instant::now();
     for base in pattern_bases(&patterns).unwrap_or_default() {
         let from = if base.is_empty() {
             ctx.workspace.to_string()
@@ -315,6 +347,7 @@ pub(super) async fn run_cached_step<B: Backend>(
         // A missing output is reported by the save, by pattern.
         let _ = ctx.env.copy_out(&from, &scratch.path().join(&base)).await;
     }
+    state.phases.add_since(Phase::CopyOut, copy_started);
     let meta = SaveMeta {
         made_by: step_ref(workflow_name(shared), ctx.name, &title),
         step_outputs: result
@@ -326,10 +359,12 @@ pub(super) async fn run_cached_step<B: Backend>(
         exit_code: 0,
         duration: started.elapsed(),
     };
-    match cache
+    let save_started = std::time::Instant::now();
+    let saved = cache
         .save(&key, scratch.path().to_path_buf(), patterns, meta)
-        .await
-    {
+        .await;
+    state.phases.add_since(Phase::Save, save_started);
+    match saved {
         Ok(entry) => {
             fill_report(&mut state.current, cache, &key, false, &inputs, &entry);
             if let Some(job_cache) = state.cache.as_mut() {
@@ -374,6 +409,50 @@ async fn inputs_from_container<B: Backend>(
         let _ = ctx.env.copy_out(&from, &scratch.path().join(&base)).await;
     }
     Tree::from_dir(scratch.path(), patterns, cache.store().index()).map_err(|e| e.to_string())
+}
+
+/// The values of a step's `params`, read on the host: the snapshot with the
+/// outputs of cached steps (and needed jobs) laid over it.
+fn params_on_host(
+    cache: &RunCache,
+    snapshot: &Path,
+    overlay: &Tree,
+    params: &[(String, Option<String>)],
+) -> Result<ParamValues, String> {
+    if params.is_empty() {
+        return Ok(ParamValues::default());
+    }
+    metrics::select_params(params, |file| {
+        let path = match overlay.get(file) {
+            Some(item) => cache.store().object_path(&item.hash),
+            None => snapshot.join(file),
+        };
+        match std::fs::read(&path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!("cannot read `{file}`: {e}")),
+        }
+    })
+}
+
+/// The values of a step's `params`, read from the container, for steps
+/// after one that may have changed files the cache does not know of.
+async fn params_from_container<B: Backend>(
+    ctx: &StepCtx<'_, B>,
+    params: &[(String, Option<String>)],
+) -> Result<ParamValues, String> {
+    let mut files: BTreeMap<String, Option<Vec<u8>>> = BTreeMap::new();
+    for (file, _) in params {
+        if !files.contains_key(file) {
+            let bytes = ctx
+                .env
+                .read_file(&format!("{}/{file}", ctx.workspace))
+                .await
+                .map_err(|e| e.to_string())?;
+            files.insert(file.clone(), bytes);
+        }
+    }
+    metrics::select_params(params, |file| Ok(files.get(file).cloned().flatten()))
 }
 
 async fn restore_into_container<B: Backend>(

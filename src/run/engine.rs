@@ -17,21 +17,29 @@ use super::shared::{
 use crate::executor::Backend;
 use crate::expr::{Object, Value};
 use crate::plan::{self, InstanceId, JobPlan, JobResult, Plan, PlanInputs, Scheduler};
+use crate::timings::RunPhases;
 use crate::workflow::LoadedWorkflow;
 use futures_util::StreamExt;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Instant;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-/// Runs a workflow that `workflow::parse` accepted. Returns the report of
-/// every job instance, in the order they finished.
+/// What a run gives back: every job instance's report, in the order they
+/// finished, and the time the run spent outside its jobs.
+pub struct RunOutput {
+    pub jobs: Vec<JobReport>,
+    pub phases: RunPhases,
+}
+
+/// Runs a workflow that `workflow::parse` accepted.
 pub async fn run<B: Backend + 'static>(
     backend: B,
     workflow: LoadedWorkflow,
     options: RunOptions,
     cancel: CancellationToken,
-) -> Result<Vec<JobReport>, String> {
+) -> Result<RunOutput, String> {
     let info = github::git_info(&options.repo);
     let given_inputs: Object = options
         .inputs
@@ -67,6 +75,8 @@ pub async fn run<B: Backend + 'static>(
         }
         None => github::default_payload(&options.event, &info, &inputs),
     };
+    let mut phases = RunPhases::default();
+    let snapshot_started = Instant::now();
     let snapshot_dir = tempfile::Builder::new()
         .prefix("mlci-workspace-")
         .tempdir()
@@ -77,6 +87,7 @@ pub async fn run<B: Backend + 'static>(
             options.repo.display()
         )
     })?;
+    phases.snapshot = snapshot_started.elapsed();
     let masker = Masker::new();
     for secret in options.secrets.values() {
         masker.add(secret);
@@ -117,11 +128,16 @@ pub async fn run<B: Backend + 'static>(
     let _ = shared.backend.remove_run(&shared.run_id).await;
     if let Some(cache) = &shared.cache {
         // Outputs end up in the working tree, as DVC leaves them.
+        let checkout_started = Instant::now();
         for warning in cache.finish(&shared.options.repo) {
             eprintln!("warning: {warning}");
         }
+        phases.checkout = checkout_started.elapsed();
     }
-    Ok(reports)
+    Ok(RunOutput {
+        jobs: reports,
+        phases,
+    })
 }
 
 /// The `inputs` context: declared defaults overlaid by `--input`.

@@ -7,9 +7,10 @@ use super::{JobReport, RunOptions};
 use crate::metrics;
 use crate::plan::JobResult;
 use crate::record::{
-    AnnotationRecord, Artifact, GateSpec, JobRecord, PullRequestInfo, RunRecord, RunResult,
-    StepRecord, branch_name,
+    AnnotationRecord, Artifact, GateSpec, JobRecord, PhaseRecord, PullRequestInfo, RunRecord,
+    RunResult, StepRecord, branch_name,
 };
+use crate::timings::RunPhases;
 use crate::workflow::LoadedWorkflow;
 use std::collections::BTreeSet;
 
@@ -17,6 +18,8 @@ use std::collections::BTreeSet;
 pub struct RunFacts<'a> {
     pub workflow: &'a LoadedWorkflow,
     pub reports: &'a [JobReport],
+    /// The time the run spent outside its jobs.
+    pub phases: &'a RunPhases,
     pub options: &'a RunOptions,
     /// Milliseconds since the Unix epoch.
     pub started_at: i64,
@@ -52,8 +55,13 @@ pub fn run_record(facts: &RunFacts<'_>) -> (RunRecord, Vec<String>) {
                 }
             }
             let input_paths: Vec<String> = step.inputs.iter().map(|(p, _, _)| p.clone()).collect();
-            let (params, errors) = metrics::collect_params(&options.repo, &input_paths);
+            let (mut params, errors) = metrics::collect_params(&options.repo, &input_paths);
             warnings.extend(errors.iter().map(|e| e.to_string()));
+            for param in &step.params {
+                if !params.iter().any(|p| p.name == param.name) {
+                    params.push(param.clone());
+                }
+            }
             for (path, hash, size) in step.inputs.iter().chain(&step.outputs) {
                 if seen.insert((path.clone(), hash.clone())) {
                     artifacts.push(Artifact {
@@ -90,6 +98,14 @@ pub fn run_record(facts: &RunFacts<'_>) -> (RunRecord, Vec<String>) {
             gpu_request: report.gpu_request.clone(),
             gpu_name: report.gpu_name.clone(),
             steps,
+            phases: report
+                .phases
+                .iter()
+                .map(|(phase, spent)| PhaseRecord {
+                    phase: phase.as_str().to_string(),
+                    duration_ms: spent.as_millis() as i64,
+                })
+                .collect(),
             annotations: report
                 .annotations
                 .iter()
@@ -149,6 +165,16 @@ pub fn run_record(facts: &RunFacts<'_>) -> (RunRecord, Vec<String>) {
         gates: GateSpec::from_workflow(&workflow.gates),
         jobs,
         artifacts,
+        phases: [
+            ("snapshot", facts.phases.snapshot),
+            ("checkout", facts.phases.checkout),
+        ]
+        .into_iter()
+        .map(|(phase, spent)| PhaseRecord {
+            phase: phase.to_string(),
+            duration_ms: spent.as_millis() as i64,
+        })
+        .collect(),
     };
     (record, warnings)
 }

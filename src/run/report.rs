@@ -3,6 +3,7 @@
 
 use super::commands::Annotation;
 use crate::plan::JobResult;
+use crate::timings::PhaseTimes;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -30,6 +31,8 @@ pub struct JobReport {
     pub matrix: BTreeMap<String, String>,
     /// `::error`/`::warning`/`::notice` of its steps.
     pub annotations: Vec<Annotation>,
+    /// Where its time went (`mlci run --timings`).
+    pub phases: PhaseTimes,
 }
 
 impl JobReport {
@@ -49,6 +52,7 @@ impl JobReport {
             gpu_name: None,
             matrix: BTreeMap::new(),
             annotations: Vec::new(),
+            phases: PhaseTimes::default(),
         }
     }
 }
@@ -72,4 +76,6 @@ pub struct StepReport {
     /// Its `inputs` and `outputs` files (path, BLAKE3, size), for lineage.
     pub inputs: Vec<(String, String, u64)>,
     pub outputs: Vec<(String, String, u64)>,
+    /// The values its `params` named (dotted name, value).
+    pub params: Vec<crate::metrics::Param>,
 }

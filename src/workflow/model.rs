@@ -280,7 +280,23 @@ pub struct Step {
     pub outputs: Vec<Spanned<String>>,
     /// mlci: metric files collected after the step.
     pub metrics: Vec<Spanned<String>>,
+    /// mlci: parameters hashed into the step's cache key by value, as DVC's
+    /// `params`: a change to another key of the same file does not count.
+    pub params: Vec<ParamRef>,
 }
+
+/// One entry of a step's `params`: a key of a YAML, JSON or TOML file, or
+/// the whole file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParamRef {
+    /// The params file, relative to the workspace (`params.yaml` by default).
+    pub file: Spanned<String>,
+    /// A dotted key (`train.lr`, `layers.0.units`); None for every key of the file.
+    pub key: Option<Spanned<String>>,
+}
+
+/// The params file that a key without a file name is read from, as in DVC.
+pub const DEFAULT_PARAMS_FILE: &str = "params.yaml";
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum StepAction {
@@ -289,6 +305,11 @@ pub enum StepAction {
 }
 
 impl Step {
+    /// Whether the step cache keys this step: it declares `inputs` or `params`.
+    pub fn is_cached(&self) -> bool {
+        !self.inputs.is_empty() || !self.params.is_empty()
+    }
+
     /// A name for logs: `name:`, else `Run <first line>` or `Run <action>`, as GitHub shows.
     pub fn display_name(&self) -> String {
         if let Some(name) = &self.name {

@@ -4,7 +4,7 @@
 
 use mlci::metrics::{Metric, Param};
 use mlci::record::{
-    AnnotationRecord, Artifact, GateSpec, JobRecord, RunRecord, RunResult, StepRecord,
+    AnnotationRecord, Artifact, GateSpec, JobRecord, PhaseRecord, RunRecord, RunResult, StepRecord,
 };
 use std::path::Path;
 use std::process::{Command, Output};
@@ -85,6 +85,13 @@ pub fn run(branch: &str, sha: &str, metrics: &[(&str, f64)]) -> RunRecord {
                     },
                 ],
                 annotations: vec![],
+                phases: vec![
+                    phase("prepare", 15),
+                    phase("container", 820),
+                    phase("workspace", 140),
+                    phase("steps", 39_500),
+                    phase("teardown", 300),
+                ],
                 ..JobRecord::default()
             },
             JobRecord {
@@ -135,6 +142,14 @@ pub fn run(branch: &str, sha: &str, metrics: &[(&str, f64)]) -> RunRecord {
                 size: Some(64),
             },
         ],
+        phases: vec![phase("snapshot", 20), phase("checkout", 310)],
+    }
+}
+
+fn phase(name: &str, duration_ms: i64) -> PhaseRecord {
+    PhaseRecord {
+        phase: name.to_string(),
+        duration_ms,
     }
 }
 

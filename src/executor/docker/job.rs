@@ -11,6 +11,7 @@ use futures_util::StreamExt;
 use super::archive::{self, Owner, Source};
 use super::errors::{docker_message, engine_error, status_of};
 use crate::executor::{ExecError, RunningService};
+use crate::timings::PhaseTimes;
 
 /// A running job: its container, services and network.
 #[derive(Debug)]
@@ -27,6 +28,8 @@ pub struct DockerJob {
     pub(super) workspace_path: String,
     /// Owner of the files mlci writes (the job's `--user` when numeric).
     pub(super) owner: Owner,
+    /// What the set-up spent on the container, the workspace and services.
+    pub(super) setup_phases: PhaseTimes,
 }
 
 impl DockerJob {

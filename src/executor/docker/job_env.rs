@@ -13,6 +13,7 @@ use crate::executor::{
     ExecError, ExecOutcome, ExecRequest, FileToWrite, JobEnv, RunningService, StepContainerSpec,
     StreamKind,
 };
+use crate::timings::PhaseTimes;
 
 impl JobEnv for DockerJob {
     async fn exec(
@@ -140,6 +141,10 @@ impl JobEnv for DockerJob {
 
     fn services(&self) -> &[RunningService] {
         &self.services
+    }
+
+    fn setup_phases(&self) -> PhaseTimes {
+        self.setup_phases.clone()
     }
 
     async fn remove(self) -> Result<(), ExecError> {

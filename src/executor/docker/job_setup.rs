@@ -21,6 +21,7 @@ use super::job::DockerJob;
 use super::names::{nonce, slug};
 use super::removal::remove_objects;
 use crate::executor::{ExecError, JobSpec, RunningService};
+use crate::timings::{Phase, PhaseTimes};
 
 /// The directory of step scripts and files (`/__w/_temp` on GitHub).
 pub const TEMP_DIR: &str = "/__w/_temp";
@@ -33,6 +34,8 @@ impl DockerBackend {
         created: &mut Created,
     ) -> Result<DockerJob, ExecError> {
         let job = &spec.job_name;
+        let mut phases = PhaseTimes::default();
+        let container_started = std::time::Instant::now();
         // 1. Everything that can be refused is refused before anything exists.
         spec.options.check_privileged(spec.allow_privileged)?;
         for s in &spec.services {
@@ -117,9 +120,12 @@ impl DockerBackend {
             image_digest: digest,
             workspace_path: spec.workspace_path.clone(),
             owner: owner.unwrap_or(Owner::ROOT),
+            setup_phases: PhaseTimes::default(),
         };
+        phases.add_since(Phase::Container, container_started);
 
         // 4. The workspace, and the temp directory.
+        let workspace_started = std::time::Instant::now();
         let ws = archive::relative_to_root(&spec.workspace_path).map_err(ExecError::Engine)?;
         let temp = archive::relative_to_root(TEMP_DIR).map_err(ExecError::Engine)?;
         let mut sources = vec![
@@ -166,8 +172,10 @@ impl DockerBackend {
             ];
             env.run_quiet(&argv, "0", cancel).await?;
         }
+        phases.add_since(Phase::Workspace, workspace_started);
 
         // 5. Services, then their health checks.
+        let services_started = std::time::Instant::now();
         for s in &spec.services {
             for v in &s.volumes {
                 self.ensure_volume(spec, v, created).await?;
@@ -208,6 +216,10 @@ impl DockerBackend {
             svc.ports = p;
         }
         env.volumes = created.volumes.clone();
+        if !spec.services.is_empty() {
+            phases.add_since(Phase::Services, services_started);
+        }
+        env.setup_phases = phases;
         Ok(env)
     }
 

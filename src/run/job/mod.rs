@@ -19,6 +19,7 @@ use crate::executor::{Backend, JobEnv};
 use crate::expr::{Object, Value};
 use crate::plan::{JobResult, PlannedJob};
 use crate::run::output::Console;
+use crate::timings::Phase;
 use crate::workflow::Job;
 use contexts::{fill_step_contexts, job_contexts};
 use gpu::{gpu_flag, gpu_name};
@@ -158,7 +159,7 @@ pub(super) async fn run_job_instance<B: Backend>(
         .cache
         .as_ref()
         .and_then(|cache| cache.upstream(&transitive_needs(shared, job)));
-    let uses_cache = upstream.is_some() || job.steps.iter().any(|s| !s.inputs.is_empty());
+    let uses_cache = upstream.is_some() || job.steps.iter().any(|s| s.is_cached());
     // A missing image is left for start_job to report (after its GPU check).
     let digest = match &shared.cache {
         Some(_) if uses_cache => shared.backend.image_id(&spec.image).await.ok(),
@@ -175,10 +176,15 @@ pub(super) async fn run_job_instance<B: Backend>(
                 image_digest: digest,
                 dirty: false,
             };
-            if let Some(replay) =
-                cached::all_hits(shared, job, &mut scope, &state, &workspace).await
-            {
+            let hash_started = Instant::now();
+            let replay = cached::all_hits(shared, job, &mut scope, &state, &workspace).await;
+            report.phases.add_since(Phase::Hash, hash_started);
+            if let Some(replay) = replay {
                 report.steps = cached::replay(shared, job, &mut scope, &instance.name, replay);
+                report.phases.add(
+                    Phase::Prepare,
+                    started.elapsed().saturating_sub(report.phases.total()),
+                );
                 return finish_job(
                     shared,
                     planned,
@@ -190,9 +196,11 @@ pub(super) async fn run_job_instance<B: Backend>(
                 );
             }
             if let Some(upstream) = &upstream {
-                if let Err(message) =
-                    cached::place_upstream(shared, job, upstream, &workspace, &mut spec).await
-                {
+                let restore_started = Instant::now();
+                let placed =
+                    cached::place_upstream(shared, job, upstream, &workspace, &mut spec).await;
+                report.phases.add_since(Phase::Restore, restore_started);
+                if let Err(message) = placed {
                     return shared.fail_job(keep_going, report, &instance.name, message);
                 }
             }
@@ -203,13 +211,27 @@ pub(super) async fn run_job_instance<B: Backend>(
     shared.print(&instance.name, &format!("starting in {}", spec.image));
     shared.console.job_started(&instance.name);
     let _spinner = Spinner(&shared.console, &instance.name);
+    report.phases.add(
+        Phase::Prepare,
+        started.elapsed().saturating_sub(report.phases.total()),
+    );
+    let setup_started = Instant::now();
     let env = match shared.backend.start_job(&spec, cancel).await {
         Ok(env) => env,
         Err(error) => {
+            report.phases.add_since(Phase::Container, setup_started);
             report.duration = started.elapsed();
             return shared.fail_job(keep_going, report, &instance.name, error.to_string());
         }
     };
+    let setup = env.setup_phases();
+    report.phases.merge(&setup);
+    // What the backend did not put in a phase of its own (image checks) is
+    // the container's.
+    report.phases.add(
+        Phase::Container,
+        setup_started.elapsed().saturating_sub(setup.total()),
+    );
     report.image_digest = env.image_digest().to_string();
     if report.gpu_request.is_some() {
         report.gpu_name = gpu_name(&env, cancel).await;
@@ -218,7 +240,7 @@ pub(super) async fn run_job_instance<B: Backend>(
         }
     }
     let has_bash = job.container.is_none();
-    let (result, summary, steps) = run_steps(
+    let outcome = run_steps(
         shared,
         job,
         &env,
@@ -230,12 +252,23 @@ pub(super) async fn run_job_instance<B: Backend>(
         cancel,
     )
     .await;
-    report.steps = steps;
+    report.steps = outcome.reports;
+    report.phases.merge(&outcome.phases);
+    let teardown_started = Instant::now();
     if let Err(error) = env.remove().await {
         shared.print(&instance.name, &format!("warning: cleanup: {error}"));
     }
-    report.summary = summary;
-    finish_job(shared, planned, job, &scope, report, result, started)
+    report.phases.add_since(Phase::Teardown, teardown_started);
+    report.summary = outcome.summary;
+    finish_job(
+        shared,
+        planned,
+        job,
+        &scope,
+        report,
+        outcome.result,
+        started,
+    )
 }
 
 /// The end of a job instance that ran (or was restored): its outputs for the

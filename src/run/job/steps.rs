@@ -15,12 +15,23 @@ use crate::run::step::{
     JobCacheState, JobScope, StepCtx, StepState, exec_step, is_checkout, prepare_run, step_env,
     step_title,
 };
+use crate::timings::{Phase, PhaseTimes};
 use crate::workflow::{Job, Step, StepAction};
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-/// Runs a job's steps in its container: the job's result, its summary and
-/// the report of every step.
+/// How a job's steps went.
+pub(super) struct StepsOutcome {
+    pub result: JobResult,
+    /// What the steps wrote to `GITHUB_STEP_SUMMARY`.
+    pub summary: String,
+    pub reports: Vec<StepReport>,
+    /// The steps' commands, and what the cache spent around them.
+    pub phases: PhaseTimes,
+}
+
+/// Runs a job's steps in its container: the job's result, its summary, the
+/// report of every step and where the time went.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn run_steps<B: Backend>(
     shared: &Shared<B>,
@@ -32,7 +43,8 @@ pub(super) async fn run_steps<B: Backend>(
     has_bash: bool,
     job_cache: Option<JobCacheState>,
     cancel: &CancellationToken,
-) -> (JobResult, String, Vec<StepReport>) {
+) -> StepsOutcome {
+    let started = Instant::now();
     let mut state = StepState::new(job_cache);
     // Actions copied into the container, `post` steps to run at the end.
     let mut job_actions = JobActions::default();
@@ -155,7 +167,18 @@ pub(super) async fn run_steps<B: Backend>(
     } else {
         JobResult::Success
     };
-    (result, state.summary, reports)
+    // What the cache phases did not take was the steps' own work.
+    let mut phases = std::mem::take(&mut state.phases);
+    phases.add(
+        Phase::Steps,
+        started.elapsed().saturating_sub(phases.total()),
+    );
+    StepsOutcome {
+        result,
+        summary: state.summary,
+        reports,
+        phases,
+    }
 }
 
 /// A step's `metrics:` files, read from the job container after it ran.

@@ -1,11 +1,12 @@
 //! What a step's cache key is made of besides the content of its inputs:
 //! command, shell, environment (secrets by name only), working directory,
-//! and the `inputs`/`outputs`/`metrics` patterns.
+//! the `inputs`/`outputs`/`metrics` patterns, and the values of `params`.
 
 use super::exec::StepExec;
 use super::scope::JobScope;
 use crate::cache::{CacheKey, Tree};
 use crate::executor::Backend;
+use crate::metrics::ParamValues;
 use crate::run::shared::Shared;
 use crate::workflow::{Spanned, Step};
 use std::collections::{BTreeMap, BTreeSet};
@@ -20,10 +21,12 @@ pub struct StepKeyParts {
     pub inputs: Vec<String>,
     pub outputs: Vec<String>,
     pub metrics: Vec<String>,
+    /// `params`, evaluated: file and dotted key (None: every key of the file).
+    pub params: Vec<(String, Option<String>)>,
 }
 
 impl StepKeyParts {
-    pub fn key(&self, image_digest: &str, inputs: Tree) -> CacheKey {
+    pub fn key(&self, image_digest: &str, inputs: Tree, params: &ParamValues) -> CacheKey {
         crate::cache::KeyInput {
             command: self.command.clone(),
             shell: self.shell.clone(),
@@ -32,6 +35,7 @@ impl StepKeyParts {
             secret_names: self.secret_names.clone(),
             working_directory: self.workdir.clone(),
             inputs,
+            params: params.keyed.clone(),
         }
         .key()
     }
@@ -98,6 +102,24 @@ pub(super) fn key_parts<B: Backend>(
         inputs: eval_all(&step.inputs, "inputs")?,
         outputs: eval_all(&step.outputs, "outputs")?,
         metrics: eval_all(&step.metrics, "metrics")?,
+        params: step
+            .params
+            .iter()
+            .map(|param| {
+                let file = scope
+                    .eval_string(&param.file.value)
+                    .map_err(|e| format!("cannot evaluate `params`: {e}"))?;
+                let key = match &param.key {
+                    Some(key) => Some(
+                        scope
+                            .eval_string(&key.value)
+                            .map_err(|e| format!("cannot evaluate `params`: {e}"))?,
+                    ),
+                    None => None,
+                };
+                Ok((file.trim().trim_start_matches("./").to_string(), key))
+            })
+            .collect::<Result<_, String>>()?,
     })
 }
 

@@ -9,6 +9,7 @@ use crate::expr::Object;
 use crate::run::defaults;
 use crate::run::report::StepReport;
 use crate::run::shared::{Shared, workflow_name};
+use crate::timings::PhaseTimes;
 use crate::workflow::{Job, Step};
 use std::collections::BTreeMap;
 use tokio_util::sync::CancellationToken;
@@ -37,6 +38,8 @@ pub(crate) struct StepState {
     pub cache: Option<JobCacheState>,
     /// What the step being run adds to its report (cache key, metrics…).
     pub current: StepReport,
+    /// What the step cache spent so far: hashing, restores, copy-out, saves.
+    pub phases: PhaseTimes,
 }
 
 /// What the cache knows of a job's workspace.
@@ -61,6 +64,7 @@ impl StepState {
             summary: String::new(),
             cache,
             current: StepReport::default(),
+            phases: PhaseTimes::default(),
         }
     }
 }

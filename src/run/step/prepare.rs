@@ -81,7 +81,7 @@ pub(crate) fn prepare_run<B: Backend>(
         timeout: step_timeout(scope, step),
         action: defaults::action_name(step.id.as_ref().map(|i| i.value.as_str()), None, index),
     };
-    let key_parts = if shared.cache.is_some() && !step.inputs.is_empty() {
+    let key_parts = if shared.cache.is_some() && step.is_cached() {
         Some(key_parts(shared, step, scope, &exec, script, shell_key)?)
     } else {
         None

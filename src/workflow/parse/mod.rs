@@ -6,13 +6,14 @@
 //!
 //! One file per part of the schema, all on the shared `reader` helpers:
 //! `workflow` → `triggers`, `settings`, `gates`, `jobs` → `container`,
-//! `strategy`, `steps`; each reads values with `scalars` and checks their
+//! `strategy`, `steps` → `params`; each reads values with `scalars` and checks their
 //! expressions with `expressions`.
 
 mod container;
 mod expressions;
 mod gates;
 mod jobs;
+mod params;
 mod reader;
 mod scalars;
 mod settings;

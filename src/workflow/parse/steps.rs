@@ -23,6 +23,7 @@ pub(super) const STEP_KEYS: &[&str] = &[
     "inputs",
     "outputs",
     "metrics",
+    "params",
 ];
 
 impl Reader<'_> {
@@ -57,6 +58,7 @@ impl Reader<'_> {
             inputs: Vec::new(),
             outputs: Vec::new(),
             metrics: Vec::new(),
+            params: Vec::new(),
         };
         let mut run = None;
         let mut uses = None;
@@ -96,6 +98,7 @@ impl Reader<'_> {
                 "inputs" => step.inputs = self.string_list(value, Some(&context::STEP)),
                 "outputs" => step.outputs = self.string_list(value, Some(&context::STEP)),
                 "metrics" => step.metrics = self.string_list(value, Some(&context::STEP)),
+                "params" => step.params = self.params(value),
                 _ => unreachable!("every step key is handled"),
             }
         }
