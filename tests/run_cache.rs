@@ -230,6 +230,167 @@ jobs:
 }
 
 #[test]
+fn params_by_key_rerun_a_step_only_when_its_own_keys_change() {
+    ensure_image();
+    let repo = repo_with(&[
+        (
+            "wf.yml",
+            r#"
+on: push
+jobs:
+  train:
+    runs-on: python-ml
+    steps:
+      - run: python3 -c "import yaml; print('train ran with lr', yaml.safe_load(open('params.yaml'))['train']['lr'])"
+        params: [params.yaml:train.lr]
+  tune:
+    runs-on: python-ml
+    steps:
+      - run: python3 -c "import tomllib; print('tune ran with', tomllib.load(open('conf.toml', 'rb'))['search']['trials'], 'trials')"
+        params:
+          - conf.toml: [search.trials]
+"#,
+        ),
+        (
+            "params.yaml",
+            "train:\n  lr: 0.01\n  epochs: 3\nevaluate:\n  threshold: 0.5\n",
+        ),
+        ("conf.toml", "[search]\ntrials = 8\nseed = 1\n"),
+    ]);
+    let cache = tempfile::tempdir().unwrap();
+    let run = || mlci(repo.path(), cache.path(), &["run", "wf.yml"]);
+
+    let (output, first) = run();
+    assert_eq!(output.status.code(), Some(0), "{first}");
+    assert!(first.contains("[train] train ran with lr 0.01"), "{first}");
+    assert!(first.contains("[tune] tune ran with 8 trials"), "{first}");
+
+    // Other keys of the same files change, keys are reordered, a comment is
+    // added: neither step runs, and no container starts.
+    std::fs::write(
+        repo.path().join("params.yaml"),
+        "# tuned\nevaluate:\n  threshold: 0.9\ntrain:\n  epochs: 30\n  lr: 0.01\n",
+    )
+    .unwrap();
+    std::fs::write(repo.path().join("conf.toml"), "[search]\nseed = 2\ntrials = 8\n").unwrap();
+    let (output, second) = run();
+    assert_eq!(output.status.code(), Some(0), "{second}");
+    assert!(!second.contains("ran with"), "{second}");
+    assert!(!second.contains("starting in"), "{second}");
+    assert_eq!(second.matches("restored from cache").count(), 2, "{second}");
+
+    // The step's own key changes: that step runs, the other one does not.
+    std::fs::write(
+        repo.path().join("params.yaml"),
+        "evaluate:\n  threshold: 0.9\ntrain:\n  epochs: 30\n  lr: 0.02\n",
+    )
+    .unwrap();
+    let (output, third) = run();
+    assert_eq!(output.status.code(), Some(0), "{third}");
+    assert!(third.contains("[train] train ran with lr 0.02"), "{third}");
+    assert!(!third.contains("tune ran"), "{third}");
+    // The run store has the values the steps were keyed by.
+    let (_, shown) = mlci(repo.path(), cache.path(), &["metrics", "show"]);
+    assert!(shown.contains("train.lr"), "{shown}");
+    assert!(shown.contains("0.02"), "{shown}");
+    assert!(shown.contains("search.trials"), "{shown}");
+
+    // A key the file does not have fails the step and says what there is.
+    let workflow = std::fs::read_to_string(repo.path().join("wf.yml")).unwrap();
+    std::fs::write(
+        repo.path().join("wf.yml"),
+        workflow.replace("params.yaml:train.lr", "params.yaml:train.momentum"),
+    )
+    .unwrap();
+    let (output, fourth) = run();
+    assert_eq!(output.status.code(), Some(1), "{fourth}");
+    assert!(
+        fourth.contains("the params file `params.yaml` has no key `train.momentum`; under `train` it has `epochs`, `lr`"),
+        "{fourth}"
+    );
+}
+
+/// The `--timings` table: its header and one row per job, each cell parsed.
+fn timings_table(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut lines = text
+        .lines()
+        .skip_while(|l| !l.starts_with("timings of "))
+        .skip(1);
+    let header: Vec<String> = lines
+        .next()
+        .unwrap_or_else(|| panic!("no timings table:\n{text}"))
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    let rows = lines
+        .take_while(|l| !l.trim_start().starts_with("outside the jobs"))
+        .map(|l| l.split_whitespace().map(str::to_string).collect())
+        .collect();
+    (header, rows)
+}
+
+#[test]
+fn timings_show_each_phase_of_every_job_and_the_run_store_keeps_them() {
+    ensure_image();
+    let repo = repo_with(&[(
+        "wf.yml",
+        r#"
+on: push
+jobs:
+  make:
+    runs-on: python-ml
+    steps:
+      - run: mkdir -p data && head -c 1000000 /dev/urandom > data/blob.bin
+        inputs: [wf.yml]
+        outputs: [data/]
+  use:
+    needs: make
+    runs-on: python-ml
+    steps:
+      - run: test -s data/blob.bin && echo used
+"#,
+    )]);
+    let cache = tempfile::tempdir().unwrap();
+    let (output, first) = mlci(repo.path(), cache.path(), &["run", "wf.yml", "--timings"]);
+    assert_eq!(output.status.code(), Some(0), "{first}");
+    let (header, rows) = timings_table(&first);
+    for phase in ["JOB", "container", "workspace", "steps", "copy-out", "save", "teardown", "other", "total"] {
+        assert!(header.iter().any(|h| h == phase), "no `{phase}` column: {header:?}\n{first}");
+    }
+    assert_eq!(rows.len(), 2, "{first}");
+    let column = |name: &str| header.iter().position(|h| h == name).unwrap();
+    for row in &rows {
+        assert_eq!(row.len(), header.len(), "{first}");
+        let seconds: Vec<f64> = row[1..].iter().map(|c| c.parse().unwrap()).collect();
+        // The phases and `other` add up to the job's total (each cell is rounded).
+        let parts: f64 = seconds[..seconds.len() - 1].iter().sum();
+        let total = seconds[seconds.len() - 1];
+        assert!((parts - total).abs() < 0.03, "{row:?} does not add up\n{first}");
+        assert!(row[column("container")].parse::<f64>().unwrap() > 0.0, "{first}");
+    }
+    let make = rows.iter().find(|r| r[0] == "make").unwrap();
+    assert!(make[column("copy-out")].parse::<f64>().unwrap() > 0.0, "{first}");
+    assert!(make[column("save")].parse::<f64>().unwrap() > 0.0, "{first}");
+    assert!(first.contains("outside the jobs: snapshot"), "{first}");
+
+    // The run store keeps the phases: `runs show` lists them per job.
+    let (_, shown) = mlci(repo.path(), cache.path(), &["runs", "show"]);
+    assert_eq!(shown.matches("time by phase: prepare").count(), 2, "{shown}");
+    assert!(shown.contains("container "), "{shown}");
+    assert!(shown.contains("outside the jobs: snapshot"), "{shown}");
+
+    // All hits: `make` starts no container, so it spends nothing there.
+    let (output, second) = mlci(repo.path(), cache.path(), &["run", "wf.yml", "--timings"]);
+    assert_eq!(output.status.code(), Some(0), "{second}");
+    let (header, rows) = timings_table(&second);
+    let make = rows.iter().find(|r| r[0] == "make").unwrap();
+    let hash = header.iter().position(|h| h == "hash").unwrap();
+    assert!(make[hash].parse::<f64>().unwrap() >= 0.0, "{second}");
+    let container = header.iter().position(|h| h == "container").unwrap();
+    assert_eq!(make[container], "0.00", "{second}");
+}
+
+#[test]
 fn a_declared_output_that_is_not_made_fails_the_step() {
     ensure_image();
     let repo = repo_with(&[(

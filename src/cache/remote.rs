@@ -131,6 +131,9 @@ impl std::fmt::Debug for Remote {
 impl Remote {
     /// Builds the client (no request is made yet).
     pub fn connect(config: RemoteConfig) -> Result<Remote, RemoteError> {
+        // The HTTP client's TLS runs on ring (the build has no other provider);
+        // installing it twice is refused, and harmless.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let bad = || RemoteError::BadUrl(config.url.clone());
         let rest = config.url.strip_prefix("s3://").ok_or_else(bad)?;
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));

@@ -64,6 +64,7 @@ pub(super) fn print_summary(runs: &[WorkflowRun], json: bool) {
                     "phases": {
                         "snapshot": run.phases.snapshot.as_secs_f64(),
                         "checkout": run.phases.checkout.as_secs_f64(),
+                        "cleanup": run.phases.cleanup.as_secs_f64(),
                     },
                 })
             })
@@ -124,8 +125,9 @@ pub(super) fn print_timings(runs: &[WorkflowRun]) {
         println!("\ntimings of {} (seconds)", run.path);
         print!("{}", table(&rows));
         println!(
-            "  outside the jobs: snapshot {}, checkout of outputs {}",
+            "  outside the jobs: snapshot {}, waiting for removals {}, checkout of outputs {}",
             seconds(run.phases.snapshot),
+            seconds(run.phases.cleanup),
             seconds(run.phases.checkout)
         );
     }

@@ -3,7 +3,7 @@
 use super::args::RunsCommand;
 use super::run_store::{describe_run, fail, find_run, open};
 use super::table::table;
-use crate::record::{RunFilter, format_time};
+use crate::record::{PhaseRecord, RunFilter, format_time};
 use serde_json::json;
 use std::process::ExitCode;
 
@@ -144,6 +144,12 @@ pub(super) fn runs(command: RunsCommand) -> ExitCode {
                     ]);
                 }
                 print!("{}", table(&rows));
+                if !job.phases.is_empty() {
+                    println!("  time by phase: {}", phase_list(&job.phases));
+                }
+            }
+            if !r.phases.is_empty() {
+                println!("\n  outside the jobs: {}", phase_list(&r.phases));
             }
             if !r.artifacts.is_empty() {
                 println!("\n  artifacts");
@@ -163,4 +169,13 @@ pub(super) fn runs(command: RunsCommand) -> ExitCode {
             ExitCode::SUCCESS
         }
     }
+}
+
+/// `container 0.42s, steps 1.20s`: a recorded job's (or run's) time by phase.
+fn phase_list(phases: &[PhaseRecord]) -> String {
+    phases
+        .iter()
+        .map(|p| format!("{} {:.2}s", p.phase, p.duration_ms as f64 / 1000.0))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -58,6 +58,11 @@ pub struct JobSpec {
     pub files: Vec<FileToWrite>,
     /// Whether `--privileged` may be honoured (`mlci run --allow-privileged`).
     pub allow_privileged: bool,
+    /// An empty host directory for the job's files, on the cache's file
+    /// system: a backend whose engine sees this machine's files keeps the
+    /// workspace and temp directory there as bind mounts instead of copies,
+    /// and [`JobEnv::host_path`] tells where. The caller removes it.
+    pub host_dir: Option<PathBuf>,
 }
 
 /// A `services:` entry.
@@ -139,7 +144,7 @@ pub struct StepContainerSpec {
 
 /// A place that can run jobs.
 pub trait Backend: Send + Sync {
-    type Env: JobEnv;
+    type Env: JobEnv + 'static;
 
     /// Creates and starts the job's container, its network and services
     /// (waiting for their health checks), and copies the workspace in.
@@ -248,6 +253,13 @@ pub trait JobEnv: Send + Sync {
 
     /// Host names and mapped ports of the services, for `job.services`.
     fn services(&self) -> &[RunningService];
+
+    /// The host directory that holds everything under a container directory
+    /// (the workspace, for one), when the backend keeps it on the host: what
+    /// a step wrote there can be read in place.
+    fn host_path(&self, _path: &str) -> Option<PathBuf> {
+        None
+    }
 
     /// What the set-up of `Backend::start_job` spent, by phase (container,
     /// workspace, services).

@@ -327,27 +327,39 @@ pub(super) async fn run_cached_step<B: Backend>(
         return ("failure", result.outputs);
     }
     let patterns = parts.saved_patterns();
-    let scratch = match scratch_dir(cache) {
-        Ok(dir) => dir,
-        Err(message) => {
-            shared.print(
-                name,
-                &format!("warning: the step's outputs are not cached: {message}"),
-            );
-            return ("success", result.outputs);
+    // Where the outputs are read from: in place, when the workspace is on
+    // the host (moved into the store when no later step of the job can see
+    // them), else copied out of the container into a scratch directory.
+    let mut scratch = None;
+    let (root, move_files) = match ctx.env.host_path(ctx.workspace) {
+        Some(root) => (root, is_last_step(ctx.job, step)),
+        None => {
+            let dir = match scratch_dir(cache) {
+                Ok(dir) => dir,
+                Err(message) => {
+                    shared.print(
+                        name,
+                        &format!("warning: the step's outputs are not cached: {message}"),
+                    );
+                    return ("success", result.outputs);
+                }
+            };
+            let copy_started = std::time::Instant::now();
+            for base in pattern_bases(&patterns).unwrap_or_default() {
+                let from = if base.is_empty() {
+                    ctx.workspace.to_string()
+                } else {
+                    format!("{}/{base}", ctx.workspace)
+                };
+                // A missing output is reported by the save, by pattern.
+                let _ = ctx.env.copy_out(&from, &dir.path().join(&base)).await;
+            }
+            state.phases.add_since(Phase::CopyOut, copy_started);
+            let root = dir.path().to_path_buf();
+            scratch = Some(dir);
+            (root, true)
         }
     };
-    let copy_started = std::time::Instant::now();
-    for base in pattern_bases(&patterns).unwrap_or_default() {
-        let from = if base.is_empty() {
-            ctx.workspace.to_string()
-        } else {
-            format!("{}/{base}", ctx.workspace)
-        };
-        // A missing output is reported by the save, by pattern.
-        let _ = ctx.env.copy_out(&from, &scratch.path().join(&base)).await;
-    }
-    state.phases.add_since(Phase::CopyOut, copy_started);
     let meta = SaveMeta {
         made_by: step_ref(workflow_name(shared), ctx.name, &title),
         step_outputs: result
@@ -360,9 +372,8 @@ pub(super) async fn run_cached_step<B: Backend>(
         duration: started.elapsed(),
     };
     let save_started = std::time::Instant::now();
-    let saved = cache
-        .save(&key, scratch.path().to_path_buf(), patterns, meta)
-        .await;
+    let saved = cache.save(&key, root, patterns, meta, move_files).await;
+    drop(scratch);
     state.phases.add_since(Phase::Save, save_started);
     match saved {
         Ok(entry) => {
@@ -378,6 +389,17 @@ pub(super) async fn run_cached_step<B: Backend>(
             ("failure", result.outputs)
         }
     }
+}
+
+/// Whether a step is its job's last and nothing after it can read the
+/// job's files: no action (`actions/cache` saves files in its `post` step).
+fn is_last_step(job: &Job, step: &Step) -> bool {
+    let last = job.steps.last().is_some_and(|s| std::ptr::eq(s, step));
+    let no_actions = job.steps.iter().all(|s| match &s.action {
+        StepAction::Uses(uses) => is_checkout(&uses.value),
+        StepAction::Run(_) => true,
+    });
+    last && no_actions
 }
 
 /// A scratch directory inside the cache directory, so that saved files

@@ -122,17 +122,34 @@ pub async fn run<B: Backend + 'static>(
         concurrency: ConcurrencyGroups::default(),
         actions,
         cache,
+        teardowns: Default::default(),
     });
     let reports = schedule(shared.clone(), plan, selected, cancel.clone()).await;
+    // Outputs end up in the working tree, as DVC leaves them: on a thread,
+    // while the engine removes the last job containers.
+    let checkout = shared.cache.is_some().then(|| {
+        let shared = shared.clone();
+        tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
+            let cache = shared.cache.as_ref().expect("checked");
+            (cache.finish(&shared.options.repo), started.elapsed())
+        })
+    });
+    let cleanup_started = Instant::now();
+    shared.finish_teardowns().await;
+    phases.cleanup = cleanup_started.elapsed();
     // Whatever happened, nothing of this run stays on the engine.
     let _ = shared.backend.remove_run(&shared.run_id).await;
-    if let Some(cache) = &shared.cache {
-        // Outputs end up in the working tree, as DVC leaves them.
-        let checkout_started = Instant::now();
-        for warning in cache.finish(&shared.options.repo) {
-            eprintln!("warning: {warning}");
+    if let Some(checkout) = checkout {
+        match checkout.await {
+            Ok((warnings, spent)) => {
+                for warning in warnings {
+                    eprintln!("warning: {warning}");
+                }
+                phases.checkout = spent;
+            }
+            Err(error) => eprintln!("warning: leaving the outputs in the working tree: {error}"),
         }
-        phases.checkout = checkout_started.elapsed();
     }
     Ok(RunOutput {
         jobs: reports,

@@ -205,6 +205,7 @@ pub fn spec(run_id: &str, job: &str, workspace: &Path, options: &str) -> JobSpec
         copies: vec![],
         files: vec![],
         allow_privileged: false,
+        host_dir: None,
     }
 }
 

@@ -22,6 +22,9 @@ pub struct Store {
     pub(super) dir: PathBuf,
     pub(super) index: FileIndex,
     warn: WarnFn,
+    /// Files and directories written but not yet synced, when syncs wait
+    /// for [`Store::sync_deferred`] (see [`Store::deferring_syncs`]).
+    pub(super) deferred_syncs: Option<std::sync::Mutex<Vec<PathBuf>>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -55,7 +58,49 @@ impl Store {
             dir,
             index,
             warn: stderr_warnings(),
+            deferred_syncs: None,
         })
+    }
+
+    /// Syncs objects and entries to disk in [`Store::sync_deferred`] rather
+    /// than each as it is written: a run saves its outputs without waiting
+    /// for the disk, and syncs them all at its end, before the file index
+    /// that vouches for them is saved. A process killed in between loses
+    /// nothing (the page cache survives it); after a power loss the index
+    /// does not vouch for unsynced objects, so they are hashed again and a
+    /// damaged one is found.
+    pub fn deferring_syncs(mut self) -> Store {
+        self.deferred_syncs = Some(std::sync::Mutex::new(Vec::new()));
+        self
+    }
+
+    /// Syncs `temp` now, before it is renamed to `dest`; or, when syncs
+    /// are deferred, notes `dest` to sync later.
+    pub(super) fn sync_or_defer(&self, temp: &Path, dest: &Path) -> std::io::Result<()> {
+        match &self.deferred_syncs {
+            Some(list) => {
+                list.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(dest.to_path_buf());
+                Ok(())
+            }
+            None => File::open(temp)?.sync_all(),
+        }
+    }
+
+    /// Syncs what was written since the last call (each path once).
+    pub fn sync_deferred(&self) {
+        let Some(list) = &self.deferred_syncs else {
+            return;
+        };
+        let mut paths = std::mem::take(&mut *list.lock().unwrap_or_else(|e| e.into_inner()));
+        paths.sort();
+        paths.dedup();
+        for path in paths {
+            if let Ok(file) = File::open(&path) {
+                let _ = file.sync_all();
+            }
+        }
     }
 
     /// Sends warnings (a corrupt entry discarded, a remote down) to `warn` instead of stderr.

@@ -89,7 +89,10 @@ impl Store {
             duration_ms: meta.duration.as_millis() as u64,
         };
         self.write_entry(&entry, options.overwrite)?;
-        let _ = self.index.save();
+        // With syncs deferred, the index is saved after them (`sync_deferred`).
+        if self.deferred_syncs.is_none() {
+            let _ = self.index.save();
+        }
         Ok(entry)
     }
 
@@ -130,11 +133,9 @@ impl Store {
 
     /// Moves a verified temporary file into `objects/`: sync, read-only, rename, index.
     pub(crate) fn commit_object(&self, temp: &Path, hash: &str) -> Result<(), StoreError> {
-        let file = File::open(temp).map_err(io(temp))?;
-        file.sync_all().map_err(io(temp))?;
-        drop(file);
-        std::fs::set_permissions(temp, std::fs::Permissions::from_mode(0o444)).map_err(io(temp))?;
         let dest = self.object_path(hash);
+        self.sync_or_defer(temp, &dest).map_err(io(temp))?;
+        std::fs::set_permissions(temp, std::fs::Permissions::from_mode(0o444)).map_err(io(temp))?;
         let parent = dest.parent().expect("objects have a parent");
         std::fs::create_dir_all(parent).map_err(io(parent))?;
         std::fs::rename(temp, &dest).map_err(io(&dest))?;
@@ -154,9 +155,9 @@ impl Store {
         {
             let mut file = File::create(&temp).map_err(io(&temp))?;
             file.write_all(&text).map_err(io(&temp))?;
-            file.sync_all().map_err(io(&temp))?;
         }
         let dest = self.entry_path(&entry.key);
+        self.sync_or_defer(&temp, &dest).map_err(io(&temp))?;
         let result = if overwrite {
             std::fs::rename(&temp, &dest)
         } else {
@@ -174,9 +175,8 @@ impl Store {
                 return Err(io(&dest)(e));
             }
         }
-        if let Ok(dir) = File::open(self.dir.join("entries")) {
-            let _ = dir.sync_all();
-        }
+        let entries = self.dir.join("entries");
+        let _ = self.sync_or_defer(&entries, &entries);
         Ok(())
     }
 }

@@ -50,6 +50,15 @@ impl DockerBackend {
         Ok(DockerBackend { docker, host })
     }
 
+    /// Whether job files can be bind mounts of host directories: the engine
+    /// listens on a local socket (so it sees this machine's files), and
+    /// `MLCI_WORKSPACE=copy` does not ask for copies (an engine in another
+    /// machine or VM behind a local socket, mlci in a container).
+    pub fn mounts_host_dirs(&self) -> bool {
+        self.host.starts_with("unix://")
+            && std::env::var("MLCI_WORKSPACE").as_deref() != Ok("copy")
+    }
+
     /// Wraps an existing bollard client.
     pub fn with_client(docker: Docker, host: impl Into<String>) -> Self {
         DockerBackend {

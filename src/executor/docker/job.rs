@@ -9,6 +9,8 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 
 use super::archive::{self, Owner, Source};
+use super::host_dirs::HostMounts;
+use std::path::PathBuf;
 use super::errors::{docker_message, engine_error, status_of};
 use crate::executor::{ExecError, RunningService};
 use crate::timings::PhaseTimes;
@@ -30,6 +32,9 @@ pub struct DockerJob {
     pub(super) owner: Owner,
     /// What the set-up spent on the container, the workspace and services.
     pub(super) setup_phases: PhaseTimes,
+    /// The job's directories on the host, when the workspace and temp
+    /// directory are bind mounts (see `host_dirs`).
+    pub(super) host: Option<HostMounts>,
 }
 
 impl DockerJob {
@@ -41,6 +46,28 @@ impl DockerJob {
     /// The job network's name.
     pub fn network(&self) -> Option<&str> {
         self.network.as_deref()
+    }
+
+    /// Who should own the files mlci writes on the host for the container:
+    /// the job's `--user` when it is not root.
+    pub(super) fn host_owner(&self) -> Option<Owner> {
+        Some(self.owner).filter(|o| *o != Owner::ROOT)
+    }
+
+    /// Where a container path is on the host, for writing; None when it is
+    /// not in one of the job's host directories.
+    pub(super) fn host_target(&self, path: &str) -> Result<Option<PathBuf>, ExecError> {
+        let Some(host) = &self.host else {
+            return Ok(None);
+        };
+        host.writable(&self.abs(path)).map_err(|e| {
+            ExecError::Engine(format!("cannot write in job `{}`: {e}", self.job_name))
+        })
+    }
+
+    /// Where a container path is on the host, for reading.
+    pub(super) fn host_source(&self, path: &str) -> Option<PathBuf> {
+        self.host.as_ref()?.readable(&self.abs(path))
     }
 
     pub(super) fn abs(&self, path: &str) -> String {

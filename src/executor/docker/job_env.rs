@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::archive::{self, Source};
 use super::job::DockerJob;
+use super::host_dirs;
 use super::removal::remove_objects;
 use crate::executor::{
     ExecError, ExecOutcome, ExecRequest, FileToWrite, JobEnv, RunningService, StepContainerSpec,
@@ -26,6 +27,10 @@ impl JobEnv for DockerJob {
     }
 
     async fn write_file(&self, path: &str, contents: &[u8], mode: u32) -> Result<(), ExecError> {
+        if let Some(target) = self.host_target(path)? {
+            return host_dirs::write_file(&target, contents, mode, self.host_owner())
+                .map_err(|e| self.host_error("write", path, e));
+        }
         let path = self.abs(path);
         let name = archive::relative_to_root(&path).map_err(ExecError::Engine)?;
         self.upload(vec![Source::Data {
@@ -45,6 +50,11 @@ impl JobEnv for DockerJob {
     async fn write_files(&self, files: Vec<FileToWrite>) -> Result<(), ExecError> {
         let mut sources = Vec::with_capacity(files.len());
         for file in files {
+            if let Some(target) = self.host_target(&file.path)? {
+                host_dirs::write_file(&target, &file.contents, file.mode, self.host_owner())
+                    .map_err(|e| self.host_error("write", &file.path, e))?;
+                continue;
+            }
             let path = self.abs(&file.path);
             let name = archive::relative_to_root(&path).map_err(ExecError::Engine)?;
             sources.push(Source::Data {
@@ -52,6 +62,9 @@ impl JobEnv for DockerJob {
                 data: file.contents,
                 mode: file.mode,
             });
+        }
+        if sources.is_empty() {
+            return Ok(());
         }
         self.upload(sources).await.map_err(|e| {
             ExecError::Engine(format!(
@@ -62,6 +75,9 @@ impl JobEnv for DockerJob {
     }
 
     async fn read_dir_files(&self, path: &str) -> Result<BTreeMap<String, Vec<u8>>, ExecError> {
+        if let Some(source) = self.host_source(path) {
+            return host_dirs::read_dir_files(&source).map_err(|e| self.host_error("read", path, e));
+        }
         let path = self.abs(path);
         let Some(reader) = self.download(&path).await? else {
             return Ok(BTreeMap::new());
@@ -75,6 +91,14 @@ impl JobEnv for DockerJob {
     }
 
     async fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, ExecError> {
+        if let Some(source) = self.host_source(path) {
+            return match std::fs::read(&source) {
+                Ok(bytes) => Ok(Some(bytes)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => Ok(None),
+                Err(e) => Err(self.host_error("read", path, e)),
+            };
+        }
         let path = self.abs(path);
         let Some(reader) = self.download(&path).await? else {
             return Ok(None);
@@ -88,6 +112,13 @@ impl JobEnv for DockerJob {
     }
 
     async fn copy_in(&self, host: &Path, path: &str) -> Result<(), ExecError> {
+        if let Some(target) = self.host_target(path)? {
+            let (from, owner) = (host.to_path_buf(), self.host_owner());
+            return tokio::task::spawn_blocking(move || host_dirs::copy_tree(&from, &target, owner))
+                .await
+                .map_err(|e| ExecError::Engine(e.to_string()))?
+                .map_err(|e| self.host_error("write", path, e));
+        }
         let path = self.abs(path);
         let name = archive::relative_to_root(&path).map_err(ExecError::Engine)?;
         self.upload(vec![Source::Host {
@@ -105,6 +136,25 @@ impl JobEnv for DockerJob {
     }
 
     async fn copy_out(&self, path: &str, host: &Path) -> Result<(), ExecError> {
+        if let Some(mounts) = self.host.clone() {
+            let (from, to) = (self.abs(path), host.to_path_buf());
+            if mounts.readable(&from).is_some() {
+                return match tokio::task::spawn_blocking(move || mounts.copy_out(&from, &to))
+                    .await
+                    .map_err(|e| ExecError::Engine(e.to_string()))?
+                {
+                    Ok(()) => Ok(()),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        Err(ExecError::Engine(format!(
+                            "cannot copy `{}` out of job `{}`: it does not exist",
+                            self.abs(path),
+                            self.job_name
+                        )))
+                    }
+                    Err(e) => Err(self.host_error("read", path, e)),
+                };
+            }
+        }
         let path = self.abs(path);
         let Some(reader) = self.download(&path).await? else {
             return Err(ExecError::Engine(format!(
@@ -143,6 +193,10 @@ impl JobEnv for DockerJob {
         &self.services
     }
 
+    fn host_path(&self, path: &str) -> Option<std::path::PathBuf> {
+        self.host.as_ref()?.whole_tree(&self.abs(path))
+    }
+
     fn setup_phases(&self) -> PhaseTimes {
         self.setup_phases.clone()
     }
@@ -151,5 +205,15 @@ impl JobEnv for DockerJob {
         let mut ids = self.service_ids.clone();
         ids.push(self.container.clone());
         remove_objects(&self.docker, &ids, self.network.as_deref(), &self.volumes).await
+    }
+}
+
+impl DockerJob {
+    fn host_error(&self, what: &str, path: &str, error: std::io::Error) -> ExecError {
+        ExecError::Engine(format!(
+            "cannot {what} `{}` in job `{}`: {error}",
+            self.abs(path),
+            self.job_name
+        ))
     }
 }

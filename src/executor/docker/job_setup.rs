@@ -4,6 +4,8 @@
 //! cancelled on the way is recorded in [`Created`] and removed again.
 
 use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bollard::models::{HealthStatusEnum, NetworkCreateRequest, VolumeCreateRequest};
@@ -12,6 +14,7 @@ use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 use super::archive::{self, Owner, Source};
+use super::host_dirs::{self, HostMount, HostMounts, WORKFLOW_DIR};
 use super::connection::{DockerBackend, GpuSupport};
 use super::container_bodies::{
     job_container_body, labels, published_ports, service_container_body,
@@ -84,11 +87,40 @@ impl DockerBackend {
             Some(network.clone())
         };
 
-        // 3. The job container, started at once.
+        // 3. The job's files on the host (when the engine can mount them),
+        // then the job container, started at once.
         for v in &spec.volumes {
             self.ensure_volume(spec, v, created).await?;
         }
-        let body = job_container_body(spec, job_network.as_deref());
+        let owner = owner_for(spec.options.user.as_deref());
+        let host = match &spec.host_dir {
+            Some(dir) if self.mounts_host_dirs() => {
+                let (dir, spec_for_host) = (dir.clone(), spec.clone());
+                let prepared = tokio::task::spawn_blocking(move || {
+                    host_dirs_for(&spec_for_host, &dir, owner)
+                })
+                .await
+                .map_err(|e| ExecError::Engine(e.to_string()))?
+                .map_err(|e| {
+                    ExecError::Engine(format!(
+                        "cannot lay out the files of job `{job}` on the host: {e}"
+                    ))
+                })?;
+                Some(prepared)
+            }
+            _ => None,
+        };
+        let mounted_spec;
+        let spec_to_create = match &host {
+            Some((_, binds)) => {
+                let mut with_binds = spec.clone();
+                with_binds.volumes.extend(binds.iter().cloned());
+                mounted_spec = with_binds;
+                &mounted_spec
+            }
+            None => spec,
+        };
+        let body = job_container_body(spec_to_create, job_network.as_deref());
         let mut create_opts = CreateContainerOptionsBuilder::default().name(&base);
         if let Some(p) = &spec.options.platform {
             create_opts = create_opts.platform(p);
@@ -107,7 +139,6 @@ impl DockerBackend {
             .await?
             .map_err(|e| start_error(job, "starting the job container", e))?;
 
-        let owner = owner_for(spec.options.user.as_deref());
         let mut env = DockerJob {
             docker: self.docker.clone(),
             run_id: spec.run_id.clone(),
@@ -121,44 +152,66 @@ impl DockerBackend {
             workspace_path: spec.workspace_path.clone(),
             owner: owner.unwrap_or(Owner::ROOT),
             setup_phases: PhaseTimes::default(),
+            host: host.as_ref().map(|(mounts, _)| mounts.clone()),
         };
         phases.add_since(Phase::Container, container_started);
 
-        // 4. The workspace, and the temp directory.
+        // 4. The workspace, and the temp directory: on the host they are in
+        // place already, and what else goes in is put there on the host too.
         let workspace_started = std::time::Instant::now();
-        let ws = archive::relative_to_root(&spec.workspace_path).map_err(ExecError::Engine)?;
-        let temp = archive::relative_to_root(TEMP_DIR).map_err(ExecError::Engine)?;
-        let mut sources = vec![
-            Source::Host {
+        let mut sources = Vec::new();
+        if host.is_none() {
+            let ws = archive::relative_to_root(&spec.workspace_path).map_err(ExecError::Engine)?;
+            let temp = archive::relative_to_root(TEMP_DIR).map_err(ExecError::Engine)?;
+            sources.push(Source::Host {
                 host: spec.workspace.clone(),
                 name: ws,
-            },
-            Source::Dir {
+            });
+            sources.push(Source::Dir {
                 name: temp,
                 mode: 0o777,
-            },
-        ];
-        for (host, path) in &spec.copies {
+            });
+        }
+        let host_owner = env.host_owner();
+        for (host_path, path) in &spec.copies {
+            if let Some(target) = env.host_target(path)? {
+                let (from, owner) = (host_path.clone(), host_owner);
+                tokio::task::spawn_blocking(move || host_dirs::copy_tree(&from, &target, owner))
+                    .await
+                    .map_err(|e| ExecError::Engine(e.to_string()))?
+                    .map_err(|e| {
+                        ExecError::Engine(format!("cannot copy {} into job `{job}`: {e}", host_path.display()))
+                    })?;
+                continue;
+            }
             sources.push(Source::Host {
-                host: host.clone(),
+                host: host_path.clone(),
                 name: archive::relative_to_root(path).map_err(ExecError::Engine)?,
             });
         }
         for file in &spec.files {
+            if let Some(target) = env.host_target(&file.path)? {
+                host_dirs::write_file(&target, &file.contents, file.mode, host_owner).map_err(
+                    |e| ExecError::Engine(format!("cannot write `{}` in job `{job}`: {e}", file.path)),
+                )?;
+                continue;
+            }
             sources.push(Source::Data {
                 name: archive::relative_to_root(&file.path).map_err(ExecError::Engine)?,
                 data: file.contents.clone(),
                 mode: file.mode,
             });
         }
-        cancellable(cancel, job, env.upload(sources))
-            .await?
-            .map_err(|e| {
-                ExecError::Engine(format!(
-                    "cannot copy the workspace {} into job `{job}`: {e}",
-                    spec.workspace.display()
-                ))
-            })?;
+        if !sources.is_empty() {
+            cancellable(cancel, job, env.upload(sources))
+                .await?
+                .map_err(|e| {
+                    ExecError::Engine(format!(
+                        "cannot copy the workspace {} into job `{job}`: {e}",
+                        spec.workspace.display()
+                    ))
+                })?;
+        }
         if owner.is_none()
             && let Some(user) = &spec.options.user
         {
@@ -360,6 +413,76 @@ pub(super) struct Created {
     containers: Vec<String>,
     network: Option<String>,
     volumes: Vec<String>,
+}
+
+/// Lays out the job's directory on the host (see `host_dirs`): the
+/// workspace copy, `RUNNER_TEMP` and `/github/workflow`; returns their mounts
+/// (with the read-only ones of `spec.volumes` that lie in the workspace) and
+/// the binds that make them.
+fn host_dirs_for(
+    spec: &JobSpec,
+    dir: &Path,
+    owner: Option<Owner>,
+) -> std::io::Result<(HostMounts, Vec<String>)> {
+    // Files for the container's user, when that is not the user mlci runs as.
+    let owner = owner.filter(|o| Some(*o) != host_dirs::owner_of(dir));
+    let workspace = dir.join("workspace");
+    let temp = dir.join("temp");
+    let workflow = dir.join("workflow");
+    let large = host_dirs::copy_workspace(&spec.workspace, &workspace, owner)?;
+    for d in [&temp, &workflow] {
+        std::fs::create_dir_all(d)?;
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o777))?;
+    }
+    let ws = spec.workspace_path.trim_end_matches('/');
+    let mut binds = vec![
+        format!("{}:{ws}", workspace.display()),
+        format!("{}:{TEMP_DIR}", temp.display()),
+        format!("{}:{WORKFLOW_DIR}", workflow.display()),
+    ];
+    let mut mounts = vec![
+        HostMount {
+            container: ws.to_string(),
+            host: workspace.clone(),
+            writable: true,
+        },
+        HostMount {
+            container: TEMP_DIR.to_string(),
+            host: temp,
+            writable: true,
+        },
+        HostMount {
+            container: WORKFLOW_DIR.to_string(),
+            host: workflow,
+            writable: true,
+        },
+    ];
+    for relative in large {
+        let host = workspace.join(&relative);
+        let container = format!("{ws}/{}", relative.display());
+        binds.push(format!("{}:{container}:ro", host.display()));
+        mounts.push(HostMount {
+            container,
+            host,
+            writable: false,
+        });
+    }
+    // Host directories the runner mounts into the workspace (the outputs of
+    // needed jobs), so that host-side reads see what the container sees.
+    for volume in &spec.volumes {
+        let parts: Vec<&str> = volume.split(':').collect();
+        if let [host, container, rest @ ..] = parts.as_slice()
+            && host.starts_with('/')
+            && container.starts_with(&format!("{ws}/"))
+        {
+            mounts.push(HostMount {
+                container: container.trim_end_matches('/').to_string(),
+                host: PathBuf::from(host),
+                writable: !rest.iter().any(|o| o.split(',').any(|o| o == "ro")),
+            });
+        }
+    }
+    Ok((HostMounts::new(mounts), binds))
 }
 
 fn owner_for(user: Option<&str>) -> Option<Owner> {

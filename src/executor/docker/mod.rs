@@ -26,7 +26,9 @@
 //! Docker's configuration), `job`, `job_env` (the
 //! [`JobEnv`](crate::executor::JobEnv) implementation), `exec` (running and
 //! killing commands), `step_container` (containers of Docker actions),
-//! `removal`, `errors`, `names` and `archive` (tar streams).
+//! `removal`, `errors`, `names`, `archive` (tar streams) and `host_dirs` (the
+//! job's workspace and temp directory as bind mounts of host directories,
+//! when the engine runs on this machine).
 
 mod archive;
 mod backend;
@@ -35,6 +37,7 @@ mod container_bodies;
 pub mod container_config;
 mod errors;
 mod exec;
+mod host_dirs;
 mod job;
 mod job_env;
 mod job_setup;
@@ -49,4 +52,5 @@ pub use container_bodies::{
 pub use container_config::{DockerConfig, DockerDeviceRequest};
 pub use exec::EXEC_ID_VAR;
 pub use job::DockerJob;
+pub use host_dirs::LARGE_FILE;
 pub use job_setup::TEMP_DIR;

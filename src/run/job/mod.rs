@@ -215,6 +215,10 @@ pub(super) async fn run_job_instance<B: Backend>(
         Phase::Prepare,
         started.elapsed().saturating_sub(report.phases.total()),
     );
+    // The job's files on the host, beside the cache so that outputs move
+    // into it without a copy; removed with the job's container.
+    let job_dir = job_dir(shared);
+    spec.host_dir = job_dir.as_ref().map(|d| d.path().to_path_buf());
     let setup_started = Instant::now();
     let env = match shared.backend.start_job(&spec, cancel).await {
         Ok(env) => env,
@@ -254,10 +258,10 @@ pub(super) async fn run_job_instance<B: Backend>(
     .await;
     report.steps = outcome.reports;
     report.phases.merge(&outcome.phases);
+    // The container goes in the background: the jobs that need this one
+    // start now (the run waits for every removal before it ends).
     let teardown_started = Instant::now();
-    if let Err(error) = env.remove().await {
-        shared.print(&instance.name, &format!("warning: cleanup: {error}"));
-    }
+    shared.tear_down(&instance.name, env, job_dir);
     report.phases.add_since(Phase::Teardown, teardown_started);
     report.summary = outcome.summary;
     finish_job(
@@ -315,6 +319,21 @@ fn finish_job<B: Backend>(
         &format!("{} in {:.1}s", report.result, report.duration.as_secs_f64()),
     );
     report
+}
+
+/// An empty directory for the job's files on the host: in the cache's
+/// temporary directory (named with the process id, so that a killed run's
+/// leftovers are removed by the next), else in the system's.
+fn job_dir<B: Backend>(shared: &Shared<B>) -> Option<tempfile::TempDir> {
+    let prefix = format!("job.{}.", std::process::id());
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix);
+    let in_cache = shared.cache.as_ref().and_then(|cache| {
+        let parent = cache.store().dir().join("tmp");
+        std::fs::create_dir_all(&parent).ok()?;
+        builder.tempdir_in(&parent).ok()
+    });
+    in_cache.or_else(|| builder.tempdir().ok())
 }
 
 /// Every job this one needs, directly or through others.

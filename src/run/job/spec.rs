@@ -61,6 +61,7 @@ pub(super) fn job_spec<B: Backend>(
             mode: 0o644,
         }],
         allow_privileged: shared.options.allow_privileged,
+        host_dir: None,
     };
     if let Some(container) = &job.container {
         if let Some(options) = &container.options {

@@ -50,6 +50,17 @@ pub(crate) struct Shared<B: Backend> {
     /// The run's artifacts and the action cache.
     pub actions: RunActions,
     pub cache: Option<RunCache>,
+    /// Job containers being removed in the background: a job is done when
+    /// its outputs are saved, and the jobs after it need not wait for the
+    /// engine to remove its container. The run waits for them at the end.
+    pub teardowns: std::sync::Mutex<Vec<Teardown>>,
+}
+
+/// A job environment's removal, going on in the background.
+pub(crate) struct Teardown {
+    /// The job instance, for the warning when removal fails.
+    pub job: String,
+    pub task: tokio::task::JoinHandle<Result<(), String>>,
 }
 
 /// The workflow's `name`, else its file's path.
@@ -61,6 +72,36 @@ pub(crate) fn workflow_name<B: Backend>(shared: &Shared<B>) -> &str {
 }
 
 impl<B: Backend> Shared<B> {
+    /// Removes a job's environment in the background; `keep` (the job's
+    /// host directory) is dropped once the environment is gone.
+    pub fn tear_down<K: Send + 'static>(&self, job: &str, env: B::Env, keep: K) {
+        use crate::executor::JobEnv;
+        let task = tokio::spawn(async move {
+            let removed = env.remove().await.map_err(|e| e.to_string());
+            drop(keep);
+            removed
+        });
+        self.teardowns
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Teardown {
+                job: job.to_string(),
+                task,
+            });
+    }
+
+    /// Waits for every job environment still being removed.
+    pub async fn finish_teardowns(&self) {
+        let pending = std::mem::take(&mut *self.teardowns.lock().unwrap_or_else(|e| e.into_inner()));
+        for teardown in pending {
+            match teardown.task.await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => self.print(&teardown.job, &format!("warning: cleanup: {error}")),
+                Err(error) => self.print(&teardown.job, &format!("warning: cleanup: {error}")),
+            }
+        }
+    }
+
     /// A job that failed before or while it started; with job-level
     /// `continue-on-error` the run goes on as if it succeeded.
     pub fn fail_job(

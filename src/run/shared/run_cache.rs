@@ -35,7 +35,7 @@ pub struct RunCache {
 
 impl RunCache {
     pub fn open(config: CacheConfig) -> Result<RunCache, String> {
-        let store = Store::open(&config.dir).map_err(|e| {
+        let store = Store::open(&config.dir).map(Store::deferring_syncs).map_err(|e| {
             format!(
                 "cannot open the cache directory {}: {e}",
                 config.dir.display()
@@ -110,14 +110,17 @@ impl RunCache {
         }
     }
 
-    /// Saves the outputs found under `root` (a scratch directory whose files
-    /// are moved into the store), then pushes them to the remote.
+    /// Saves the outputs found under `root`, moving its files into the store
+    /// when `move_files` (a scratch directory, or a job's workspace that no
+    /// step reads any more) and copying them otherwise; then pushes them to
+    /// the remote.
     pub async fn save(
         &self,
         key: &CacheKey,
         root: PathBuf,
         patterns: Vec<String>,
         meta: SaveMeta,
+        move_files: bool,
     ) -> Result<Entry, String> {
         let store = self.store.clone();
         let save_key = key.clone();
@@ -128,7 +131,7 @@ impl RunCache {
                 &patterns,
                 meta,
                 SaveOptions {
-                    move_files: true,
+                    move_files,
                     overwrite: true,
                 },
             )
@@ -196,6 +199,8 @@ impl RunCache {
         if let Err(error) = self.store.gc(self.config.max_size) {
             warnings.push(format!("cache gc: {error}"));
         }
+        // What the run saved reaches the disk before the index vouches for it.
+        self.store.sync_deferred();
         let _ = self.store.flush();
         warnings
     }
