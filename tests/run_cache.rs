@@ -272,7 +272,11 @@ jobs:
         "# tuned\nevaluate:\n  threshold: 0.9\ntrain:\n  epochs: 30\n  lr: 0.01\n",
     )
     .unwrap();
-    std::fs::write(repo.path().join("conf.toml"), "[search]\nseed = 2\ntrials = 8\n").unwrap();
+    std::fs::write(
+        repo.path().join("conf.toml"),
+        "[search]\nseed = 2\ntrials = 8\n",
+    )
+    .unwrap();
     let (output, second) = run();
     assert_eq!(output.status.code(), Some(0), "{second}");
     assert!(!second.contains("[train] train ran"), "{second}");
@@ -355,8 +359,20 @@ jobs:
     let (output, first) = mlci(repo.path(), cache.path(), &["run", "wf.yml", "--timings"]);
     assert_eq!(output.status.code(), Some(0), "{first}");
     let (header, rows) = timings_table(&first);
-    for phase in ["JOB", "container", "workspace", "steps", "save", "teardown", "other", "total"] {
-        assert!(header.iter().any(|h| h == phase), "no `{phase}` column: {header:?}\n{first}");
+    for phase in [
+        "JOB",
+        "container",
+        "workspace",
+        "steps",
+        "save",
+        "teardown",
+        "other",
+        "total",
+    ] {
+        assert!(
+            header.iter().any(|h| h == phase),
+            "no `{phase}` column: {header:?}\n{first}"
+        );
     }
     assert_eq!(rows.len(), 2, "{first}");
     let column = |name: &str| header.iter().position(|h| h == name).unwrap();
@@ -366,19 +382,32 @@ jobs:
         // The phases and `other` add up to the job's total (each cell is rounded).
         let parts: f64 = seconds[..seconds.len() - 1].iter().sum();
         let total = seconds[seconds.len() - 1];
-        assert!((parts - total).abs() < 0.03, "{row:?} does not add up\n{first}");
-        assert!(row[column("container")].parse::<f64>().unwrap() > 0.0, "{first}");
+        assert!(
+            (parts - total).abs() < 0.03,
+            "{row:?} does not add up\n{first}"
+        );
+        assert!(
+            row[column("container")].parse::<f64>().unwrap() > 0.0,
+            "{first}"
+        );
     }
     // The workspace is on the host: `make`'s output is saved in place, with
     // nothing to copy out of its container.
     let make = rows.iter().find(|r| r[0] == "make").unwrap();
-    assert!(make[column("save")].parse::<f64>().unwrap() > 0.0, "{first}");
+    assert!(
+        make[column("save")].parse::<f64>().unwrap() > 0.0,
+        "{first}"
+    );
     assert!(!header.iter().any(|h| h == "copy-out"), "{first}");
     assert!(first.contains("outside the jobs: snapshot"), "{first}");
 
     // The run store keeps the phases: `runs show` lists them per job.
     let (_, shown) = mlci(repo.path(), cache.path(), &["runs", "show"]);
-    assert_eq!(shown.matches("time by phase: prepare").count(), 2, "{shown}");
+    assert_eq!(
+        shown.matches("time by phase: prepare").count(),
+        2,
+        "{shown}"
+    );
     assert!(shown.contains("container "), "{shown}");
     assert!(shown.contains("outside the jobs: snapshot"), "{shown}");
 

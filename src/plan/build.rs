@@ -28,7 +28,7 @@ pub struct Plan {
     pub graph: JobGraph,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct PlannedJob {
     pub id: String,
     /// Jobs this one needs, by id.

@@ -7,12 +7,12 @@
 //! expanded when it starts; `-j` selects a job and what it needs.
 
 use super::github;
-use super::job::{run_job_instance, to_object};
+use super::job::{may_start_ahead, run_job_instance, to_object};
 use super::mask::Masker;
 use super::output::Console;
 use super::report::JobReport;
 use super::shared::{
-    ConcurrencyGroups, FinishedJobs, RunActions, RunCache, RunOptions, Shared, new_run_id,
+    Ahead, ConcurrencyGroups, FinishedJobs, RunActions, RunCache, RunOptions, Shared, new_run_id,
 };
 use crate::executor::Backend;
 use crate::expr::{Object, Value};
@@ -105,7 +105,24 @@ pub async fn run<B: Backend + 'static>(
         Some(config) => Some(RunCache::open(config)?),
         None => None,
     };
-    let shared = Arc::new(Shared {
+    // The jobs whose containers may start while the jobs they need run.
+    let mut candidates = BTreeMap::new();
+    let mut dependents: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (planned, chosen) in plan.jobs.iter().zip(&selected) {
+        let Some(job) = workflow.workflow.job(&planned.id) else {
+            continue;
+        };
+        for need in &job.needs {
+            dependents
+                .entry(need.value.clone())
+                .or_default()
+                .push(planned.id.clone());
+        }
+        if *chosen && may_start_ahead(job, planned) {
+            candidates.insert(planned.id.clone(), planned.clone());
+        }
+    }
+    let shared = Arc::new_cyclic(|me| Shared {
         backend,
         options,
         workflow,
@@ -123,6 +140,8 @@ pub async fn run<B: Backend + 'static>(
         actions,
         cache,
         teardowns: Default::default(),
+        ahead: Ahead::new(candidates, dependents),
+        me: me.clone(),
     });
     let reports = schedule(shared.clone(), plan, selected, cancel.clone()).await;
     // Outputs end up in the working tree, as DVC leaves them: on a thread,
@@ -273,7 +292,7 @@ async fn schedule<B: Backend + 'static>(
 
 /// Runs one planned instance; a job whose matrix reads `needs` is expanded
 /// now and all its instances run here, up to `max-parallel` at once.
-async fn run_instance<B: Backend>(
+async fn run_instance<B: Backend + 'static>(
     shared: &Shared<B>,
     plan: &Plan,
     id: InstanceId,

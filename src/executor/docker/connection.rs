@@ -55,8 +55,7 @@ impl DockerBackend {
     /// `MLCI_WORKSPACE=copy` does not ask for copies (an engine in another
     /// machine or VM behind a local socket, mlci in a container).
     pub fn mounts_host_dirs(&self) -> bool {
-        self.host.starts_with("unix://")
-            && std::env::var("MLCI_WORKSPACE").as_deref() != Ok("copy")
+        self.host.starts_with("unix://") && std::env::var("MLCI_WORKSPACE").as_deref() != Ok("copy")
     }
 
     /// Wraps an existing bollard client.

@@ -97,7 +97,10 @@ impl HostMounts {
             for child in std::fs::read_dir(&host)? {
                 let name = child?.file_name();
                 let name = name.to_string_lossy();
-                self.copy_out(&format!("{}/{name}", path.trim_end_matches('/')), &dest.join(&*name))?;
+                self.copy_out(
+                    &format!("{}/{name}", path.trim_end_matches('/')),
+                    &dest.join(&*name),
+                )?;
             }
             std::fs::set_permissions(dest, meta.permissions())?;
             Ok(())
@@ -160,7 +163,11 @@ fn copy_entry(
 /// The job's workspace: the snapshot copied into `dest`, except files of at
 /// least [`LARGE_FILE`], which are hard-linked; returns those (relative
 /// paths), to be mounted read-only.
-pub fn copy_workspace(snapshot: &Path, dest: &Path, owner: Option<Owner>) -> io::Result<Vec<PathBuf>> {
+pub fn copy_workspace(
+    snapshot: &Path,
+    dest: &Path,
+    owner: Option<Owner>,
+) -> io::Result<Vec<PathBuf>> {
     let mut large = Vec::new();
     copy_workspace_dir(snapshot, dest, Path::new(""), owner, &mut large)?;
     Ok(large)
@@ -298,7 +305,10 @@ mod tests {
         let out = root.path().join("out");
         m.copy_out("/__w/repo/repo", &out).unwrap();
         assert_eq!(std::fs::read_to_string(out.join("a.txt")).unwrap(), "a");
-        assert_eq!(std::fs::read_to_string(out.join("data/x.csv")).unwrap(), "1,2");
+        assert_eq!(
+            std::fs::read_to_string(out.join("data/x.csv")).unwrap(),
+            "1,2"
+        );
     }
 
     #[test]
@@ -313,11 +323,16 @@ mod tests {
         let large = copy_workspace(&snapshot, &dest, None).unwrap();
         assert_eq!(large, vec![PathBuf::from("big.bin")]);
         let linked = std::fs::metadata(dest.join("big.bin")).unwrap();
-        assert_eq!(linked.ino(), std::fs::metadata(snapshot.join("big.bin")).unwrap().ino());
+        assert_eq!(
+            linked.ino(),
+            std::fs::metadata(snapshot.join("big.bin")).unwrap().ino()
+        );
         let copied = std::fs::metadata(dest.join("sub/small.txt")).unwrap();
         assert_ne!(
             copied.ino(),
-            std::fs::metadata(snapshot.join("sub/small.txt")).unwrap().ino()
+            std::fs::metadata(snapshot.join("sub/small.txt"))
+                .unwrap()
+                .ino()
         );
     }
 }

@@ -9,11 +9,11 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 
 use super::archive::{self, Owner, Source};
-use super::host_dirs::HostMounts;
-use std::path::PathBuf;
 use super::errors::{docker_message, engine_error, status_of};
+use super::host_dirs::HostMounts;
 use crate::executor::{ExecError, RunningService};
 use crate::timings::PhaseTimes;
+use std::path::PathBuf;
 
 /// A running job: its container, services and network.
 #[derive(Debug)]
@@ -60,9 +60,8 @@ impl DockerJob {
         let Some(host) = &self.host else {
             return Ok(None);
         };
-        host.writable(&self.abs(path)).map_err(|e| {
-            ExecError::Engine(format!("cannot write in job `{}`: {e}", self.job_name))
-        })
+        host.writable(&self.abs(path))
+            .map_err(|e| ExecError::Engine(format!("cannot write in job `{}`: {e}", self.job_name)))
     }
 
     /// Where a container path is on the host, for reading.

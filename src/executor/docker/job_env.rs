@@ -7,8 +7,8 @@ use std::path::Path;
 use tokio_util::sync::CancellationToken;
 
 use super::archive::{self, Source};
-use super::job::DockerJob;
 use super::host_dirs;
+use super::job::DockerJob;
 use super::removal::remove_objects;
 use crate::executor::{
     ExecError, ExecOutcome, ExecRequest, FileToWrite, JobEnv, RunningService, StepContainerSpec,
@@ -76,7 +76,8 @@ impl JobEnv for DockerJob {
 
     async fn read_dir_files(&self, path: &str) -> Result<BTreeMap<String, Vec<u8>>, ExecError> {
         if let Some(source) = self.host_source(path) {
-            return host_dirs::read_dir_files(&source).map_err(|e| self.host_error("read", path, e));
+            return host_dirs::read_dir_files(&source)
+                .map_err(|e| self.host_error("read", path, e));
         }
         let path = self.abs(path);
         let Some(reader) = self.download(&path).await? else {
@@ -114,10 +115,12 @@ impl JobEnv for DockerJob {
     async fn copy_in(&self, host: &Path, path: &str) -> Result<(), ExecError> {
         if let Some(target) = self.host_target(path)? {
             let (from, owner) = (host.to_path_buf(), self.host_owner());
-            return tokio::task::spawn_blocking(move || host_dirs::copy_tree(&from, &target, owner))
-                .await
-                .map_err(|e| ExecError::Engine(e.to_string()))?
-                .map_err(|e| self.host_error("write", path, e));
+            return tokio::task::spawn_blocking(move || {
+                host_dirs::copy_tree(&from, &target, owner)
+            })
+            .await
+            .map_err(|e| ExecError::Engine(e.to_string()))?
+            .map_err(|e| self.host_error("write", path, e));
         }
         let path = self.abs(path);
         let name = archive::relative_to_root(&path).map_err(ExecError::Engine)?;

@@ -14,12 +14,12 @@ use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 use super::archive::{self, Owner, Source};
-use super::host_dirs::{self, HostMount, HostMounts, WORKFLOW_DIR};
 use super::connection::{DockerBackend, GpuSupport};
 use super::container_bodies::{
     job_container_body, labels, published_ports, service_container_body,
 };
 use super::errors::{engine_error, start_error, status_of};
+use super::host_dirs::{self, HostMount, HostMounts, WORKFLOW_DIR};
 use super::job::DockerJob;
 use super::names::{nonce, slug};
 use super::removal::remove_objects;
@@ -96,16 +96,15 @@ impl DockerBackend {
         let host = match &spec.host_dir {
             Some(dir) if self.mounts_host_dirs() => {
                 let (dir, spec_for_host) = (dir.clone(), spec.clone());
-                let prepared = tokio::task::spawn_blocking(move || {
-                    host_dirs_for(&spec_for_host, &dir, owner)
-                })
-                .await
-                .map_err(|e| ExecError::Engine(e.to_string()))?
-                .map_err(|e| {
-                    ExecError::Engine(format!(
-                        "cannot lay out the files of job `{job}` on the host: {e}"
-                    ))
-                })?;
+                let prepared =
+                    tokio::task::spawn_blocking(move || host_dirs_for(&spec_for_host, &dir, owner))
+                        .await
+                        .map_err(|e| ExecError::Engine(e.to_string()))?
+                        .map_err(|e| {
+                            ExecError::Engine(format!(
+                                "cannot lay out the files of job `{job}` on the host: {e}"
+                            ))
+                        })?;
                 Some(prepared)
             }
             _ => None,
@@ -180,7 +179,10 @@ impl DockerBackend {
                     .await
                     .map_err(|e| ExecError::Engine(e.to_string()))?
                     .map_err(|e| {
-                        ExecError::Engine(format!("cannot copy {} into job `{job}`: {e}", host_path.display()))
+                        ExecError::Engine(format!(
+                            "cannot copy {} into job `{job}`: {e}",
+                            host_path.display()
+                        ))
                     })?;
                 continue;
             }
@@ -192,7 +194,12 @@ impl DockerBackend {
         for file in &spec.files {
             if let Some(target) = env.host_target(&file.path)? {
                 host_dirs::write_file(&target, &file.contents, file.mode, host_owner).map_err(
-                    |e| ExecError::Engine(format!("cannot write `{}` in job `{job}`: {e}", file.path)),
+                    |e| {
+                        ExecError::Engine(format!(
+                            "cannot write `{}` in job `{job}`: {e}",
+                            file.path
+                        ))
+                    },
                 )?;
                 continue;
             }

@@ -51,6 +51,6 @@ pub use container_bodies::{
 };
 pub use container_config::{DockerConfig, DockerDeviceRequest};
 pub use exec::EXEC_ID_VAR;
-pub use job::DockerJob;
 pub use host_dirs::LARGE_FILE;
+pub use job::DockerJob;
 pub use job_setup::TEMP_DIR;

@@ -4,11 +4,13 @@
 //! the GPU it got, the steps ([`steps`]), and its outputs for the jobs
 //! that need it.
 
+mod ahead;
 mod contexts;
 mod gpu;
 mod spec;
 mod steps;
 
+pub(crate) use ahead::may_start_ahead;
 pub(crate) use contexts::to_object;
 
 use super::cached;
@@ -25,6 +27,7 @@ use contexts::{fill_step_contexts, job_contexts};
 use gpu::{gpu_flag, gpu_name};
 use spec::job_spec;
 use std::collections::BTreeSet;
+use std::path::PathBuf;
 use std::time::Instant;
 use steps::run_steps;
 use tokio_util::sync::CancellationToken;
@@ -32,8 +35,20 @@ use tokio_util::sync::CancellationToken;
 /// Where job workspaces are in the container.
 const WORK_ROOT: &str = "/__w";
 
+/// Up to this many bytes of the outputs of its needs are copied into a
+/// container started ahead; more, and a new container mounts them instead.
+const AHEAD_COPY_LIMIT: u64 = 1 << 30;
+
+/// The workspace's path in the container: `/__w/<repo>/<repo>`, as GitHub's.
+fn workspace_path<B: Backend>(shared: &Shared<B>) -> String {
+    format!(
+        "{WORK_ROOT}/{0}/{0}",
+        shared.info.repository.rsplit('/').next().unwrap_or("repo")
+    )
+}
+
 /// Runs instance `index` of a planned job.
-pub(super) async fn run_job_instance<B: Backend>(
+pub(super) async fn run_job_instance<B: Backend + 'static>(
     shared: &Shared<B>,
     planned: &PlannedJob,
     index: usize,
@@ -53,10 +68,7 @@ pub(super) async fn run_job_instance<B: Backend>(
         .map(|(k, v)| (k.clone(), v.to_display_string()))
         .collect();
     let (needs, status) = shared.finished.needs_context(job);
-    let workspace = format!(
-        "{WORK_ROOT}/{0}/{0}",
-        shared.info.repository.rsplit('/').next().unwrap_or("repo")
-    );
+    let workspace = workspace_path(shared);
     let contexts = job_contexts(shared, planned, index, needs, &workspace);
     let mut scope = JobScope {
         contexts,
@@ -144,6 +156,10 @@ pub(super) async fn run_job_instance<B: Backend>(
         Ok(spec) => spec,
         Err(message) => return shared.fail_job(keep_going, report, &instance.name, message),
     };
+    // What a container started ahead must have been started from to serve.
+    let request = ahead::fingerprint(&spec);
+    let own_volumes = spec.volumes.len();
+    let mut upstream_bytes = 0;
     report.image = spec.image.clone();
     report.gpu_request = job
         .container
@@ -196,6 +212,7 @@ pub(super) async fn run_job_instance<B: Backend>(
                 );
             }
             if let Some(upstream) = &upstream {
+                upstream_bytes = upstream.outputs.entries().iter().map(|e| e.size).sum();
                 let restore_started = Instant::now();
                 let placed =
                     cached::place_upstream(shared, job, upstream, &workspace, &mut spec).await;
@@ -215,27 +232,61 @@ pub(super) async fn run_job_instance<B: Backend>(
         Phase::Prepare,
         started.elapsed().saturating_sub(report.phases.total()),
     );
-    // The job's files on the host, beside the cache so that outputs move
-    // into it without a copy; removed with the job's container.
-    let job_dir = job_dir(shared);
-    spec.host_dir = job_dir.as_ref().map(|d| d.path().to_path_buf());
     let setup_started = Instant::now();
-    let env = match shared.backend.start_job(&spec, cancel).await {
-        Ok(env) => env,
-        Err(error) => {
+    let ahead = match shared.ahead.take(&planned.id, index) {
+        Some(start) => start.await.ok().flatten(),
+        None => None,
+    };
+    let (env, job_dir) = match ahead {
+        // Started while the needs ran: their outputs are copied in (a
+        // container started ahead has no mounts of them), unless they are
+        // so large that mounting them in a new container is cheaper.
+        Some(early) if early.fingerprint == request && upstream_bytes <= AHEAD_COPY_LIMIT => {
             report.phases.add_since(Phase::Container, setup_started);
-            report.duration = started.elapsed();
-            return shared.fail_job(keep_going, report, &instance.name, error.to_string());
+            let restore_started = Instant::now();
+            let upstream_mounts = spec.volumes[own_volumes..].iter().filter_map(|v| {
+                let mut parts = v.split(':');
+                Some((PathBuf::from(parts.next()?), parts.next()?.to_string()))
+            });
+            for (host, target) in upstream_mounts.chain(spec.copies.iter().cloned()) {
+                if let Err(error) = early.env.copy_in(&host, &target).await {
+                    shared.tear_down(&instance.name, early.env, early.job_dir);
+                    report.duration = started.elapsed();
+                    return shared.fail_job(keep_going, report, &instance.name, error.to_string());
+                }
+            }
+            report.phases.add_since(Phase::Restore, restore_started);
+            (early.env, early.job_dir)
+        }
+        other => {
+            if let Some(unused) = other {
+                shared.tear_down(&instance.name, unused.env, unused.job_dir);
+            }
+            // The job's files on the host, beside the cache so that outputs
+            // move into it without a copy; removed with the job's container.
+            let job_dir = job_dir(shared);
+            spec.host_dir = job_dir.as_ref().map(|d| d.path().to_path_buf());
+            let env = match shared.backend.start_job(&spec, cancel).await {
+                Ok(env) => env,
+                Err(error) => {
+                    report.phases.add_since(Phase::Container, setup_started);
+                    report.duration = started.elapsed();
+                    return shared.fail_job(keep_going, report, &instance.name, error.to_string());
+                }
+            };
+            let setup = env.setup_phases();
+            report.phases.merge(&setup);
+            // What the backend did not put in a phase of its own (image
+            // checks) is the container's.
+            report.phases.add(
+                Phase::Container,
+                setup_started.elapsed().saturating_sub(setup.total()),
+            );
+            (env, job_dir)
         }
     };
-    let setup = env.setup_phases();
-    report.phases.merge(&setup);
-    // What the backend did not put in a phase of its own (image checks) is
-    // the container's.
-    report.phases.add(
-        Phase::Container,
-        setup_started.elapsed().saturating_sub(setup.total()),
-    );
+    // The jobs that need this one may start their containers now.
+    ahead::job_started(shared, &planned.id);
     report.image_digest = env.image_digest().to_string();
     if report.gpu_request.is_some() {
         report.gpu_name = gpu_name(&env, cancel).await;

@@ -6,12 +6,14 @@
 //! of them.
 
 mod action_dirs;
+mod ahead;
 mod concurrency;
 mod needs;
 mod options;
 mod run_cache;
 
 pub(crate) use action_dirs::RunActions;
+pub(crate) use ahead::{Ahead, StartedAhead};
 pub(crate) use concurrency::ConcurrencyGroups;
 pub(crate) use needs::FinishedJobs;
 pub use options::{RunOptions, new_run_id};
@@ -54,6 +56,10 @@ pub(crate) struct Shared<B: Backend> {
     /// its outputs are saved, and the jobs after it need not wait for the
     /// engine to remove its container. The run waits for them at the end.
     pub teardowns: std::sync::Mutex<Vec<Teardown>>,
+    /// Containers of jobs started while the jobs they need run.
+    pub ahead: Ahead<B::Env>,
+    /// The run's own handle, for the tasks that start containers ahead.
+    pub me: std::sync::Weak<Shared<B>>,
 }
 
 /// A job environment's removal, going on in the background.
@@ -90,9 +96,16 @@ impl<B: Backend> Shared<B> {
             });
     }
 
-    /// Waits for every job environment still being removed.
+    /// Waits for every job environment still being removed, after removing
+    /// those started ahead that no job took.
     pub async fn finish_teardowns(&self) {
-        let pending = std::mem::take(&mut *self.teardowns.lock().unwrap_or_else(|e| e.into_inner()));
+        for start in self.ahead.drain() {
+            if let Ok(Some(started)) = start.await {
+                self.tear_down("ahead", started.env, started.job_dir);
+            }
+        }
+        let pending =
+            std::mem::take(&mut *self.teardowns.lock().unwrap_or_else(|e| e.into_inner()));
         for teardown in pending {
             match teardown.task.await {
                 Ok(Ok(())) => {}

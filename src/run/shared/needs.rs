@@ -29,6 +29,14 @@ impl FinishedJobs {
         };
     }
 
+    /// Whether a job finished, and succeeded.
+    pub fn succeeded(&self, job_id: &str) -> bool {
+        let finished = self.finished.lock().unwrap_or_else(|e| e.into_inner());
+        finished
+            .get(job_id)
+            .is_some_and(|(result, _)| *result == JobResult::Success)
+    }
+
     /// Adds a job instance's outputs to its job's entry.
     pub fn add_outputs(&self, job_id: &str, outputs: Object) {
         let mut finished = self.finished.lock().unwrap_or_else(|e| e.into_inner());

@@ -35,12 +35,14 @@ pub struct RunCache {
 
 impl RunCache {
     pub fn open(config: CacheConfig) -> Result<RunCache, String> {
-        let store = Store::open(&config.dir).map(Store::deferring_syncs).map_err(|e| {
-            format!(
-                "cannot open the cache directory {}: {e}",
-                config.dir.display()
-            )
-        })?;
+        let store = Store::open(&config.dir)
+            .map(Store::deferring_syncs)
+            .map_err(|e| {
+                format!(
+                    "cannot open the cache directory {}: {e}",
+                    config.dir.display()
+                )
+            })?;
         let remote = match config.remote.as_deref() {
             None => None,
             Some(url) => match Remote::connect(RemoteConfig::new(url)) {
