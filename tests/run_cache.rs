@@ -345,7 +345,7 @@ jobs:
   make:
     runs-on: python-ml
     steps:
-      - run: mkdir -p data && head -c 30000000 /dev/urandom > data/blob.bin
+      - run: sleep 1 && mkdir -p data && head -c 30000000 /dev/urandom > data/blob.bin
         inputs: [wf.yml]
         outputs: [data/]
   use:
@@ -386,14 +386,26 @@ jobs:
             (parts - total).abs() < 0.03,
             "{row:?} does not add up\n{first}"
         );
-        assert!(
-            row[column("container")].parse::<f64>().unwrap() > 0.0,
-            "{first}"
-        );
     }
     // The workspace is on the host: `make`'s output is saved in place, with
     // nothing to copy out of its container.
     let make = rows.iter().find(|r| r[0] == "make").unwrap();
+    assert!(
+        make[column("container")].parse::<f64>().unwrap() > 0.0,
+        "{first}"
+    );
+    // `use` started its container while `make` ran: it waits for less
+    // than `make` spent starting its own, and gets `make`'s output copied in.
+    let used = rows.iter().find(|r| r[0] == "use").unwrap();
+    let waited: f64 = used[column("container")].parse().unwrap();
+    assert!(
+        waited < make[column("container")].parse::<f64>().unwrap(),
+        "{first}"
+    );
+    assert!(
+        used[column("restore")].parse::<f64>().unwrap() > 0.0,
+        "{first}"
+    );
     assert!(
         make[column("save")].parse::<f64>().unwrap() > 0.0,
         "{first}"

@@ -477,3 +477,49 @@ jobs:
     assert!(log.contains("[tty] ▾ Failing part (1 lines)"), "{log}");
     assert!(raw.contains("[tty]   the reason"), "{log}");
 }
+
+#[test]
+fn jobs_work_in_copies_of_the_repository_where_large_files_are_read_only() {
+    ensure_image();
+    let repo = repo_with(
+        r#"
+on: push
+jobs:
+  edit:
+    runs-on: python-ml
+    steps:
+      - run: |
+          echo changed > data.txt
+          if echo x >> big.bin; then echo "big.bin was writable"; else echo "big.bin is read-only"; fi
+          cmp -s big.bin /dev/null || echo "big.bin has $(wc -c < big.bin) bytes"
+  look:
+    runs-on: python-ml
+    steps:
+      - run: echo "look sees $(cat data.txt)"
+"#,
+    );
+    let big = vec![7u8; 20 << 20];
+    std::fs::write(repo.path().join("big.bin"), &big).unwrap();
+    let id = run_id();
+    let output = mlci_as(repo.path(), &["run", "wf.yml"], &id);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    // A 20 MB file of the repository is mounted read-only: readable, not writable.
+    assert!(text.contains("[edit] big.bin is read-only"), "{text}");
+    assert!(
+        text.contains(&format!("[edit] big.bin has {} bytes", 20 << 20)),
+        "{text}"
+    );
+    // Each job has its own copy: the other job and the repository are untouched.
+    assert!(text.contains("[look] look sees committed"), "{text}");
+    assert_eq!(
+        std::fs::read_to_string(repo.path().join("data.txt")).unwrap(),
+        "committed\n"
+    );
+    assert_eq!(std::fs::read(repo.path().join("big.bin")).unwrap(), big);
+    assert_eq!(leftovers(&id), 0);
+}

@@ -14,8 +14,12 @@
 //! Numbers are kept as numbers, booleans as 0/1, other scalars as text.
 
 mod params;
+mod tree;
 
 pub use params::{ParamValues, parse_document, select_params};
+pub use tree::{Param, format_number};
+
+use tree::{flatten_params, join, load_yaml};
 
 use crate::expr::Value;
 use std::path::Path;
@@ -70,13 +74,6 @@ impl Metric {
     }
 }
 
-/// A parameter of a run, as text (`0.01`, `forest`, `true`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Param {
-    pub name: String,
-    pub value: String,
-}
-
 /// A metric or params file that could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum MetricsError {
@@ -91,19 +88,6 @@ pub enum MetricsError {
         format: &'static str,
         reason: String,
     },
-}
-
-/// Numbers as people write them: integers without `.0`, others at most 6 significant decimals.
-pub fn format_number(n: f64) -> String {
-    if n.is_finite() && n == n.trunc() && n.abs() < 1e15 {
-        format!("{}", n as i64)
-    } else if n.is_finite() && n.abs() >= 1e-4 && n.abs() < 1e9 {
-        let text = format!("{n:.6}");
-        let text = text.trim_end_matches('0').trim_end_matches('.');
-        text.to_string()
-    } else {
-        format!("{n:e}")
-    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -195,32 +179,6 @@ pub fn parse_str(path: &str, text: &str) -> Result<Vec<Metric>, MetricsError> {
         Format::KeyValue => parse_key_values(text, &mut out).map_err(invalid)?,
     }
     Ok(out)
-}
-
-fn load_yaml(text: &str) -> Result<Value, String> {
-    if text.trim().is_empty() {
-        return Ok(Value::Null);
-    }
-    let (node, diagnostics) = crate::yaml::load(text);
-    if let Some(error) = diagnostics
-        .iter()
-        .find(|d| d.severity == crate::diag::Severity::Error)
-    {
-        let line = text[..error.span.start.min(text.len())]
-            .matches('\n')
-            .count()
-            + 1;
-        return Err(format!("line {line}: {}", error.message));
-    }
-    Ok(node.map(|n| n.to_value()).unwrap_or(Value::Null))
-}
-
-fn join(prefix: &str, key: &str) -> String {
-    if prefix.is_empty() {
-        key.to_string()
-    } else {
-        format!("{prefix}.{key}")
-    }
 }
 
 fn scalar(value: &Value) -> Option<MetricValue> {
@@ -442,29 +400,6 @@ pub fn parse_params_str(path: &str, text: &str) -> Result<Vec<Param>, MetricsErr
     let mut out = Vec::new();
     flatten_params("", &value, &mut out);
     Ok(out)
-}
-
-fn flatten_params(prefix: &str, value: &Value, out: &mut Vec<Param>) {
-    match value {
-        Value::Object(map) => {
-            for (key, item) in map.iter() {
-                flatten_params(&join(prefix, key), item, out);
-            }
-        }
-        Value::Null if prefix.is_empty() => {}
-        Value::Array(_) => out.push(Param {
-            name: prefix.to_string(),
-            value: value.to_json().to_string(),
-        }),
-        Value::Number(n) => out.push(Param {
-            name: prefix.to_string(),
-            value: format_number(*n),
-        }),
-        other => out.push(Param {
-            name: prefix.to_string(),
-            value: other.to_display_string(),
-        }),
-    }
 }
 
 /// Reads a step's `metrics:` files, relative to `root` (the workspace on the host).

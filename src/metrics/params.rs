@@ -2,7 +2,7 @@
 //! `params.yaml` (or a JSON or TOML file) goes into the step's cache key, so
 //! that a change to another key of the same file does not invalidate it.
 
-use super::{Param, flatten_params, load_yaml};
+use super::tree::{Param, flatten_params, load_yaml};
 use crate::expr::Value;
 use std::collections::BTreeMap;
 

@@ -11,7 +11,7 @@
 //! no matrix read from `needs`.
 
 use super::contexts::job_contexts;
-use super::job_dir;
+use super::places::{job_dir, workspace_path};
 use super::spec::job_spec;
 use crate::executor::{Backend, JobSpec};
 use crate::expr::{Object, Status};
@@ -108,7 +108,7 @@ async fn start_ahead<B: Backend + 'static>(
     index: usize,
 ) -> Option<StartedAhead<B::Env>> {
     let job = shared.workflow.workflow.job(&planned.id)?;
-    let workspace = super::workspace_path(shared);
+    let workspace = workspace_path(shared);
     let scope = JobScope {
         contexts: job_contexts(shared, planned, index, Object::new(), &workspace),
         status: Status::Success,

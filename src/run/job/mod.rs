@@ -7,6 +7,7 @@
 mod ahead;
 mod contexts;
 mod gpu;
+mod places;
 mod spec;
 mod steps;
 
@@ -25,6 +26,7 @@ use crate::timings::Phase;
 use crate::workflow::Job;
 use contexts::{fill_step_contexts, job_contexts};
 use gpu::{gpu_flag, gpu_name};
+use places::{job_dir, workspace_path};
 use spec::job_spec;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -32,20 +34,9 @@ use std::time::Instant;
 use steps::run_steps;
 use tokio_util::sync::CancellationToken;
 
-/// Where job workspaces are in the container.
-const WORK_ROOT: &str = "/__w";
-
 /// Up to this many bytes of the outputs of its needs are copied into a
 /// container started ahead; more, and a new container mounts them instead.
 const AHEAD_COPY_LIMIT: u64 = 1 << 30;
-
-/// The workspace's path in the container: `/__w/<repo>/<repo>`, as GitHub's.
-fn workspace_path<B: Backend>(shared: &Shared<B>) -> String {
-    format!(
-        "{WORK_ROOT}/{0}/{0}",
-        shared.info.repository.rsplit('/').next().unwrap_or("repo")
-    )
-}
 
 /// Runs instance `index` of a planned job.
 pub(super) async fn run_job_instance<B: Backend + 'static>(
@@ -370,21 +361,6 @@ fn finish_job<B: Backend>(
         &format!("{} in {:.1}s", report.result, report.duration.as_secs_f64()),
     );
     report
-}
-
-/// An empty directory for the job's files on the host: in the cache's
-/// temporary directory (named with the process id, so that a killed run's
-/// leftovers are removed by the next), else in the system's.
-fn job_dir<B: Backend>(shared: &Shared<B>) -> Option<tempfile::TempDir> {
-    let prefix = format!("job.{}.", std::process::id());
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(&prefix);
-    let in_cache = shared.cache.as_ref().and_then(|cache| {
-        let parent = cache.store().dir().join("tmp");
-        std::fs::create_dir_all(&parent).ok()?;
-        builder.tempdir_in(&parent).ok()
-    });
-    in_cache.or_else(|| builder.tempdir().ok())
 }
 
 /// Every job this one needs, directly or through others.
