@@ -158,6 +158,7 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
                         workflow: &kept,
                         reports: &reports,
                         phases: &output.phases,
+                        info: &output.info,
                         options: &options,
                         started_at,
                         finished_at: crate::record::now_ms(),

@@ -6,7 +6,7 @@
 //! `needs` context of the jobs after it. A job whose matrix reads `needs` is
 //! expanded when it starts; `-j` selects a job and what it needs.
 
-use super::github;
+use super::github::{self, GitInfo};
 use super::job::{may_start_ahead, run_job_instance, to_object};
 use super::mask::Masker;
 use super::output::Console;
@@ -31,6 +31,8 @@ use tokio_util::sync::CancellationToken;
 pub struct RunOutput {
     pub jobs: Vec<JobReport>,
     pub phases: RunPhases,
+    /// What git said of the repository when the run started.
+    pub info: GitInfo,
 }
 
 /// Runs a workflow that `workflow::parse` accepted.
@@ -173,6 +175,7 @@ pub async fn run<B: Backend + 'static>(
     Ok(RunOutput {
         jobs: reports,
         phases,
+        info: shared.info.clone(),
     })
 }
 

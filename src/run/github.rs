@@ -28,10 +28,21 @@ fn git(repo: &Path, args: &[&str]) -> Option<String> {
 }
 
 pub fn git_info(repo: &Path) -> GitInfo {
-    let sha = git(repo, &["rev-parse", "HEAD"]).unwrap_or_else(|| "0".repeat(40));
-    let git_ref =
-        git(repo, &["symbolic-ref", "-q", "HEAD"]).unwrap_or_else(|| "refs/heads/main".to_string());
-    let repository = git(repo, &["remote", "get-url", "origin"])
+    // Four git processes at once: each costs tens of milliseconds to start,
+    // which a short run would otherwise pay four times over.
+    let [sha, git_ref, origin, user] = std::thread::scope(|scope| {
+        [
+            &["rev-parse", "HEAD"][..],
+            &["symbolic-ref", "-q", "HEAD"],
+            &["remote", "get-url", "origin"],
+            &["config", "user.name"],
+        ]
+        .map(|args| scope.spawn(move || git(repo, args)))
+        .map(|handle| handle.join().ok().flatten())
+    });
+    let sha = sha.unwrap_or_else(|| "0".repeat(40));
+    let git_ref = git_ref.unwrap_or_else(|| "refs/heads/main".to_string());
+    let repository = origin
         .and_then(|url| repository_from_url(&url))
         .unwrap_or_else(|| {
             let name = repo
@@ -41,7 +52,7 @@ pub fn git_info(repo: &Path) -> GitInfo {
                 .unwrap_or_else(|| "repo".to_string());
             format!("local/{name}")
         });
-    let actor = git(repo, &["config", "user.name"])
+    let actor = user
         .or_else(|| std::env::var("USER").ok())
         .unwrap_or_else(|| "mlci".to_string());
     GitInfo {

@@ -3,6 +3,7 @@
 //! repository and the event say (sha, branch, pull request) and parses the
 //! metrics and params files the steps named.
 
+use super::github::GitInfo;
 use super::{JobReport, RunOptions};
 use crate::metrics;
 use crate::plan::JobResult;
@@ -20,6 +21,8 @@ pub struct RunFacts<'a> {
     pub reports: &'a [JobReport],
     /// The time the run spent outside its jobs.
     pub phases: &'a RunPhases,
+    /// What git said of the repository when the run started.
+    pub info: &'a GitInfo,
     pub options: &'a RunOptions,
     /// Milliseconds since the Unix epoch.
     pub started_at: i64,
@@ -31,7 +34,7 @@ pub struct RunFacts<'a> {
 pub fn run_record(facts: &RunFacts<'_>) -> (RunRecord, Vec<String>) {
     let mut warnings = Vec::new();
     let options = facts.options;
-    let info = super::github::git_info(&options.repo);
+    let info = facts.info.clone();
     let payload = options
         .event_path
         .as_ref()
