@@ -23,7 +23,7 @@ use super::host_dirs::{self, HostMount, HostMounts, WORKFLOW_DIR};
 use super::job::DockerJob;
 use super::names::{nonce, slug};
 use super::removal::remove_objects;
-use crate::executor::{ExecError, JobSpec, RunningService};
+use crate::executor::{ExecError, JobEnv, JobSpec, RunningService};
 use crate::timings::{Phase, PhaseTimes};
 
 /// The directory of step scripts and files (`/__w/_temp` on GitHub).
@@ -171,19 +171,11 @@ impl DockerBackend {
                 mode: 0o777,
             });
         }
-        let host_owner = env.host_owner();
+        // On the host, each goes in place at once; into a container, they go
+        // with the workspace in one archive (each costs the engine a process).
         for (host_path, path) in &spec.copies {
-            if let Some(target) = env.host_target(path)? {
-                let (from, owner) = (host_path.clone(), host_owner);
-                tokio::task::spawn_blocking(move || host_dirs::copy_tree(&from, &target, owner))
-                    .await
-                    .map_err(|e| ExecError::Engine(e.to_string()))?
-                    .map_err(|e| {
-                        ExecError::Engine(format!(
-                            "cannot copy {} into job `{job}`: {e}",
-                            host_path.display()
-                        ))
-                    })?;
+            if env.host_target(path)?.is_some() {
+                env.copy_in(host_path, path).await?;
                 continue;
             }
             sources.push(Source::Host {
@@ -192,15 +184,9 @@ impl DockerBackend {
             });
         }
         for file in &spec.files {
-            if let Some(target) = env.host_target(&file.path)? {
-                host_dirs::write_file(&target, &file.contents, file.mode, host_owner).map_err(
-                    |e| {
-                        ExecError::Engine(format!(
-                            "cannot write `{}` in job `{job}`: {e}",
-                            file.path
-                        ))
-                    },
-                )?;
+            if env.host_target(&file.path)?.is_some() {
+                env.write_file(&file.path, &file.contents, file.mode)
+                    .await?;
                 continue;
             }
             sources.push(Source::Data {
