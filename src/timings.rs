@@ -124,8 +124,6 @@ pub struct RunPhases {
     pub snapshot: Duration,
     /// Leaving every output in the working tree, and the cache's size cap.
     pub checkout: Duration,
-    /// Waiting, after the last job, for job containers still being removed.
-    pub cleanup: Duration,
 }
 
 #[cfg(test)]

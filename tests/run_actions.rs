@@ -62,20 +62,28 @@ fn stdout(output: &Output) -> String {
     )
 }
 
-/// Containers and networks still labelled with one of these job instances.
+/// Containers and networks still labelled with one of these job instances,
+/// once what is being removed is gone (see `common::run_leftovers`).
 fn leftovers(jobs: &[&str]) -> usize {
-    let mut count = 0;
-    for job in jobs {
-        let label = format!("label=dev.mlci.job={job}");
-        for args in [
-            vec!["ps", "-aq", "--filter", &label],
-            vec!["network", "ls", "-q", "--filter", &label],
-        ] {
-            let output = Command::new("docker").args(&args).output().unwrap();
-            count += String::from_utf8_lossy(&output.stdout).lines().count();
+    common::until_settled(|| {
+        let mut found = Vec::new();
+        for job in jobs {
+            let label = format!("label=dev.mlci.job={job}");
+            for args in [
+                vec!["ps", "-aq", "--filter", &label],
+                vec!["network", "ls", "-q", "--filter", &label],
+            ] {
+                let output = Command::new("docker").args(&args).output().unwrap();
+                found.extend(
+                    String::from_utf8_lossy(&output.stdout)
+                        .lines()
+                        .map(str::to_string),
+                );
+            }
         }
-    }
-    count
+        found
+    })
+    .len()
 }
 
 const INNER: &str = r#"

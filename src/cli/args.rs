@@ -37,6 +37,27 @@ pub enum Command {
     /// Render a run's report (gates, metrics against the baseline, charts,
     /// stages), to a file, the terminal, or GitHub. Exits 1 when a gate fails.
     Report(ReportArgs),
+    /// What `mlci run` hands on at its end: remove these containers,
+    /// networks and volumes, waiting for the engine, then the run's host
+    /// directories in the cache once the run's process has exited.
+    #[command(name = "__remove-run-objects", hide = true)]
+    RemoveRunObjects(RemoveRunObjectsArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RemoveRunObjectsArgs {
+    #[arg(long, value_delimiter = ',')]
+    pub containers: Vec<String>,
+    #[arg(long, value_delimiter = ',')]
+    pub networks: Vec<String>,
+    #[arg(long, value_delimiter = ',')]
+    pub volumes: Vec<String>,
+    /// The `mlci run` process whose leftovers these are.
+    #[arg(long)]
+    pub parent: u32,
+    /// Its cache directory, whose temporary files of dead processes go too.
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// Where the cache lives and how big it may grow; `mlci run` takes the same options.

@@ -6,6 +6,7 @@
 
 mod args;
 mod cache;
+mod cleanup;
 pub mod exit;
 mod images;
 mod load;
@@ -41,5 +42,6 @@ pub fn main() -> ExitCode {
         Command::Metrics(command) => metrics::metrics(command),
         Command::Runs(command) => runs::runs(command),
         Command::Report(args) => report::report(args),
+        Command::RemoveRunObjects(args) => cleanup::remove_run_objects(args),
     }
 }

@@ -138,12 +138,15 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
         let mut failed = false;
         let mut all_reports = Vec::new();
         let mut recorded = Vec::new();
+        let mut cleanups = Vec::new();
         for workflow in loaded {
             let started_at = crate::record::now_ms();
             let backend = match crate::executor::docker::DockerBackend::connect().await {
                 Ok(backend) => backend,
                 Err(error) => {
                     eprintln!("error: {error}");
+                    // The workflows that ran before leave nothing behind.
+                    super::cleanup::finish(cleanups, true, None).await;
                     return ExitCode::FAILURE;
                 }
             };
@@ -152,6 +155,7 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
             let kept = workflow.clone();
             match crate::run::run(backend, workflow, options.clone(), cancel.clone()).await {
                 Ok(output) => {
+                    cleanups.push(output.cleanup);
                     let reports = output.jobs;
                     failed |= reports.iter().any(|r| r.result == crate::plan::JobResult::Failure);
                     let (record, warnings) = crate::run::run_record(&crate::run::RunFacts {
@@ -176,6 +180,7 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
                 }
                 Err(message) => {
                     eprintln!("error: {message}");
+                    super::cleanup::finish(cleanups, true, None).await;
                     return ExitCode::from(EXIT_INVALID);
                 }
             }
@@ -188,6 +193,8 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
         if !record_and_report(&reporting, &options, recorded).await {
             failed = true;
         }
+        let interrupted_now = interrupted.load(std::sync::atomic::Ordering::SeqCst);
+        super::cleanup::finish(cleanups, interrupted_now, options.cache.as_ref().map(|c| c.dir.clone())).await;
         if interrupted.load(std::sync::atomic::Ordering::SeqCst) {
             ExitCode::from(EXIT_INTERRUPTED)
         } else if failed {

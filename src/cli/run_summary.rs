@@ -64,7 +64,6 @@ pub(super) fn print_summary(runs: &[WorkflowRun], json: bool) {
                     "phases": {
                         "snapshot": run.phases.snapshot.as_secs_f64(),
                         "checkout": run.phases.checkout.as_secs_f64(),
-                        "cleanup": run.phases.cleanup.as_secs_f64(),
                     },
                 })
             })
@@ -125,9 +124,8 @@ pub(super) fn print_timings(runs: &[WorkflowRun]) {
         println!("\ntimings of {} (seconds)", run.path);
         print!("{}", table(&rows));
         println!(
-            "  outside the jobs: snapshot {}, waiting for removals {}, checkout of outputs {}",
+            "  outside the jobs: snapshot {}, checkout of outputs {} (the last containers are removed in the background)",
             seconds(run.phases.snapshot),
-            seconds(run.phases.cleanup),
             seconds(run.phases.checkout)
         );
     }

@@ -28,11 +28,45 @@ use tokio_util::sync::CancellationToken;
 
 /// What a run gives back: every job instance's report, in the order they
 /// finished, and the time the run spent outside its jobs.
-pub struct RunOutput {
+pub struct RunOutput<B: Backend> {
     pub jobs: Vec<JobReport>,
     pub phases: RunPhases,
     /// What git said of the repository when the run started.
     pub info: GitInfo,
+    /// The removal of the last job containers, which may still be going on.
+    pub cleanup: RunCleanup<B>,
+}
+
+/// The end of a run's removals: the caller waits for it (`wait`), or hands
+/// what is left of the run to someone else and lets it go.
+pub struct RunCleanup<B: Backend> {
+    shared: Arc<Shared<B>>,
+}
+
+impl<B: Backend> RunCleanup<B> {
+    pub fn backend(&self) -> &B {
+        &self.shared.backend
+    }
+
+    pub fn run_id(&self) -> &str {
+        &self.shared.run_id
+    }
+
+    /// Waits until no container of the run is still being created (one
+    /// started ahead that no job took), so that listing the run's objects
+    /// finds them all.
+    pub async fn settle(&self) {
+        self.shared.settle_ahead().await;
+    }
+
+    /// Waits for every removal still going on, then removes whatever else
+    /// carries the run's label; returns how long that took.
+    pub async fn wait(self) -> std::time::Duration {
+        let started = Instant::now();
+        self.shared.finish_teardowns().await;
+        let _ = self.shared.backend.remove_run(&self.shared.run_id).await;
+        started.elapsed()
+    }
 }
 
 /// Runs a workflow that `workflow::parse` accepted.
@@ -41,7 +75,7 @@ pub async fn run<B: Backend + 'static>(
     workflow: LoadedWorkflow,
     options: RunOptions,
     cancel: CancellationToken,
-) -> Result<RunOutput, String> {
+) -> Result<RunOutput<B>, String> {
     let info = github::git_info(&options.repo);
     let given_inputs: Object = options
         .inputs
@@ -146,36 +180,36 @@ pub async fn run<B: Backend + 'static>(
         me: me.clone(),
     });
     let reports = schedule(shared.clone(), plan, selected, cancel.clone()).await;
-    // Outputs end up in the working tree, as DVC leaves them: on a thread,
-    // while the engine removes the last job containers.
-    let checkout = shared.cache.is_some().then(|| {
-        let shared = shared.clone();
-        tokio::task::spawn_blocking(move || {
-            let started = Instant::now();
-            let cache = shared.cache.as_ref().expect("checked");
-            (cache.finish(&shared.options.repo), started.elapsed())
+    // Outputs end up in the working tree, as DVC leaves them, while the
+    // engine removes the last job containers.
+    if shared.cache.is_some() {
+        let checkout_started = Instant::now();
+        let (cache_shared, repo) = (shared.clone(), shared.options.repo.clone());
+        let finished = tokio::task::spawn_blocking(move || {
+            cache_shared
+                .cache
+                .as_ref()
+                .map(|c| c.finish(&repo))
+                .unwrap_or_default()
         })
-    });
-    let cleanup_started = Instant::now();
-    shared.finish_teardowns().await;
-    phases.cleanup = cleanup_started.elapsed();
-    // Whatever happened, nothing of this run stays on the engine.
-    let _ = shared.backend.remove_run(&shared.run_id).await;
-    if let Some(checkout) = checkout {
-        match checkout.await {
-            Ok((warnings, spent)) => {
+        .await;
+        match finished {
+            Ok(warnings) => {
                 for warning in warnings {
                     eprintln!("warning: {warning}");
                 }
-                phases.checkout = spent;
             }
             Err(error) => eprintln!("warning: leaving the outputs in the working tree: {error}"),
         }
+        phases.checkout = checkout_started.elapsed();
     }
+    // Whatever happened, nothing of this run stays on the engine: the
+    // caller waits for that, or hands it on (see `RunCleanup`).
     Ok(RunOutput {
         jobs: reports,
         phases,
         info: shared.info.clone(),
+        cleanup: RunCleanup { shared },
     })
 }
 

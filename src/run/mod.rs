@@ -28,7 +28,7 @@ mod shared;
 mod step;
 pub mod workspace;
 
-pub use engine::{RunOutput, run};
+pub use engine::{RunCleanup, RunOutput, run};
 pub use recording::{RunFacts, run_record};
 pub use report::{JobReport, StepReport};
 pub use shared::{CacheConfig, RunOptions, new_run_id};

@@ -170,7 +170,6 @@ pub fn run_record(facts: &RunFacts<'_>) -> (RunRecord, Vec<String>) {
         artifacts,
         phases: [
             ("snapshot", facts.phases.snapshot),
-            ("cleanup", facts.phases.cleanup),
             ("checkout", facts.phases.checkout),
         ]
         .into_iter()

@@ -351,8 +351,27 @@ pub fn git_repo(files: &[(&str, &str)]) -> tempfile::TempDir {
     dir
 }
 
-/// The containers, networks and volumes that the engine still holds of a run.
+/// The containers, networks and volumes that the engine still holds of a
+/// run, once what is being removed is gone: `mlci run` hands the removal of
+/// its last containers to a process of its own and exits, so the list is
+/// read again until it is empty, for up to 10 s.
 pub fn run_leftovers(run_id: &str) -> Vec<String> {
+    until_settled(|| run_objects(run_id))
+}
+
+/// Reads `list` until it is empty or 10 s have passed; the last reading.
+pub fn until_settled<T>(mut list: impl FnMut() -> Vec<T>) -> Vec<T> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let found = list();
+        if found.is_empty() || std::time::Instant::now() > deadline {
+            return found;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+fn run_objects(run_id: &str) -> Vec<String> {
     let label = format!("label=dev.mlci.run={run_id}");
     let mut found = Vec::new();
     for kind in [

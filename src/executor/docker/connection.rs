@@ -58,6 +58,16 @@ impl DockerBackend {
         self.host.starts_with("unix://") && std::env::var("MLCI_WORKSPACE").as_deref() != Ok("copy")
     }
 
+    /// What the engine holds of a run now (containers, networks, volumes).
+    pub async fn run_objects(&self, run_id: &str) -> Result<super::RunObjects, ExecError> {
+        super::removal::list_run(&self.docker, run_id).await
+    }
+
+    /// Removes these objects, waiting until the engine has them gone.
+    pub async fn remove_run_objects(&self, objects: &super::RunObjects) -> Result<(), ExecError> {
+        super::removal::remove_listed(&self.docker, objects).await
+    }
+
     /// Wraps an existing bollard client.
     pub fn with_client(docker: Docker, host: impl Into<String>) -> Self {
         DockerBackend {

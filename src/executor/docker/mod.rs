@@ -54,3 +54,4 @@ pub use exec::EXEC_ID_VAR;
 pub use host_dirs::LARGE_FILE;
 pub use job::DockerJob;
 pub use job_setup::TEMP_DIR;
+pub use removal::RunObjects;

@@ -13,8 +13,22 @@ use super::errors::{engine_error, is_removal_in_progress, status_of};
 use super::names::short;
 use crate::executor::{ExecError, LABEL_RUN};
 
-/// Removes every container, network and volume labelled with this run.
-pub(super) async fn remove_run(docker: &Docker, run_id: &str) -> Result<(), ExecError> {
+/// What the engine holds of a run: containers, networks and volumes.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RunObjects {
+    pub containers: Vec<String>,
+    pub networks: Vec<String>,
+    pub volumes: Vec<String>,
+}
+
+impl RunObjects {
+    pub fn is_empty(&self) -> bool {
+        self.containers.is_empty() && self.networks.is_empty() && self.volumes.is_empty()
+    }
+}
+
+/// Everything labelled with this run, now.
+pub(super) async fn list_run(docker: &Docker, run_id: &str) -> Result<RunObjects, ExecError> {
     let filter = HashMap::from([("label".to_string(), vec![format!("{LABEL_RUN}={run_id}")])]);
     let containers = docker
         .list_containers(Some(
@@ -25,7 +39,6 @@ pub(super) async fn remove_run(docker: &Docker, run_id: &str) -> Result<(), Exec
         ))
         .await
         .map_err(|e| engine_error("listing the run's containers", e))?;
-    let ids: Vec<String> = containers.into_iter().filter_map(|c| c.id).collect();
     let networks = docker
         .list_networks(Some(
             ListNetworksOptionsBuilder::default()
@@ -42,22 +55,53 @@ pub(super) async fn remove_run(docker: &Docker, run_id: &str) -> Result<(), Exec
         ))
         .await
         .map_err(|e| engine_error("listing the run's volumes", e))?;
-    let volume_names: Vec<String> = volumes
-        .volumes
-        .unwrap_or_default()
-        .into_iter()
-        .map(|v| v.name)
-        .collect();
-    let mut first_err = remove_objects(docker, &ids, None, &[]).await.err();
-    for n in networks {
-        if let Some(id) = n.id.or(n.name)
-            && let Err(e) = docker.remove_network(&id).await
+    Ok(RunObjects {
+        containers: containers.into_iter().filter_map(|c| c.id).collect(),
+        networks: networks
+            .into_iter()
+            .filter_map(|n| n.id.or(n.name))
+            .collect(),
+        volumes: volumes
+            .volumes
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| v.name)
+            .collect(),
+    })
+}
+
+/// Removes every container, network and volume labelled with this run.
+pub(super) async fn remove_run(docker: &Docker, run_id: &str) -> Result<(), ExecError> {
+    let objects = list_run(docker, run_id).await?;
+    remove_listed(docker, &objects).await
+}
+
+/// Removes these containers, waits until the engine has them gone (a
+/// removal already in progress is waited for, not repeated), then removes
+/// the networks, which cannot go while a container is attached, and the
+/// volumes.
+pub(super) async fn remove_listed(docker: &Docker, objects: &RunObjects) -> Result<(), ExecError> {
+    let mut first_err = remove_objects(docker, &objects.containers, None, &[])
+        .await
+        .err();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    for id in &objects.containers {
+        while tokio::time::Instant::now() < deadline {
+            match docker.inspect_container(id, None).await {
+                Err(e) if status_of(&e) == Some(404) => break,
+                Err(_) => break,
+                Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+            }
+        }
+    }
+    for n in &objects.networks {
+        if let Err(e) = docker.remove_network(n).await
             && status_of(&e) != Some(404)
         {
             first_err.get_or_insert(engine_error("removing a network of the run", e));
         }
     }
-    if let Err(e) = remove_objects(docker, &[], None, &volume_names).await {
+    if let Err(e) = remove_objects(docker, &[], None, &objects.volumes).await {
         first_err.get_or_insert(e);
     }
     first_err.map_or(Ok(()), Err)

@@ -301,7 +301,7 @@ pub(super) async fn run_job_instance<B: Backend + 'static>(
     report.steps = outcome.reports;
     report.phases.merge(&outcome.phases);
     // The container goes in the background: the jobs that need this one
-    // start now (the run waits for every removal before it ends).
+    // start now (every removal is waited for, or handed on, at the end).
     let teardown_started = Instant::now();
     shared.tear_down(&instance.name, env, job_dir);
     report.phases.add_since(Phase::Teardown, teardown_started);

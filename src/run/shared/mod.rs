@@ -54,7 +54,8 @@ pub(crate) struct Shared<B: Backend> {
     pub cache: Option<RunCache>,
     /// Job containers being removed in the background: a job is done when
     /// its outputs are saved, and the jobs after it need not wait for the
-    /// engine to remove its container. The run waits for them at the end.
+    /// engine to remove its container. The caller of the run waits for them
+    /// at its end, or hands them on (`RunCleanup`).
     pub teardowns: std::sync::Mutex<Vec<Teardown>>,
     /// Containers of jobs started while the jobs they need run.
     pub ahead: Ahead<B::Env>,
@@ -96,14 +97,20 @@ impl<B: Backend> Shared<B> {
             });
     }
 
-    /// Waits for every job environment still being removed, after removing
-    /// those started ahead that no job took.
-    pub async fn finish_teardowns(&self) {
+    /// Waits for the containers still being started ahead that no job took,
+    /// and starts their removal: after this, every container of the run exists.
+    pub async fn settle_ahead(&self) {
         for start in self.ahead.drain() {
             if let Ok(Some(started)) = start.await {
                 self.tear_down("ahead", started.env, started.job_dir);
             }
         }
+    }
+
+    /// Waits for every job environment still being removed, after removing
+    /// those started ahead that no job took.
+    pub async fn finish_teardowns(&self) {
+        self.settle_ahead().await;
         let pending =
             std::mem::take(&mut *self.teardowns.lock().unwrap_or_else(|e| e.into_inner()));
         for teardown in pending {
