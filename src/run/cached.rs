@@ -24,7 +24,7 @@ use crate::metrics::{self, ParamValues};
 use crate::timings::Phase;
 use crate::workflow::{Job, Step, StepAction};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Outputs smaller than this are copied into a container; larger ones are
 /// bind-mounted read-only from the store.
@@ -191,17 +191,38 @@ pub(super) fn replay<B: Backend>(
     reports
 }
 
-/// Puts the outputs of the jobs this one needs into its container: large
+/// Where one top-level path of the outputs of the jobs a job needs goes in
+/// its container.
+pub(super) struct Placement {
+    /// The path in the store's read-only tree of those outputs.
+    pub host: PathBuf,
+    pub target: String,
+    /// Bind-mounted read-only, rather than copied in.
+    pub mount: bool,
+}
+
+impl Placement {
+    /// Asks for the placement in a job's container request.
+    pub fn add_to(&self, spec: &mut JobSpec) {
+        if self.mount {
+            spec.volumes
+                .push(format!("{}:{}:ro", self.host.display(), self.target));
+        } else {
+            spec.copies.push((self.host.clone(), self.target.clone()));
+        }
+    }
+}
+
+/// Where the outputs of the jobs this one needs go in its container: large
 /// top-level directories are bind-mounted read-only from the store (when the
 /// repository has nothing there and no step of this job writes there); the
-/// rest goes into `spec.copies`, uploaded with the workspace.
+/// rest is copied in with the workspace.
 pub(super) async fn place_upstream<B: Backend>(
     shared: &Shared<B>,
     job: &Job,
     upstream: &Entry,
     workspace: &str,
-    spec: &mut JobSpec,
-) -> Result<(), String> {
+) -> Result<Vec<Placement>, String> {
     let cache = shared
         .cache
         .as_ref()
@@ -223,20 +244,21 @@ pub(super) async fn place_upstream<B: Backend>(
                 .map(str::to_string)
         })
         .collect();
-    for (top, size) in top_level_sizes(&upstream.outputs) {
-        let host = dir.join(&top);
-        let target = format!("{workspace}/{top}");
-        let mountable = size >= MOUNT_THRESHOLD
-            && host.is_dir()
-            && !shared.snapshot.join(&top).exists()
-            && !written_here.contains(&top);
-        if mountable {
-            spec.volumes.push(format!("{}:{target}:ro", host.display()));
-        } else {
-            spec.copies.push((host, target));
-        }
-    }
-    Ok(())
+    Ok(top_level_sizes(&upstream.outputs)
+        .into_iter()
+        .map(|(top, size)| {
+            let host = dir.join(&top);
+            let mount = size >= MOUNT_THRESHOLD
+                && host.is_dir()
+                && !shared.snapshot.join(&top).exists()
+                && !written_here.contains(&top);
+            Placement {
+                host,
+                target: format!("{workspace}/{top}"),
+                mount,
+            }
+        })
+        .collect())
 }
 
 /// A `run:` step with `inputs`, in a running job: restored on a hit, else
@@ -421,6 +443,10 @@ async fn inputs_from_container<B: Backend>(
     cache: &RunCache,
     patterns: &[String],
 ) -> Result<Tree, String> {
+    // A workspace on the host is hashed where it is, as outputs are saved.
+    if let Some(root) = ctx.env.host_path(ctx.workspace) {
+        return Tree::from_dir(&root, patterns, cache.store().index()).map_err(|e| e.to_string());
+    }
     let scratch = scratch_dir(cache)?;
     for base in pattern_bases(patterns)? {
         let from = if base.is_empty() {

@@ -109,17 +109,14 @@ impl DockerBackend {
             }
             _ => None,
         };
-        let mounted_spec;
-        let spec_to_create = match &host {
+        let body = match &host {
             Some((_, binds)) => {
                 let mut with_binds = spec.clone();
                 with_binds.volumes.extend(binds.iter().cloned());
-                mounted_spec = with_binds;
-                &mounted_spec
+                job_container_body(&with_binds, job_network.as_deref())
             }
-            None => spec,
+            None => job_container_body(spec, job_network.as_deref()),
         };
-        let body = job_container_body(spec_to_create, job_network.as_deref());
         let mut create_opts = CreateContainerOptionsBuilder::default().name(&base);
         if let Some(p) = &spec.options.platform {
             create_opts = create_opts.platform(p);

@@ -29,7 +29,6 @@ use gpu::{gpu_flag, gpu_name};
 use places::{job_dir, workspace_path};
 use spec::job_spec;
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::time::Instant;
 use steps::run_steps;
 use tokio_util::sync::CancellationToken;
@@ -149,8 +148,8 @@ pub(super) async fn run_job_instance<B: Backend + 'static>(
     };
     // What a container started ahead must have been started from to serve.
     let request = ahead::fingerprint(&spec);
-    let own_volumes = spec.volumes.len();
     let mut upstream_bytes = 0;
+    let mut placements = Vec::new();
     report.image = spec.image.clone();
     report.gpu_request = job
         .container
@@ -205,11 +204,13 @@ pub(super) async fn run_job_instance<B: Backend + 'static>(
             if let Some(upstream) = &upstream {
                 upstream_bytes = upstream.outputs.entries().iter().map(|e| e.size).sum();
                 let restore_started = Instant::now();
-                let placed =
-                    cached::place_upstream(shared, job, upstream, &workspace, &mut spec).await;
+                let placed = cached::place_upstream(shared, job, upstream, &workspace).await;
                 report.phases.add_since(Phase::Restore, restore_started);
-                if let Err(message) = placed {
-                    return shared.fail_job(keep_going, report, &instance.name, message);
+                match placed {
+                    Ok(placed) => placements = placed,
+                    Err(message) => {
+                        return shared.fail_job(keep_going, report, &instance.name, message);
+                    }
                 }
             }
             job_cache = Some(state);
@@ -235,12 +236,8 @@ pub(super) async fn run_job_instance<B: Backend + 'static>(
         Some(early) if early.fingerprint == request && upstream_bytes <= AHEAD_COPY_LIMIT => {
             report.phases.add_since(Phase::Container, setup_started);
             let restore_started = Instant::now();
-            let upstream_mounts = spec.volumes[own_volumes..].iter().filter_map(|v| {
-                let mut parts = v.split(':');
-                Some((PathBuf::from(parts.next()?), parts.next()?.to_string()))
-            });
-            for (host, target) in upstream_mounts.chain(spec.copies.iter().cloned()) {
-                if let Err(error) = early.env.copy_in(&host, &target).await {
+            for placement in &placements {
+                if let Err(error) = early.env.copy_in(&placement.host, &placement.target).await {
                     shared.tear_down(&instance.name, early.env, early.job_dir);
                     report.duration = started.elapsed();
                     return shared.fail_job(keep_going, report, &instance.name, error.to_string());
@@ -252,6 +249,9 @@ pub(super) async fn run_job_instance<B: Backend + 'static>(
         other => {
             if let Some(unused) = other {
                 shared.tear_down(&instance.name, unused.env, unused.job_dir);
+            }
+            for placement in &placements {
+                placement.add_to(&mut spec);
             }
             // The job's files on the host, beside the cache so that outputs
             // move into it without a copy; removed with the job's container.
