@@ -14,9 +14,11 @@
 mod error;
 mod event;
 mod gate_spec;
+mod lineage;
 mod model;
 mod query;
 mod read;
+mod registry;
 mod run_metrics;
 mod schema;
 mod store;
@@ -27,9 +29,13 @@ pub use error::StoreError;
 pub use event::{PullRequestInfo, branch_name};
 pub use gate_spec::{GateSpec, comparison_symbol, describe};
 pub use model::{
-    AnnotationRecord, Artifact, JobRecord, PhaseRecord, RunId, RunRecord, RunResult, RunSummary,
-    StepRecord, StoredRun,
+    AnnotationRecord, Artifact, ColumnDrift, DataCheckRecord, JobRecord, ModelCandidate,
+    PhaseRecord, RunId, RunRecord, RunResult, RunSummary, StepRecord, StoredRun,
 };
+pub use registry::{
+    AliasEvent, CandidateOutcome, CandidateStatus, ModelVersion, Promotion, Registration,
+};
+pub use lineage::StepPlace;
 pub use query::RunFilter;
 pub use schema::SCHEMA_VERSION;
 pub use store::{DEFAULT_DB, Store, default_path};

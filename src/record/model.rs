@@ -120,6 +120,54 @@ pub struct StepRecord {
     pub inputs: Vec<String>,
     /// Paths of artifacts the step wrote.
     pub outputs: Vec<String>,
+    /// Its `register:` model, a candidate version of the registry.
+    pub model: Option<ModelCandidate>,
+    /// Its `validate:` checks.
+    pub data_checks: Vec<DataCheckRecord>,
+}
+
+/// The model a `register:` step left, stored in the cache; it becomes a
+/// registry version after the run when the run's gates pass.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ModelCandidate {
+    pub name: String,
+    /// The registered file or directory, relative to the workspace.
+    pub path: String,
+    /// The BLAKE3 tree hash of its content.
+    pub tree_hash: String,
+    /// The cache entry that holds its files.
+    pub entry_key: String,
+    pub size: u64,
+    pub promote_alias: Option<String>,
+    /// The promotion condition as written (`accuracy >= champion + 0.005`).
+    pub promote_if: Option<String>,
+}
+
+/// One dataset checked by a `validate:` step.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DataCheckRecord {
+    /// The dataset, relative to the workspace.
+    pub path: String,
+    /// The BLAKE3 of its content.
+    pub hash: String,
+    pub schema: String,
+    pub passed: bool,
+    /// One line per failed rule (column, rule, offending values).
+    pub failures: Vec<String>,
+    /// Drift per column against the baseline run's statistics.
+    pub drift: Vec<ColumnDrift>,
+    /// The dataset's statistics (JSON), the baseline of later runs.
+    pub stats: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ColumnDrift {
+    pub column: String,
+    /// `jensen-shannon` or `l-infinity`.
+    pub measure: String,
+    pub distance: f64,
+    pub threshold: f64,
+    pub drifted: bool,
 }
 
 /// A file or directory with its content hash (blake3, hex).

@@ -3,7 +3,7 @@
 use super::error::StoreError;
 use super::gate_spec::GateSpec;
 use super::model::{
-    AnnotationRecord, Artifact, JobRecord, PhaseRecord, RunId, RunRecord, RunResult, StepRecord,
+    AnnotationRecord, Artifact, DataCheckRecord, JobRecord, ModelCandidate, PhaseRecord, RunId, RunRecord, RunResult, StepRecord,
     StoredRun,
 };
 use super::store::Store;
@@ -135,6 +135,14 @@ impl Store {
             .conn
             .prepare("SELECT level, message, file, line, end_line, title FROM annotations WHERE job = ?1 ORDER BY rowid")
             .map_err(e)?;
+        let mut data_checks = self
+            .conn
+            .prepare("SELECT path, hash, schema, passed, failures, drift, stats FROM dataset_checks WHERE step = ?1 ORDER BY rowid")
+            .map_err(e)?;
+        let mut candidates = self
+            .conn
+            .prepare("SELECT name, path, tree_hash, entry_key, size, promote_alias, promote_if FROM model_candidates WHERE step = ?1")
+            .map_err(e)?;
         for (job_row, mut job) in job_rows {
             job.phases = self.phases(
                 "SELECT phase, duration_ms FROM job_phases WHERE job = ?1 ORDER BY rowid",
@@ -216,6 +224,37 @@ impl Store {
                         }
                     }
                 }
+                step.data_checks = data_checks
+                    .query_map([step_row], |r| {
+                        let failures: String = r.get(4)?;
+                        let drift: String = r.get(5)?;
+                        Ok(DataCheckRecord {
+                            path: r.get(0)?,
+                            hash: r.get(1)?,
+                            schema: r.get(2)?,
+                            passed: r.get(3)?,
+                            failures: serde_json::from_str(&failures).unwrap_or_default(),
+                            drift: serde_json::from_str(&drift).unwrap_or_default(),
+                            stats: r.get(6)?,
+                        })
+                    })
+                    .map_err(e)?
+                    .collect::<Result<_, _>>()
+                    .map_err(e)?;
+                step.model = candidates
+                    .query_row([step_row], |r| {
+                        Ok(ModelCandidate {
+                            name: r.get(0)?,
+                            path: r.get(1)?,
+                            tree_hash: r.get(2)?,
+                            entry_key: r.get(3)?,
+                            size: r.get::<_, i64>(4)? as u64,
+                            promote_alias: r.get(5)?,
+                            promote_if: r.get(6)?,
+                        })
+                    })
+                    .optional()
+                    .map_err(e)?;
                 job.steps.push(step);
             }
             record.jobs.push(job);

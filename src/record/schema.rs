@@ -114,6 +114,80 @@ const MIGRATIONS: &[&str] = &[
         duration_ms INTEGER NOT NULL
     );
     "#,
+    // 3: the model registry (candidates of runs, versions, aliases and their
+    // history) and the data checks of `validate:` steps with their statistics
+    r#"
+    CREATE TABLE model_candidates (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        step INTEGER REFERENCES steps (id) ON DELETE CASCADE,
+        job TEXT NOT NULL,
+        step_name TEXT NOT NULL,
+        name TEXT NOT NULL,
+        path TEXT NOT NULL,
+        tree_hash TEXT NOT NULL,
+        entry_key TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        promote_alias TEXT,
+        promote_if TEXT,
+        status TEXT NOT NULL,
+        version INTEGER,
+        replaces INTEGER,
+        promoted INTEGER NOT NULL,
+        reason TEXT NOT NULL
+    );
+    CREATE INDEX model_candidates_by_run ON model_candidates (run_id);
+    CREATE TABLE model_versions (
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        tree_hash TEXT NOT NULL,
+        entry_key TEXT NOT NULL,
+        path TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        run_id INTEGER,
+        step INTEGER,
+        workflow TEXT,
+        job TEXT,
+        step_name TEXT,
+        sha TEXT,
+        params TEXT NOT NULL,
+        metrics TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        origin TEXT NOT NULL,
+        PRIMARY KEY (name, version)
+    );
+    CREATE INDEX model_versions_by_hash ON model_versions (tree_hash);
+    CREATE TABLE model_aliases (
+        name TEXT NOT NULL,
+        alias TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        set_at INTEGER NOT NULL,
+        PRIMARY KEY (name, alias)
+    );
+    CREATE TABLE model_alias_history (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL,
+        alias TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        previous INTEGER,
+        set_at INTEGER NOT NULL,
+        run_id INTEGER,
+        reason TEXT NOT NULL
+    );
+    CREATE TABLE dataset_checks (
+        run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        step INTEGER REFERENCES steps (id) ON DELETE CASCADE,
+        job TEXT NOT NULL,
+        path TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        schema TEXT NOT NULL,
+        passed INTEGER NOT NULL,
+        failures TEXT NOT NULL,
+        drift TEXT NOT NULL,
+        stats TEXT
+    );
+    CREATE INDEX dataset_checks_by_run ON dataset_checks (run_id);
+    "#,
 ];
 
 /// The newest schema version this build knows.

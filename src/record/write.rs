@@ -171,6 +171,46 @@ impl Store {
                     )
                     .map_err(sql)?;
                 }
+                if let Some(model) = &step.model {
+                    tx.execute(
+                        "INSERT INTO model_candidates (run_id, step, job, step_name, name, path, tree_hash, entry_key, size, promote_alias, promote_if, status, promoted, reason)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'pending', 0, '')",
+                        params![
+                            run_id,
+                            step_row,
+                            clean(&job.name),
+                            clean(&step.name),
+                            model.name,
+                            clean(&model.path),
+                            model.tree_hash,
+                            model.entry_key,
+                            model.size as i64,
+                            model.promote_alias,
+                            clean_opt(&model.promote_if),
+                        ],
+                    )
+                    .map_err(sql)?;
+                }
+                for check in &step.data_checks {
+                    let failures: Vec<String> = check.failures.iter().map(|f| clean(f)).collect();
+                    tx.execute(
+                        "INSERT INTO dataset_checks (run_id, step, job, path, hash, schema, passed, failures, drift, stats)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                        params![
+                            run_id,
+                            step_row,
+                            clean(&job.name),
+                            clean(&check.path),
+                            check.hash,
+                            clean(&check.schema),
+                            check.passed,
+                            serde_json::to_string(&failures).unwrap_or_else(|_| "[]".into()),
+                            serde_json::to_string(&check.drift).unwrap_or_else(|_| "[]".into()),
+                            check.stats.as_deref().map(&clean),
+                        ],
+                    )
+                    .map_err(sql)?;
+                }
                 for (direction, paths) in [("in", &step.inputs), ("out", &step.outputs)] {
                     for path in paths.iter() {
                         let id = match artifact_ids.get(path.as_str()) {

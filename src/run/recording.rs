@@ -87,6 +87,8 @@ pub fn run_record(facts: &RunFacts<'_>) -> (RunRecord, Vec<String>) {
                 params,
                 inputs: input_paths,
                 outputs: step.outputs.iter().map(|(p, _, _)| p.clone()).collect(),
+                model: step.model.clone(),
+                data_checks: step.data_checks.clone(),
             });
         }
         jobs.push(JobRecord {

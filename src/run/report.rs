@@ -78,4 +78,8 @@ pub struct StepReport {
     pub outputs: Vec<(String, String, u64)>,
     /// The values its `params` named (dotted name, value).
     pub params: Vec<crate::metrics::Param>,
+    /// Its `register:` model, stored in the cache.
+    pub model: Option<crate::record::ModelCandidate>,
+    /// Its `validate:` checks.
+    pub data_checks: Vec<crate::record::DataCheckRecord>,
 }

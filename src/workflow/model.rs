@@ -283,6 +283,59 @@ pub struct Step {
     /// mlci: parameters hashed into the step's cache key by value, as DVC's
     /// `params`: a change to another key of the same file does not count.
     pub params: Vec<ParamRef>,
+    /// mlci: the step's model, a candidate version for the model registry.
+    pub register: Option<Register>,
+    /// mlci: datasets checked against a schema (and for drift) after the step.
+    pub validate: Vec<DataCheck>,
+}
+
+/// `register: {name, path, promote: {alias, if}}`: after the run, when its
+/// gates pass, `path` becomes the next version of the model `name`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Register {
+    pub name: Spanned<String>,
+    /// A file or directory, relative to the workspace.
+    pub path: Spanned<String>,
+    pub promote: Option<Promote>,
+}
+
+/// `promote: {alias: champion, if: "accuracy >= champion + 0.005"}`: the
+/// alias moves to the new version when the condition holds (always without one).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Promote {
+    pub alias: Spanned<String>,
+    pub condition: Option<Spanned<PromoteCondition>>,
+}
+
+/// `accuracy >= champion + 0.005`: a metric of the candidate against a
+/// number, or against the same metric of the version an alias names now.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PromoteCondition {
+    /// As written.
+    pub text: String,
+    pub metric: String,
+    /// The alias whose holder is the baseline (`champion`), when the bound names one.
+    pub against: Option<String>,
+    /// The comparison, with `base` standing for the holder's value.
+    pub condition: GateCondition,
+}
+
+/// `validate: {data: data/train.csv, schema: data/schema.yml, drift: 0.1}`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DataCheck {
+    /// The dataset, relative to the workspace.
+    pub data: Spanned<String>,
+    /// Its schema (see `mlci data schema infer`), relative to the workspace.
+    pub schema: Spanned<String>,
+    /// Drift against the baseline run: a threshold of its own, or off; the
+    /// schema's setting when not given.
+    pub drift: Option<Spanned<DriftSetting>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum DriftSetting {
+    Off,
+    Threshold(f64),
 }
 
 /// One entry of a step's `params`: a key of a YAML, JSON or TOML file, or
@@ -310,10 +363,23 @@ impl Step {
         !self.inputs.is_empty() || !self.params.is_empty()
     }
 
+    /// A step of mlci's own: `validate` or `register` with no `run` or `uses`.
+    pub fn is_native(&self) -> bool {
+        matches!(&self.action, StepAction::Run(script) if script.value.is_empty())
+            && (self.register.is_some() || !self.validate.is_empty())
+    }
+
     /// A name for logs: `name:`, else `Run <first line>` or `Run <action>`, as GitHub shows.
     pub fn display_name(&self) -> String {
         if let Some(name) = &self.name {
             return name.value.clone();
+        }
+        if self.is_native() {
+            return match (&self.register, self.validate.first()) {
+                (_, Some(check)) => format!("Validate {}", check.data.value),
+                (Some(register), None) => format!("Register {}", register.name.value),
+                (None, None) => String::new(),
+            };
         }
         match &self.action {
             StepAction::Run(script) => {

@@ -10,6 +10,10 @@ use std::path::{Component, Path};
 
 use super::error::StoreError;
 
+/// The key prefix of the entries that hold the model registry's versions
+/// (`model-<tree hash>`): gc never evicts them.
+pub const MODEL_KEY_PREFIX: &str = "model-";
+
 /// The entry format; entries of another format are not read.
 pub const ENTRY_FORMAT: u32 = 1;
 

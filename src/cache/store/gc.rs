@@ -5,6 +5,7 @@ use crate::cache::key::CacheKey;
 use std::collections::{HashMap, HashSet};
 
 use super::cache_dir::Store;
+use super::entry::{Entry, MODEL_KEY_PREFIX};
 use super::error::{StoreError, io};
 use super::files::{make_writable_and_remove, writer_alive};
 
@@ -82,10 +83,13 @@ impl Store {
         let mut report = GcReport::default();
         let sizes = self.object_sizes()?;
         let mut entries = self.list()?;
-        // Oldest use first.
+        // Oldest use first; the registry's models last, and never evicted:
+        // a registered version must stay pullable.
+        let pinned = |entry: &Entry| entry.key.starts_with(MODEL_KEY_PREFIX);
         entries.sort_by(|a, b| {
-            a.last_used_ms
-                .cmp(&b.last_used_ms)
+            pinned(a)
+                .cmp(&pinned(b))
+                .then(a.last_used_ms.cmp(&b.last_used_ms))
                 .then(a.created_ms.cmp(&b.created_ms))
         });
         let mut refs: HashMap<&str, usize> = HashMap::new();
@@ -97,7 +101,7 @@ impl Store {
         }
         let mut used: u64 = refs.keys().filter_map(|h| sizes.get(*h)).sum();
         let mut evicted = 0;
-        while used > max_bytes && evicted < entries.len() {
+        while used > max_bytes && evicted < entries.len() && !pinned(&entries[evicted]) {
             let entry = &entries[evicted];
             let unique: HashSet<&str> = entry.outputs.files().map(|e| e.hash.as_str()).collect();
             for hash in unique {

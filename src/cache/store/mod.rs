@@ -32,7 +32,7 @@ mod save;
 mod transfer;
 
 pub use cache_dir::{Store, WarnFn, stderr_warnings};
-pub use entry::{ENTRY_FORMAT, Entry, StepRef, entry_file_name, now_ms};
+pub use entry::{ENTRY_FORMAT, Entry, MODEL_KEY_PREFIX, StepRef, entry_file_name, now_ms};
 pub(crate) use entry::{check_safe, valid_hash};
 pub use error::StoreError;
 pub use gc::GcReport;

@@ -6,7 +6,9 @@
 
 mod ahead;
 mod contexts;
+mod data_checks;
 mod gpu;
+mod mlops;
 mod places;
 mod spec;
 mod steps;

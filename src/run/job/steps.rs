@@ -99,7 +99,15 @@ pub(super) async fn run_steps<B: Backend>(
                     has_bash,
                     cancel: &step_cancel,
                 };
-                run_step(&ctx, step, index, scope, &mut state, &mut job_actions).await
+                let (outcome, outputs) =
+                    run_step(&ctx, step, index, scope, &mut state, &mut job_actions).await;
+                if outcome == "success"
+                    && !super::mlops::after_step(&ctx, step, scope, &mut state.current).await
+                {
+                    ("failure", outputs)
+                } else {
+                    (outcome, outputs)
+                }
             }
         };
         let continue_on_error = scope.continue_on_error(step.continue_on_error.as_ref());
@@ -214,6 +222,10 @@ async fn run_step<B: Backend>(
     job_actions: &mut JobActions,
 ) -> (&'static str, Object) {
     let (shared, name) = (ctx.shared, ctx.name);
+    // `validate` and `register` alone: mlci's own work, after the step.
+    if step.is_native() {
+        return ("success", Object::new());
+    }
     if let StepAction::Uses(action) = &step.action {
         // Any action but checkout may change files the cache cannot see.
         if !is_checkout(&action.value)

@@ -6,13 +6,14 @@
 //!
 //! One file per part of the schema, all on the shared `reader` helpers:
 //! `workflow` → `triggers`, `settings`, `gates`, `jobs` → `container`,
-//! `strategy`, `steps` → `params`; each reads values with `scalars` and checks their
+//! `strategy`, `steps` → `params`, `mlops` (register, validate); each reads values with `scalars` and checks their
 //! expressions with `expressions`.
 
 mod container;
 mod expressions;
 mod gates;
 mod jobs;
+mod mlops;
 mod params;
 mod reader;
 mod scalars;
@@ -23,6 +24,7 @@ mod triggers;
 mod workflow;
 
 pub use gates::parse_gate;
+pub use mlops::{is_registry_name, parse_promote_condition};
 pub use reader::suggest;
 
 use crate::diag::{Diagnostic, Span};

@@ -24,6 +24,8 @@ pub(super) const STEP_KEYS: &[&str] = &[
     "outputs",
     "metrics",
     "params",
+    "register",
+    "validate",
 ];
 
 impl Reader<'_> {
@@ -59,6 +61,8 @@ impl Reader<'_> {
             outputs: Vec::new(),
             metrics: Vec::new(),
             params: Vec::new(),
+            register: None,
+            validate: Vec::new(),
         };
         let mut run = None;
         let mut uses = None;
@@ -99,6 +103,8 @@ impl Reader<'_> {
                 "outputs" => step.outputs = self.string_list(value, Some(&context::STEP)),
                 "metrics" => step.metrics = self.string_list(value, Some(&context::STEP)),
                 "params" => step.params = self.params(value),
+                "register" => step.register = self.register(value),
+                "validate" => step.validate = self.validate_checks(value),
                 _ => unreachable!("every step key is handled"),
             }
         }
@@ -112,6 +118,8 @@ impl Reader<'_> {
                 self.error(start, "a step cannot have both `run` and `uses`");
                 return None;
             }
+            // `validate` and `register` are steps of their own (run by mlci).
+            _ if !has_run && !has_uses && (node.get("validate").is_some() || node.get("register").is_some()) => {}
             _ if !has_run && !has_uses => {
                 self.error(start, "a step needs either `run` or `uses`");
                 return None;

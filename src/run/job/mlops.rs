@@ -1,0 +1,166 @@
+//! After a step: mlci's `register:` and `validate:` keys. The model a step
+//! registers is stored in the cache at once (its workspace is gone when the
+//! run ends) and becomes a registry version when the run's gates pass; the
+//! datasets it validates are checked here, and a failed check fails the step.
+
+use crate::cache::{CacheKey, MODEL_KEY_PREFIX, SaveMeta, Tree};
+use crate::executor::{Backend, JobEnv};
+use crate::record::ModelCandidate;
+use crate::run::cached::step_ref;
+use crate::run::report::StepReport;
+use crate::run::shared::workflow_name;
+use crate::run::step::{JobScope, StepCtx};
+use crate::workflow::Step;
+use std::path::{Path, PathBuf};
+
+/// Runs the step's `register` and `validate`; false when one failed (the
+/// step fails, with the reason printed under the job's name).
+pub(super) async fn after_step<B: Backend>(
+    ctx: &StepCtx<'_, B>,
+    step: &Step,
+    scope: &JobScope,
+    report: &mut StepReport,
+) -> bool {
+    if step.register.is_none() && step.validate.is_empty() {
+        return true;
+    }
+    let eval = |text: &str| scope.eval_string(text).unwrap_or_else(|_| text.to_string());
+    let mut wanted: Vec<String> = Vec::new();
+    if let Some(register) = &step.register {
+        wanted.push(eval(&register.path.value));
+    }
+    for check in &step.validate {
+        wanted.push(eval(&check.data.value));
+        wanted.push(eval(&check.schema.value));
+    }
+    let files = match WorkspaceFiles::get(ctx, &wanted).await {
+        Ok(files) => files,
+        Err(message) => {
+            ctx.shared.print(ctx.name, &format!("error: {message}"));
+            return false;
+        }
+    };
+    let mut passed = true;
+    for check in &step.validate {
+        let data = eval(&check.data.value);
+        let schema = eval(&check.schema.value);
+        match super::data_checks::check(ctx, &files.root, &data, &schema, check.drift.as_ref().map(|d| d.value)) {
+            Ok(record) => {
+                passed &= record.passed;
+                report.data_checks.push(record);
+            }
+            Err(message) => {
+                ctx.shared.print(ctx.name, &format!("error: {message}"));
+                passed = false;
+            }
+        }
+    }
+    if let Some(register) = &step.register
+        && passed
+    {
+        let path = eval(&register.path.value);
+        match store_model(ctx, &files.root, &path, &register.name.value, &report.name).await {
+            Ok(mut candidate) => {
+                if let Some(promote) = &register.promote {
+                    candidate.promote_alias = Some(promote.alias.value.clone());
+                    candidate.promote_if = promote.condition.as_ref().map(|c| c.value.text.clone());
+                }
+                ctx.shared.print(
+                    ctx.name,
+                    &format!(
+                        "model {} from {path} ({}, {}) is a candidate: it is registered when the run's gates pass",
+                        candidate.name,
+                        crate::cache::format_size(candidate.size),
+                        &candidate.tree_hash[..12.min(candidate.tree_hash.len())]
+                    ),
+                );
+                report.model = Some(candidate);
+            }
+            Err(message) => {
+                ctx.shared.print(ctx.name, &format!("error: cannot register {path}: {message}"));
+                passed = false;
+            }
+        }
+    }
+    passed
+}
+
+/// Saves the model's files as a cache entry named by their content.
+async fn store_model<B: Backend>(
+    ctx: &StepCtx<'_, B>,
+    root: &Path,
+    path: &str,
+    name: &str,
+    title: &str,
+) -> Result<ModelCandidate, String> {
+    let Some(cache) = ctx.shared.cache.as_ref() else {
+        return Err("the model registry keeps models in the cache, and this run has none".into());
+    };
+    let pattern = path.trim_start_matches("./").trim_end_matches('/').to_string();
+    let tree = Tree::from_dir(root, std::slice::from_ref(&pattern), cache.store().index())
+        .map_err(|e| e.to_string())?;
+    if tree.files().next().is_none() {
+        return Err(format!("no file at `{path}` in the workspace"));
+    }
+    let tree_hash = tree.hash();
+    let key = CacheKey::from_string(format!("{MODEL_KEY_PREFIX}{tree_hash}"));
+    if cache.store().peek(&key).is_none() {
+        let meta = SaveMeta {
+            made_by: step_ref(workflow_name(ctx.shared), ctx.name, title),
+            ..SaveMeta::default()
+        };
+        cache
+            .save(&key, root.to_path_buf(), vec![pattern.clone()], meta, false)
+            .await?;
+    }
+    Ok(ModelCandidate {
+        name: name.to_string(),
+        path: pattern,
+        tree_hash,
+        entry_key: key.to_string(),
+        size: tree.total_size(),
+        promote_alias: None,
+        promote_if: None,
+    })
+}
+
+/// The workspace's files on the host: in place when the backend keeps the
+/// workspace there, else the wanted paths copied out of the container.
+pub(super) struct WorkspaceFiles {
+    pub root: PathBuf,
+    _scratch: Option<tempfile::TempDir>,
+}
+
+impl WorkspaceFiles {
+    async fn get<B: Backend>(ctx: &StepCtx<'_, B>, paths: &[String]) -> Result<WorkspaceFiles, String> {
+        if let Some(root) = ctx.env.host_path(ctx.workspace) {
+            return Ok(WorkspaceFiles {
+                root,
+                _scratch: None,
+            });
+        }
+        let parent = match ctx.shared.cache.as_ref() {
+            Some(cache) => cache.store().dir().join("tmp"),
+            None => std::env::temp_dir(),
+        };
+        std::fs::create_dir_all(&parent).map_err(|e| e.to_string())?;
+        let scratch = tempfile::Builder::new()
+            .prefix(&format!("step.{}.", std::process::id()))
+            .tempdir_in(&parent)
+            .map_err(|e| e.to_string())?;
+        for path in paths {
+            let relative = path.trim_start_matches("./").trim_end_matches('/');
+            let from = format!("{}/{relative}", ctx.workspace);
+            let to = scratch.path().join(relative);
+            if let Some(dir) = to.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+            }
+            // A missing file is reported by whoever reads it, by name.
+            let _ = ctx.env.copy_out(&from, &to).await;
+        }
+        Ok(WorkspaceFiles {
+            root: scratch.path().to_path_buf(),
+            _scratch: Some(scratch),
+        })
+    }
+}
