@@ -8,6 +8,7 @@
 //!                ──run────▶ jobs in containers                   run::, executor::
 //!                ──record─▶ run store (SQLite)                   record::, metrics::
 //!                ──report─▶ markdown · PR comment · check run    report::, github::
+//!                ──register▶ model registry versions, aliases    registry::, lineage::
 //! ```
 //!
 //! `expr` is the GitHub Actions expression language that both use, and `diag`
@@ -25,9 +26,11 @@ pub mod executor;
 pub mod expr;
 pub mod github;
 pub mod images;
+pub mod lineage;
 pub mod metrics;
 pub mod plan;
 pub mod record;
+pub mod registry;
 pub mod report;
 pub mod run;
 pub mod timings;

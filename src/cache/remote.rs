@@ -215,6 +215,11 @@ impl Remote {
         self.location(&format!("objects/{}/{}", &hash[..2], &hash[2..]))
     }
 
+    /// Where a file of the shared model registry lives (`registry/<relative>`).
+    pub fn registry_location(&self, relative: &str) -> ObjectPath {
+        self.location(&format!("registry/{relative}"))
+    }
+
     /// Where an entry lives on the remote.
     pub fn entry_location(&self, key: &str) -> ObjectPath {
         self.location(&format!("entries/{}", entry_file_name(key)))

@@ -34,6 +34,10 @@ pub enum Command {
     /// List recorded runs, or show one.
     #[command(subcommand)]
     Runs(RunsCommand),
+    /// The model registry: register, list, show, pull, and move aliases.
+    Models(ModelsArgs),
+    /// Where an artifact or a model version came from, and what was made of it.
+    Lineage(LineageArgs),
     /// Render a run's report (gates, metrics against the baseline, charts,
     /// stages), to a file, the terminal, or GitHub. Exits 1 when a gate fails.
     Report(ReportArgs),
@@ -332,4 +336,64 @@ pub struct GraphArgs {
     /// Print the graph in Graphviz's dot language.
     #[arg(long)]
     pub dot: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ModelsArgs {
+    #[command(flatten)]
+    pub cache: CacheOptions,
+    /// The run store, which holds the registry [default: $MLCI_DB, else .mlci/runs.db]
+    #[arg(long, value_name = "FILE", global = true)]
+    pub db: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: ModelsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// Register a file or directory as the next version of NAME.
+    Register {
+        name: String,
+        path: PathBuf,
+        /// Point this alias at the new version.
+        #[arg(long)]
+        alias: Option<String>,
+        /// A metric of the version (repeatable): accuracy=0.93.
+        #[arg(long = "metric", value_name = "NAME=VALUE")]
+        metrics: Vec<String>,
+        /// A parameter of the version (repeatable): lr=0.1.
+        #[arg(long = "param", value_name = "NAME=VALUE")]
+        params: Vec<String>,
+    },
+    /// The models, or the versions of one, with their aliases.
+    Ls {
+        name: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One version (NAME, NAME@VERSION or NAME:ALIAS): where it came from, its
+    /// metrics and params, and the history of its aliases.
+    Show {
+        model: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a version's files to DEST [default: the registered file's name,
+    /// here], from the local cache or the remote.
+    Pull { model: String, dest: Option<PathBuf> },
+    /// Point ALIAS at NAME@VERSION (the move is kept in the alias's history).
+    Alias { model: String, alias: String },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LineageArgs {
+    /// A file or directory path of a run (data/clean.csv), a content hash
+    /// prefix, or a model version (iris@2, iris:champion).
+    pub target: String,
+    /// The run store [default: $MLCI_DB, else .mlci/runs.db]
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -9,8 +9,10 @@ mod cache;
 mod cleanup;
 pub mod exit;
 mod images;
+mod lineage;
 mod load;
 mod metrics;
+mod models;
 mod rc_files;
 mod report;
 mod run;
@@ -41,6 +43,8 @@ pub fn main() -> ExitCode {
         Command::Cache(args) => cache::cache(args),
         Command::Metrics(command) => metrics::metrics(command),
         Command::Runs(command) => runs::runs(command),
+        Command::Models(args) => models::models(args),
+        Command::Lineage(args) => lineage::lineage(&args),
         Command::Report(args) => report::report(args),
         Command::RemoveRunObjects(args) => cleanup::remove_run_objects(args),
     }

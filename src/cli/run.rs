@@ -236,13 +236,37 @@ async fn record_and_report(
                 continue;
             }
         };
+        let has_models = record
+            .jobs
+            .iter()
+            .any(|j| j.steps.iter().any(|s| s.model.is_some()));
         let wants_report =
             !gates.is_empty() || reporting.options.output.is_some() || reporting.options.github;
+        if !wants_report && !has_models {
+            continue;
+        }
+        let mut report = match crate::report::prepare(&store, run_id, &gates, &reporting.options) {
+            Ok(report) => report,
+            Err(error) => {
+                eprintln!("error: {error}");
+                passed = false;
+                continue;
+            }
+        };
+        eprint!("{}", report.gates.render_text());
+        passed &= report.gates.passed();
+        if has_models {
+            report.models = register_models(&mut store, run_id, &report.gates, options).await;
+        }
         if !wants_report {
             continue;
         }
-        match crate::report::after_run(&store, run_id, &gates, &reporting.options).await {
-            Ok(outcome) => passed &= outcome.passed(),
+        match crate::report::publish(&report, &reporting.options).await {
+            Ok(published) => {
+                for message in &published.messages {
+                    eprintln!("{message}");
+                }
+            }
             Err(error) => {
                 eprintln!("error: {error}");
                 passed = false;
@@ -250,4 +274,53 @@ async fn record_and_report(
         }
     }
     passed
+}
+
+/// The models of the run's `register:` steps become registry versions when
+/// its gates pass; one line each says what happened.
+async fn register_models(
+    store: &mut crate::record::Store,
+    run_id: crate::record::RunId,
+    gates: &crate::report::gates::GateOutcome,
+    options: &crate::run::RunOptions,
+) -> Vec<crate::record::CandidateOutcome> {
+    use crate::record::CandidateStatus;
+    let remote = options
+        .cache
+        .as_ref()
+        .and_then(|c| c.remote.as_deref())
+        .and_then(|url| crate::cache::Remote::connect(crate::cache::RemoteConfig::new(url)).ok());
+    let (outcomes, warnings) =
+        match crate::registry::decide_candidates(store, run_id, gates, remote.as_ref()).await {
+            Ok(decided) => decided,
+            Err(error) => {
+                eprintln!("error: the run's models are not registered: {error}");
+                return store.candidates(run_id).unwrap_or_default();
+            }
+        };
+    for warning in warnings {
+        eprintln!("warning: {warning}");
+    }
+    for outcome in &outcomes {
+        let name = &outcome.candidate.name;
+        let line = match (outcome.status, outcome.version) {
+            (CandidateStatus::Registered, Some(v)) => format!("model {name}@{v} registered"),
+            (CandidateStatus::Existing, Some(v)) => format!("model {name}@{v} has this content already"),
+            _ => {
+                let replaces = outcome
+                    .replaces
+                    .map(|v| format!(" (it would have replaced {name}@{v})"))
+                    .unwrap_or_default();
+                format!("model {name} not registered{replaces}: {}", outcome.reason)
+            }
+        };
+        let alias = match (&outcome.candidate.promote_alias, outcome.status) {
+            (Some(alias), CandidateStatus::Registered | CandidateStatus::Existing) => {
+                format!("; {alias}: {}", outcome.reason)
+            }
+            _ => String::new(),
+        };
+        eprintln!("{line}{alias}");
+    }
+    outcomes
 }

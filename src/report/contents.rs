@@ -13,6 +13,8 @@ pub struct Report {
     pub history: Vec<StoredRun>,
     pub gates: GateOutcome,
     pub diffs: Vec<MetricDiff>,
+    /// The models its `register:` steps left, and what became of them.
+    pub models: Vec<crate::record::CandidateOutcome>,
     /// A line of links (run page, commit), when known.
     pub links: Option<String>,
     /// What to do to see the whole report when it is truncated.

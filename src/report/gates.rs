@@ -195,15 +195,7 @@ fn check_one(
         }
     };
     result.bound = Some(bound);
-    let tolerance = 1e-9 * bound.abs().max(1.0);
-    result.passed = match gate.condition.comparison {
-        Comparison::Less => number < bound,
-        Comparison::LessOrEqual => number <= bound + tolerance,
-        Comparison::Greater => number > bound,
-        Comparison::GreaterOrEqual => number >= bound - tolerance,
-        Comparison::Equal => (number - bound).abs() <= tolerance,
-        Comparison::NotEqual => (number - bound).abs() > tolerance,
-    };
+    result.passed = holds(gate.condition.comparison, number, bound);
     let op = comparison_symbol(gate.condition.comparison);
     let shown_bound = match result.baseline {
         Some(base) => format!("{} (base {})", format_number(bound), format_number(base)),
@@ -215,6 +207,20 @@ fn check_one(
         format!("{} is not {op} {shown_bound}", format_number(number))
     };
     result
+}
+
+/// Whether `number <comparison> bound`, with a tolerance for the rounding of
+/// metrics written as decimals (0.1 + 0.2 is 0.3 here).
+pub fn holds(comparison: Comparison, number: f64, bound: f64) -> bool {
+    let tolerance = 1e-9 * bound.abs().max(1.0);
+    match comparison {
+        Comparison::Less => number < bound,
+        Comparison::LessOrEqual => number <= bound + tolerance,
+        Comparison::Greater => number > bound,
+        Comparison::GreaterOrEqual => number >= bound - tolerance,
+        Comparison::Equal => (number - bound).abs() <= tolerance,
+        Comparison::NotEqual => (number - bound).abs() > tolerance,
+    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ mod diff;
 mod error;
 pub mod gates;
 pub mod markdown;
+mod mlops;
 mod options;
 mod prepare;
 mod publish;

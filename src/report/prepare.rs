@@ -56,7 +56,9 @@ pub fn prepare(
     }
     history.push(run.clone());
     let links = links(&run);
+    let models = store.candidates(run.id)?;
     Ok(Report {
+        models,
         full_report_hint: format!("Run `mlci report --run {}` for the whole report.", run.id),
         run,
         baseline,
