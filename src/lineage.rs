@@ -239,11 +239,16 @@ fn render(node: &Node, prefix: &str, last: bool, root: bool, out: &mut String) {
                 format!(" ({})", aliases.join(", "))
             };
             let origin = match (run_id, commit) {
-                (Some(run), Some(sha)) => format!(", registered by run #{run} at {}", &sha[..sha.len().min(7)]),
+                (Some(run), Some(sha)) => {
+                    format!(", registered by run #{run} at {}", &sha[..sha.len().min(7)])
+                }
                 _ => String::new(),
             };
             (
-                format!("model {name}@{version}{aliases}  {path} {}{origin}", short(content)),
+                format!(
+                    "model {name}@{version}{aliases}  {path} {}{origin}",
+                    short(content)
+                ),
                 children,
             )
         }
@@ -259,7 +264,11 @@ fn render(node: &Node, prefix: &str, last: bool, root: bool, out: &mut String) {
             format!(
                 "step {job} › {step}  (run #{run_id} of {workflow}, commit {}{})",
                 &commit[..commit.len().min(7)],
-                if *cache_hit { ", restored from the cache" } else { "" }
+                if *cache_hit {
+                    ", restored from the cache"
+                } else {
+                    ""
+                }
             ),
             children,
         ),
@@ -275,7 +284,10 @@ fn render(node: &Node, prefix: &str, last: bool, root: bool, out: &mut String) {
         (false, true) => ("└── ", format!("{prefix}    ")),
         (false, false) => ("├── ", format!("{prefix}│   ")),
     };
-    out.push_str(&format!("{}{branch}{line}\n", if root { "  " } else { prefix }));
+    out.push_str(&format!(
+        "{}{branch}{line}\n",
+        if root { "  " } else { prefix }
+    ));
     let next = if root { String::from("  ") } else { next };
     for (i, child) in children.iter().enumerate() {
         render(child, &next, i + 1 == children.len(), false, out);

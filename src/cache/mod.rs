@@ -28,7 +28,8 @@ pub use key::{CacheKey, KeyInput};
 pub use location::{DEFAULT_MAX_SIZE, default_cache_dir};
 pub use remote::{Remote, RemoteConfig};
 pub use store::{
-    Entry, MODEL_KEY_PREFIX, SaveMeta, SaveOptions, StepRef, Store, StoreError, WarnFn, now_ms, stderr_warnings,
+    Entry, MODEL_KEY_PREFIX, SaveMeta, SaveOptions, StepRef, Store, StoreError, WarnFn, now_ms,
+    stderr_warnings,
 };
 pub use tree::{EntryKind, Tree, TreeEntry, TreeError};
 pub use units::{format_age, format_size, parse_size};

@@ -380,7 +380,10 @@ pub enum ModelsCommand {
     },
     /// Write a version's files to DEST [default: the registered file's name,
     /// here], from the local cache or the remote.
-    Pull { model: String, dest: Option<PathBuf> },
+    Pull {
+        model: String,
+        dest: Option<PathBuf>,
+    },
     /// Point ALIAS at NAME@VERSION (the move is kept in the alias's history).
     Alias { model: String, alias: String },
 }

@@ -10,7 +10,10 @@ use std::process::ExitCode;
 pub(super) fn lineage(args: &LineageArgs) -> ExitCode {
     let db = crate::record::default_path(Path::new("."), args.db.as_deref());
     if !db.exists() {
-        eprintln!("error: no run store at {}: run `mlci run` first, or name one with --db or MLCI_DB", db.display());
+        eprintln!(
+            "error: no run store at {}: run `mlci run` first, or name one with --db or MLCI_DB",
+            db.display()
+        );
         return ExitCode::FAILURE;
     }
     let mut store = match Store::open(&db) {
@@ -21,7 +24,8 @@ pub(super) fn lineage(args: &LineageArgs) -> ExitCode {
         }
     };
     // `iris@2` and `iris:champion` name models; anything else is a path or a hash.
-    let is_model = args.target.contains('@') || (args.target.contains(':') && !args.target.contains('/'));
+    let is_model =
+        args.target.contains('@') || (args.target.contains(':') && !args.target.contains('/'));
     let found = if is_model {
         let reference = match ModelRef::parse(&args.target) {
             Ok(reference) => reference,
@@ -47,7 +51,10 @@ pub(super) fn lineage(args: &LineageArgs) -> ExitCode {
     match found {
         Ok(Some(lineage)) => {
             if args.json {
-                println!("{}", serde_json::to_string_pretty(&lineage).unwrap_or_default());
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&lineage).unwrap_or_default()
+                );
             } else {
                 print!("{}", crate::lineage::render_text(&lineage));
             }

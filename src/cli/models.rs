@@ -11,7 +11,10 @@ use std::path::Path;
 use std::process::ExitCode;
 
 pub(super) fn models(args: ModelsArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => return fail(format!("cannot start the async runtime: {error}")),
     };
@@ -56,9 +59,13 @@ async fn run(args: ModelsArgs) -> ExitCode {
             params,
         } => {
             if !crate::workflow::is_registry_name(&name)
-                || alias.as_deref().is_some_and(|a| !crate::workflow::is_registry_name(a))
+                || alias
+                    .as_deref()
+                    .is_some_and(|a| !crate::workflow::is_registry_name(a))
             {
-                return invalid("names and aliases use letters, digits, `.`, `-` and `_`, starting with a letter");
+                return invalid(
+                    "names and aliases use letters, digits, `.`, `-` and `_`, starting with a letter",
+                );
             }
             let mut version = match open_cache().and_then(|cache| {
                 crate::registry::store_path(&cache, &name, &path).map(|v| (v, cache))
@@ -66,7 +73,10 @@ async fn run(args: ModelsArgs) -> ExitCode {
                 Ok((version, cache)) => {
                     if let Some(remote) = remote
                         && let Err(error) = remote
-                            .push(&cache, &crate::cache::CacheKey::from_string(version.entry_key.clone()))
+                            .push(
+                                &cache,
+                                &crate::cache::CacheKey::from_string(version.entry_key.clone()),
+                            )
                             .await
                     {
                         return fail(error);
@@ -76,7 +86,10 @@ async fn run(args: ModelsArgs) -> ExitCode {
                 Err(error) => return fail(error),
             };
             for pair in &metrics {
-                match pair.split_once('=').and_then(|(k, v)| Some((k, v.trim().parse::<f64>().ok()?))) {
+                match pair
+                    .split_once('=')
+                    .and_then(|(k, v)| Some((k, v.trim().parse::<f64>().ok()?)))
+                {
                     Some((k, v)) => {
                         version.metrics.insert(k.trim().to_string(), v);
                     }
@@ -97,7 +110,8 @@ async fn run(args: ModelsArgs) -> ExitCode {
                 return fail(error);
             }
             let registration =
-                match crate::registry::register(&mut store, &version, alias.as_deref(), None, None) {
+                match crate::registry::register(&mut store, &version, alias.as_deref(), None, None)
+                {
                     Ok(registration) => registration,
                     Err(error) => return fail(error),
                 };
@@ -115,7 +129,10 @@ async fn run(args: ModelsArgs) -> ExitCode {
                     version: registration.version,
                     ..version
                 };
-                for warning in crate::registry::publish(remote, &registered, alias.as_deref(), &registration).await {
+                for warning in
+                    crate::registry::publish(remote, &registered, alias.as_deref(), &registration)
+                        .await
+                {
                     eprintln!("warning: {warning}");
                 }
             }
@@ -132,21 +149,33 @@ async fn run(args: ModelsArgs) -> ExitCode {
                 Err(error) => return fail(error),
             };
             if json {
-                let list: Vec<serde_json::Value> = versions
-                    .iter()
-                    .map(|v| version_json(&store, v))
-                    .collect();
-                println!("{}", serde_json::to_string_pretty(&list).unwrap_or_default());
+                let list: Vec<serde_json::Value> =
+                    versions.iter().map(|v| version_json(&store, v)).collect();
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&list).unwrap_or_default()
+                );
                 return ExitCode::SUCCESS;
             }
             if versions.is_empty() {
-                println!("no model is registered yet: add `register: {{name, path}}` to a step, or run `mlci models register NAME PATH`");
+                println!(
+                    "no model is registered yet: add `register: {{name, path}}` to a step, or run `mlci models register NAME PATH`"
+                );
                 return ExitCode::SUCCESS;
             }
             let mut rows = vec![
-                ["MODEL", "VERSION", "ALIASES", "SIZE", "RUN", "COMMIT", "REGISTERED", "METRICS"]
-                    .map(String::from)
-                    .to_vec(),
+                [
+                    "MODEL",
+                    "VERSION",
+                    "ALIASES",
+                    "SIZE",
+                    "RUN",
+                    "COMMIT",
+                    "REGISTERED",
+                    "METRICS",
+                ]
+                .map(String::from)
+                .to_vec(),
             ];
             for v in &versions {
                 rows.push(vec![
@@ -154,8 +183,13 @@ async fn run(args: ModelsArgs) -> ExitCode {
                     v.version.to_string(),
                     aliases_of(&store, v).join(","),
                     format_size(v.size),
-                    v.run_id.map(|r| format!("#{r}")).unwrap_or_else(|| v.origin.clone()),
-                    v.sha.as_deref().map(|s| s[..s.len().min(7)].to_string()).unwrap_or_default(),
+                    v.run_id
+                        .map(|r| format!("#{r}"))
+                        .unwrap_or_else(|| v.origin.clone()),
+                    v.sha
+                        .as_deref()
+                        .map(|s| s[..s.len().min(7)].to_string())
+                        .unwrap_or_default(),
                     format_time(v.created_at),
                     metrics_text(v),
                 ]);
@@ -173,7 +207,11 @@ async fn run(args: ModelsArgs) -> ExitCode {
                 Err(error) => return fail(error),
             };
             if json {
-                println!("{}", serde_json::to_string_pretty(&version_json(&store, &version)).unwrap_or_default());
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&version_json(&store, &version))
+                        .unwrap_or_default()
+                );
                 return ExitCode::SUCCESS;
             }
             print!("{}", show_text(&store, &version));
@@ -212,17 +250,27 @@ async fn run(args: ModelsArgs) -> ExitCode {
                 Err(error) => return invalid(error),
             };
             if !matches!(reference.pick, Pick::Version(_)) {
-                return invalid(format!("`{model}`: name the version the alias moves to, as NAME@VERSION"));
+                return invalid(format!(
+                    "`{model}`: name the version the alias moves to, as NAME@VERSION"
+                ));
             }
             if !crate::workflow::is_registry_name(&alias) {
-                return invalid(format!("invalid alias `{alias}`: use letters, digits, `.`, `-` and `_`, starting with a letter"));
+                return invalid(format!(
+                    "invalid alias `{alias}`: use letters, digits, `.`, `-` and `_`, starting with a letter"
+                ));
             }
             let version = match crate::registry::resolve(&mut store, &reference, remote).await {
                 Ok(version) => version,
                 Err(error) => return fail(error),
             };
             let now = now_ms();
-            let previous = match store.move_alias(&version.name, &alias, version.version, now, "mlci models alias") {
+            let previous = match store.move_alias(
+                &version.name,
+                &alias,
+                version.version,
+                now,
+                "mlci models alias",
+            ) {
                 Ok(previous) => previous,
                 Err(error) => return fail(error),
             };
@@ -241,7 +289,9 @@ async fn run(args: ModelsArgs) -> ExitCode {
                 return fail(error);
             }
             match previous {
-                Some(p) if p != version.version => println!("{}:{alias} → {} (was @{p})", version.name, version.label()),
+                Some(p) if p != version.version => {
+                    println!("{}:{alias} → {} (was @{p})", version.name, version.label())
+                }
                 _ => println!("{}:{alias} → {}", version.name, version.label()),
             }
             ExitCode::SUCCESS
@@ -271,12 +321,14 @@ fn metrics_text(version: &ModelVersion) -> String {
 fn version_json(store: &Store, version: &ModelVersion) -> serde_json::Value {
     let mut value = serde_json::to_value(version).unwrap_or_default();
     if let Some(object) = value.as_object_mut() {
-        object.insert("aliases".into(), serde_json::json!(aliases_of(store, version)));
+        object.insert(
+            "aliases".into(),
+            serde_json::json!(aliases_of(store, version)),
+        );
         let history: Vec<serde_json::Value> = store
             .alias_history(&version.name)
             .unwrap_or_default()
             .into_iter()
-            .filter(|e| e.version == version.version || e.previous == Some(version.version))
             .map(|e| {
                 serde_json::json!({
                     "alias": e.alias, "version": e.version, "previous": e.previous,
@@ -291,7 +343,12 @@ fn version_json(store: &Store, version: &ModelVersion) -> serde_json::Value {
 
 fn show_text(store: &Store, v: &ModelVersion) -> String {
     let mut out = format!("{}  {}\n", v.label(), aliases_of(store, v).join(", "));
-    out.push_str(&format!("  files     {} ({}), content {}\n", v.path, format_size(v.size), v.tree_hash));
+    out.push_str(&format!(
+        "  files     {} ({}), content {}\n",
+        v.path,
+        format_size(v.size),
+        v.tree_hash
+    ));
     match (v.run_id, &v.job) {
         (Some(run), Some(job)) => out.push_str(&format!(
             "  made by   run #{run} · {} · {job} › {}\n",
@@ -315,7 +372,10 @@ fn show_text(store: &Store, v: &ModelVersion) -> String {
     if !history.is_empty() {
         out.push_str("  aliases of this model, oldest first:\n");
         for event in history {
-            let from = event.previous.map(|p| format!(" (was @{p})")).unwrap_or_default();
+            let from = event
+                .previous
+                .map(|p| format!(" (was @{p})"))
+                .unwrap_or_default();
             out.push_str(&format!(
                 "    {}  {} → @{}{from}  {}\n",
                 format_time(event.set_at),

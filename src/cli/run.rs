@@ -305,7 +305,9 @@ async fn register_models(
         let name = &outcome.candidate.name;
         let line = match (outcome.status, outcome.version) {
             (CandidateStatus::Registered, Some(v)) => format!("model {name}@{v} registered"),
-            (CandidateStatus::Existing, Some(v)) => format!("model {name}@{v} has this content already"),
+            (CandidateStatus::Existing, Some(v)) => {
+                format!("model {name}@{v} has this content already")
+            }
             _ => {
                 let replaces = outcome
                     .replaces

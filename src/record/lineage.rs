@@ -44,7 +44,11 @@ impl Store {
     }
 
     /// The artifacts a step read (`in`) or wrote (`out`).
-    pub fn step_artifacts(&self, step_row: i64, direction: &str) -> Result<Vec<Artifact>, StoreError> {
+    pub fn step_artifacts(
+        &self,
+        step_row: i64,
+        direction: &str,
+    ) -> Result<Vec<Artifact>, StoreError> {
         let mut statement = self
             .conn
             .prepare(
@@ -61,12 +65,17 @@ impl Store {
                 })
             })
             .map_err(|e| self.sql_error(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.sql_error(e))
+        rows.collect::<Result<_, _>>()
+            .map_err(|e| self.sql_error(e))
     }
 
     /// The step that made content `hash`: in run `prefer` when it did, else
     /// the newest step that wrote it without restoring it from the cache, else the newest.
-    pub fn producer_of(&self, hash: &str, prefer: Option<RunId>) -> Result<Option<StepPlace>, StoreError> {
+    pub fn producer_of(
+        &self,
+        hash: &str,
+        prefer: Option<RunId>,
+    ) -> Result<Option<StepPlace>, StoreError> {
         if hash.is_empty() {
             return Ok(None);
         }
@@ -75,7 +84,11 @@ impl Store {
              WHERE a.hash = ?1 ORDER BY (r.id = ?2) DESC, s.cache_hit ASC, r.id DESC LIMIT 1"
         );
         self.conn
-            .query_row(&sql, rusqlite::params![hash, prefer.unwrap_or(-1)], place_row)
+            .query_row(
+                &sql,
+                rusqlite::params![hash, prefer.unwrap_or(-1)],
+                place_row,
+            )
             .optional()
             .map_err(|e| self.sql_error(e))
     }
@@ -134,7 +147,8 @@ impl Store {
                 ))
             })
             .map_err(|e| self.sql_error(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.sql_error(e))
+        rows.collect::<Result<_, _>>()
+            .map_err(|e| self.sql_error(e))
     }
 
     /// The statistics the `validate:` checks of a run stored, by dataset path.
@@ -146,6 +160,7 @@ impl Store {
         let rows = statement
             .query_map([run_id], |r| Ok((r.get(0)?, r.get(1)?)))
             .map_err(|e| self.sql_error(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.sql_error(e))
+        rows.collect::<Result<_, _>>()
+            .map_err(|e| self.sql_error(e))
     }
 }

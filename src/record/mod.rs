@@ -28,15 +28,15 @@ mod write;
 pub use error::StoreError;
 pub use event::{PullRequestInfo, branch_name};
 pub use gate_spec::{GateSpec, comparison_symbol, describe};
+pub use lineage::StepPlace;
 pub use model::{
     AnnotationRecord, Artifact, ColumnDrift, DataCheckRecord, JobRecord, ModelCandidate,
     PhaseRecord, RunId, RunRecord, RunResult, RunSummary, StepRecord, StoredRun,
 };
+pub use query::RunFilter;
 pub use registry::{
     AliasEvent, CandidateOutcome, CandidateStatus, ModelVersion, Promotion, Registration,
 };
-pub use lineage::StepPlace;
-pub use query::RunFilter;
 pub use schema::SCHEMA_VERSION;
 pub use store::{DEFAULT_DB, Store, default_path};
 pub use time::{format_time, now_ms};

@@ -3,8 +3,8 @@
 use super::error::StoreError;
 use super::gate_spec::GateSpec;
 use super::model::{
-    AnnotationRecord, Artifact, DataCheckRecord, JobRecord, ModelCandidate, PhaseRecord, RunId, RunRecord, RunResult, StepRecord,
-    StoredRun,
+    AnnotationRecord, Artifact, DataCheckRecord, JobRecord, ModelCandidate, PhaseRecord, RunId,
+    RunRecord, RunResult, StepRecord, StoredRun,
 };
 use super::store::Store;
 use crate::metrics::{Metric, MetricValue, Param};

@@ -246,7 +246,8 @@ impl Store {
                 .map_err(sql)?;
             registration.previous_holder = holder.as_ref().map(|h| h.version);
             if holder.as_ref().is_some_and(|h| h.version == version) {
-                registration.reason = format!("{}@{version} is {} already", new.name, promotion.alias);
+                registration.reason =
+                    format!("{}@{version} is {} already", new.name, promotion.alias);
             } else {
                 let (promote, reason) = (promotion.decide)(holder.as_ref());
                 registration.reason = reason;
@@ -336,18 +337,33 @@ impl Store {
                 path: self.path.display().to_string(),
                 reason: e.to_string(),
             })?;
-        move_alias_in(&tx, name, alias, version, previous, set_at, None, "from the shared registry")
-            .and_then(|_| tx.commit())
-            .map_err(|e| StoreError::Sql {
-                path: self.path.display().to_string(),
-                reason: e.to_string(),
-            })
+        move_alias_in(
+            &tx,
+            name,
+            alias,
+            version,
+            previous,
+            set_at,
+            None,
+            "from the shared registry",
+        )
+        .and_then(|_| tx.commit())
+        .map_err(|e| StoreError::Sql {
+            path: self.path.display().to_string(),
+            reason: e.to_string(),
+        })
     }
 
-    pub fn model_version(&self, name: &str, version: i64) -> Result<Option<ModelVersion>, StoreError> {
+    pub fn model_version(
+        &self,
+        name: &str,
+        version: i64,
+    ) -> Result<Option<ModelVersion>, StoreError> {
         self.conn
             .query_row(
-                &format!("SELECT {VERSION_COLUMNS} FROM model_versions WHERE name = ?1 AND version = ?2"),
+                &format!(
+                    "SELECT {VERSION_COLUMNS} FROM model_versions WHERE name = ?1 AND version = ?2"
+                ),
                 params![name, version],
                 version_row,
             )
@@ -364,27 +380,34 @@ impl Store {
         let rows = statement
             .query_map([name], version_row)
             .map_err(|e| self.sql_error(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.sql_error(e))
+        rows.collect::<Result<_, _>>()
+            .map_err(|e| self.sql_error(e))
     }
 
     /// The versions with this content (any name): what lineage reaches from an artifact.
     pub fn versions_by_hash(&self, tree_hash: &str) -> Result<Vec<ModelVersion>, StoreError> {
-        let sql = format!("SELECT {VERSION_COLUMNS} FROM model_versions WHERE tree_hash = ?1 ORDER BY name, version");
+        let sql = format!(
+            "SELECT {VERSION_COLUMNS} FROM model_versions WHERE tree_hash = ?1 ORDER BY name, version"
+        );
         let mut statement = self.conn.prepare(&sql).map_err(|e| self.sql_error(e))?;
         let rows = statement
             .query_map([tree_hash], version_row)
             .map_err(|e| self.sql_error(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.sql_error(e))
+        rows.collect::<Result<_, _>>()
+            .map_err(|e| self.sql_error(e))
     }
 
     /// The versions a step registered.
     pub fn versions_of_step(&self, step_row: i64) -> Result<Vec<ModelVersion>, StoreError> {
-        let sql = format!("SELECT {VERSION_COLUMNS} FROM model_versions WHERE step = ?1 ORDER BY name, version");
+        let sql = format!(
+            "SELECT {VERSION_COLUMNS} FROM model_versions WHERE step = ?1 ORDER BY name, version"
+        );
         let mut statement = self.conn.prepare(&sql).map_err(|e| self.sql_error(e))?;
         let rows = statement
             .query_map([step_row], version_row)
             .map_err(|e| self.sql_error(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.sql_error(e))
+        rows.collect::<Result<_, _>>()
+            .map_err(|e| self.sql_error(e))
     }
 
     /// The version an alias names now.
@@ -408,7 +431,8 @@ impl Store {
         let rows = statement
             .query_map([name], |r| Ok((r.get(0)?, r.get(1)?)))
             .map_err(|e| self.sql_error(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.sql_error(e))
+        rows.collect::<Result<_, _>>()
+            .map_err(|e| self.sql_error(e))
     }
 
     /// Every move of a model's aliases, oldest first.
@@ -432,7 +456,8 @@ impl Store {
                 })
             })
             .map_err(|e| self.sql_error(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.sql_error(e))
+        rows.collect::<Result<_, _>>()
+            .map_err(|e| self.sql_error(e))
     }
 
     /// The candidates a run left, in the order of its steps.
@@ -469,7 +494,8 @@ impl Store {
                 })
             })
             .map_err(|e| self.sql_error(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.sql_error(e))
+        rows.collect::<Result<_, _>>()
+            .map_err(|e| self.sql_error(e))
     }
 
     /// Records what became of a candidate.

@@ -50,12 +50,17 @@ pub async fn decide_candidates(
         }
         let alias = outcome.candidate.promote_alias.clone();
         let holder_now = match &alias {
-            Some(alias) => store.alias_version(&name, alias).map_err(|e| e.to_string())?,
+            Some(alias) => store
+                .alias_version(&name, alias)
+                .map_err(|e| e.to_string())?,
             None => None,
         };
         let refusal = match job {
             None => Some(format!("its job `{}` is not in the run", outcome.job)),
-            Some(job) if job.result != "success" => Some(format!("its job `{}` did not succeed ({})", job.name, job.result)),
+            Some(job) if job.result != "success" => Some(format!(
+                "its job `{}` did not succeed ({})",
+                job.name, job.result
+            )),
             Some(_) if !failed_gates.is_empty() => Some(failed_gates.join("; ")),
             Some(_) => None,
         };
@@ -63,7 +68,9 @@ pub async fn decide_candidates(
             outcome.status = CandidateStatus::Rejected;
             outcome.replaces = holder_now;
             outcome.reason = reason;
-            store.decide_candidate(&outcome).map_err(|e| e.to_string())?;
+            store
+                .decide_candidate(&outcome)
+                .map_err(|e| e.to_string())?;
             outcomes.push(outcome);
             continue;
         }
@@ -86,7 +93,13 @@ pub async fn decide_candidates(
             created_at: now_ms(),
             origin: "run".to_string(),
         };
-        let registration = register(store, &version, alias.as_deref(), outcome.candidate.promote_if.as_deref(), Some(run_id))?;
+        let registration = register(
+            store,
+            &version,
+            alias.as_deref(),
+            outcome.candidate.promote_if.as_deref(),
+            Some(run_id),
+        )?;
         outcome.status = if registration.existing {
             CandidateStatus::Existing
         } else {
@@ -96,7 +109,9 @@ pub async fn decide_candidates(
         outcome.replaces = registration.previous_holder;
         outcome.promoted = registration.promoted;
         outcome.reason = registration.reason.clone();
-        store.decide_candidate(&outcome).map_err(|e| e.to_string())?;
+        store
+            .decide_candidate(&outcome)
+            .map_err(|e| e.to_string())?;
         if let Some(remote) = remote {
             let registered = ModelVersion {
                 version: registration.version,
@@ -118,18 +133,22 @@ pub fn register(
     run_id: Option<RunId>,
 ) -> Result<crate::record::Registration, String> {
     let condition = match condition {
-        Some(text) => Some(
-            parse_promote_condition(text)
-                .ok_or_else(|| format!("`{text}` is not a promotion condition such as `accuracy >= champion + 0.005`"))?,
-        ),
+        Some(text) => Some(parse_promote_condition(text).ok_or_else(|| {
+            format!("`{text}` is not a promotion condition such as `accuracy >= champion + 0.005`")
+        })?),
         None => None,
     };
     // A condition may compare with another alias than the one that moves.
     let other_holder = match (&condition, alias) {
         (Some(c), Some(alias)) => match c.against.as_deref() {
             Some(against) if against != alias => {
-                match store.alias_version(&version.name, against).map_err(|e| e.to_string())? {
-                    Some(v) => store.model_version(&version.name, v).map_err(|e| e.to_string())?,
+                match store
+                    .alias_version(&version.name, against)
+                    .map_err(|e| e.to_string())?
+                {
+                    Some(v) => store
+                        .model_version(&version.name, v)
+                        .map_err(|e| e.to_string())?,
                     None => None,
                 }
             }
@@ -142,29 +161,57 @@ pub fn register(
             return (true, "promoted: no condition".to_string());
         };
         let Some(value) = version.metrics.get(&condition.metric).copied() else {
-            return (false, format!("not promoted: the candidate has no metric `{}`", condition.metric));
+            return (
+                false,
+                format!(
+                    "not promoted: the candidate has no metric `{}`",
+                    condition.metric
+                ),
+            );
         };
         let op = comparison_symbol(condition.condition.comparison);
         let (bound, shown) = match condition.condition.bound {
             GateBound::Absolute(n) => (n, format_number(n)),
             GateBound::Baseline { offset, factor } => {
                 let against = condition.against.as_deref().unwrap_or_default();
-                let base = if Some(against) == alias { holder } else { other_holder.as_ref() };
+                let base = if Some(against) == alias {
+                    holder
+                } else {
+                    other_holder.as_ref()
+                };
                 let Some(base) = base else {
                     return (true, format!("promoted: no version is `{against}` yet"));
                 };
                 let Some(base_value) = base.metrics.get(&condition.metric).copied() else {
-                    return (false, format!("not promoted: {} has no metric `{}`", base.label(), condition.metric));
+                    return (
+                        false,
+                        format!(
+                            "not promoted: {} has no metric `{}`",
+                            base.label(),
+                            condition.metric
+                        ),
+                    );
                 };
                 let bound = base_value * factor + offset;
-                (bound, format!("{} ({against} {}: {})", format_number(bound), base.label(), format_number(base_value)))
+                (
+                    bound,
+                    format!(
+                        "{} ({against} {}: {})",
+                        format_number(bound),
+                        base.label(),
+                        format_number(base_value)
+                    ),
+                )
             }
         };
         let value_text = format!("{} {}", condition.metric, format_number(value));
         if holds(condition.condition.comparison, value, bound) {
             (true, format!("promoted: {value_text} {op} {shown}"))
         } else {
-            (false, format!("not promoted: {value_text} is not {op} {shown}"))
+            (
+                false,
+                format!("not promoted: {value_text} is not {op} {shown}"),
+            )
         }
     };
     let promotion = alias.map(|alias| Promotion {

@@ -38,9 +38,7 @@ pub async fn resolve(
             store
                 .alias_version(&reference.name, alias)
                 .map_err(|e| e.to_string())?
-                .ok_or_else(|| {
-                    format!("no version of `{}` is `{alias}`", reference.name)
-                })?,
+                .ok_or_else(|| format!("no version of `{}` is `{alias}`", reference.name))?,
         ),
     };
     versions
@@ -101,7 +99,9 @@ pub async fn pull(
         .prefix(".mlci-pull.")
         .tempdir_in(parent)
         .map_err(|e| format!("{}: {e}", parent.display()))?;
-    cache.restore(&entry, staging.path()).map_err(|e| e.to_string())?;
+    cache
+        .restore(&entry, staging.path())
+        .map_err(|e| e.to_string())?;
     let restored = staging.path().join(&version.path);
     std::fs::rename(&restored, &target).map_err(|e| format!("{}: {e}", target.display()))?;
     Ok(target)

@@ -74,7 +74,15 @@ mod tests {
             ModelRef::parse("iris:champion").unwrap().pick,
             Pick::Alias("champion".into())
         );
-        for bad in ["iris@", "iris@0", "iris@x", ":champion", "iris:", "9lives", "a b"] {
+        for bad in [
+            "iris@",
+            "iris@0",
+            "iris@x",
+            ":champion",
+            "iris:",
+            "9lives",
+            "a b",
+        ] {
             assert!(ModelRef::parse(bad).is_err(), "{bad}");
         }
     }

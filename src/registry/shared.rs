@@ -36,7 +36,12 @@ fn versions_dir(name: &str) -> String {
 /// Reads `name`'s versions and aliases from the remote into the local store.
 pub async fn sync(remote: &Remote, store: &mut Store, name: &str) -> Result<(), String> {
     let objects = remote.object_store();
-    let unavailable = |e: object_store::Error| format!("the shared registry on {} cannot be read: {e}", remote.url());
+    let unavailable = |e: object_store::Error| {
+        format!(
+            "the shared registry on {} cannot be read: {e}",
+            remote.url()
+        )
+    };
     let known: std::collections::BTreeSet<i64> = store
         .model_versions(Some(name))
         .map_err(|e| e.to_string())?
@@ -78,7 +83,11 @@ pub async fn sync(remote: &Remote, store: &mut Store, name: &str) -> Result<(), 
     let mut listing = objects.list(Some(&prefix));
     while let Some(meta) = listing.next().await {
         let meta = meta.map_err(unavailable)?;
-        let Some(alias) = meta.location.filename().and_then(|f| f.strip_suffix(".json")) else {
+        let Some(alias) = meta
+            .location
+            .filename()
+            .and_then(|f| f.strip_suffix(".json"))
+        else {
             continue;
         };
         let alias = alias.to_string();
@@ -107,7 +116,12 @@ pub async fn publish_version(remote: &Remote, version: &ModelVersion) -> Result<
         versions_dir(&version.name),
         version.version
     ));
-    let failed = |e: object_store::Error| format!("cannot write {} to the shared registry: {e}", version.label());
+    let failed = |e: object_store::Error| {
+        format!(
+            "cannot write {} to the shared registry: {e}",
+            version.label()
+        )
+    };
     match objects.get(&location).await {
         Ok(found) => {
             let bytes = found.bytes().await.map_err(failed)?;
@@ -148,7 +162,8 @@ pub async fn publish_alias(
         reason: reason.to_string(),
     };
     let body = serde_json::to_vec_pretty(&file).map_err(|e| e.to_string())?;
-    let failed = |e: object_store::Error| format!("cannot move {name}:{alias} in the shared registry: {e}");
+    let failed =
+        |e: object_store::Error| format!("cannot move {name}:{alias} in the shared registry: {e}");
     objects
         .put(
             &remote.registry_location(&format!("{name}/history/{alias}/{set_at}-{version}.json")),

@@ -60,7 +60,11 @@ pub fn data_section(record: &RunRecord) -> String {
     let checks: Vec<_> = record
         .jobs
         .iter()
-        .flat_map(|j| j.steps.iter().flat_map(move |s| s.data_checks.iter().map(move |c| (j, c))))
+        .flat_map(|j| {
+            j.steps
+                .iter()
+                .flat_map(move |s| s.data_checks.iter().map(move |c| (j, c)))
+        })
         .collect();
     if checks.is_empty() {
         return String::new();

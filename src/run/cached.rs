@@ -420,7 +420,9 @@ pub(super) async fn run_cached_step<B: Backend>(
 /// Whether a step is its job's last and nothing after it can read the
 /// job's files: no action (`actions/cache` saves files in its `post` step).
 fn is_last_step(job: &Job, step: &Step) -> bool {
-    let last = job.steps.last().is_some_and(|s| std::ptr::eq(s, step));
+    // `register` and `validate` read the step's files after it is saved.
+    let reads_after = step.register.is_some() || !step.validate.is_empty();
+    let last = !reads_after && job.steps.last().is_some_and(|s| std::ptr::eq(s, step));
     let no_actions = job.steps.iter().all(|s| match &s.action {
         StepAction::Uses(uses) => is_checkout(&uses.value),
         StepAction::Run(_) => true,

@@ -9,9 +9,7 @@ mod parse;
 mod validate;
 
 pub use model::*;
-pub use parse::{
-    is_registry_name, parse_gate, parse_promote_condition, read_steps, suggest,
-};
+pub use parse::{is_registry_name, parse_gate, parse_promote_condition, read_steps, suggest};
 
 use crate::diag::{Diagnostic, Severity, SourceFile};
 use std::path::{Path, PathBuf};

@@ -44,7 +44,13 @@ pub(super) async fn after_step<B: Backend>(
     for check in &step.validate {
         let data = eval(&check.data.value);
         let schema = eval(&check.schema.value);
-        match super::data_checks::check(ctx, &files.root, &data, &schema, check.drift.as_ref().map(|d| d.value)) {
+        match super::data_checks::check(
+            ctx,
+            &files.root,
+            &data,
+            &schema,
+            check.drift.as_ref().map(|d| d.value),
+        ) {
             Ok(record) => {
                 passed &= record.passed;
                 report.data_checks.push(record);
@@ -77,7 +83,10 @@ pub(super) async fn after_step<B: Backend>(
                 report.model = Some(candidate);
             }
             Err(message) => {
-                ctx.shared.print(ctx.name, &format!("error: cannot register {path}: {message}"));
+                ctx.shared.print(
+                    ctx.name,
+                    &format!("error: cannot register {path}: {message}"),
+                );
                 passed = false;
             }
         }
@@ -96,7 +105,10 @@ async fn store_model<B: Backend>(
     let Some(cache) = ctx.shared.cache.as_ref() else {
         return Err("the model registry keeps models in the cache, and this run has none".into());
     };
-    let pattern = path.trim_start_matches("./").trim_end_matches('/').to_string();
+    let pattern = path
+        .trim_start_matches("./")
+        .trim_end_matches('/')
+        .to_string();
     let tree = Tree::from_dir(root, std::slice::from_ref(&pattern), cache.store().index())
         .map_err(|e| e.to_string())?;
     if tree.files().next().is_none() {
@@ -132,7 +144,10 @@ pub(super) struct WorkspaceFiles {
 }
 
 impl WorkspaceFiles {
-    async fn get<B: Backend>(ctx: &StepCtx<'_, B>, paths: &[String]) -> Result<WorkspaceFiles, String> {
+    async fn get<B: Backend>(
+        ctx: &StepCtx<'_, B>,
+        paths: &[String],
+    ) -> Result<WorkspaceFiles, String> {
         if let Some(root) = ctx.env.host_path(ctx.workspace) {
             return Ok(WorkspaceFiles {
                 root,

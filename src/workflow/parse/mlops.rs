@@ -19,7 +19,11 @@ impl Reader<'_> {
             match field.name {
                 "name" => name = self.registry_name(field.value, "a model name"),
                 "path" => {
-                    path = self.required_string(field.value, "a file or directory", Some(&context::STEP))
+                    path = self.required_string(
+                        field.value,
+                        "a file or directory",
+                        Some(&context::STEP),
+                    )
                 }
                 "promote" => promote = self.promote(field.value),
                 _ => unreachable!("every `register` key is handled"),
@@ -105,9 +109,12 @@ impl Reader<'_> {
         let mut drift = None;
         for field in self.fields(node, "`validate`", &["data", "schema", "drift"]) {
             match field.name {
-                "data" => data = self.required_string(field.value, "a dataset file", Some(&context::STEP)),
+                "data" => {
+                    data = self.required_string(field.value, "a dataset file", Some(&context::STEP))
+                }
                 "schema" => {
-                    schema = self.required_string(field.value, "a schema file", Some(&context::STEP))
+                    schema =
+                        self.required_string(field.value, "a schema file", Some(&context::STEP))
                 }
                 "drift" => {
                     let setting = match field.value.as_str() {

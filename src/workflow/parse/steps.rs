@@ -119,7 +119,9 @@ impl Reader<'_> {
                 return None;
             }
             // `validate` and `register` are steps of their own (run by mlci).
-            _ if !has_run && !has_uses && (node.get("validate").is_some() || node.get("register").is_some()) => {}
+            _ if !has_run
+                && !has_uses
+                && (node.get("validate").is_some() || node.get("register").is_some()) => {}
             _ if !has_run && !has_uses => {
                 self.error(start, "a step needs either `run` or `uses`");
                 return None;
