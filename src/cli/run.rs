@@ -89,6 +89,7 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
             lookups: !args.no_cache,
             rerun: args.rerun.clone(),
         }),
+        dataset_baselines: Default::default(),
     };
     let run_id = options.run_id.clone();
     let runtime = match tokio::runtime::Runtime::new() {
@@ -153,7 +154,10 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
             let path = workflow.file.path.display().to_string();
             let gates = workflow.workflow.gates.clone();
             let kept = workflow.clone();
-            match crate::run::run(backend, workflow, options.clone(), cancel.clone()).await {
+            let mut workflow_options = options.clone();
+            workflow_options.dataset_baselines =
+                std::sync::Arc::new(dataset_baselines(&reporting, &options, &kept));
+            match crate::run::run(backend, workflow, workflow_options, cancel.clone()).await {
                 Ok(output) => {
                     cleanups.push(output.cleanup);
                     let reports = output.jobs;
@@ -203,6 +207,57 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
     })
+}
+
+/// The dataset statistics of the baseline run (the base branch's last
+/// successful run of the workflow), for the drift checks of `validate:` steps.
+fn dataset_baselines(
+    reporting: &Reporting,
+    options: &crate::run::RunOptions,
+    workflow: &crate::workflow::LoadedWorkflow,
+) -> std::collections::BTreeMap<String, String> {
+    let validates = workflow
+        .workflow
+        .jobs
+        .iter()
+        .any(|j| j.steps.iter().any(|s| !s.validate.is_empty()));
+    let path = crate::record::default_path(&options.repo, reporting.db.as_deref());
+    if !validates || !path.exists() {
+        return Default::default();
+    }
+    let Ok(store) = crate::record::Store::open(&path) else {
+        return Default::default();
+    };
+    let info = crate::run::github::git_info(&options.repo);
+    let payload = options
+        .event_path
+        .as_ref()
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .unwrap_or(serde_json::Value::Null);
+    let pr = crate::record::PullRequestInfo::from_event(&payload);
+    // The run about to start, as the store would see it: its baseline is found the
+    // same way a report finds it.
+    let upcoming = crate::record::StoredRun {
+        id: i64::MAX,
+        record: crate::record::RunRecord {
+            workflow: workflow
+                .workflow
+                .name
+                .as_ref()
+                .map(|n| n.value.clone())
+                .unwrap_or_else(|| workflow.file.path.display().to_string()),
+            branch: pr.head_ref.clone().or_else(|| {
+                Some(crate::record::branch_name(&info.git_ref).to_string()).filter(|b| !b.is_empty())
+            }),
+            base_ref: pr.base_ref.clone(),
+            ..Default::default()
+        },
+    };
+    match store.baseline(&upcoming, reporting.options.baseline_ref.as_deref()) {
+        Ok(Some(id)) => store.dataset_stats(id).unwrap_or_default().into_iter().collect(),
+        _ => Default::default(),
+    }
 }
 
 /// Where `mlci run` records its runs and how it reports them.

@@ -1,18 +1,100 @@
 //! A step's `validate:` checks: the dataset against its schema, and its
-//! statistics against the baseline run's.
+//! statistics against those the baseline run stored (drift). The data is
+//! read where the job left it on the host, in one streaming pass.
 
+use crate::data::{DatasetStats, Schema};
 use crate::executor::Backend;
-use crate::record::DataCheckRecord;
+use crate::record::{ColumnDrift, DataCheckRecord};
 use crate::run::step::StepCtx;
 use crate::workflow::DriftSetting;
 use std::path::Path;
 
+/// Checks `data` against `schema` (both relative to `root`); the record of
+/// the check, or one sentence when it could not be made (a bad schema, a
+/// file that is not there or not a dataset).
 pub(super) fn check<B: Backend>(
-    _ctx: &StepCtx<'_, B>,
-    _root: &Path,
+    ctx: &StepCtx<'_, B>,
+    root: &Path,
     data: &str,
-    _schema: &str,
-    _drift: Option<DriftSetting>,
+    schema_path: &str,
+    drift: Option<DriftSetting>,
 ) -> Result<DataCheckRecord, String> {
-    Err(format!("cannot validate {data}: not built yet"))
+    let data = data.trim_start_matches("./");
+    let schema_path = schema_path.trim_start_matches("./");
+    let text = std::fs::read_to_string(root.join(schema_path))
+        .map_err(|e| format!("cannot read the schema {schema_path}: {e}"))?;
+    // Errors name the file as the workflow does, not the host directory.
+    let mut schema = Schema::parse(Path::new(schema_path), &text).map_err(|e| e.to_string())?;
+    match drift {
+        Some(DriftSetting::Off) => {
+            schema.drift_threshold = None;
+            for column in &mut schema.columns {
+                column.drift = crate::data::DriftSetting::Off;
+            }
+        }
+        Some(DriftSetting::Threshold(t)) => schema.drift_threshold = Some(t),
+        None => {}
+    }
+    let baseline: Option<DatasetStats> = ctx
+        .shared
+        .options
+        .dataset_baselines
+        .get(data)
+        .and_then(|json| DatasetStats::from_json(json).ok());
+    let file = root.join(data);
+    if !file.is_file() {
+        return Err(format!("cannot validate {data}: no such file in the workspace"));
+    }
+    let hash = blake3_file(&file).map_err(|e| format!("cannot read {data}: {e}"))?;
+    let validation =
+        crate::data::validate(&file, &schema, baseline.as_ref()).map_err(|e| e.to_string())?;
+    let failures: Vec<String> = validation.failures.iter().map(|f| f.to_string()).collect();
+    let name = ctx.name;
+    if failures.is_empty() {
+        let against = if baseline.is_some() {
+            ", no drift from the baseline run"
+        } else {
+            ""
+        };
+        ctx.shared.print(
+            name,
+            &format!(
+                "✓ {data} matches {schema_path} ({} rows{against})",
+                validation.stats.rows
+            ),
+        );
+    } else {
+        ctx.shared.print(
+            name,
+            &format!("✗ {data} does not match {schema_path}: {} failed", failures.len()),
+        );
+        for failure in &failures {
+            ctx.shared.print(name, &format!("  {failure}"));
+        }
+    }
+    Ok(DataCheckRecord {
+        path: data.to_string(),
+        hash,
+        schema: schema_path.to_string(),
+        passed: failures.is_empty(),
+        failures,
+        drift: validation
+            .drift
+            .iter()
+            .map(|d| ColumnDrift {
+                column: d.column.clone(),
+                measure: d.metric.name().to_string(),
+                distance: d.distance,
+                threshold: d.threshold,
+                drifted: d.drifted(),
+            })
+            .collect(),
+        stats: Some(validation.stats.to_json()),
+    })
+}
+
+fn blake3_file(path: &Path) -> std::io::Result<String> {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update_reader(std::fs::File::open(path)?)?;
+    Ok(hasher.finalize().to_hex().to_string())
 }

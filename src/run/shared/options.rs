@@ -29,6 +29,9 @@ pub struct RunOptions {
     pub interactive: bool,
     /// The step cache; None runs every step and keeps nothing.
     pub cache: Option<CacheConfig>,
+    /// The statistics (JSON) that the baseline run's `validate:` checks
+    /// stored, by dataset path: what drift is measured against.
+    pub dataset_baselines: std::sync::Arc<BTreeMap<String, String>>,
 }
 
 /// A fresh run id: unique on this machine, readable in `docker ps`.
