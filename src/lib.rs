@@ -20,6 +20,7 @@
 
 pub mod cache;
 pub mod cli;
+pub mod data;
 pub mod diag;
 pub mod executor;
 pub mod expr;
