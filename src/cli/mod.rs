@@ -7,6 +7,7 @@
 mod args;
 mod cache;
 mod cleanup;
+mod data;
 pub mod exit;
 mod images;
 mod load;
@@ -21,8 +22,9 @@ mod table;
 mod workflows;
 
 pub use args::{
-    CacheArgs, CacheCommand, CacheOptions, Cli, Command, GraphArgs, ImagesCommand, ListArgs,
-    MetricsCommand, PathsArgs, ReportArgs, RunArgs, RunsCommand, StoreArgs,
+    CacheArgs, CacheCommand, CacheOptions, Cli, Command, DataCommand, DataSchemaCommand,
+    DataValidateArgs, GraphArgs, ImagesCommand, ListArgs, MetricsCommand, PathsArgs, ReportArgs,
+    RunArgs, RunsCommand, StoreArgs,
 };
 pub use exit::EXIT_INVALID;
 
@@ -42,6 +44,7 @@ pub fn main() -> ExitCode {
         Command::Metrics(command) => metrics::metrics(command),
         Command::Runs(command) => runs::runs(command),
         Command::Report(args) => report::report(args),
+        Command::Data(command) => data::data(command),
         Command::RemoveRunObjects(args) => cleanup::remove_run_objects(args),
     }
 }

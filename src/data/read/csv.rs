@@ -85,7 +85,10 @@ fn error(path: &Path, e: ::csv::Error) -> DataError {
                 .unwrap_or_else(|| "a row".to_string());
             DataError::malformed(
                 path,
-                format!("{at} has {len} fields where the header has {expected_len}"),
+                format!(
+                    "{at} has {len} field{} where the header has {expected_len}",
+                    if len == 1 { "" } else { "s" }
+                ),
             )
         }
         other => DataError::malformed(path, format!("not readable as CSV: {other:?}")),
