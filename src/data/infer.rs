@@ -229,3 +229,67 @@ fn join(a: ColumnType, b: ColumnType) -> ColumnType {
         _ => T::String,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn types_join_to_the_narrowest_that_holds_both() {
+        use ColumnType as T;
+        assert_eq!(join(T::Integer, T::Float), T::Float);
+        assert_eq!(join(T::Date, T::Timestamp), T::Timestamp);
+        assert_eq!(join(T::Integer, T::Boolean), T::String);
+        assert_eq!(join(T::Date, T::Float), T::String);
+    }
+
+    #[test]
+    fn an_inferred_schema_round_trips_through_yaml() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.csv");
+        std::fs::write(
+            &path,
+            "n,x,s,b,d,t,id,empty\n1,1.5,a b,true,2024-01-02,2024-01-02T03:04:05Z,k1,\n2,,\"null\",false,2024-02-01,2024-01-03,k2,\n3,2,a b,TRUE,2024-01-01,2024-01-02T00:00:00+02:00,k3,\n",
+        )
+        .unwrap();
+        let schema = infer_schema(&path).unwrap();
+        let kinds: Vec<ColumnType> = schema.columns.iter().map(|c| c.kind).collect();
+        use ColumnType as T;
+        assert_eq!(
+            kinds,
+            [
+                T::Integer,
+                T::Float,
+                T::String,
+                T::Boolean,
+                T::Date,
+                T::Timestamp,
+                T::String,
+                T::String
+            ]
+        );
+        let x = schema.column("x").unwrap();
+        assert!(x.nullable);
+        assert_eq!((x.min, x.max), (Some(1.5), Some(2.0)));
+        assert_eq!(
+            schema.column("s").unwrap().allowed,
+            Some(vec!["a b".to_string(), "null".to_string()])
+        );
+        assert_eq!(
+            schema.column("d").unwrap().min,
+            parse_date("2024-01-01").map(|d| d as f64)
+        );
+        assert_eq!(
+            schema.column("t").unwrap().min,
+            parse_timestamp("2024-01-01T22:00:00Z")
+        );
+        assert!(schema.column("empty").unwrap().nullable);
+        let yaml = schema.to_yaml("a header\nof two lines");
+        assert!(yaml.starts_with("# a header\n# of two lines\n"), "{yaml}");
+        let back = Schema::parse(Path::new("s.yml"), &yaml).unwrap();
+        assert_eq!(back, schema, "{yaml}");
+        // And the data passes the schema inferred from it.
+        let validation = crate::data::validate(&path, &back, None).unwrap();
+        assert!(validation.passed(), "{validation}");
+    }
+}

@@ -194,3 +194,74 @@ impl Validator<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::schema::ColumnSchema;
+    use crate::data::value::ColumnType;
+
+    fn file(name: &str, text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn a_json_key_first_seen_late_was_null_in_the_rows_before() {
+        let (_dir, path) = file(
+            "d.jsonl",
+            "{\"a\": 1}\n\n{\"a\": 2}\n{\"a\": 3, \"b\": \"x\"}\n",
+        );
+        let mut b = ColumnSchema::new("b", ColumnType::String);
+        b.nullable = false;
+        let schema = Schema::new(vec![ColumnSchema::new("a", ColumnType::Integer), b]);
+        let validation = validate(&path, &schema, None).unwrap();
+        assert_eq!(validation.stats.rows, 3);
+        assert_eq!(validation.failures.len(), 1, "{validation}");
+        let failure = &validation.failures[0];
+        assert_eq!((failure.rule, failure.count), (Rule::Nullable, 2));
+        assert_eq!(
+            failure.examples.iter().map(|e| e.row).collect::<Vec<_>>(),
+            [1, 2]
+        );
+        assert_eq!(validation.stats.column("b").unwrap().nulls, 2);
+    }
+
+    #[test]
+    fn the_same_data_does_not_drift_from_itself_and_a_shift_does() {
+        let csv = |offset: f64| {
+            let mut text = String::from("x,c\n");
+            for i in 0..2000 {
+                let c = if i % 4 == 0 { "a" } else { "b" };
+                text.push_str(&format!("{},{c}\n", offset + f64::from(i % 100)));
+            }
+            text
+        };
+        let (_d1, clean) = file("clean.csv", &csv(0.0));
+        let (_d2, shifted) = file("shifted.csv", &csv(30.0));
+        let schema = Schema::new(vec![
+            ColumnSchema::new("x", ColumnType::Float),
+            ColumnSchema::new("c", ColumnType::String),
+        ]);
+        let base = validate(&clean, &schema, None).unwrap().stats;
+        let same = validate(&clean, &schema, Some(&base)).unwrap();
+        assert!(same.passed(), "{same}");
+        assert_eq!(same.drift.len(), 2);
+        assert!(
+            same.drift.iter().all(|d| d.distance < 1e-9),
+            "{:?}",
+            same.drift
+        );
+        let moved = validate(&shifted, &schema, Some(&base)).unwrap();
+        let rules: Vec<(Option<&str>, Rule)> = moved
+            .failures
+            .iter()
+            .map(|f| (f.column.as_deref(), f.rule))
+            .collect();
+        assert_eq!(rules, [(Some("x"), Rule::Drift)], "{moved}");
+        assert_eq!(moved.drift[0].metric, DriftMetric::JensenShannon);
+        assert_eq!(moved.drift[1].metric, DriftMetric::LInfinity);
+    }
+}

@@ -104,7 +104,10 @@ impl<'a> Cell<'a> {
             (Cell::Bool(b), T::Boolean) => Typed::Bool(b),
             (Cell::Text(t) | Cell::Str(t), T::Date) => Typed::Number(parse_date(t)? as f64),
             (Cell::Date(d), T::Date) => Typed::Number(d as f64),
-            (Cell::Text(t) | Cell::Str(t), T::Timestamp) => Typed::Number(parse_timestamp(t)?),
+            // A date is a timestamp at midnight UTC (inference joins them so).
+            (Cell::Text(t) | Cell::Str(t), T::Timestamp) => Typed::Number(
+                parse_timestamp(t).or_else(|| parse_date(t).map(|d| d as f64 * 86_400.0))?,
+            ),
             (Cell::Timestamp(s), T::Timestamp) => Typed::Number(s),
             (Cell::Date(d), T::Timestamp) => Typed::Number(d as f64 * 86_400.0),
             _ => return None,
@@ -343,6 +346,10 @@ mod tests {
         assert_eq!(parse_timestamp("1970-01-01 01:00:00+01:00"), Some(0.0));
         assert_eq!(parse_timestamp("1970-01-01T00:00:00.5"), Some(0.5));
         assert_eq!(parse_timestamp("1970-01-01T25:00:00"), None);
+        assert_eq!(
+            Cell::Text("1970-01-02").as_type(ColumnType::Timestamp),
+            Some(Typed::Number(86_400.0))
+        );
         assert_eq!(format_timestamp(86_401.0), "1970-01-02T00:00:01Z");
     }
 }
