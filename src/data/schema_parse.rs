@@ -227,9 +227,7 @@ impl SchemaReader {
             };
         }
         let entries = self.entries(node, COLUMN_KEYS, "a map such as `{type: integer, min: 0}`");
-        if entries.is_empty() {
-            return None;
-        }
+        node.as_mapping()?;
         let Some(type_node) = node.get("type") else {
             self.diagnostics.push(Diagnostic::error(
                 node.span,
@@ -411,6 +409,8 @@ mod tests {
         assert!(errors("").contains("the schema is empty"));
         assert!(errors("rows: {min: 5}\n").contains("missing key `columns`"));
         assert!(errors("columns: [a, b]\n").contains("expected a map from column names"));
+        assert!(errors("columns: {a: {}}\n").contains("column `a` has no `type`"));
+        assert!(errors("columns: {a: [integer]}\n").contains("expected a map such as"));
         assert!(errors("columns:\n  a: {type: [x\n").contains("invalid YAML"));
         assert!(
             errors("columns:\n  a: {type: string, min: 1}\n").contains("not to string columns")
