@@ -11,6 +11,10 @@
 //!                ──register▶ model registry versions, aliases    registry::, lineage::
 //! ```
 //!
+//! `data` checks datasets (CSV, Parquet, JSON lines) against a schema and a
+//! baseline's statistics (`mlci data`); it stands beside the flow, using only
+//! `yaml`, `diag`, `expr::Value` and `metrics::format_number`, so that the
+//! run engine can call it (a `validate:` step) without an import circle.
 //! `expr` is the GitHub Actions expression language that both use, and `diag`
 //! holds source positions and the rustc-style error messages built on them.
 //! `timings` names the phases of a job, which executor, run, record and cli share.
@@ -21,6 +25,7 @@
 
 pub mod cache;
 pub mod cli;
+pub mod data;
 pub mod diag;
 pub mod executor;
 pub mod expr;

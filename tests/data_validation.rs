@@ -57,7 +57,11 @@ fn clean_csv(shift: f64) -> String {
     let mut csv = String::from("age,height,city\n");
     for i in 0..200 {
         let city = ["paris", "oslo", "lima"][i % 3];
-        csv.push_str(&format!("{},{:.1},{city}\n", 20 + i % 50, 150.0 + shift + (i % 40) as f64));
+        csv.push_str(&format!(
+            "{},{:.1},{city}\n",
+            20 + i % 50,
+            150.0 + shift + (i % 40) as f64
+        ));
     }
     csv
 }
@@ -88,26 +92,52 @@ fn a_clean_dataset_passes_and_each_broken_rule_fails_the_step_with_its_column_ru
     let repo = repo(&clean);
     let (out, text) = mlci(repo.path(), state.path(), &["run"]);
     assert!(out.status.success(), "{text}");
-    assert!(text.contains("✓ data/train.csv matches schema.yml (200 rows)"), "{text}");
+    assert!(
+        text.contains("✓ data/train.csv matches schema.yml (200 rows)"),
+        "{text}"
+    );
     assert!(text.contains("after the check"), "{text}");
 
     let cases = [
-        (with_line(&clean, 5, "abc,160.0,oslo"), "column `age` [type]: expected integer", "`abc` at row 4"),
-        (with_line(&clean, 9, "33,,lima"), "column `height` [nullable]", "at row 8"),
-        (with_line(&clean, 12, "130,170.0,paris"), "column `age` [max]", "130"),
-        (with_line(&clean, 3, "40,170.0,rome"), "column `city` [allowed]", "rome"),
+        (
+            with_line(&clean, 5, "abc,160.0,oslo"),
+            "column `age` [type]: expected integer",
+            "`abc` at row 4",
+        ),
+        (
+            with_line(&clean, 9, "33,,lima"),
+            "column `height` [nullable]",
+            "at row 8",
+        ),
+        (
+            with_line(&clean, 12, "130,170.0,paris"),
+            "column `age` [max]",
+            "130",
+        ),
+        (
+            with_line(&clean, 3, "40,170.0,rome"),
+            "column `city` [allowed]",
+            "rome",
+        ),
     ];
     for (csv, rule, value) in cases {
         std::fs::write(repo.path().join("source.csv"), &csv).unwrap();
         let report = state.path().join("report.md");
-        let (out, text) = mlci(repo.path(), state.path(), &["run", "--report", report.to_str().unwrap()]);
+        let (out, text) = mlci(
+            repo.path(),
+            state.path(),
+            &["run", "--report", report.to_str().unwrap()],
+        );
         assert_eq!(out.status.code(), Some(1), "{text}");
         let line = text
             .lines()
             .find(|l| l.contains(rule))
             .unwrap_or_else(|| panic!("no `{rule}` in:\n{text}"));
         assert!(line.contains(value), "{line}");
-        assert!(text.contains("✗ data/train.csv does not match schema.yml"), "{text}");
+        assert!(
+            text.contains("✗ data/train.csv does not match schema.yml"),
+            "{text}"
+        );
         // The step failed, so the job stopped there.
         assert!(!text.contains("after the check"), "{text}");
         let markdown = std::fs::read_to_string(&report).unwrap();
@@ -139,16 +169,26 @@ fn drift_is_measured_against_the_base_branch_last_run_and_a_shifted_distribution
     std::fs::write(repo.path().join("source.csv"), clean_csv(30.0)).unwrap();
     git(&["commit", "-qam", "taller"]);
     let report = state.path().join("report.md");
-    let (out, text) = mlci(repo.path(), state.path(), &["run", "--report", report.to_str().unwrap()]);
+    let (out, text) = mlci(
+        repo.path(),
+        state.path(),
+        &["run", "--report", report.to_str().unwrap()],
+    );
     assert_eq!(out.status.code(), Some(1), "{text}");
     let line = text
         .lines()
         .find(|l| l.contains("column `height` [drift]"))
         .unwrap_or_else(|| panic!("{text}"));
-    assert!(line.contains("threshold 0.2") || line.contains("0.2"), "{line}");
+    assert!(
+        line.contains("threshold 0.2") || line.contains("0.2"),
+        "{line}"
+    );
     assert!(!text.contains("column `city` [drift]"), "{text}");
     let markdown = std::fs::read_to_string(&report).unwrap();
-    assert!(markdown.contains("❌ `height` Jensen-Shannon"), "{markdown}");
+    assert!(
+        markdown.contains("❌ `height` Jensen-Shannon"),
+        "{markdown}"
+    );
 
     // The same data as main's: no drift.
     std::fs::write(repo.path().join("source.csv"), clean_csv(0.0)).unwrap();
@@ -182,7 +222,10 @@ fn a_validate_key_that_is_wrong_is_a_workflow_error_before_any_container() {
     let (out, text) = mlci(repo.path(), state.path(), &["run"]);
     assert_eq!(out.status.code(), Some(2), "{text}");
     assert!(text.contains("data.yml:6:"), "{text}");
-    assert!(text.contains("expected a drift threshold between 0 and 1"), "{text}");
+    assert!(
+        text.contains("expected a drift threshold between 0 and 1"),
+        "{text}"
+    );
     assert!(text.contains("`validate` is missing `schema`"), "{text}");
     assert!(!text.contains("starting in"), "{text}");
 }

@@ -41,6 +41,10 @@ pub enum Command {
     /// Render a run's report (gates, metrics against the baseline, charts,
     /// stages), to a file, the terminal, or GitHub. Exits 1 when a gate fails.
     Report(ReportArgs),
+    /// Check datasets (CSV, Parquet, JSON lines) against a schema and a
+    /// baseline's statistics (drift), or infer a schema from a dataset.
+    #[command(subcommand)]
+    Data(DataCommand),
     /// What `mlci run` hands on at its end: remove these containers,
     /// networks and volumes, waiting for the engine, then the run's host
     /// directories in the cache once the run's process has exited.
@@ -397,6 +401,51 @@ pub struct LineageArgs {
     #[arg(long, value_name = "FILE")]
     pub db: Option<PathBuf>,
     /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Dataset schemas.
+    #[command(subcommand)]
+    Schema(DataSchemaCommand),
+    /// Check a dataset against a schema, and its distribution against a
+    /// baseline's statistics. Exits 0 when every check passes, 1 when one
+    /// fails, 2 on a bad schema, an unreadable file or bad arguments.
+    Validate(DataValidateArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DataSchemaCommand {
+    /// Write a first schema from a dataset: types, nullability, ranges and
+    /// the allowed values of string columns with few of them.
+    Infer {
+        /// The dataset: .csv, .parquet, .jsonl.
+        file: PathBuf,
+        /// Write the schema to this file [default: stdout].
+        #[arg(short = 'o', long = "output", value_name = "SCHEMA.yml")]
+        output: Option<PathBuf>,
+        /// Read the file as csv, parquet or jsonl [default: from its extension].
+        #[arg(long, value_parser = ["csv", "parquet", "jsonl"])]
+        format: Option<String>,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DataValidateArgs {
+    /// The dataset: .csv, .parquet, .jsonl (or as the schema's `format:` says).
+    pub file: PathBuf,
+    /// The schema to check it against.
+    #[arg(long, value_name = "SCHEMA.yml")]
+    pub schema: PathBuf,
+    /// The statistics of an earlier dataset (from --stats-out): check drift against them.
+    #[arg(long, value_name = "STATS.json")]
+    pub baseline: Option<PathBuf>,
+    /// Write this dataset's statistics here, as JSON (a baseline for later runs).
+    #[arg(long = "stats-out", value_name = "STATS.json")]
+    pub stats_out: Option<PathBuf>,
+    /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
 }

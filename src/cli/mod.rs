@@ -7,6 +7,7 @@
 mod args;
 mod cache;
 mod cleanup;
+mod data;
 pub mod exit;
 mod images;
 mod lineage;
@@ -23,8 +24,9 @@ mod table;
 mod workflows;
 
 pub use args::{
-    CacheArgs, CacheCommand, CacheOptions, Cli, Command, GraphArgs, ImagesCommand, ListArgs,
-    MetricsCommand, PathsArgs, ReportArgs, RunArgs, RunsCommand, StoreArgs,
+    CacheArgs, CacheCommand, CacheOptions, Cli, Command, DataCommand, DataSchemaCommand,
+    DataValidateArgs, GraphArgs, ImagesCommand, ListArgs, MetricsCommand, PathsArgs, ReportArgs,
+    RunArgs, RunsCommand, StoreArgs,
 };
 pub use exit::EXIT_INVALID;
 
@@ -46,6 +48,7 @@ pub fn main() -> ExitCode {
         Command::Models(args) => models::models(args),
         Command::Lineage(args) => lineage::lineage(&args),
         Command::Report(args) => report::report(args),
+        Command::Data(command) => data::data(command),
         Command::RemoveRunObjects(args) => cleanup::remove_run_objects(args),
     }
 }

@@ -248,14 +248,19 @@ fn dataset_baselines(
                 .map(|n| n.value.clone())
                 .unwrap_or_else(|| workflow.file.path.display().to_string()),
             branch: pr.head_ref.clone().or_else(|| {
-                Some(crate::record::branch_name(&info.git_ref).to_string()).filter(|b| !b.is_empty())
+                Some(crate::record::branch_name(&info.git_ref).to_string())
+                    .filter(|b| !b.is_empty())
             }),
             base_ref: pr.base_ref.clone(),
             ..Default::default()
         },
     };
     match store.baseline(&upcoming, reporting.options.baseline_ref.as_deref()) {
-        Ok(Some(id)) => store.dataset_stats(id).unwrap_or_default().into_iter().collect(),
+        Ok(Some(id)) => store
+            .dataset_stats(id)
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
         _ => Default::default(),
     }
 }

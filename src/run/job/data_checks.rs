@@ -43,7 +43,9 @@ pub(super) fn check<B: Backend>(
         .and_then(|json| DatasetStats::from_json(json).ok());
     let file = root.join(data);
     if !file.is_file() {
-        return Err(format!("cannot validate {data}: no such file in the workspace"));
+        return Err(format!(
+            "cannot validate {data}: no such file in the workspace"
+        ));
     }
     let hash = blake3_file(&file).map_err(|e| format!("cannot read {data}: {e}"))?;
     let validation =
@@ -66,7 +68,10 @@ pub(super) fn check<B: Backend>(
     } else {
         ctx.shared.print(
             name,
-            &format!("✗ {data} does not match {schema_path}: {} failed", failures.len()),
+            &format!(
+                "✗ {data} does not match {schema_path}: {} failed",
+                failures.len()
+            ),
         );
         for failure in &failures {
             ctx.shared.print(name, &format!("  {failure}"));

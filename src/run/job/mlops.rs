@@ -54,9 +54,16 @@ pub(super) async fn after_step<B: Backend>(
             Ok(record) => {
                 passed &= record.passed;
                 // The dataset is an input of the step, for lineage.
-                if !report.inputs.iter().any(|(path, _, _)| *path == record.path) {
-                    let size = std::fs::metadata(files.root.join(&record.path)).map_or(0, |m| m.len());
-                    report.inputs.push((record.path.clone(), record.hash.clone(), size));
+                if !report
+                    .inputs
+                    .iter()
+                    .any(|(path, _, _)| *path == record.path)
+                {
+                    let size =
+                        std::fs::metadata(files.root.join(&record.path)).map_or(0, |m| m.len());
+                    report
+                        .inputs
+                        .push((record.path.clone(), record.hash.clone(), size));
                 }
                 report.data_checks.push(record);
             }

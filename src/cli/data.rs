@@ -1,0 +1,150 @@
+//! `mlci data schema infer` and `mlci data validate`: the data module's
+//! library calls, printed for a terminal (or as JSON) with DESIGN.md's exit
+//! statuses: 0 clean, 1 a check failed, 2 a bad schema, file or argument.
+
+use super::args::{DataCommand, DataSchemaCommand, DataValidateArgs};
+use super::exit::EXIT_INVALID;
+use super::table::{plural, table};
+use crate::data::{self, DataError, Format, Schema, Validation};
+use serde_json::json;
+use std::path::Path;
+use std::process::ExitCode;
+
+pub(super) fn data(command: DataCommand) -> ExitCode {
+    match command {
+        DataCommand::Schema(DataSchemaCommand::Infer {
+            file,
+            output,
+            format,
+        }) => infer(&file, output.as_deref(), format.as_deref()),
+        DataCommand::Validate(args) => validate(&args),
+    }
+}
+
+fn invalid(error: &DataError) -> ExitCode {
+    match error {
+        // Already `file:line:column: error: …`, one per mistake.
+        DataError::Schema { rendered, .. } => eprintln!("{rendered}"),
+        other => eprintln!("error: {other}"),
+    }
+    ExitCode::from(EXIT_INVALID)
+}
+
+fn infer(file: &Path, output: Option<&Path>, format: Option<&str>) -> ExitCode {
+    let schema = match data::infer_schema_as(file, format.and_then(Format::from_name)) {
+        Ok(schema) => schema,
+        Err(e) => return invalid(&e),
+    };
+    let header = format!(
+        "mlci data schema, inferred from {} by `mlci data schema infer`.\nEdit the bounds and allowed values to what the data must satisfy.",
+        file.display()
+    );
+    let yaml = schema.to_yaml(&header);
+    match output {
+        None => print!("{yaml}"),
+        Some(path) => {
+            if let Err(e) = std::fs::write(path, yaml) {
+                eprintln!("error: cannot write {}: {e}", path.display());
+                return ExitCode::from(EXIT_INVALID);
+            }
+            eprintln!(
+                "wrote {} ({} column{})",
+                path.display(),
+                schema.columns.len(),
+                plural(schema.columns.len())
+            );
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn validate(args: &DataValidateArgs) -> ExitCode {
+    let schema = match Schema::load(&args.schema) {
+        Ok(schema) => schema,
+        Err(e) => return invalid(&e),
+    };
+    let baseline = match args.baseline.as_deref().map(data::load_stats).transpose() {
+        Ok(baseline) => baseline,
+        Err(e) => return invalid(&e),
+    };
+    let validation = match data::validate(&args.file, &schema, baseline.as_ref()) {
+        Ok(v) => v,
+        Err(e) => return invalid(&e),
+    };
+    if let Some(path) = &args.stats_out
+        && let Err(e) = std::fs::write(path, validation.stats.to_json())
+    {
+        eprintln!("error: cannot write {}: {e}", path.display());
+        return ExitCode::from(EXIT_INVALID);
+    }
+    if args.json {
+        let value = json!({
+            "file": args.file.display().to_string(),
+            "schema": args.schema.display().to_string(),
+            "passed": validation.passed(),
+            "failures": validation.failures,
+            "messages": validation.failures.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "drift": validation.drift,
+            "stats": validation.stats,
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
+    } else {
+        print!("{}", summary(args, &validation, baseline.is_some()));
+    }
+    if validation.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// The failures one per line, the drift table, and a last line that says how it went.
+fn summary(args: &DataValidateArgs, validation: &Validation, with_baseline: bool) -> String {
+    let mut out = String::new();
+    out.push_str(&validation.to_string());
+    if with_baseline {
+        if validation.drift.is_empty() {
+            out.push_str("drift: no column to compare with the baseline\n");
+        } else {
+            let mut rows = vec![[
+                "COLUMN".to_string(),
+                "METRIC".to_string(),
+                "DISTANCE".to_string(),
+                "THRESHOLD".to_string(),
+                "".to_string(),
+            ]];
+            rows.extend(validation.drift.iter().map(|d| {
+                [
+                    d.column.clone(),
+                    d.metric.name().to_string(),
+                    format!("{:.4}", d.distance),
+                    d.threshold.to_string(),
+                    if d.drifted() { "DRIFT" } else { "ok" }.to_string(),
+                ]
+            }));
+            out.push_str("drift from the baseline:\n");
+            out.push_str(&table(&rows));
+        }
+    }
+    let stats = &validation.stats;
+    let n = validation.failures.len();
+    let verdict = if n == 0 {
+        "ok".to_string()
+    } else {
+        format!("FAILED: {n} check{} failed", plural(n))
+    };
+    out.push_str(&format!(
+        "{verdict}: {} ({}, {} row{}, {} column{} checked against {})\n",
+        args.file.display(),
+        stats.format,
+        stats.rows,
+        plural(stats.rows as usize),
+        stats.columns.len(),
+        plural(stats.columns.len()),
+        args.schema.display()
+    ));
+    out
+}

@@ -1,0 +1,212 @@
+//! What a dataset must look like: its format, how many rows, and for each
+//! column a type and the rules its values follow (null or not, a range, a set
+//! of allowed values), plus how far its distribution may drift from a
+//! baseline. Users declare what TFDV's schema and Great Expectations' common
+//! expectations say, in a YAML file next to the data; `mlci data schema infer`
+//! writes a first one from the data itself ([`Schema::to_yaml`]).
+//!
+//! Loading (with `file:line:column` errors) is in `schema_parse`.
+
+use super::read::Format;
+use super::value::{ColumnType, format_date, format_timestamp};
+use std::fmt::Write as _;
+
+/// The drift threshold when the schema names none: TFDV's usual setting.
+pub const DEFAULT_DRIFT_THRESHOLD: f64 = 0.1;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Schema {
+    /// None: told from the file's extension.
+    pub format: Option<Format>,
+    pub rows: RowBounds,
+    /// In the schema file's order.
+    pub columns: Vec<ColumnSchema>,
+    /// The drift threshold of columns that do not set their own; None when
+    /// the schema says `drift: false` (no drift checked unless a column asks).
+    pub drift_threshold: Option<f64>,
+    /// CSV texts read as null besides the empty field (such as `NA`).
+    pub null_values: Vec<String>,
+}
+
+/// `rows: {min, max}`, both inclusive.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct RowBounds {
+    pub min: Option<u64>,
+    pub max: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ColumnSchema {
+    pub name: String,
+    pub kind: ColumnType,
+    /// May values be null (an empty CSV field, JSON null, a Parquet null)? Default true.
+    pub nullable: bool,
+    /// Must the column be present? Default true.
+    pub required: bool,
+    /// Inclusive bounds of numeric, date and timestamp columns (dates as days
+    /// since 1970, timestamps as seconds).
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    /// The values allowed, as written in the schema (numbers in their text).
+    pub allowed: Option<Vec<String>>,
+    pub drift: DriftSetting,
+}
+
+/// A column's `drift:` key.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum DriftSetting {
+    /// The schema's threshold.
+    Default,
+    Threshold(f64),
+    /// `drift: false`: never checked.
+    Off,
+}
+
+impl ColumnSchema {
+    pub fn new(name: impl Into<String>, kind: ColumnType) -> Self {
+        ColumnSchema {
+            name: name.into(),
+            kind,
+            nullable: true,
+            required: true,
+            min: None,
+            max: None,
+            allowed: None,
+            drift: DriftSetting::Default,
+        }
+    }
+}
+
+impl Schema {
+    pub fn new(columns: Vec<ColumnSchema>) -> Self {
+        Schema {
+            format: None,
+            rows: RowBounds::default(),
+            columns,
+            drift_threshold: Some(DEFAULT_DRIFT_THRESHOLD),
+            null_values: Vec::new(),
+        }
+    }
+
+    pub fn column(&self, name: &str) -> Option<&ColumnSchema> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// The drift threshold of a column, None when its drift is not checked.
+    pub fn drift_threshold(&self, column: &ColumnSchema) -> Option<f64> {
+        match column.drift {
+            DriftSetting::Default => self.drift_threshold,
+            DriftSetting::Threshold(t) => Some(t),
+            DriftSetting::Off => None,
+        }
+    }
+
+    /// The schema as YAML that [`Schema::parse`] reads back to the same schema,
+    /// one line per column, after `header` (each of its lines becomes a comment).
+    pub fn to_yaml(&self, header: &str) -> String {
+        let mut out = String::new();
+        for line in header.lines() {
+            let _ = writeln!(out, "# {line}");
+        }
+        if let Some(format) = self.format {
+            let _ = writeln!(out, "format: {format}");
+        }
+        let mut rows = Vec::new();
+        if let Some(min) = self.rows.min {
+            rows.push(format!("min: {min}"));
+        }
+        if let Some(max) = self.rows.max {
+            rows.push(format!("max: {max}"));
+        }
+        if !rows.is_empty() {
+            let _ = writeln!(out, "rows: {{{}}}", rows.join(", "));
+        }
+        if !self.null_values.is_empty() {
+            let values: Vec<String> = self.null_values.iter().map(|v| quoted(v)).collect();
+            let _ = writeln!(out, "null_values: [{}]", values.join(", "));
+        }
+        out.push_str("columns:\n");
+        for column in &self.columns {
+            let _ = writeln!(
+                out,
+                "  {}: {{{}}}",
+                scalar(&column.name),
+                column_yaml(column)
+            );
+        }
+        match self.drift_threshold {
+            Some(t) => {
+                let _ = writeln!(out, "drift: {{threshold: {t}}}");
+            }
+            None => out.push_str("drift: false\n"),
+        }
+        out
+    }
+}
+
+fn column_yaml(column: &ColumnSchema) -> String {
+    let mut parts = vec![format!("type: {}", column.kind)];
+    if !column.nullable {
+        parts.push("nullable: false".to_string());
+    }
+    if !column.required {
+        parts.push("required: false".to_string());
+    }
+    let bound = |x: f64| match column.kind {
+        ColumnType::Date => quoted(&format_date(x.round() as i64)),
+        ColumnType::Timestamp => quoted(&format_timestamp(x)),
+        _ => format!("{x}"),
+    };
+    if let Some(min) = column.min {
+        parts.push(format!("min: {}", bound(min)));
+    }
+    if let Some(max) = column.max {
+        parts.push(format!("max: {}", bound(max)));
+    }
+    if let Some(allowed) = &column.allowed {
+        let values: Vec<String> = allowed
+            .iter()
+            .map(|v| match column.kind {
+                ColumnType::String => scalar(v),
+                _ => v.clone(),
+            })
+            .collect();
+        parts.push(format!("allowed: [{}]", values.join(", ")));
+    }
+    match column.drift {
+        DriftSetting::Default => {}
+        DriftSetting::Threshold(t) => parts.push(format!("drift: {t}")),
+        DriftSetting::Off => parts.push("drift: false".to_string()),
+    }
+    parts.join(", ")
+}
+
+/// A string as a YAML scalar that reads back as that string: plain when
+/// it is safe (letters, digits, `_`, `-`, `.`, `/`, inner spaces, and it
+/// reads as no number, boolean or null), else double-quoted.
+fn scalar(text: &str) -> String {
+    let plain_safe = text
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_alphabetic() || c == '_')
+        && !text.ends_with(' ')
+        && text
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | '/' | ' '))
+        && !matches!(
+            text.to_ascii_lowercase().as_str(),
+            "null" | "true" | "false" | "y" | "n" | "yes" | "no" | "on" | "off"
+        )
+        && !text.starts_with(".inf")
+        && !text.to_ascii_lowercase().starts_with(".nan");
+    if plain_safe {
+        text.to_string()
+    } else {
+        quoted(text)
+    }
+}
+
+/// A JSON string is a valid YAML double-quoted scalar.
+fn quoted(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_else(|_| format!("\"{text}\""))
+}
