@@ -96,7 +96,7 @@ fn a_clean_dataset_passes_and_each_broken_rule_fails_the_step_with_its_column_ru
         text.contains("✓ data/train.csv matches schema.yml (200 rows)"),
         "{text}"
     );
-    assert!(text.contains("after the check"), "{text}");
+    assert!(text.contains("] after the check"), "{text}");
 
     let cases = [
         (
@@ -139,7 +139,7 @@ fn a_clean_dataset_passes_and_each_broken_rule_fails_the_step_with_its_column_ru
             "{text}"
         );
         // The step failed, so the job stopped there.
-        assert!(!text.contains("after the check"), "{text}");
+        assert!(!text.contains("] after the check"), "{text}");
         let markdown = std::fs::read_to_string(&report).unwrap();
         assert!(markdown.contains("### Data validation"), "{markdown}");
         assert!(markdown.contains(rule), "{markdown}");

@@ -17,7 +17,7 @@ impl Reader<'_> {
         let mut promote = None;
         for field in self.fields(node, "`register`", &["name", "path", "promote"]) {
             match field.name {
-                "name" => name = self.registry_name(field.value, "a model name"),
+                "name" => name = self.registry_name(field.value, "model name"),
                 "path" => {
                     path = self.required_string(
                         field.value,
@@ -45,7 +45,7 @@ impl Reader<'_> {
     fn promote(&mut self, node: &Node) -> Option<Promote> {
         // `promote: champion` is short for `promote: {alias: champion}`.
         if node.as_scalar().is_some() {
-            let alias = self.registry_name(node, "an alias")?;
+            let alias = self.registry_name(node, "alias")?;
             return Some(Promote {
                 alias,
                 condition: None,
@@ -55,7 +55,7 @@ impl Reader<'_> {
         let mut condition = None;
         for field in self.fields(node, "`promote`", &["alias", "if"]) {
             match field.name {
-                "alias" => alias = self.registry_name(field.value, "an alias"),
+                "alias" => alias = self.registry_name(field.value, "alias"),
                 "if" => {
                     let Some(text) = self.required_string(field.value, "a condition", None) else {
                         continue;
@@ -82,7 +82,12 @@ impl Reader<'_> {
 
     /// A model name or an alias: letters, digits, `.`, `-`, `_`, not all digits.
     fn registry_name(&mut self, node: &Node, what: &str) -> Option<Spanned<String>> {
-        let text = self.required_string(node, what, None)?;
+        let article = if what.starts_with(['a', 'e', 'i', 'o', 'u']) {
+            "an"
+        } else {
+            "a"
+        };
+        let text = self.required_string(node, &format!("{article} {what}"), None)?;
         if !is_registry_name(&text.value) {
             self.error(
                 text.span,
