@@ -118,3 +118,58 @@ fn hello_ml_trains_two_models_in_parallel() {
     assert_eq!(output.status.code(), Some(0), "{text}");
     assert!(text.contains("[report] last accuracy 0.9"), "{text}");
 }
+
+fn mlci(dir: &Path, args: &[&str]) -> (Output, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_mlci"))
+        .args(args)
+        .current_dir(dir)
+        .env("CI", "true")
+        .env("MLCI_CACHE_DIR", dir.join(".cache"))
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output, text)
+}
+
+#[test]
+fn registry_validates_the_data_and_promotes_only_a_better_model_to_champion() {
+    ensure_image();
+    let repo = user_repo("registry.yml");
+    let params = repo.path().join("examples/registry/params.yaml");
+    std::fs::write(&params, "train:\n  C: 0.1\n").unwrap();
+    let (output, first) = mlci_run(repo.path(), &[]);
+    assert_eq!(output.status.code(), Some(0), "{first}");
+    assert!(
+        first.contains("✓ data/iris.csv matches examples/registry/iris.schema.yml (150 rows)"),
+        "{first}"
+    );
+    assert!(first.contains("model iris@1 registered"), "{first}");
+
+    // Weaker regularisation of the wrong kind: a worse model stays a plain version.
+    std::fs::write(&params, "train:\n  C: 0.05\n").unwrap();
+    let (output, second) = mlci_run(repo.path(), &[]);
+    assert_eq!(output.status.code(), Some(0), "{second}");
+    assert!(second.contains("Export the dataset (restored from cache") || second.contains("restored from cache"), "{second}");
+    assert!(second.contains("model iris@2 registered; champion: not promoted"), "{second}");
+
+    std::fs::write(&params, "train:\n  C: 1.0\n").unwrap();
+    let (output, third) = mlci_run(repo.path(), &[]);
+    assert_eq!(output.status.code(), Some(0), "{third}");
+    assert!(third.contains("model iris@3 registered; champion: promoted"), "{third}");
+
+    let (output, text) = mlci(repo.path(), &["models", "pull", "iris:champion", "champion"]);
+    assert!(output.status.success(), "{text}");
+    assert_eq!(
+        std::fs::read(repo.path().join("champion/model.pkl")).unwrap(),
+        std::fs::read(repo.path().join("model/model.pkl")).unwrap()
+    );
+    let (output, text) = mlci(repo.path(), &["lineage", "iris:champion"]);
+    assert!(output.status.success(), "{text}");
+    assert!(text.contains("model iris@3 (champion)"), "{text}");
+    assert!(text.contains("data/iris.csv"), "{text}");
+    assert!(text.contains("step prepare › Export the dataset"), "{text}");
+}
