@@ -4,7 +4,7 @@
 #
 # The CSV has seven columns of every kind the schema knows (two floats, an
 # integer label, a species string of three values, a boolean, a date, and a
-# string of about 1 000 values), about 60 bytes a row: a block of 50 000
+# string of about 1 000 values), about 45 bytes a row: a block of 50 000
 # random rows (seeded) written again and again up to the size, so that
 # generating a gigabyte takes seconds, not minutes. Each command runs under
 # /usr/bin/time -v: rows per second come from the rows written and the wall

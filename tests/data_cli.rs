@@ -566,3 +566,35 @@ fn json_lines_are_inferred_and_validated() {
         out.stdout
     );
 }
+
+#[test]
+fn bad_arguments_exit_2_and_every_data_command_has_help() {
+    let dir = workspace();
+    for command in [
+        &["data", "--help"][..],
+        &["data", "validate", "--help"],
+        &["data", "schema", "infer", "--help"],
+    ] {
+        let out = mlci(dir.path(), command);
+        assert_eq!(out.code, 0, "{command:?}: {}", out.stderr);
+        assert!(out.stdout.contains("Usage: mlci data"), "{}", out.stdout);
+    }
+    for command in [
+        &["data", "validate", "clean.csv"][..],
+        &[
+            "data",
+            "validate",
+            "clean.csv",
+            "--schema",
+            "schema.yml",
+            "--frobnicate",
+        ],
+        &["data", "schema", "infer", "clean.csv", "--format", "xlsx"],
+        &["data", "validate", "nowhere.csv", "--schema", "schema.yml"],
+        &["data", "validate", "clean.csv", "--schema", "nowhere.yml"],
+    ] {
+        let out = mlci(dir.path(), command);
+        assert_eq!(out.code, 2, "{command:?}: {}{}", out.stdout, out.stderr);
+        assert!(!out.stderr.is_empty(), "{command:?}");
+    }
+}
