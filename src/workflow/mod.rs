@@ -4,12 +4,14 @@
 //! nothing here knows about Docker or GitHub.
 
 pub mod context;
+pub mod cron;
 pub mod model;
 mod parse;
+pub mod path_filter;
 mod validate;
 
 pub use model::*;
-pub use parse::{parse_gate, read_steps, suggest};
+pub use parse::{MLCI_EVENTS, parse_gate, read_steps, suggest};
 
 use crate::diag::{Diagnostic, Severity, SourceFile};
 use std::path::{Path, PathBuf};

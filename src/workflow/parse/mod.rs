@@ -24,6 +24,7 @@ mod workflow;
 
 pub use gates::parse_gate;
 pub use reader::suggest;
+pub use triggers::MLCI_EVENTS;
 
 use crate::diag::{Diagnostic, Span};
 use crate::workflow::model::{Step, Workflow};
