@@ -18,11 +18,12 @@ mod run_store;
 mod run_summary;
 mod runs;
 mod table;
+mod watch;
 mod workflows;
 
 pub use args::{
     CacheArgs, CacheCommand, CacheOptions, Cli, Command, GraphArgs, ImagesCommand, ListArgs,
-    MetricsCommand, PathsArgs, ReportArgs, RunArgs, RunsCommand, StoreArgs,
+    MetricsCommand, PathsArgs, ReportArgs, RunArgs, RunsCommand, StoreArgs, WatchArgs,
 };
 pub use exit::EXIT_INVALID;
 
@@ -42,6 +43,7 @@ pub fn main() -> ExitCode {
         Command::Metrics(command) => metrics::metrics(command),
         Command::Runs(command) => runs::runs(command),
         Command::Report(args) => report::report(args),
+        Command::Watch(args) => watch::watch(args),
         Command::RemoveRunObjects(args) => cleanup::remove_run_objects(args),
     }
 }
