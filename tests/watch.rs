@@ -379,3 +379,79 @@ fn a_bad_cron_is_an_error_with_line_and_column_before_any_container() {
     assert!(objects_now(&prefix).is_empty());
     assert!(objects_now(&format!("{prefix}-1")).is_empty());
 }
+
+#[test]
+fn a_second_ctrl_c_leaves_no_container_either() {
+    let repo = common::git_repo(&[
+        (
+            "train.yml",
+            &workflow(ON_DATA_PUSH, "echo step-started; sleep 120"),
+        ),
+        ("data/train.csv", "v1\n"),
+    ]);
+    let dir = repo.path();
+    let side = tempfile::tempdir().unwrap();
+    let mut watch = Watcher::start(dir, side.path(), "twice");
+    let run_id = format!("{}-1", watch.run_id);
+    write(dir, "data/train.csv", "v2\n");
+    watch.wait_for("[train] step-started");
+    assert!(!objects_now(&run_id).is_empty());
+    sigint(watch.child.id());
+    watch.wait_for("[watch] interrupted: stopping train.yml");
+    assert_eq!(watch.interrupt(), Some(130), "{}", watch.log());
+    let log = watch.log();
+    assert!(
+        log.contains("[watch] interrupted again: train.yml removes its containers now"),
+        "{log}"
+    );
+    assert!(
+        log.contains("[watch] train.yml finished: interrupted in "),
+        "{log}"
+    );
+    assert_eq!(
+        common::run_leftovers(&run_id),
+        Vec::<String>::new(),
+        "{log}"
+    );
+}
+
+#[test]
+fn mlci_run_takes_the_schedule_and_dataset_events() {
+    common::ensure_test_image();
+    let repo = common::git_repo(&[(
+        "train.yml",
+        &workflow(
+            "  schedule:\n    - cron: '0 3 * * MON'\n  dataset:\n    paths: [data/train.csv, 'data/raw/**']",
+            "echo \"event=${{ github.event_name }} schedule=${{ github.event.schedule }} paths=${{ join(github.event.dataset.paths, ',') }}\"",
+        ),
+    )]);
+    for (event, expected) in [
+        (
+            "schedule",
+            "[train] event=schedule schedule=0 3 * * MON paths=",
+        ),
+        (
+            "dataset",
+            "[train] event=dataset schedule= paths=data/train.csv,data/raw/**",
+        ),
+    ] {
+        let run_id = format!("{}-{event}", run_prefix("events"));
+        let output = Command::new(env!("CARGO_BIN_EXE_mlci"))
+            .args(["run", "train.yml", "-e", event, "--db"])
+            .arg(repo.path().join("runs.db"))
+            .current_dir(repo.path())
+            .env("CI", "true")
+            .env("MLCI_RUN_ID", &run_id)
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{out}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(out.contains(expected), "{out}");
+        assert!(common::run_leftovers(&run_id).is_empty());
+    }
+}

@@ -104,11 +104,14 @@ impl Watcher {
 
     /// Reaps finished runs, looks for changes, starts what they trigger.
     fn tick(&mut self) {
-        self.reap();
         let root = self.config.root.clone();
         let after = tree::scan(&root, &self.excluded);
         let changed = tree::changes(&self.snapshot, &after);
         self.snapshot = after;
+        // Reaped after the scan: what a run wrote before it exited (its
+        // outputs, checked out into the working tree) counts as written
+        // while it ran, and is skipped.
+        let just_finished = self.reap();
         let minute = unix_minutes();
         // Each minute that began since the last tick, once (after a sleep of
         // the machine, only the current one).
@@ -121,7 +124,7 @@ impl Watcher {
         for index in 0..self.entries.len() {
             let fired = self.fired(index, &changed, &minutes);
             if !fired.is_empty() {
-                self.dispatch(index, fired);
+                self.dispatch(index, fired, just_finished.contains(&index));
             }
         }
         self.datasets.save();
@@ -144,10 +147,11 @@ impl Watcher {
                 });
             }
         }
-        if let Some(trigger) = watched.path_event(changed) {
+        let changed = watched.not_own_outputs(changed);
+        if let Some(trigger) = watched.path_event(&changed) {
             fired.push(Fired {
                 event: trigger.event.clone(),
-                reason: format!("{} changed", list(&trigger.relevant(changed))),
+                reason: format!("{} changed", list(&trigger.relevant(&changed))),
                 detail: None,
             });
         }
@@ -169,10 +173,10 @@ impl Watcher {
     }
 
     /// Starts the workflow for the first of its fired triggers, or logs why not.
-    fn dispatch(&mut self, index: usize, fired: Vec<Fired>) {
+    fn dispatch(&mut self, index: usize, fired: Vec<Fired>, was_running: bool) {
         let entry = &mut self.entries[index];
         let name = entry.watched.name.clone();
-        if entry.running.is_some() {
+        if entry.running.is_some() || was_running {
             for f in &fired {
                 log(format!(
                     "skipped: {name} is still running ({}, {})",
@@ -229,13 +233,17 @@ impl Watcher {
         }
     }
 
-    fn reap(&mut self) {
-        for entry in &mut self.entries {
+    /// Logs the runs that finished and forgets them; their indices.
+    fn reap(&mut self) -> Vec<usize> {
+        let mut finished = Vec::new();
+        for (index, entry) in self.entries.iter_mut().enumerate() {
             if let Some(line) = entry.running.as_mut().and_then(|r| r.finished()) {
                 log(line);
                 entry.running = None;
+                finished.push(index);
             }
         }
+        finished
     }
 
     fn running(&self) -> impl Iterator<Item = &child::Running> {

@@ -66,6 +66,9 @@ pub struct Watched {
     pub schedules: Vec<(String, Cron)>,
     /// Warnings about what the watcher does not honour.
     pub notes: Vec<String>,
+    /// The `outputs` and `metrics` paths of its steps: what its own runs
+    /// write into the working tree never starts it again.
+    own_outputs: Vec<String>,
 }
 
 impl Watched {
@@ -82,6 +85,15 @@ impl Watched {
             dataset: None,
             schedules: Vec::new(),
             notes: Vec::new(),
+            own_outputs: loaded
+                .workflow
+                .jobs
+                .iter()
+                .flat_map(|job| &job.steps)
+                .flat_map(|step| step.outputs.iter().chain(&step.metrics))
+                .map(|path| path.value.trim_start_matches("./").to_string())
+                .filter(|path| !path.contains("${{") && !path.is_empty())
+                .collect(),
         };
         for trigger in &loaded.workflow.on {
             watched.add(trigger);
@@ -129,6 +141,12 @@ impl Watched {
                 });
             }
         } else if event == "schedule" {
+            for zone in filters.timezones.iter().filter(|z| z.value != "UTC") {
+                self.notes.push(format!(
+                    "timezone `{}` is not honoured: mlci watch reads every schedule in UTC",
+                    zone.value
+                ));
+            }
             for cron in &filters.cron {
                 if let Ok(parsed) = Cron::parse(&cron.value) {
                     self.schedules.push((cron.value.clone(), parsed));
@@ -140,6 +158,20 @@ impl Watched {
     /// Whether anything can start this workflow.
     pub fn is_watched(&self) -> bool {
         !self.paths.is_empty() || self.dataset.is_some() || !self.schedules.is_empty()
+    }
+
+    /// The changed files that are not this workflow's own outputs.
+    pub fn not_own_outputs(&self, changed: &[String]) -> Vec<String> {
+        changed
+            .iter()
+            .filter(|file| {
+                !self.own_outputs.iter().any(|out| {
+                    let dir = out.trim_end_matches('/');
+                    *file == dir || file.starts_with(&format!("{dir}/"))
+                })
+            })
+            .cloned()
+            .collect()
     }
 
     /// The first path event (in file order) that these changes start.
@@ -204,6 +236,22 @@ mod tests {
         );
         assert!(w.path_event(&s(&["docs/a.md"])).is_none());
         assert!(w.path_event(&[]).is_none());
+    }
+
+    #[test]
+    fn its_own_outputs_do_not_start_a_workflow() {
+        let w = watched(
+            "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: echo\n        outputs: [model/, ./out.bin]\n        metrics: [metrics/m.json]\n",
+        );
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let changed = s(&[
+            "model/w.pt",
+            "out.bin",
+            "metrics/m.json",
+            "models.txt",
+            "src/a.py",
+        ]);
+        assert_eq!(w.not_own_outputs(&changed), s(&["models.txt", "src/a.py"]));
     }
 
     #[test]

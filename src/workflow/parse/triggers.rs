@@ -176,7 +176,11 @@ impl Reader<'_> {
             for item in items {
                 for field in self.fields(item, "a schedule", &["cron", "timezone"]) {
                     if field.name == "timezone" {
-                        self.required_string(field.value, "an IANA time zone name", None);
+                        if let Some(zone) =
+                            self.required_string(field.value, "an IANA time zone name", None)
+                        {
+                            filters.timezones.push(zone);
+                        }
                     } else if let Some(cron) =
                         self.required_string(field.value, "a cron expression", None)
                     {
