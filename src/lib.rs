@@ -17,6 +17,8 @@
 //! run engine can call it (a `validate:` step) without an import circle.
 //! `expr` is the GitHub Actions expression language that both use, and `diag`
 //! holds source positions and the rustc-style error messages built on them.
+//! `watch` starts workflows when their triggers fire (`mlci watch`), as
+//! `mlci run` child processes.
 //! `timings` names the phases of a job, which executor, run, record and cli share.
 //! Imports point one way, down this flow: `report` hands a plain publication
 //! to `github`, which knows nothing of reports; `record` knows nothing of
@@ -39,5 +41,6 @@ pub mod registry;
 pub mod report;
 pub mod run;
 pub mod timings;
+pub mod watch;
 pub mod workflow;
 pub mod yaml;

@@ -153,15 +153,28 @@ fn registry_validates_the_data_and_promotes_only_a_better_model_to_champion() {
     std::fs::write(&params, "train:\n  C: 0.05\n").unwrap();
     let (output, second) = mlci_run(repo.path(), &[]);
     assert_eq!(output.status.code(), Some(0), "{second}");
-    assert!(second.contains("Export the dataset (restored from cache") || second.contains("restored from cache"), "{second}");
-    assert!(second.contains("model iris@2 registered; champion: not promoted"), "{second}");
+    assert!(
+        second.contains("Export the dataset (restored from cache")
+            || second.contains("restored from cache"),
+        "{second}"
+    );
+    assert!(
+        second.contains("model iris@2 registered; champion: not promoted"),
+        "{second}"
+    );
 
     std::fs::write(&params, "train:\n  C: 1.0\n").unwrap();
     let (output, third) = mlci_run(repo.path(), &[]);
     assert_eq!(output.status.code(), Some(0), "{third}");
-    assert!(third.contains("model iris@3 registered; champion: promoted"), "{third}");
+    assert!(
+        third.contains("model iris@3 registered; champion: promoted"),
+        "{third}"
+    );
 
-    let (output, text) = mlci(repo.path(), &["models", "pull", "iris:champion", "champion"]);
+    let (output, text) = mlci(
+        repo.path(),
+        &["models", "pull", "iris:champion", "champion"],
+    );
     assert!(output.status.success(), "{text}");
     assert_eq!(
         std::fs::read(repo.path().join("champion/model.pkl")).unwrap(),

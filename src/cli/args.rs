@@ -45,6 +45,9 @@ pub enum Command {
     /// baseline's statistics (drift), or infer a schema from a dataset.
     #[command(subcommand)]
     Data(DataCommand),
+    /// Watch the working tree and the clock; run a workflow (as `mlci run`)
+    /// when its push / pull_request paths, dataset files or schedule fire.
+    Watch(WatchArgs),
     /// What `mlci run` hands on at its end: remove these containers,
     /// networks and volumes, waiting for the engine, then the run's host
     /// directories in the cache once the run's process has exited.
@@ -315,6 +318,53 @@ pub struct RunArgs {
     /// The run store [default: $MLCI_DB, else .mlci/runs.db]
     #[arg(long, value_name = "FILE")]
     pub db: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Everything after `--` is passed to each `mlci run`, e.g. `mlci watch -- --var K=V --jobs 2`."
+)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    pub paths: PathsArgs,
+    /// How often the working tree is looked at: 500ms, 2s, or milliseconds.
+    #[arg(long, value_name = "DURATION", default_value = "500ms", value_parser = interval_arg)]
+    pub interval: std::time::Duration,
+    /// The cache directory of the runs [default: $MLCI_CACHE_DIR, else ~/.cache/mlci]
+    #[arg(long = "cache-dir", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// The run store of the runs [default: $MLCI_DB, else .mlci/runs.db]
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
+    /// The image of a runs-on label (repeatable), as act's -P.
+    #[arg(short = 'P', long = "platform", value_name = "LABEL=IMAGE", value_parser = key_value)]
+    pub platforms: Vec<(String, String)>,
+    /// A file of secrets in `.env` format for the runs.
+    #[arg(long = "secret-file", value_name = "FILE")]
+    pub secret_file: Option<PathBuf>,
+    /// A file of environment variables in `.env` format for the runs.
+    #[arg(long = "env-file", value_name = "FILE")]
+    pub env_file: Option<PathBuf>,
+    /// More options for each `mlci run`.
+    #[arg(last = true, value_name = "RUN ARGS")]
+    pub run_args: Vec<std::ffi::OsString>,
+}
+
+fn interval_arg(text: &str) -> Result<std::time::Duration, String> {
+    let (number, unit) = match text.strip_suffix("ms") {
+        Some(n) => (n, 1),
+        None => match text.strip_suffix('s') {
+            Some(n) => (n, 1000),
+            None => (text, 1),
+        },
+    };
+    match number.trim().parse::<u64>() {
+        Ok(n) if n * unit >= 10 => Ok(std::time::Duration::from_millis(n * unit)),
+        Ok(_) => Err("the interval must be at least 10ms".to_string()),
+        Err(_) => Err(format!(
+            "expected a duration such as 500ms or 2s, found `{text}`"
+        )),
+    }
 }
 
 fn key_value(text: &str) -> Result<(String, String), String> {

@@ -21,12 +21,13 @@ mod run_store;
 mod run_summary;
 mod runs;
 mod table;
+mod watch;
 mod workflows;
 
 pub use args::{
     CacheArgs, CacheCommand, CacheOptions, Cli, Command, DataCommand, DataSchemaCommand,
     DataValidateArgs, GraphArgs, ImagesCommand, ListArgs, MetricsCommand, PathsArgs, ReportArgs,
-    RunArgs, RunsCommand, StoreArgs,
+    RunArgs, RunsCommand, StoreArgs, WatchArgs,
 };
 pub use exit::EXIT_INVALID;
 
@@ -49,6 +50,7 @@ pub fn main() -> ExitCode {
         Command::Lineage(args) => lineage::lineage(&args),
         Command::Report(args) => report::report(args),
         Command::Data(command) => data::data(command),
+        Command::Watch(args) => watch::watch(args),
         Command::RemoveRunObjects(args) => cleanup::remove_run_objects(args),
     }
 }

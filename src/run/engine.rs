@@ -107,7 +107,7 @@ pub async fn run<B: Backend + 'static>(
                 )
             })?
         }
-        None => github::default_payload(&options.event, &info, &inputs),
+        None => github::default_payload(&options.event, &info, &inputs, &workflow.workflow),
     };
     let mut phases = RunPhases::default();
     let snapshot_started = Instant::now();

@@ -73,7 +73,12 @@ pub fn repository_from_url(url: &str) -> Option<String> {
 }
 
 /// A minimal payload for an event when none is given with `--eventpath`.
-pub fn default_payload(event: &str, info: &GitInfo, inputs: &Object) -> serde_json::Value {
+pub fn default_payload(
+    event: &str,
+    info: &GitInfo,
+    inputs: &Object,
+    workflow: &crate::workflow::Workflow,
+) -> serde_json::Value {
     let repository = serde_json::json!({
         "full_name": info.repository,
         "name": info.repository.rsplit('/').next().unwrap_or_default(),
@@ -95,6 +100,27 @@ pub fn default_payload(event: &str, info: &GitInfo, inputs: &Object) -> serde_js
                 "base": {"ref": "main"},
                 "labels": [],
             },
+            "repository": repository,
+        }),
+        // GitHub's payload names the cron that fired; without a choice
+        // (`mlci run -e schedule`), the workflow's first.
+        "schedule" => serde_json::json!({
+            "schedule": workflow
+                .trigger("schedule")
+                .and_then(|t| t.filters.cron.first())
+                .map(|c| c.value.clone()),
+            "repository": repository,
+        }),
+        // mlci's own event: the patterns of the dataset's files.
+        "dataset" => serde_json::json!({
+            "dataset": {
+                "paths": workflow
+                    .trigger("dataset")
+                    .map(|t| t.filters.paths.iter().map(|p| p.value.clone()).collect::<Vec<_>>())
+                    .unwrap_or_default(),
+            },
+            "ref": info.git_ref,
+            "after": info.sha,
             "repository": repository,
         }),
         _ => serde_json::json!({

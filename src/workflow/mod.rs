@@ -4,12 +4,16 @@
 //! nothing here knows about Docker or GitHub.
 
 pub mod context;
+pub mod cron;
 pub mod model;
 mod parse;
+pub mod path_filter;
 mod validate;
 
 pub use model::*;
-pub use parse::{is_registry_name, parse_gate, parse_promote_condition, read_steps, suggest};
+pub use parse::{
+    MLCI_EVENTS, is_registry_name, parse_gate, parse_promote_condition, read_steps, suggest,
+};
 
 use crate::diag::{Diagnostic, Severity, SourceFile};
 use std::path::{Path, PathBuf};

@@ -86,6 +86,8 @@ pub struct TriggerFilters {
     pub types: Vec<Spanned<String>>,
     /// `schedule: - cron: ...`
     pub cron: Vec<Spanned<String>>,
+    /// `schedule: - timezone: ...`, where an entry names one.
+    pub timezones: Vec<Spanned<String>>,
     /// `workflow_run: workflows: [...]`
     pub workflows: Vec<Spanned<String>>,
     /// `workflow_dispatch.inputs` or `workflow_call.inputs`.

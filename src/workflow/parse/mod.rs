@@ -26,6 +26,7 @@ mod workflow;
 pub use gates::parse_gate;
 pub use mlops::{is_registry_name, parse_promote_condition};
 pub use reader::suggest;
+pub use triggers::MLCI_EVENTS;
 
 use crate::diag::{Diagnostic, Span};
 use crate::workflow::model::{Step, Workflow};

@@ -2,12 +2,17 @@
 //! the inputs, outputs and secrets of `workflow_dispatch` and `workflow_call`.
 
 use super::reader::{Reader, suggest};
-use crate::diag::Diagnostic;
+use crate::diag::{Diagnostic, Span};
 use crate::expr::Value;
 use crate::workflow::context;
 use crate::workflow::model::{InputKind, Spanned, Trigger, TriggerFilters, WorkflowInput};
-use crate::yaml::{Node, NodeKind};
+use crate::yaml::{Node, NodeKind, Style};
 use indexmap::IndexMap;
+
+/// mlci's own events, which GitHub does not know: a workflow that uses one
+/// runs only under mlci (`mlci watch`, or `mlci run -e dataset`).
+/// `dataset`: the content of the files that `paths` matches changed.
+pub const MLCI_EVENTS: &[&str] = &["dataset"];
 
 /// Every event that can trigger a workflow on GitHub.
 const EVENTS: &[&str] = &[
@@ -54,6 +59,7 @@ impl Reader<'_> {
         match &node.kind {
             NodeKind::Scalar(_) => {
                 if let Some(event) = self.event_name(node) {
+                    self.dataset_needs_paths(&event, None);
                     triggers.push(Trigger {
                         event,
                         filters: TriggerFilters::default(),
@@ -67,6 +73,7 @@ impl Reader<'_> {
                         continue;
                     }
                     if let Some(event) = self.event_name(item) {
+                        self.dataset_needs_paths(&event, None);
                         triggers.push(Trigger {
                             event,
                             filters: TriggerFilters::default(),
@@ -77,6 +84,7 @@ impl Reader<'_> {
             NodeKind::Mapping(entries) => {
                 for (key, value) in entries {
                     if let Some(event) = self.event_name(key) {
+                        self.dataset_needs_paths(&event, Some(value));
                         let filters = self.trigger_filters(&event.value, value);
                         triggers.push(Trigger { event, filters });
                     }
@@ -96,15 +104,63 @@ impl Reader<'_> {
 
     fn event_name(&mut self, node: &Node) -> Option<Spanned<String>> {
         let name = node.as_str().unwrap_or_default();
-        if EVENTS.contains(&name) {
+        if EVENTS.contains(&name) || MLCI_EVENTS.contains(&name) {
             return Some(Spanned::new(name.to_string(), node.span));
         }
         let mut diagnostic = Diagnostic::error(node.span, format!("unknown event `{name}`"));
-        if let Some(close) = suggest(name, EVENTS) {
+        let known: Vec<&str> = EVENTS.iter().chain(MLCI_EVENTS).copied().collect();
+        if let Some(close) = suggest(name, &known) {
             diagnostic = diagnostic.with_help(format!("did you mean `{close}`?"));
         }
         self.diagnostics.push(diagnostic);
         None
+    }
+
+    /// `dataset` means nothing without the files to watch.
+    fn dataset_needs_paths(&mut self, event: &Spanned<String>, filters: Option<&Node>) {
+        if event.value == "dataset" && filters.and_then(|f| f.get("paths")).is_none() {
+            self.error(
+                event.span,
+                "the `dataset` event needs `paths`: the dataset files (globs) whose content starts the workflow, as in `dataset: { paths: [data/train.csv] }`",
+            );
+        }
+    }
+
+    /// The patterns of `dataset.paths` compile, and there is at least one.
+    fn dataset_paths(&mut self, node: &Node, paths: &[Spanned<String>]) {
+        let patterns: Vec<&str> = paths.iter().map(|p| p.value.as_str()).collect();
+        match crate::workflow::path_filter::PathFilter::new(&patterns) {
+            Ok(_) if paths.is_empty() => {
+                if let Some(value) = node.get("paths") {
+                    self.expected(value, "at least one path pattern of the dataset's files");
+                }
+            }
+            Ok(_) => {}
+            Err((index, message)) => self.error(paths[index].span, message),
+        }
+    }
+
+    /// A cron expression of `schedule`, checked as GitHub checks it; an error
+    /// points at the field that is wrong.
+    fn cron(&mut self, node: &Node, cron: &Spanned<String>) {
+        let Err(error) = crate::workflow::cron::Cron::parse(&cron.value) else {
+            return;
+        };
+        let raw = self
+            .source
+            .get(node.span.start..node.span.end)
+            .unwrap_or("");
+        let text = cron.value.as_str();
+        let start = match node.as_scalar().map(|s| s.style) {
+            Some(Style::Plain) if raw == text => node.span.start + error.offset,
+            Some(Style::SingleQuoted | Style::DoubleQuoted)
+                if raw.len() == text.len() + 2 && &raw[1..raw.len() - 1] == text =>
+            {
+                node.span.start + 1 + error.offset
+            }
+            _ => node.span.start,
+        };
+        self.error(Span::new(start, start + error.len), error.message);
     }
 
     fn trigger_filters(&mut self, event: &str, node: &Node) -> TriggerFilters {
@@ -120,10 +176,15 @@ impl Reader<'_> {
             for item in items {
                 for field in self.fields(item, "a schedule", &["cron", "timezone"]) {
                     if field.name == "timezone" {
-                        self.required_string(field.value, "an IANA time zone name", None);
+                        if let Some(zone) =
+                            self.required_string(field.value, "an IANA time zone name", None)
+                        {
+                            filters.timezones.push(zone);
+                        }
                     } else if let Some(cron) =
                         self.required_string(field.value, "a cron expression", None)
                     {
+                        self.cron(field.value, &cron);
                         filters.cron.push(cron);
                     }
                 }
@@ -149,6 +210,7 @@ impl Reader<'_> {
                 "tags-ignore",
             ],
             "workflow_dispatch" => &["inputs"],
+            "dataset" => &["paths"],
             "workflow_call" => &["inputs", "outputs", "secrets"],
             "workflow_run" => &["workflows", "types", "branches", "branches-ignore"],
             "merge_group" => &["types", "branches", "branches-ignore"],
@@ -171,6 +233,9 @@ impl Reader<'_> {
                 "secrets" => filters.secrets = self.workflow_call_secrets(value),
                 _ => unreachable!("every filter key is handled"),
             }
+        }
+        if event == "dataset" {
+            self.dataset_paths(node, &filters.paths);
         }
         let branch_conflict = !filters.branches.is_empty() && !filters.branches_ignore.is_empty();
         let path_conflict = !filters.paths.is_empty() && !filters.paths_ignore.is_empty();
