@@ -82,6 +82,7 @@ pub fn run(branch: &str, sha: &str, metrics: &[(&str, f64)]) -> RunRecord {
                         ],
                         inputs: vec!["data/".to_string(), "params.yaml".to_string()],
                         outputs: vec!["model/".to_string()],
+                        ..StepRecord::default()
                     },
                 ],
                 annotations: vec![],
