@@ -69,8 +69,8 @@ impl Store {
             .map_err(|e| self.sql_error(e))
     }
 
-    /// The step that made content `hash`: in run `prefer` when it did, else
-    /// the newest step that wrote it without restoring it from the cache, else the newest.
+    /// The step that made content `hash`: a step that ran (a cache hit only
+    /// restored it), of run `prefer` when it did, else the newest.
     pub fn producer_of(
         &self,
         hash: &str,
@@ -81,7 +81,7 @@ impl Store {
         }
         let sql = format!(
             "{PLACE} JOIN lineage l ON l.step = s.id AND l.direction = 'out' JOIN artifacts a ON a.id = l.artifact
-             WHERE a.hash = ?1 ORDER BY (r.id = ?2) DESC, s.cache_hit ASC, r.id DESC LIMIT 1"
+             WHERE a.hash = ?1 ORDER BY s.cache_hit ASC, (r.id = ?2) DESC, r.id DESC LIMIT 1"
         );
         self.conn
             .query_row(
