@@ -26,6 +26,7 @@
 //! no file imports a file that imports it back.
 
 pub mod cache;
+pub mod calendar;
 pub mod cli;
 pub mod data;
 pub mod diag;

@@ -9,28 +9,16 @@ use std::process::{Command, Output};
 mod common;
 use common::git_repo;
 
-fn ensure_image() {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime
-        .block_on(mlci::images::ensure_test_image())
-        .expect("the python-ml image");
-}
-
 fn mlci(dir: &Path, state: &Path, args: &[&str]) -> (Output, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_mlci"))
-        .args(args)
-        .current_dir(dir)
-        .env("CI", "true")
-        .env("MLCI_CACHE_DIR", state.join("cache"))
-        .env("MLCI_DB", state.join("runs.db"))
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output, text)
+    let (cache, db) = (state.join("cache"), state.join("runs.db"));
+    common::mlci_with(
+        dir,
+        &[
+            ("MLCI_CACHE_DIR", cache.as_os_str()),
+            ("MLCI_DB", db.as_os_str()),
+        ],
+        args,
+    )
 }
 
 /// The job makes the dataset from `source.csv` (as a pipeline's export
@@ -86,7 +74,7 @@ fn with_line(csv: &str, line: usize, text: &str) -> String {
 
 #[test]
 fn a_clean_dataset_passes_and_each_broken_rule_fails_the_step_with_its_column_rule_and_value() {
-    ensure_image();
+    common::ensure_runner_image();
     let state = tempfile::tempdir().unwrap();
     let clean = clean_csv(0.0);
     let repo = repo(&clean);
@@ -148,7 +136,7 @@ fn a_clean_dataset_passes_and_each_broken_rule_fails_the_step_with_its_column_ru
 
 #[test]
 fn drift_is_measured_against_the_base_branch_last_run_and_a_shifted_distribution_fails() {
-    ensure_image();
+    common::ensure_runner_image();
     let state = tempfile::tempdir().unwrap();
     let repo = repo(&clean_csv(0.0));
     // The baseline: a successful run on main stores the dataset's statistics.
@@ -200,7 +188,7 @@ fn drift_is_measured_against_the_base_branch_last_run_and_a_shifted_distribution
 
 #[test]
 fn a_broken_schema_fails_the_step_with_its_line_and_column() {
-    ensure_image();
+    common::ensure_runner_image();
     let state = tempfile::tempdir().unwrap();
     let repo = git_repo(&[
         (".github/workflows/data.yml", WORKFLOW),

@@ -4,6 +4,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+mod common;
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
@@ -120,19 +122,8 @@ fn hello_ml_trains_two_models_in_parallel() {
 }
 
 fn mlci(dir: &Path, args: &[&str]) -> (Output, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_mlci"))
-        .args(args)
-        .current_dir(dir)
-        .env("CI", "true")
-        .env("MLCI_CACHE_DIR", dir.join(".cache"))
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output, text)
+    let cache = dir.join(".cache");
+    common::mlci_with(dir, &[("MLCI_CACHE_DIR", cache.as_os_str())], args)
 }
 
 #[test]
@@ -185,5 +176,8 @@ fn registry_validates_the_data_and_promotes_only_a_better_model_to_champion() {
     assert!(text.contains("model iris@3 (champion)"), "{text}");
     assert!(text.contains("data/iris.csv"), "{text}");
     // The export ran in the first run; the later ones restored it.
-    assert!(text.contains("step prepare › Export the dataset  (run #1 of registry"), "{text}");
+    assert!(
+        text.contains("step prepare › Export the dataset  (run #1 of registry"),
+        "{text}"
+    );
 }

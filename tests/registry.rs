@@ -4,18 +4,11 @@
 //! second machine the same bytes, and lineage follows data → step → model.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 mod common;
 use common::git_repo;
 use common::moto::{Moto, start_moto};
-
-fn ensure_image() {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime
-        .block_on(mlci::images::ensure_test_image())
-        .expect("the python-ml image");
-}
 
 /// `mlci` in `dir` with its own cache directory, run store and (when given) the S3 remote.
 fn mlci(
@@ -25,26 +18,14 @@ fn mlci(
     moto: Option<&Moto>,
     args: &[&str],
 ) -> (Output, String) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_mlci"));
-    command
-        .args(args)
-        .current_dir(dir)
-        .env("CI", "true")
-        .env("MLCI_CACHE_DIR", cache)
-        .env("MLCI_DB", db);
+    let mut env: Vec<(&str, std::ffi::OsString)> =
+        vec![("MLCI_CACHE_DIR", cache.into()), ("MLCI_DB", db.into())];
     if let Some(moto) = moto {
-        command.env("MLCI_CACHE_REMOTE", "s3://cache/team");
-        for (key, value) in moto.env() {
-            command.env(key, value);
-        }
+        env.push(("MLCI_CACHE_REMOTE", "s3://cache/team".into()));
+        env.extend(moto.env().into_iter().map(|(k, v)| (k, v.into())));
     }
-    let output = command.output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output, text)
+    let env: Vec<(&str, &std::ffi::OsStr)> = env.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
+    common::mlci_with(dir, &env, args)
 }
 
 const TRAIN_WORKFLOW: &str = r#"
@@ -94,7 +75,7 @@ fn show_json(repo: &Path, cache: &Path, db: &Path, model: &str) -> serde_json::V
 #[test]
 fn gated_promotion_moves_champion_only_to_a_better_version_and_a_second_machine_pulls_the_same_bytes()
  {
-    ensure_image();
+    common::ensure_runner_image();
     let moto = start_moto();
     let repo = train_repo();
     let state = tempfile::tempdir().unwrap();
@@ -194,7 +175,7 @@ fn gated_promotion_moves_champion_only_to_a_better_version_and_a_second_machine_
 
 #[test]
 fn a_failed_gate_registers_nothing_and_the_report_says_which_version_it_would_replace() {
-    ensure_image();
+    common::ensure_runner_image();
     let repo = train_repo();
     let state = tempfile::tempdir().unwrap();
     let (cache, db) = (state.path().join("cache"), state.path().join("runs.db"));
@@ -254,7 +235,7 @@ jobs:
 
 #[test]
 fn lineage_follows_data_through_steps_to_the_registered_version_and_back() {
-    ensure_image();
+    common::ensure_runner_image();
     let repo = git_repo(&[
         (".github/workflows/pipeline.yml", PIPELINE),
         ("raw.csv", "# header\n1\n2\n3\n"),

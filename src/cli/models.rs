@@ -198,13 +198,9 @@ async fn run(args: ModelsArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         ModelsCommand::Show { model, json } => {
-            let reference = match ModelRef::parse(&model) {
-                Ok(reference) => reference,
-                Err(error) => return invalid(error),
-            };
-            let version = match crate::registry::resolve(&mut store, &reference, remote).await {
+            let version = match find(&mut store, &model, remote).await {
                 Ok(version) => version,
-                Err(error) => return fail(error),
+                Err(code) => return code,
             };
             if json {
                 println!(
@@ -218,13 +214,9 @@ async fn run(args: ModelsArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         ModelsCommand::Pull { model, dest } => {
-            let reference = match ModelRef::parse(&model) {
-                Ok(reference) => reference,
-                Err(error) => return invalid(error),
-            };
-            let version = match crate::registry::resolve(&mut store, &reference, remote).await {
+            let version = match find(&mut store, &model, remote).await {
                 Ok(version) => version,
-                Err(error) => return fail(error),
+                Err(code) => return code,
             };
             let cache = match open_cache() {
                 Ok(cache) => cache,
@@ -297,6 +289,19 @@ async fn run(args: ModelsArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
     }
+}
+
+/// The version that `model` (NAME, NAME@VERSION, NAME:ALIAS) names; exit 2
+/// when it is no such thing, 1 when the registry has no such version.
+async fn find(
+    store: &mut Store,
+    model: &str,
+    remote: Option<&Remote>,
+) -> Result<ModelVersion, ExitCode> {
+    let reference = ModelRef::parse(model).map_err(invalid)?;
+    crate::registry::resolve(store, &reference, remote)
+        .await
+        .map_err(fail)
 }
 
 fn aliases_of(store: &Store, version: &ModelVersion) -> Vec<String> {

@@ -187,15 +187,11 @@ impl Store {
         promotion: Option<Promotion<'_>>,
         now: i64,
     ) -> Result<Registration, StoreError> {
-        let path = self.path.display().to_string();
-        let sql = |e: rusqlite::Error| StoreError::Sql {
-            path: path.clone(),
-            reason: e.to_string(),
-        };
+        let sql = self.sql_errors();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sql)?;
+            .map_err(&sql)?;
         let existing: Option<i64> = tx
             .query_row(
                 "SELECT version FROM model_versions WHERE name = ?1 AND tree_hash = ?2 ORDER BY version LIMIT 1",
@@ -203,7 +199,7 @@ impl Store {
                 |r| r.get(0),
             )
             .optional()
-            .map_err(sql)?;
+            .map_err(&sql)?;
         let version = match existing {
             Some(version) => version,
             None => {
@@ -213,7 +209,7 @@ impl Store {
                         [&new.name],
                         |r| r.get(0),
                     )
-                    .map_err(sql)?;
+                    .map_err(&sql)?;
                 let version = new.version.max(next);
                 insert_version_row(
                     &tx,
@@ -222,7 +218,7 @@ impl Store {
                         ..new.clone()
                     },
                 )
-                .map_err(sql)?;
+                .map_err(&sql)?;
                 version
             }
         };
@@ -243,7 +239,7 @@ impl Store {
                     version_row,
                 )
                 .optional()
-                .map_err(sql)?;
+                .map_err(&sql)?;
             registration.previous_holder = holder.as_ref().map(|h| h.version);
             if holder.as_ref().is_some_and(|h| h.version == version) {
                 registration.reason =
@@ -262,12 +258,12 @@ impl Store {
                         promotion.run_id,
                         &registration.reason,
                     )
-                    .map_err(sql)?;
+                    .map_err(&sql)?;
                     registration.promoted = true;
                 }
             }
         }
-        tx.commit().map_err(sql)?;
+        tx.commit().map_err(&sql)?;
         Ok(registration)
     }
 
@@ -281,15 +277,11 @@ impl Store {
         now: i64,
         reason: &str,
     ) -> Result<Option<i64>, StoreError> {
-        let path = self.path.display().to_string();
-        let sql = |e: rusqlite::Error| StoreError::Sql {
-            path: path.clone(),
-            reason: e.to_string(),
-        };
+        let sql = self.sql_errors();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sql)?;
+            .map_err(&sql)?;
         let previous: Option<i64> = tx
             .query_row(
                 "SELECT version FROM model_aliases WHERE name = ?1 AND alias = ?2",
@@ -297,9 +289,9 @@ impl Store {
                 |r| r.get(0),
             )
             .optional()
-            .map_err(sql)?;
-        move_alias_in(&tx, name, alias, version, previous, now, None, reason).map_err(sql)?;
-        tx.commit().map_err(sql)?;
+            .map_err(&sql)?;
+        move_alias_in(&tx, name, alias, version, previous, now, None, reason).map_err(&sql)?;
+        tx.commit().map_err(&sql)?;
         Ok(previous)
     }
 
@@ -330,13 +322,11 @@ impl Store {
             return Ok(());
         }
         let previous = here.map(|(v, _)| v);
+        let sql = self.sql_errors();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| StoreError::Sql {
-                path: self.path.display().to_string(),
-                reason: e.to_string(),
-            })?;
+            .map_err(&sql)?;
         move_alias_in(
             &tx,
             name,
@@ -348,10 +338,7 @@ impl Store {
             "from the shared registry",
         )
         .and_then(|_| tx.commit())
-        .map_err(|e| StoreError::Sql {
-            path: self.path.display().to_string(),
-            reason: e.to_string(),
-        })
+        .map_err(sql)
     }
 
     pub fn model_version(

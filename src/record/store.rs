@@ -105,6 +105,16 @@ impl Store {
             .collect();
     }
 
+    /// A `StoreError` maker that does not borrow the store, for use while a
+    /// transaction holds its connection.
+    pub(super) fn sql_errors(&self) -> impl Fn(rusqlite::Error) -> StoreError + use<> {
+        let path = self.path.display().to_string();
+        move |e| StoreError::Sql {
+            path: path.clone(),
+            reason: e.to_string(),
+        }
+    }
+
     pub(super) fn sql_error(&self, error: rusqlite::Error) -> StoreError {
         StoreError::Sql {
             path: self.path.display().to_string(),

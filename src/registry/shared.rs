@@ -60,11 +60,7 @@ pub async fn sync(remote: &Remote, store: &mut Store, name: &str) -> Result<(), 
         if number.is_none_or(|n| known.contains(&n)) {
             continue;
         }
-        let bytes = objects
-            .get(&meta.location)
-            .await
-            .map_err(unavailable)?
-            .bytes()
+        let bytes = read(objects.as_ref(), &meta.location)
             .await
             .map_err(unavailable)?;
         let Ok(mut version) = serde_json::from_slice::<ModelVersion>(&bytes) else {
@@ -91,11 +87,7 @@ pub async fn sync(remote: &Remote, store: &mut Store, name: &str) -> Result<(), 
             continue;
         };
         let alias = alias.to_string();
-        let bytes = objects
-            .get(&meta.location)
-            .await
-            .map_err(unavailable)?
-            .bytes()
+        let bytes = read(objects.as_ref(), &meta.location)
             .await
             .map_err(unavailable)?;
         if let Ok(file) = serde_json::from_slice::<AliasFile>(&bytes) {
@@ -105,6 +97,13 @@ pub async fn sync(remote: &Remote, store: &mut Store, name: &str) -> Result<(), 
         }
     }
     Ok(())
+}
+
+async fn read(
+    objects: &dyn object_store::ObjectStore,
+    location: &object_store::path::Path,
+) -> Result<bytes::Bytes, object_store::Error> {
+    objects.get(location).await?.bytes().await
 }
 
 /// Writes a version to the remote, unless its number is taken there; a

@@ -92,15 +92,8 @@ impl CronTime {
     pub fn from_unix_minutes(minutes: i64) -> CronTime {
         let days = minutes.div_euclid(24 * 60);
         let in_day = minutes.rem_euclid(24 * 60) as u32;
-        // Howard Hinnant's civil_from_days.
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+        let (_, month, day) = crate::calendar::civil_from_days(days);
+        let (month, day) = (month as u32, day as u32);
         CronTime {
             minute: in_day % 60,
             hour: in_day / 60,

@@ -394,3 +394,33 @@ fn run_objects(run_id: &str) -> Vec<String> {
     }
     found
 }
+
+/// `mlci ARGS` in `dir`, as CI runs it (`CI=true`), with these variables:
+/// what it returned, and its stdout and stderr as one text.
+pub fn mlci_with(
+    dir: &Path,
+    env: &[(&str, &std::ffi::OsStr)],
+    args: &[&str],
+) -> (std::process::Output, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_mlci"))
+        .args(args)
+        .current_dir(dir)
+        .env("CI", "true")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output, text)
+}
+
+/// Builds the runner image `python-ml` when it is missing or out of date.
+pub fn ensure_runner_image() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime
+        .block_on(mlci::images::ensure_test_image())
+        .expect("the python-ml image");
+}
