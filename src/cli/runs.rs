@@ -159,6 +159,34 @@ pub(super) fn runs(command: RunsCommand) -> ExitCode {
                 }
                 print!("{}", table(&rows));
             }
+            let checks: Vec<_> = r
+                .jobs
+                .iter()
+                .flat_map(|j| j.steps.iter().flat_map(|s| &s.data_checks))
+                .collect();
+            if !checks.is_empty() {
+                println!("\n  data checks");
+                for check in checks {
+                    let verdict = if check.passed { "passed" } else { "FAILED" };
+                    println!("  {} against {}: {verdict}", check.path, check.schema);
+                    for failure in &check.failures {
+                        println!("    {failure}");
+                    }
+                }
+            }
+            let models = store.candidates(run.id).unwrap_or_default();
+            if !models.is_empty() {
+                println!("\n  models");
+                for model in &models {
+                    let what = match model.version {
+                        Some(v) => {
+                            format!("{}@{v} {}", model.candidate.name, model.status.as_str())
+                        }
+                        None => format!("{} {}", model.candidate.name, model.status.as_str()),
+                    };
+                    println!("  {what} (from {}): {}", model.candidate.path, model.reason);
+                }
+            }
             let values = r.metric_values();
             if !values.is_empty() {
                 println!("\n  metrics");
