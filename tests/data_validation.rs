@@ -132,7 +132,10 @@ fn a_clean_dataset_passes_and_each_broken_rule_fails_the_step_with_its_column_ru
         assert!(markdown.contains("### Data validation"), "{markdown}");
         assert!(markdown.contains(rule), "{markdown}");
         let (_, shown) = mlci(repo.path(), state.path(), &["runs", "show"]);
-        assert!(shown.contains("data/train.csv against schema.yml: FAILED"), "{shown}");
+        assert!(
+            shown.contains("data/train.csv against schema.yml: FAILED"),
+            "{shown}"
+        );
         assert!(shown.contains(rule), "{shown}");
     }
 }

@@ -124,7 +124,10 @@ fn gated_promotion_moves_champion_only_to_a_better_version_and_a_second_machine_
     assert_ne!(first_bytes, champion_bytes);
 
     let (_, shown) = mlci(repo.path(), &cache, &db, None, &["runs", "show"]);
-    assert!(shown.contains("iris@3 registered (from model): promoted"), "{shown}");
+    assert!(
+        shown.contains("iris@3 registered (from model): promoted"),
+        "{shown}"
+    );
     let (out, text) = mlci(repo.path(), &cache, &db, None, &["models", "ls", "iris"]);
     assert!(out.status.success(), "{text}");
     assert_eq!(
