@@ -3,8 +3,41 @@
 use super::args::PathsArgs;
 use super::exit::EXIT_INVALID;
 use super::table::plural;
+use crate::workflow::calls::{CallResolver, CallTarget, resolve_calls};
 use crate::workflow::{self, LoadedWorkflow};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+/// Reusable workflows: files of this repository, or of a remote one through
+/// the action cache (cloned once, offline afterwards).
+struct Resolver;
+
+impl CallResolver for Resolver {
+    fn locate(&self, target: &CallTarget, root: &Path) -> Result<(PathBuf, PathBuf), String> {
+        let (dir, path, shown) = match target {
+            CallTarget::Local(path) => (root.to_path_buf(), path, format!("./{path}")),
+            CallTarget::Remote {
+                owner,
+                repo,
+                path,
+                git_ref,
+            } => (
+                crate::run::fetch_repository(owner, repo, git_ref)?,
+                path,
+                format!("{owner}/{repo}/{path}@{git_ref}"),
+            ),
+        };
+        let file = dir.join(path);
+        if file.is_file() {
+            Ok((file, dir))
+        } else {
+            Err(format!(
+                "no workflow `{shown}`: {} does not exist",
+                file.display()
+            ))
+        }
+    }
+}
 
 /// Loads every workflow named on the command line, printing the problems.
 /// Returns None (after printing why) when any file is invalid.
@@ -17,9 +50,13 @@ pub(super) fn load_all(args: &PathsArgs) -> Result<Vec<LoadedWorkflow>, ExitCode
     let mut failed = false;
     for path in files {
         match workflow::load(&path) {
-            Ok(workflow) => {
-                if !workflow.diagnostics.is_empty() {
-                    eprint!("{}", workflow.render_diagnostics());
+            Ok(mut workflow) => {
+                if !workflow.has_errors() {
+                    resolve_calls(&mut workflow, &Resolver);
+                }
+                let rendered = workflow.render_diagnostics();
+                if !rendered.is_empty() {
+                    eprint!("{rendered}");
                     eprintln!();
                 }
                 failed |= workflow.has_errors();

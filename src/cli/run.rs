@@ -9,10 +9,29 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 pub(super) fn run(args: RunArgs) -> ExitCode {
-    let loaded = match load_all(&args.paths) {
+    let mut loaded = match load_all(&args.paths) {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
+    // A reusable workflow found in a directory runs when a workflow calls it
+    // (as on GitHub); named as a file, it runs on its own.
+    loaded.retain(|w| {
+        let callable_only = !w.workflow.on.is_empty()
+            && w.workflow.on.iter().all(|t| t.event.value == "workflow_call");
+        let named = args.paths.paths.iter().any(|p| p == &w.file.path);
+        if callable_only && !named && args.event != "workflow_call" {
+            eprintln!(
+                "{}: not run: it is a reusable workflow (only `on: workflow_call`), run by the workflows that call it",
+                w.file.path.display()
+            );
+            return false;
+        }
+        true
+    });
+    if loaded.is_empty() {
+        eprintln!("error: no workflow to run");
+        return ExitCode::from(EXIT_INVALID);
+    }
     let mode = match crate::github::PublishMode::parse(&args.publish_to) {
         Ok(mode) => mode,
         Err(error) => {

@@ -111,6 +111,13 @@ pub(super) fn graph(args: &GraphArgs) -> ExitCode {
                         job.id.clone(),
                         job.instances.iter().map(|i| i.name.clone()).collect(),
                     )
+                } else if job.id.contains('/') {
+                    // A called workflow's job, by the name GitHub shows: `caller / job`.
+                    NodeLabel::new(
+                        job.instances
+                            .first()
+                            .map_or_else(|| job.id.clone(), |i| i.name.clone()),
+                    )
                 } else {
                     NodeLabel::new(job.id.clone())
                 }
@@ -142,7 +149,17 @@ fn plan_all(loaded: &[LoadedWorkflow]) -> Option<Vec<Plan>> {
     let mut plans = Vec::new();
     let mut failed = false;
     for workflow in loaded {
-        match plan::build(&workflow.workflow, &inputs) {
+        let flat = match plan::flatten(workflow, &inputs) {
+            Ok(flat) => flat,
+            Err(diagnostics) => {
+                for diagnostic in &diagnostics {
+                    eprint!("{}", workflow.file.render(diagnostic));
+                }
+                failed = true;
+                continue;
+            }
+        };
+        match plan::build(&flat, &inputs) {
             Ok(plan) => plans.push(plan),
             Err(diagnostics) => {
                 for diagnostic in &diagnostics {

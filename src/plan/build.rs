@@ -79,7 +79,25 @@ pub fn build(workflow: &Workflow, inputs: &PlanInputs) -> Result<Plan, Vec<Diagn
     let mut diagnostics = Vec::new();
     let mut jobs = Vec::new();
     for job in &workflow.jobs {
-        match plan_job(job, inputs, None) {
+        // A called workflow's job plans with its call's inputs, as far as
+        // they are known before the run.
+        let call_inputs = job.call.as_deref().and_then(|frame| {
+            let no_needs = |_: &[(String, String)]| None;
+            let secrets = Default::default();
+            let scope = super::call_scope::CallerScope {
+                github: &inputs.github,
+                vars: &inputs.vars,
+                inputs: &inputs.inputs,
+                secrets: &secrets,
+                needs: &no_needs,
+            };
+            let (called, _) = scope.evaluate(frame).ok()??;
+            Some(PlanInputs {
+                inputs: called,
+                ..inputs.clone()
+            })
+        });
+        match plan_job(job, call_inputs.as_ref().unwrap_or(inputs), None) {
             Ok(planned) => jobs.push(planned),
             Err(diagnostic) => diagnostics.push(diagnostic),
         }
@@ -239,6 +257,34 @@ fn plan_job(
         });
     }
     Ok(planned)
+}
+
+/// The cells of a calling job's matrix: each one's name and matrix values.
+/// A matrix read from `needs` is not known early enough to inline the calls.
+pub(super) fn plan_caller_cells(
+    job: &Job,
+    inputs: &PlanInputs,
+) -> Result<Vec<super::call_scope::Cell>, Diagnostic> {
+    let planned = plan_job(job, inputs, None)?;
+    if planned.deferred.is_some() {
+        let span = job.strategy.as_ref().and_then(|s| match &s.matrix {
+            Some(Matrix::Expr(e)) => Some(e.span),
+            Some(Matrix::Map { span, .. }) => Some(*span),
+            None => None,
+        });
+        return Err(Diagnostic::error(
+            span.unwrap_or(job.id.span),
+            format!(
+                "job `{}` calls a reusable workflow with a matrix read from `needs`: mlci inlines calls before the run, so the matrix must be known then",
+                job.id.value
+            ),
+        ));
+    }
+    Ok(planned
+        .instances
+        .into_iter()
+        .map(|i| (i.name, i.matrix.into_iter().collect()))
+        .collect())
 }
 
 fn base_contexts(inputs: &PlanInputs) -> Object {

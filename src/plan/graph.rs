@@ -292,7 +292,8 @@ impl JobGraph {
                 let _ = write!(out, "  {}", one_line(title));
                 let needs = self.needs(job);
                 if !needs.is_empty() {
-                    let names: Vec<&str> = needs.iter().map(|&j| self.jobs[j].as_str()).collect();
+                    let names: Vec<&str> =
+                        needs.iter().map(|&j| self.label_of(labels, j).0).collect();
                     let _ = write!(out, "  (needs: {})", names.join(", "));
                 }
                 out.push('\n');

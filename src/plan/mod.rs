@@ -13,11 +13,15 @@
 //! input.
 
 mod build;
+pub mod call_scope;
+pub mod calls;
 pub mod graph;
 pub mod matrix;
 pub mod schedule;
 
 pub use build::{JobInstance, Plan, PlanInputs, PlannedJob, build, expand_at_run_time};
+pub use call_scope::CallerScope;
+pub use calls::flatten;
 pub use graph::{GraphError, JobGraph, NodeLabel};
 pub use matrix::{
     Combination, Configuration, MAX_COMBINATIONS, MatrixError, MatrixSpec, expand,

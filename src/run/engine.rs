@@ -70,7 +70,7 @@ impl<B: Backend> RunCleanup<B> {
 /// Runs a workflow that `workflow::parse` accepted.
 pub async fn run<B: Backend + 'static>(
     backend: B,
-    workflow: LoadedWorkflow,
+    mut workflow: LoadedWorkflow,
     options: RunOptions,
     cancel: CancellationToken,
 ) -> Result<RunOutput<B>, String> {
@@ -85,6 +85,13 @@ pub async fn run<B: Backend + 'static>(
         inputs: given_inputs,
         vars: to_object(&options.vars),
     };
+    // The jobs of called workflows take the place of the jobs that call them.
+    workflow.workflow = plan::flatten(&workflow, &plan_inputs).map_err(|diagnostics| {
+        diagnostics
+            .iter()
+            .map(|d| workflow.file.render(d))
+            .collect::<String>()
+    })?;
     let plan = plan::build(&workflow.workflow, &plan_inputs).map_err(|diagnostics| {
         diagnostics
             .iter()

@@ -28,6 +28,7 @@ mod shared;
 mod step;
 pub mod workspace;
 
+pub use actions::fetch_repository;
 pub use engine::{RunCleanup, RunOutput, run};
 pub use recording::{RunFacts, run_record};
 pub use report::{JobReport, StepReport};

@@ -3,6 +3,7 @@
 //! `parse` turns text into a [`Workflow`] and the problems found on the way;
 //! nothing here knows about Docker or GitHub.
 
+pub mod calls;
 pub mod context;
 pub mod cron;
 pub mod model;
@@ -24,24 +25,44 @@ pub struct LoadedWorkflow {
     pub file: SourceFile,
     pub workflow: Workflow,
     pub diagnostics: Vec<Diagnostic>,
+    /// The workflows its jobs call (`jobs.<id>.uses`), by calling job id,
+    /// once `calls::resolve_calls` has read them.
+    pub called: Vec<(String, LoadedWorkflow)>,
 }
 
 impl LoadedWorkflow {
+    /// Whether this file, or a workflow it calls, has an error.
     pub fn has_errors(&self) -> bool {
         self.diagnostics.iter().any(Diagnostic::is_error)
+            || self.called.iter().any(|(_, c)| c.has_errors())
     }
 
     pub fn error_count(&self) -> usize {
         self.diagnostics.iter().filter(|d| d.is_error()).count()
+            + self
+                .called
+                .iter()
+                .map(|(_, c)| c.error_count())
+                .sum::<usize>()
     }
 
-    /// Every diagnostic, rendered rustc-style, in the order of the file.
+    /// Every diagnostic, rendered rustc-style, in the order of the file,
+    /// then those of the workflows it calls (each in its own file).
     pub fn render_diagnostics(&self) -> String {
-        self.diagnostics
+        let mut rendered: Vec<String> = self
+            .diagnostics
             .iter()
             .map(|d| self.file.render(d))
-            .collect::<Vec<_>>()
-            .join("\n")
+            .collect();
+        let mut seen = std::collections::BTreeSet::new();
+        for (_, called) in &self.called {
+            // A workflow called twice is reported once.
+            if !called.diagnostics.is_empty() && seen.insert(called.file.path.clone()) {
+                rendered.push(called.render_diagnostics());
+            }
+        }
+        rendered.retain(|r| !r.is_empty());
+        rendered.join("\n")
     }
 }
 
@@ -71,6 +92,7 @@ pub fn parse(file: SourceFile) -> LoadedWorkflow {
         file,
         workflow,
         diagnostics,
+        called: Vec::new(),
     }
 }
 

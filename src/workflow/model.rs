@@ -96,6 +96,8 @@ pub struct TriggerFilters {
     pub outputs: IndexMap<String, Spanned<String>>,
     /// `workflow_call.secrets`: the names of the secrets a caller may pass.
     pub secrets: Vec<Spanned<String>>,
+    /// The ones of them with `required: true`.
+    pub required_secrets: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -178,6 +180,51 @@ pub struct Job {
     pub uses: Option<Spanned<String>>,
     pub with: IndexMap<String, Spanned<Value>>,
     pub secrets: Option<JobSecrets>,
+    /// Set when this job comes from a called workflow, inlined into its
+    /// caller's at plan time: how its contexts differ from a top-level job's.
+    pub call: Option<std::sync::Arc<CallFrame>>,
+    /// For an inlined job: the needs its `needs` context shows, by the id its
+    /// own workflow gives them (flattened id, written id); the caller's needs,
+    /// also in `needs` for ordering, are not among them.
+    pub needs_as: Option<Vec<(String, String)>>,
+    /// Set on a calling job once its called workflow is inlined: it runs no
+    /// container and gathers the called jobs' result and outputs.
+    pub called: Option<CalledJobs>,
+}
+
+/// One call of a reusable workflow (one cell of the caller's matrix), as the
+/// jobs inlined from it see it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CallFrame {
+    /// The calling job's id in the flattened workflow, and its name with its
+    /// matrix values (`train (forest)`).
+    pub caller_id: String,
+    pub caller_name: String,
+    /// The caller's matrix values for this call.
+    pub caller_matrix: Vec<(String, Value)>,
+    /// The caller's needs: the flattened id, and the id its workflow wrote.
+    pub caller_needs: Vec<(String, String)>,
+    /// The caller's `if`, evaluated in the caller's scope.
+    pub caller_if: Option<String>,
+    /// The caller's `with`, evaluated in the caller's scope when a job starts.
+    pub with: IndexMap<String, Spanned<Value>>,
+    pub secrets: Option<JobSecrets>,
+    /// The called workflow's `on.workflow_call.inputs`.
+    pub declared_inputs: Vec<WorkflowInput>,
+    /// The called workflow's file, as the caller wrote it in `uses`.
+    pub uses: String,
+    /// The frame of the caller when the caller is itself in a called workflow.
+    pub parent: Option<std::sync::Arc<CallFrame>>,
+}
+
+/// The jobs a calling job's workflow became, one map per call (per cell of
+/// its matrix): the id the called workflow gives each job, and its id in the
+/// flattened workflow.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CalledJobs {
+    pub calls: Vec<(std::sync::Arc<CallFrame>, IndexMap<String, String>)>,
+    /// `on.workflow_call.outputs`: name to value expression (`jobs` and `inputs` contexts).
+    pub outputs: IndexMap<String, Spanned<String>>,
 }
 
 impl Job {

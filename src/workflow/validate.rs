@@ -1,5 +1,5 @@
 //! Checks that need the whole workflow: `needs` that name missing jobs,
-//! cycles, duplicate step ids, and what mlci cannot run yet.
+//! cycles, duplicate step ids. Calls of reusable workflows are checked in `calls`.
 
 use super::model::Workflow;
 use crate::diag::Diagnostic;
@@ -12,20 +12,6 @@ pub fn check(workflow: &Workflow, source: &str) -> Vec<Diagnostic> {
     check_container_options(workflow, source, &mut diagnostics);
     check_needs(workflow, &mut diagnostics);
     check_step_ids(workflow, &mut diagnostics);
-    for job in &workflow.jobs {
-        if let Some(uses) = &job.uses {
-            diagnostics.push(
-                Diagnostic::warning(
-                    uses.span,
-                    format!(
-                        "job `{}` calls a reusable workflow; mlci validates it but cannot run reusable workflows yet",
-                        job.id.value
-                    ),
-                )
-                .with_help("`mlci run` will refuse this job; run the called workflow directly instead"),
-            );
-        }
-    }
     diagnostics
 }
 

@@ -32,6 +32,7 @@ mod remote;
 
 pub(crate) use job_actions::JobActions;
 pub use reference::ActionRef;
+pub use remote::fetch_repository;
 
 use crate::executor::Backend;
 use crate::expr::Object;

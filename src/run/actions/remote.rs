@@ -97,6 +97,30 @@ pub async fn fetch(
     }
 }
 
+/// The files of `owner/repo` at `git_ref` from the action cache, cloned into
+/// it first if need be, for callers outside a run (reusable workflows are
+/// read when a workflow is loaded). The clone runs on a thread of its own,
+/// so that a caller inside an async runtime can wait for it.
+pub fn fetch_repository(owner: &str, repo: &str, git_ref: &str) -> Result<PathBuf, String> {
+    let cache = crate::run::shared::cache_root().join("actions");
+    let dir = cache_dir(&cache, owner, repo, git_ref);
+    if dir.is_dir() {
+        return Ok(dir);
+    }
+    let (owner, repo, git_ref) = (owner.to_string(), repo.to_string(), git_ref.to_string());
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+        runtime
+            .block_on(fetch(&cache, &owner, &repo, &git_ref))
+            .map_err(|e| e.replace("the action", "the repository"))
+    })
+    .join()
+    .unwrap_or_else(|_| Err("the clone stopped unexpectedly".to_string()))
+}
+
 /// `git clone --depth 1 --branch REF`, or for a commit SHA a fetch of that commit.
 async fn clone(url: &str, git_ref: &str, into: &Path) -> Result<(), String> {
     let into_s = into.to_string_lossy().to_string();

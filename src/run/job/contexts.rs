@@ -69,11 +69,14 @@ pub(super) fn job_contexts<B: Backend>(
 /// The contexts every step of a job sees besides its own: `secrets`,
 /// `runner`, `job`.
 pub(super) fn fill_step_contexts<B: Backend>(shared: &Shared<B>, scope: &mut JobScope) {
-    let mut secrets = Object::new();
-    for (k, v) in &shared.options.secrets {
-        secrets.insert(k.clone(), Value::String(v.clone()));
+    // A called workflow's job has the secrets its call passed (see `call`).
+    if !scope.contexts.contains_key("secrets") {
+        let mut secrets = Object::new();
+        for (k, v) in &shared.options.secrets {
+            secrets.insert(k.clone(), Value::String(v.clone()));
+        }
+        scope.contexts.insert("secrets", Value::Object(secrets));
     }
-    scope.contexts.insert("secrets", Value::Object(secrets));
     let mut runner = Object::new();
     runner.insert("os", Value::str("Linux"));
     runner.insert(

@@ -5,6 +5,7 @@
 //! that need it.
 
 mod ahead;
+mod call;
 mod contexts;
 mod data_checks;
 mod gpu;
@@ -69,6 +70,27 @@ pub(super) async fn run_job_instance<B: Backend + 'static>(
     };
     // Job-level continue-on-error covers every way the job can fail, set-up included.
     let keep_going = scope.continue_on_error(job.continue_on_error.as_ref());
+    // A job that called a reusable workflow only gathers what its called jobs did.
+    if let Some(called) = &job.called {
+        return call::gather(shared, planned, called, &scope, report, started);
+    }
+    if let Some(frame) = &job.call {
+        match call::enter_call(shared, frame, &mut scope) {
+            Ok(true) => {}
+            Ok(false) => {
+                report.result = JobResult::Skipped;
+                shared.print(
+                    &instance.name,
+                    &format!(
+                        "skipped (the `if` of its caller `{}` is false, or a job the caller needs did not succeed)",
+                        frame.caller_name
+                    ),
+                );
+                return report;
+            }
+            Err(message) => return shared.fail_job(keep_going, report, &instance.name, message),
+        }
+    }
 
     // The job's `if`: by default it runs only when every need succeeded.
     if cancel.is_cancelled() {
@@ -95,14 +117,6 @@ pub(super) async fn run_job_instance<B: Backend + 'static>(
                 format!("cannot evaluate the job's `if`: {message}"),
             );
         }
-    }
-    if job.uses.is_some() {
-        return shared.fail_job(
-            keep_going,
-            report,
-            &instance.name,
-            "calls a reusable workflow, which mlci cannot run yet".to_string(),
-        );
     }
     let _concurrency_slot = match &job.concurrency {
         None => None,

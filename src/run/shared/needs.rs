@@ -48,14 +48,37 @@ impl FinishedJobs {
         }
     }
 
-    /// The `needs` context of a job, and the status its `if` starts from.
+    /// A job's result and outputs, once it finished.
+    pub fn get(&self, job_id: &str) -> Option<(JobResult, Object)> {
+        let finished = self.finished.lock().unwrap_or_else(|e| e.into_inner());
+        finished.get(job_id).cloned()
+    }
+
+    /// The `needs` context of a job, and the status its `if` starts from. A
+    /// job of a called workflow sees its own needs by the ids its workflow
+    /// gives them, and not its caller's.
     pub fn needs_context(&self, job: &Job) -> (Object, Status) {
+        match &job.needs_as {
+            Some(visible) => self.needs_context_of(visible),
+            None => {
+                let needs: Vec<(String, String)> = job
+                    .needs
+                    .iter()
+                    .map(|n| (n.value.clone(), n.value.clone()))
+                    .collect();
+                self.needs_context_of(&needs)
+            }
+        }
+    }
+
+    /// The `needs` context of these jobs (finished id, the name shown).
+    pub fn needs_context_of(&self, jobs: &[(String, String)]) -> (Object, Status) {
         let finished = self.finished.lock().unwrap_or_else(|e| e.into_inner());
         let mut needs = Object::new();
         let mut status = Status::Success;
-        for need in &job.needs {
+        for (id, shown) in jobs {
             let (result, outputs) = finished
-                .get(&need.value)
+                .get(id)
                 .cloned()
                 .unwrap_or((JobResult::Skipped, Object::new()));
             match result {
@@ -67,7 +90,7 @@ impl FinishedJobs {
             let mut entry = Object::new();
             entry.insert("result", Value::String(result.as_str().to_string()));
             entry.insert("outputs", Value::Object(outputs));
-            needs.insert(need.value.clone(), Value::Object(entry));
+            needs.insert(shown.clone(), Value::Object(entry));
         }
         (needs, status)
     }

@@ -79,7 +79,12 @@ pub(crate) fn step_env<B: Backend>(
     state: &StepState,
 ) -> BTreeMap<String, String> {
     let mut env = shared.options.env.clone();
-    for map in [&shared.workflow.workflow.env, &job.env] {
+    // A called workflow's job has its own workflow's `env` in `job.env`.
+    let workflow_env = match &job.call {
+        Some(_) => None,
+        None => Some(&shared.workflow.workflow.env),
+    };
+    for map in workflow_env.into_iter().chain([&job.env]) {
         for (k, v) in map {
             env.insert(
                 k.clone(),

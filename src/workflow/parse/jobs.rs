@@ -82,6 +82,9 @@ impl Reader<'_> {
             uses: None,
             with: IndexMap::new(),
             secrets: None,
+            call: None,
+            needs_as: None,
+            called: None,
         };
         let mut steps_key = None;
         for field in self.fields(node, &what, JOB_KEYS) {

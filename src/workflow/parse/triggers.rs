@@ -230,7 +230,9 @@ impl Reader<'_> {
                 "workflows" => filters.workflows = self.string_list(value, None),
                 "inputs" => filters.inputs = self.workflow_inputs(value, event),
                 "outputs" => filters.outputs = self.workflow_call_outputs(value),
-                "secrets" => filters.secrets = self.workflow_call_secrets(value),
+                "secrets" => {
+                    (filters.secrets, filters.required_secrets) = self.workflow_call_secrets(value)
+                }
                 _ => unreachable!("every filter key is handled"),
             }
         }
@@ -369,27 +371,32 @@ impl Reader<'_> {
         outputs
     }
 
-    fn workflow_call_secrets(&mut self, node: &Node) -> Vec<Spanned<String>> {
+    /// The secrets a caller may pass, and the names of the required ones.
+    fn workflow_call_secrets(&mut self, node: &Node) -> (Vec<Spanned<String>>, Vec<String>) {
         let mut secrets = Vec::new();
+        let mut required = Vec::new();
         if node.is_null() {
-            return secrets;
+            return (secrets, required);
         }
         let Some(entries) = self.mapping(node, "a map of secrets") else {
-            return secrets;
+            return (secrets, required);
         };
         for (key, value) in entries {
             let Some(name) = key.as_str() else { continue };
             if !value.is_null() {
                 let what = format!("secret `{name}`");
                 for field in self.fields(value, &what, &["description", "required"]) {
-                    if field.name == "required" && !matches!(field.value.to_value(), Value::Bool(_))
-                    {
-                        self.expected(field.value, "a boolean (true or false)");
+                    if field.name == "required" {
+                        match field.value.to_value() {
+                            Value::Bool(true) => required.push(name.to_string()),
+                            Value::Bool(false) => {}
+                            _ => self.expected(field.value, "a boolean (true or false)"),
+                        }
                     }
                 }
             }
             secrets.push(Spanned::new(name.to_string(), key.span));
         }
-        secrets
+        (secrets, required)
     }
 }
