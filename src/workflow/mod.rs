@@ -57,7 +57,7 @@ impl LoadedWorkflow {
         let mut seen = std::collections::BTreeSet::new();
         for (_, called) in &self.called {
             // A workflow called twice is reported once.
-            if !called.diagnostics.is_empty() && seen.insert(called.file.path.clone()) {
+            if seen.insert(called.file.path.clone()) {
                 rendered.push(called.render_diagnostics());
             }
         }

@@ -62,8 +62,8 @@ pub(super) fn enter_call<B: Backend>(
 }
 
 /// The calling job: the worst result of its called jobs, and the called
-/// workflow's `outputs` (a later call that sets one wins, as the last
-/// successful call of a matrix does on GitHub).
+/// workflow's `outputs` (of a matrix of calls, the last successful call to
+/// finish that sets one gives it, as on GitHub).
 pub(super) fn gather<B: Backend>(
     shared: &Shared<B>,
     planned: &PlannedJob,
@@ -75,7 +75,13 @@ pub(super) fn gather<B: Backend>(
     let name = report.name.clone();
     let mut results = Vec::new();
     let mut outputs = Object::new();
-    for (frame, jobs) in &called.calls {
+    // In the order the calls finished: the last one that sets an output wins.
+    let mut calls: Vec<_> = called.calls.iter().collect();
+    calls.sort_by_key(|(_, jobs)| {
+        let ids: Vec<&String> = jobs.values().collect();
+        shared.finished.finished_at(&ids)
+    });
+    for (frame, jobs) in calls {
         let mut jobs_context = Object::new();
         let mut call_results = Vec::new();
         for (local, flat) in jobs {

@@ -11,16 +11,25 @@ use std::sync::Mutex;
 #[derive(Default)]
 pub(crate) struct FinishedJobs {
     finished: Mutex<BTreeMap<String, (JobResult, Object)>>,
+    /// Job ids in the order their instances finished (an id once per instance).
+    order: Mutex<Vec<String>>,
 }
 
 impl FinishedJobs {
     /// Adds an instance's result to its job's entry of the `needs` context: a
     /// matrix job failed if any instance failed.
     pub fn record(&self, job_id: &str, result: JobResult) {
+        self.order
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(job_id.to_string());
         let mut finished = self.finished.lock().unwrap_or_else(|e| e.into_inner());
-        let entry = finished
-            .entry(job_id.to_string())
-            .or_insert((JobResult::Success, Object::new()));
+        // A job's first result is its result (a job whose every instance
+        // was skipped is skipped); later ones combine with it.
+        let Some(entry) = finished.get_mut(job_id) else {
+            finished.insert(job_id.to_string(), (result, Object::new()));
+            return;
+        };
         entry.0 = match (entry.0, result) {
             (JobResult::Failure, _) | (_, JobResult::Failure) => JobResult::Failure,
             (JobResult::Cancelled, _) | (_, JobResult::Cancelled) => JobResult::Cancelled,
@@ -39,6 +48,10 @@ impl FinishedJobs {
 
     /// Adds a job instance's outputs to its job's entry.
     pub fn add_outputs(&self, job_id: &str, outputs: Object) {
+        // No outputs leave the job's result to its first `record`.
+        if outputs.is_empty() {
+            return;
+        }
         let mut finished = self.finished.lock().unwrap_or_else(|e| e.into_inner());
         let entry = finished
             .entry(job_id.to_string())
@@ -46,6 +59,13 @@ impl FinishedJobs {
         for (k, v) in &outputs {
             entry.1.insert(k.clone(), v.clone());
         }
+    }
+
+    /// When the last of these jobs finished: a position in the order of
+    /// completions (None when none has).
+    pub fn finished_at(&self, job_ids: &[&String]) -> Option<usize> {
+        let order = self.order.lock().unwrap_or_else(|e| e.into_inner());
+        order.iter().rposition(|id| job_ids.contains(&id))
     }
 
     /// A job's result and outputs, once it finished.

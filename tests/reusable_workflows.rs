@@ -1,0 +1,379 @@
+//! Reusable workflows (`jobs.<id>.uses`): every rule of a call checked at
+//! load time with the file, line and column it must name
+//! (tests/fixtures/reusable/), and calls run on real containers: a matrix of
+//! three calls whose output a later job reads, secrets and typed inputs, the
+//! step cache inside called jobs, and a remote workflow from the action cache.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+mod common;
+
+fn fixtures(kind: &str) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/reusable")
+        .join(kind);
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    cases.sort();
+    assert!(!cases.is_empty(), "no cases in {}", dir.display());
+    cases
+}
+
+fn validate(case: &Path) -> (Output, String) {
+    let state = tempfile::tempdir().unwrap();
+    common::mlci_with(
+        case,
+        &[("MLCI_CACHE_DIR", state.path().as_os_str())],
+        &["validate"],
+    )
+}
+
+#[test]
+fn valid_calls_are_accepted() {
+    for case in fixtures("valid") {
+        let (out, text) = validate(&case);
+        assert_eq!(out.status.code(), Some(0), "{}:\n{text}", case.display());
+        assert!(!text.contains("error"), "{}:\n{text}", case.display());
+    }
+}
+
+#[test]
+fn each_broken_rule_is_refused_at_the_line_and_column_of_the_file_where_it_is() {
+    for case in fixtures("invalid") {
+        let expected: Vec<String> = std::fs::read_to_string(case.join("expect.txt"))
+            .unwrap()
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| format!(".github/workflows/{l}"))
+            .collect();
+        let (out, text) = validate(&case);
+        assert_eq!(out.status.code(), Some(2), "{}:\n{text}", case.display());
+        let errors: Vec<String> = text
+            .lines()
+            .filter(|l| l.contains(": error: "))
+            .map(|l| l.replacen(": error: ", ": ", 1))
+            .collect();
+        for wanted in &expected {
+            assert!(
+                errors.iter().any(|e| e.starts_with(wanted.as_str())),
+                "{}: no error `{wanted}` in:\n{text}",
+                case.display()
+            );
+        }
+        for error in &errors {
+            assert!(
+                expected.iter().any(|w| error.starts_with(w.as_str())),
+                "{}: an error no expectation names: `{error}`",
+                case.display()
+            );
+        }
+    }
+}
+
+const CALLER: &str = r#"name: ci
+on: push
+jobs:
+  setup:
+    runs-on: python-ml
+    outputs:
+      base: ${{ steps.s.outputs.base }}
+    steps:
+      - id: s
+        run: echo "base=10" >> "$GITHUB_OUTPUT"
+  train:
+    needs: setup
+    strategy:
+      matrix:
+        model: [forest, logistic, svm]
+    uses: ./.github/workflows/train.yml
+    with:
+      model: ${{ matrix.model }}
+      epochs: 3
+      base: ${{ needs.setup.outputs.base }}
+    secrets:
+      token: ${{ secrets.API_TOKEN }}
+  report:
+    needs: train
+    runs-on: python-ml
+    steps:
+      - run: |
+          echo "best is one of the models: ${{ needs.train.outputs.best }}"
+          echo "epochs ${{ needs.train.outputs.epochs }} result ${{ needs.train.result }}"
+"#;
+
+const CALLED: &str = r#"name: train
+on:
+  workflow_call:
+    inputs:
+      model: {type: string, required: true}
+      epochs: {type: number, default: 1}
+      base: {type: string}
+      verbose: {type: boolean, default: false}
+    secrets:
+      token: {required: true}
+    outputs:
+      best:
+        value: ${{ jobs.evaluate.outputs.score }}
+      epochs:
+        value: ${{ inputs.epochs }}
+env:
+  STAGE: called
+jobs:
+  fit:
+    runs-on: python-ml
+    outputs:
+      model: ${{ steps.f.outputs.path }}
+    steps:
+      - id: f
+        run: |
+          echo "fit ${{ inputs.model }} epochs=${{ inputs.epochs }} base=${{ inputs.base }} verbose=${{ inputs.verbose }} stage=$STAGE token=${{ secrets.token }}"
+          echo "epochs is a number: ${{ inputs.epochs > 2 }} ${{ inputs.epochs == 3 }}"
+          echo "path=model-${{ inputs.model }}" >> "$GITHUB_OUTPUT"
+          mkdir -p out && echo "${{ inputs.model }}" > out/${{ inputs.model }}.txt
+          echo "fit ran for ${{ inputs.model }}"
+        inputs: [params.txt]
+        outputs: ["out/${{ inputs.model }}.txt"]
+  evaluate:
+    needs: fit
+    runs-on: python-ml
+    outputs:
+      score: ${{ steps.e.outputs.score }}
+    steps:
+      - id: e
+        run: echo "score=${{ needs.fit.outputs.model }}-${{ inputs.epochs }}" >> "$GITHUB_OUTPUT"
+"#;
+
+fn run(dir: &Path, state: &Path, extra: &[(&str, &std::ffi::OsStr)]) -> (Output, String) {
+    let cache = state.join("cache");
+    let db = state.join("runs.db");
+    let mut env = vec![
+        ("MLCI_CACHE_DIR", cache.as_os_str()),
+        ("MLCI_DB", db.as_os_str()),
+    ];
+    env.extend_from_slice(extra);
+    common::mlci_with(dir, &env, &["run", "--secret", "API_TOKEN=s3cr3t-value"])
+}
+
+#[test]
+fn a_matrix_of_three_calls_runs_with_its_inputs_and_secrets_and_a_later_job_reads_the_output() {
+    common::ensure_runner_image();
+    let repo = common::git_repo(&[
+        (".github/workflows/ci.yml", CALLER),
+        (".github/workflows/train.yml", CALLED),
+        ("params.txt", "lr=0.1\n"),
+    ]);
+    let state = tempfile::tempdir().unwrap();
+    let (out, text) = run(repo.path(), state.path(), &[]);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("train.yml: not run: it is a reusable workflow"),
+        "{text}"
+    );
+    for model in ["forest", "logistic", "svm"] {
+        let line = format!(
+            "[train ({model}) / fit] fit {model} epochs=3 base=10 verbose=false stage=called token=***"
+        );
+        assert!(text.contains(&line), "no `{line}` in:\n{text}");
+        assert!(
+            text.contains(&format!("[train ({model}) / evaluate] success")),
+            "{text}"
+        );
+    }
+    assert!(
+        text.contains("[train (forest) / fit] epochs is a number: true true"),
+        "{text}"
+    );
+    assert!(!text.contains("s3cr3t-value"), "{text}");
+    assert!(
+        text.contains("[train] success: 3 of 3 calls of ./.github/workflows/train.yml succeeded"),
+        "{text}"
+    );
+    let best = text
+        .lines()
+        .find_map(|l| l.strip_prefix("[report] best is one of the models: "))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        ["model-forest-3", "model-logistic-3", "model-svm-3"].contains(&best),
+        "{best}"
+    );
+    assert!(text.contains("[report] epochs 3 result success"), "{text}");
+
+    // The run store and `mlci list` name called jobs as GitHub does.
+    let db = state.path().join("runs.db");
+    let (_, shown) = common::mlci_with(
+        repo.path(),
+        &[("MLCI_DB", db.as_os_str())],
+        &["runs", "show"],
+    );
+    assert!(
+        shown.contains("job train (logistic) / evaluate: success"),
+        "{shown}"
+    );
+    let (_, listed) = common::mlci_with(repo.path(), &[], &["list", ".github/workflows/ci.yml"]);
+    assert!(listed.contains("train (svm) / fit"), "{listed}");
+    let (_, graph) = common::mlci_with(repo.path(), &[], &["graph", ".github/workflows/ci.yml"]);
+    assert!(
+        graph.contains("train (svm) / evaluate  (needs: train (svm) / fit, setup)"),
+        "{graph}"
+    );
+
+    // The step cache works inside called workflows: nothing changed, nothing refits.
+    let (out, again) = run(repo.path(), state.path(), &[]);
+    assert!(out.status.success(), "{again}");
+    assert!(!again.contains("fit ran for"), "{again}");
+    assert_eq!(
+        again.matches("/ fit] restored from cache").count(),
+        3,
+        "{again}"
+    );
+}
+
+#[test]
+fn a_failed_call_fails_the_calling_job_and_skips_what_needs_it() {
+    common::ensure_runner_image();
+    let failing = CALLED.replace(
+        "        run: echo \"score=",
+        "        run: test ${{ inputs.model }} != svm && echo \"score=",
+    );
+    let repo = common::git_repo(&[
+        (".github/workflows/ci.yml", CALLER),
+        (".github/workflows/train.yml", &failing),
+        ("params.txt", "lr=0.1\n"),
+    ]);
+    let state = tempfile::tempdir().unwrap();
+    let (out, text) = run(repo.path(), state.path(), &[]);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("[train (svm) / evaluate] failure"), "{text}");
+    assert!(text.contains("[train] failure: 2 of 3 calls"), "{text}");
+    assert!(text.contains("[report] skipped"), "{text}");
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let status = Command::new("git")
+        .args(["-c", "user.email=t@t", "-c", "user.name=t"])
+        .args(args)
+        .current_dir(dir)
+        .status()
+        .unwrap();
+    assert!(status.success(), "git {args:?}");
+}
+
+#[test]
+fn a_remote_workflow_comes_from_the_action_cache() {
+    common::ensure_runner_image();
+    // A bare repository `octo/ml` with the reusable workflow on `main`, where MLCI_ACTIONS_URL points.
+    let remotes = tempfile::tempdir().unwrap();
+    let source = common::git_repo(&[
+        (".github/workflows/train.yml", CALLED),
+        ("params.txt", "x\n"),
+    ]);
+    git(source.path(), &["branch", "-M", "main"]);
+    std::fs::create_dir_all(remotes.path().join("octo")).unwrap();
+    let bare = remotes.path().join("octo/ml.git");
+    git(
+        source.path(),
+        &["clone", "-q", "--bare", ".", bare.to_str().unwrap()],
+    );
+    let caller = CALLER.replace(
+        "./.github/workflows/train.yml",
+        "octo/ml/.github/workflows/train.yml@main",
+    );
+    let repo = common::git_repo(&[
+        (".github/workflows/ci.yml", &caller),
+        ("params.txt", "lr\n"),
+    ]);
+    let state = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", remotes.path().display());
+    let (out, text) = run(
+        repo.path(),
+        state.path(),
+        &[("MLCI_ACTIONS_URL", url.as_ref())],
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("[train (svm) / fit] fit svm epochs=3"),
+        "{text}"
+    );
+    assert!(
+        text.contains("calls of octo/ml/.github/workflows/train.yml@main succeeded"),
+        "{text}"
+    );
+    // Offline afterwards: the clone is in the action cache.
+    let (out, text) = run(
+        repo.path(),
+        state.path(),
+        &[("MLCI_ACTIONS_URL", "file:///nonexistent".as_ref())],
+    );
+    assert!(out.status.success(), "{text}");
+}
+
+#[test]
+fn nested_calls_pass_inputs_down_and_a_false_caller_if_skips_the_call() {
+    common::ensure_runner_image();
+    let stage = r#"name: stage
+on:
+  workflow_call:
+    inputs:
+      model: {type: string, default: forest}
+    secrets:
+      token: {required: true}
+    outputs:
+      best:
+        value: ${{ jobs.call.outputs.best }}
+jobs:
+  call:
+    uses: ./.github/workflows/train.yml
+    with:
+      model: ${{ inputs.model }}
+    secrets:
+      token: ${{ secrets.token }}
+"#;
+    let caller = r#"name: ci
+on: push
+jobs:
+  stage:
+    uses: ./.github/workflows/stage.yml
+    secrets: inherit
+  never:
+    if: ${{ github.event_name == 'schedule' }}
+    uses: ./.github/workflows/stage.yml
+    secrets: inherit
+  after:
+    needs: [stage, never]
+    if: always()
+    runs-on: python-ml
+    steps:
+      - run: echo "nested best ${{ needs.stage.outputs.best }}, never ${{ needs.never.result }}"
+"#;
+    let caller = caller.replace(
+        "secrets: inherit",
+        "secrets:\n      token: ${{ secrets.API_TOKEN }}",
+    );
+    let repo = common::git_repo(&[
+        (".github/workflows/ci.yml", &caller),
+        (".github/workflows/stage.yml", stage),
+        (".github/workflows/train.yml", CALLED),
+        ("params.txt", "lr=0.1\n"),
+    ]);
+    let state = tempfile::tempdir().unwrap();
+    let (out, text) = run(repo.path(), state.path(), &[]);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains(
+            "[stage / call / fit] fit forest epochs=1 base= verbose=false stage=called token=***"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("[never / call / fit] skipped (the `if` of its caller"),
+        "{text}"
+    );
+    assert!(
+        text.contains("[after] nested best model-forest-1, never skipped"),
+        "{text}"
+    );
+}
