@@ -291,7 +291,7 @@ fn every_command_has_help() {
 }
 
 #[test]
-fn reusable_workflow_jobs_are_accepted_with_a_warning() {
+fn a_call_of_a_reusable_workflow_that_is_not_there_is_an_error_at_its_uses() {
     let dir = tempfile::tempdir().unwrap();
     write(
         dir.path(),
@@ -299,9 +299,12 @@ fn reusable_workflow_jobs_are_accepted_with_a_warning() {
         "on: push\njobs:\n  train:\n    uses: ./.github/workflows/train.yml\n    with:\n      epochs: 3\n    secrets: inherit\n",
     );
     let output = mlci(dir.path(), &["validate", "call.yml"]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(
-        stderr(&output).contains("call.yml:4:11: warning: job `train` calls a reusable workflow")
+        stderr(&output)
+            .contains("call.yml:4:11: error: no workflow `./.github/workflows/train.yml`"),
+        "{}",
+        stderr(&output)
     );
 }
 

@@ -292,8 +292,14 @@ impl JobGraph {
                 let _ = write!(out, "  {}", one_line(title));
                 let needs = self.needs(job);
                 if !needs.is_empty() {
-                    let names: Vec<&str> =
-                        needs.iter().map(|&j| self.label_of(labels, j).0).collect();
+                    // Called workflows' jobs (`caller/job`) by the name GitHub shows them under.
+                    let names: Vec<&str> = needs
+                        .iter()
+                        .map(|&j| match self.jobs[j].contains('/') {
+                            true => self.label_of(labels, j).0,
+                            false => self.jobs[j].as_str(),
+                        })
+                        .collect();
                     let _ = write!(out, "  (needs: {})", names.join(", "));
                 }
                 out.push('\n');
