@@ -76,6 +76,11 @@ fn each_broken_rule_is_refused_at_the_line_and_column_of_the_file_where_it_is() 
 
 const CALLER: &str = r#"name: ci
 on: push
+env:
+  LEAK: from-the-caller
+defaults:
+  run:
+    working-directory: sub
 jobs:
   setup:
     runs-on: python-ml
@@ -135,6 +140,7 @@ jobs:
           echo "path=model-${{ inputs.model }}" >> "$GITHUB_OUTPUT"
           mkdir -p out && echo "${{ inputs.model }}" > out/${{ inputs.model }}.txt
           echo "fit ran for ${{ inputs.model }}"
+          echo "caller env: ${LEAK:-none}, in sub: $([ "$(basename "$PWD")" = sub ] && echo yes || echo no)"
         inputs: [params.txt]
         outputs: ["out/${{ inputs.model }}.txt"]
   evaluate:
@@ -165,6 +171,7 @@ fn a_matrix_of_three_calls_runs_with_its_inputs_and_secrets_and_a_later_job_read
         (".github/workflows/ci.yml", CALLER),
         (".github/workflows/train.yml", CALLED),
         ("params.txt", "lr=0.1\n"),
+        ("sub/.keep", ""),
     ]);
     let state = tempfile::tempdir().unwrap();
     let (out, text) = run(repo.path(), state.path(), &[]);
@@ -243,6 +250,7 @@ fn a_failed_call_fails_the_calling_job_and_skips_what_needs_it() {
         (".github/workflows/ci.yml", CALLER),
         (".github/workflows/train.yml", &failing),
         ("params.txt", "lr=0.1\n"),
+        ("sub/.keep", ""),
     ]);
     let state = tempfile::tempdir().unwrap();
     let (out, text) = run(repo.path(), state.path(), &[]);
@@ -285,6 +293,7 @@ fn a_remote_workflow_comes_from_the_action_cache() {
     let repo = common::git_repo(&[
         (".github/workflows/ci.yml", &caller),
         ("params.txt", "lr\n"),
+        ("sub/.keep", ""),
     ]);
     let state = tempfile::tempdir().unwrap();
     let url = format!("file://{}", remotes.path().display());

@@ -44,18 +44,20 @@ pub(crate) fn prepare_run<B: Backend>(
     let script = scope
         .eval_string(&run.value)
         .map_err(|message| format!("cannot evaluate `run`: {message}"))?;
+    // A called workflow's job has its own workflow's defaults in `job.defaults`;
+    // the caller's do not reach it.
+    let workflow_defaults = match &job.call {
+        Some(_) => None,
+        None => Some(&shared.workflow.workflow.defaults),
+    };
     let shell_name = step
         .shell
         .as_ref()
         .map(|s| s.value.clone())
         .or_else(|| job.defaults.shell.as_ref().map(|s| s.value.clone()))
         .or_else(|| {
-            shared
-                .workflow
-                .workflow
-                .defaults
-                .shell
-                .as_ref()
+            workflow_defaults
+                .and_then(|d| d.shell.as_ref())
                 .map(|s| s.value.clone())
         });
     let shell = shell::resolve(shell_name.as_deref(), has_bash).map_err(|e| e.to_string())?;
@@ -63,7 +65,7 @@ pub(crate) fn prepare_run<B: Backend>(
         .working_directory
         .as_ref()
         .or(job.defaults.working_directory.as_ref())
-        .or(shared.workflow.workflow.defaults.working_directory.as_ref())
+        .or(workflow_defaults.and_then(|d| d.working_directory.as_ref()))
         .map(|d| {
             scope
                 .eval_string(&d.value)
