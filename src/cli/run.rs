@@ -248,29 +248,15 @@ fn dataset_baselines(
         return Default::default();
     };
     let info = crate::run::github::git_info(&options.repo);
-    let payload = options
-        .event_path
-        .as_ref()
-        .and_then(|p| std::fs::read_to_string(p).ok())
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .unwrap_or(serde_json::Value::Null);
-    let pr = crate::record::PullRequestInfo::from_event(&payload);
+    let subject = crate::run::run_subject(workflow, options, &info);
     // The run about to start, as the store would see it: its baseline is found the
     // same way a report finds it.
     let upcoming = crate::record::StoredRun {
         id: i64::MAX,
         record: crate::record::RunRecord {
-            workflow: workflow
-                .workflow
-                .name
-                .as_ref()
-                .map(|n| n.value.clone())
-                .unwrap_or_else(|| workflow.file.path.display().to_string()),
-            branch: pr.head_ref.clone().or_else(|| {
-                Some(crate::record::branch_name(&info.git_ref).to_string())
-                    .filter(|b| !b.is_empty())
-            }),
-            base_ref: pr.base_ref.clone(),
+            workflow: subject.workflow,
+            branch: subject.branch,
+            base_ref: subject.pr.base_ref,
             ..Default::default()
         },
     };

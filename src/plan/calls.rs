@@ -164,12 +164,6 @@ fn flatten_jobs(
             calls,
             outputs: declared.outputs.clone(),
         });
-        if called_workflow {
-            flat.name = Some(Spanned::new(
-                format!("{name_prefix}{}", job.display_name()),
-                job.id.span,
-            ));
-        }
         out.push(flat);
     }
     ids

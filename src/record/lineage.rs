@@ -118,31 +118,24 @@ impl Store {
     /// directory) or whose hash starts with `path`, of one run.
     pub fn find_artifacts(&self, path: &str) -> Result<Vec<(RunId, Artifact)>, StoreError> {
         let trimmed = path.trim_start_matches("./").trim_end_matches('/');
-        let newest: Option<RunId> = self
-            .conn
-            .query_row(
-                "SELECT MAX(run_id) FROM artifacts WHERE hash != '' AND (path = ?1 OR path LIKE ?1 || '/%' OR (length(?1) >= 8 AND hash LIKE ?1 || '%'))",
-                [trimmed],
-                |r| r.get(0),
-            )
-            .map_err(|e| self.sql_error(e))?;
-        let Some(run_id) = newest else {
-            return Ok(Vec::new());
-        };
+        // The file itself, the files under it, or a hash prefix of eight or more digits.
+        let matching = "hash != '' AND (path = ?1 OR path LIKE ?1 || '/%' OR (length(?1) >= 8 AND hash LIKE ?1 || '%'))";
         let mut statement = self
             .conn
-            .prepare(
-                "SELECT path, hash, size FROM artifacts WHERE run_id = ?2 AND hash != '' AND (path = ?1 OR path LIKE ?1 || '/%' OR (length(?1) >= 8 AND hash LIKE ?1 || '%')) ORDER BY path",
-            )
+            .prepare(&format!(
+                "SELECT run_id, path, hash, size FROM artifacts
+                 WHERE {matching} AND run_id = (SELECT MAX(run_id) FROM artifacts WHERE {matching})
+                 ORDER BY path"
+            ))
             .map_err(|e| self.sql_error(e))?;
         let rows = statement
-            .query_map(rusqlite::params![trimmed, run_id], |r| {
+            .query_map([trimmed], |r| {
                 Ok((
-                    run_id,
+                    r.get(0)?,
                     Artifact {
-                        path: r.get(0)?,
-                        hash: r.get(1)?,
-                        size: r.get::<_, Option<i64>>(2)?.map(|s| s as u64),
+                        path: r.get(1)?,
+                        hash: r.get(2)?,
+                        size: r.get::<_, Option<i64>>(3)?.map(|s| s as u64),
                     },
                 ))
             })

@@ -360,38 +360,25 @@ impl Store {
 
     /// Every version of a model (every model when `name` is None), oldest first.
     pub fn model_versions(&self, name: Option<&str>) -> Result<Vec<ModelVersion>, StoreError> {
-        let sql = format!(
-            "SELECT {VERSION_COLUMNS} FROM model_versions WHERE ?1 IS NULL OR name = ?1 ORDER BY name, version"
-        );
-        let mut statement = self.conn.prepare(&sql).map_err(|e| self.sql_error(e))?;
-        let rows = statement
-            .query_map([name], version_row)
-            .map_err(|e| self.sql_error(e))?;
-        rows.collect::<Result<_, _>>()
-            .map_err(|e| self.sql_error(e))
-    }
-
-    /// The versions with this content (any name): what lineage reaches from an artifact.
-    pub fn versions_by_hash(&self, tree_hash: &str) -> Result<Vec<ModelVersion>, StoreError> {
-        let sql = format!(
-            "SELECT {VERSION_COLUMNS} FROM model_versions WHERE tree_hash = ?1 ORDER BY name, version"
-        );
-        let mut statement = self.conn.prepare(&sql).map_err(|e| self.sql_error(e))?;
-        let rows = statement
-            .query_map([tree_hash], version_row)
-            .map_err(|e| self.sql_error(e))?;
-        rows.collect::<Result<_, _>>()
-            .map_err(|e| self.sql_error(e))
+        self.versions_where("?1 IS NULL OR name = ?1", name)
     }
 
     /// The versions a step registered.
     pub fn versions_of_step(&self, step_row: i64) -> Result<Vec<ModelVersion>, StoreError> {
+        self.versions_where("step = ?1", step_row)
+    }
+
+    fn versions_where(
+        &self,
+        condition: &str,
+        value: impl rusqlite::ToSql,
+    ) -> Result<Vec<ModelVersion>, StoreError> {
         let sql = format!(
-            "SELECT {VERSION_COLUMNS} FROM model_versions WHERE step = ?1 ORDER BY name, version"
+            "SELECT {VERSION_COLUMNS} FROM model_versions WHERE {condition} ORDER BY name, version"
         );
         let mut statement = self.conn.prepare(&sql).map_err(|e| self.sql_error(e))?;
         let rows = statement
-            .query_map([step_row], version_row)
+            .query_map([value], version_row)
             .map_err(|e| self.sql_error(e))?;
         rows.collect::<Result<_, _>>()
             .map_err(|e| self.sql_error(e))

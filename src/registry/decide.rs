@@ -40,10 +40,14 @@ pub async fn decide_candidates(
         .map(|r| format!("gate `{} {}` failed: {}", r.metric, r.condition, r.reason))
         .collect();
     let mut outcomes = Vec::new();
+    // The shared registry is read once per model name: a matrix of trainings
+    // registers one name several times, and only this run adds to it meanwhile.
+    let mut synced = std::collections::BTreeSet::new();
     for mut outcome in pending {
         let job = run.record.jobs.iter().find(|j| j.name == outcome.job);
         let name = outcome.candidate.name.clone();
         if let Some(remote) = remote
+            && synced.insert(name.clone())
             && let Err(error) = shared::sync(remote, store, &name).await
         {
             warnings.push(error);

@@ -1,5 +1,6 @@
 //! The Markdown report: what the PR comment, the check run and the job summary show.
 
+use super::cell::cell;
 use super::contents::Report;
 use super::diff::MetricDiff;
 use super::gates::GateOutcome;
@@ -9,10 +10,6 @@ use crate::record::{RunRecord, RunResult, StoredRun, format_time};
 
 /// Points at most in one chart; longer series are thinned evenly (the last point is kept).
 const MAX_POINTS: usize = 60;
-
-fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
-}
 
 fn short_sha(sha: &str) -> &str {
     &sha[..sha.len().min(7)]

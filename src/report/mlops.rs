@@ -2,11 +2,8 @@
 //! (or would have, and which version each would replace), and its datasets'
 //! validation and drift.
 
+use super::cell::cell;
 use crate::record::{CandidateOutcome, CandidateStatus, RunRecord};
-
-fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
-}
 
 /// `### Models`: one row per `register:` candidate, linked to its lineage.
 pub fn models_section(models: &[CandidateOutcome]) -> String {

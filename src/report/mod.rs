@@ -4,6 +4,7 @@
 //! `mlci run` (once a run is recorded, with the registry's decisions between
 //! the two) and `mlci report` call [`prepare`] and [`publish`].
 
+mod cell;
 mod contents;
 mod diff;
 mod error;

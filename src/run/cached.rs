@@ -71,7 +71,7 @@ pub(super) async fn all_hits<B: Backend>(
     let mut replay = Vec::new();
     for (index, step) in job.steps.iter().enumerate() {
         // `register` and `validate` read the job's files after the step.
-        if step.register.is_some() || !step.validate.is_empty() {
+        if step.reads_files_after() {
             return None;
         }
         scope.status = Status::Success;
@@ -421,8 +421,7 @@ pub(super) async fn run_cached_step<B: Backend>(
 /// job's files: no action (`actions/cache` saves files in its `post` step).
 fn is_last_step(job: &Job, step: &Step) -> bool {
     // `register` and `validate` read the step's files after it is saved.
-    let reads_after = step.register.is_some() || !step.validate.is_empty();
-    let last = !reads_after && job.steps.last().is_some_and(|s| std::ptr::eq(s, step));
+    let last = !step.reads_files_after() && job.steps.last().is_some_and(|s| std::ptr::eq(s, step));
     let no_actions = job.steps.iter().all(|s| match &s.action {
         StepAction::Uses(uses) => is_checkout(&uses.value),
         StepAction::Run(_) => true,
@@ -449,20 +448,38 @@ async fn inputs_from_container<B: Backend>(
     cache: &RunCache,
     patterns: &[String],
 ) -> Result<Tree, String> {
-    // A workspace on the host is hashed where it is, as outputs are saved.
+    let (root, _scratch) = workspace_on_host(ctx, Some(cache), patterns).await?;
+    Tree::from_dir(&root, patterns, cache.store().index()).map_err(|e| e.to_string())
+}
+
+/// Where the job's files that `patterns` name are on the host: the
+/// workspace itself when the backend keeps it there, else a scratch
+/// directory (returned to be held while it is read) they are copied out to.
+pub(crate) async fn workspace_on_host<B: Backend>(
+    ctx: &StepCtx<'_, B>,
+    cache: Option<&RunCache>,
+    patterns: &[String],
+) -> Result<(PathBuf, Option<tempfile::TempDir>), String> {
     if let Some(root) = ctx.env.host_path(ctx.workspace) {
-        return Tree::from_dir(&root, patterns, cache.store().index()).map_err(|e| e.to_string());
+        return Ok((root, None));
     }
-    let scratch = scratch_dir(cache)?;
+    let scratch = match cache {
+        Some(cache) => scratch_dir(cache)?,
+        None => tempfile::Builder::new()
+            .prefix(&format!("step.{}.", std::process::id()))
+            .tempdir()
+            .map_err(|e| e.to_string())?,
+    };
     for base in pattern_bases(patterns)? {
         let from = if base.is_empty() {
             ctx.workspace.to_string()
         } else {
             format!("{}/{base}", ctx.workspace)
         };
+        // A missing file is reported by whoever reads it, by name.
         let _ = ctx.env.copy_out(&from, &scratch.path().join(&base)).await;
     }
-    Tree::from_dir(scratch.path(), patterns, cache.store().index()).map_err(|e| e.to_string())
+    Ok((scratch.path().to_path_buf(), Some(scratch)))
 }
 
 /// The values of a step's `params`, read on the host: the snapshot with the

@@ -30,6 +30,6 @@ pub mod workspace;
 
 pub use actions::fetch_repository;
 pub use engine::{RunCleanup, RunOutput, run};
-pub use recording::{RunFacts, run_record};
+pub use recording::{RunFacts, RunSubject, run_record, run_subject};
 pub use report::{JobReport, StepReport};
 pub use shared::{CacheConfig, RunOptions, new_run_id};

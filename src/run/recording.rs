@@ -30,11 +30,16 @@ pub struct RunFacts<'a> {
     pub interrupted: bool,
 }
 
-/// The record, and one sentence per metrics or params file that could not be read.
-pub fn run_record(facts: &RunFacts<'_>) -> (RunRecord, Vec<String>) {
-    let mut warnings = Vec::new();
-    let options = facts.options;
-    let info = facts.info.clone();
+/// What the run store files a run under: the workflow's name (else its
+/// file), the pull request its event names, and the branch it is about (the
+/// pull request's head branch, else the pushed branch).
+pub struct RunSubject {
+    pub workflow: String,
+    pub pr: PullRequestInfo,
+    pub branch: Option<String>,
+}
+
+pub fn run_subject(workflow: &LoadedWorkflow, options: &RunOptions, info: &GitInfo) -> RunSubject {
     let payload = options
         .event_path
         .as_ref()
@@ -42,6 +47,32 @@ pub fn run_record(facts: &RunFacts<'_>) -> (RunRecord, Vec<String>) {
         .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
         .unwrap_or(serde_json::Value::Null);
     let pr = PullRequestInfo::from_event(&payload);
+    let branch = pr
+        .head_ref
+        .clone()
+        .or_else(|| Some(branch_name(&info.git_ref).to_string()).filter(|b| !b.is_empty()));
+    RunSubject {
+        workflow: workflow
+            .workflow
+            .name
+            .as_ref()
+            .map(|n| n.value.clone())
+            .unwrap_or_else(|| workflow.file.path.display().to_string()),
+        pr,
+        branch,
+    }
+}
+
+/// The record, and one sentence per metrics or params file that could not be read.
+pub fn run_record(facts: &RunFacts<'_>) -> (RunRecord, Vec<String>) {
+    let mut warnings = Vec::new();
+    let options = facts.options;
+    let info = facts.info.clone();
+    let RunSubject {
+        workflow: workflow_name,
+        pr,
+        branch,
+    } = run_subject(facts.workflow, options, &info);
     let workflow = &facts.workflow.workflow;
     let workflow_path = facts.workflow.file.path.display().to_string();
     let mut artifacts: Vec<Artifact> = Vec::new();
@@ -136,10 +167,6 @@ pub fn run_record(facts: &RunFacts<'_>) -> (RunRecord, Vec<String>) {
     } else {
         RunResult::Success
     };
-    let branch = pr
-        .head_ref
-        .clone()
-        .or_else(|| Some(branch_name(&info.git_ref).to_string()).filter(|b| !b.is_empty()));
     let url = match (
         std::env::var("GITHUB_SERVER_URL"),
         std::env::var("GITHUB_REPOSITORY"),
@@ -151,11 +178,7 @@ pub fn run_record(facts: &RunFacts<'_>) -> (RunRecord, Vec<String>) {
         _ => None,
     };
     let record = RunRecord {
-        workflow: workflow
-            .name
-            .as_ref()
-            .map(|n| n.value.clone())
-            .unwrap_or_else(|| workflow_path.clone()),
+        workflow: workflow_name,
         workflow_path,
         event: options.event.clone(),
         sha: pr.head_sha.clone().unwrap_or(info.sha),

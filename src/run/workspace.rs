@@ -6,11 +6,10 @@
 use std::path::Path;
 use std::process::Command;
 
-/// Fills `dest` with the snapshot of `repo`. Files are hard-linked where the
-/// file system allows (the backend copies them into containers, so nothing
-/// ever writes to them) and copied otherwise. Returns the number of files.
-pub fn snapshot(repo: &Path, dest: &Path) -> std::io::Result<usize> {
-    let listed = Command::new("git")
+/// The files git sees in `repo` (tracked, and untracked but not ignored),
+/// as the bytes of their relative paths; None outside a git repository.
+pub fn visible_files(repo: &Path) -> Option<Vec<Vec<u8>>> {
+    let output = Command::new("git")
         .args([
             "ls-files",
             "-z",
@@ -21,11 +20,25 @@ pub fn snapshot(repo: &Path, dest: &Path) -> std::io::Result<usize> {
         .current_dir(repo)
         .output()
         .ok()
-        .filter(|o| o.status.success());
+        .filter(|o| o.status.success())?;
+    Some(
+        output
+            .stdout
+            .split(|b| *b == 0)
+            .filter(|n| !n.is_empty())
+            .map(<[u8]>::to_vec)
+            .collect(),
+    )
+}
+
+/// Fills `dest` with the snapshot of `repo`. Files are hard-linked where the
+/// file system allows (the backend copies them into containers, so nothing
+/// ever writes to them) and copied otherwise. Returns the number of files.
+pub fn snapshot(repo: &Path, dest: &Path) -> std::io::Result<usize> {
     let mut count = 0;
-    match listed {
-        Some(output) => {
-            for name in output.stdout.split(|b| *b == 0).filter(|n| !n.is_empty()) {
+    match visible_files(repo) {
+        Some(names) => {
+            for name in &names {
                 let relative = Path::new(std::str::from_utf8(name).map_err(std::io::Error::other)?);
                 // mlci's own run store is not part of the workspace.
                 if relative.starts_with(".mlci") {

@@ -117,20 +117,10 @@ pub fn changes(before: &Snapshot, after: &Snapshot) -> Vec<String> {
 }
 
 fn git_files(root: &Path) -> Option<Vec<String>> {
-    let output = std::process::Command::new("git")
-        .args(["ls-files", "-z", "-co", "--exclude-standard"])
-        .current_dir(root)
-        .stderr(std::process::Stdio::null())
-        .output()
-        .ok()?;
-    if !output.status.success() {
-        return None;
-    }
+    let names = crate::run::workspace::visible_files(root)?;
     Some(
-        output
-            .stdout
-            .split(|&b| b == 0)
-            .filter(|p| !p.is_empty())
+        names
+            .iter()
             .map(|p| String::from_utf8_lossy(p).into_owned())
             .collect(),
     )
@@ -176,9 +166,9 @@ pub fn walk(root: &Path, dir: &str) -> Vec<String> {
 
 /// The content hash of a file, hex.
 pub fn hash_file(path: &Path) -> Option<String> {
-    let mut hasher = blake3::Hasher::new();
-    hasher.update_reader(std::fs::File::open(path).ok()?).ok()?;
-    Some(hasher.finalize().to_hex().to_string())
+    let file = std::fs::File::open(path).ok()?;
+    let (hash, _) = crate::cache::index::hash_reader(file).ok()?;
+    Some(hash.to_hex().to_string())
 }
 
 #[cfg(test)]

@@ -412,10 +412,16 @@ impl Step {
         !self.inputs.is_empty() || !self.params.is_empty()
     }
 
+    /// Whether mlci reads the step's files after it ran: its `register` and
+    /// `validate` keys.
+    pub fn reads_files_after(&self) -> bool {
+        self.register.is_some() || !self.validate.is_empty()
+    }
+
     /// A step of mlci's own: `validate` or `register` with no `run` or `uses`.
     pub fn is_native(&self) -> bool {
         matches!(&self.action, StepAction::Run(script) if script.value.is_empty())
-            && (self.register.is_some() || !self.validate.is_empty())
+            && self.reads_files_after()
     }
 
     /// A name for logs: `name:`, else `Run <first line>` or `Run <action>`, as GitHub shows.

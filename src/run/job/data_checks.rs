@@ -2,6 +2,7 @@
 //! statistics against those the baseline run stored (drift). The data is
 //! read where the job left it on the host, in one streaming pass.
 
+use crate::cache::FileIndex;
 use crate::data::{DatasetStats, Schema};
 use crate::executor::Backend;
 use crate::record::{ColumnDrift, DataCheckRecord};
@@ -47,7 +48,15 @@ pub(super) fn check<B: Backend>(
             "cannot validate {data}: no such file in the workspace"
         ));
     }
-    let hash = blake3_file(&file).map_err(|e| format!("cannot read {data}: {e}"))?;
+    // Through the cache's file index: a dataset the run already hashed (an
+    // input or output of a cached step) is a stat, not a second read.
+    let hash = std::fs::metadata(&file)
+        .and_then(|metadata| match ctx.shared.cache.as_ref() {
+            Some(cache) => cache.store().index().hash_file(&file, &metadata),
+            None => FileIndex::in_memory().hash_file(&file, &metadata),
+        })
+        .map(|h| h.to_hex().to_string())
+        .map_err(|e| format!("cannot read {data}: {e}"))?;
     let validation =
         crate::data::validate(&file, &schema, baseline.as_ref()).map_err(|e| e.to_string())?;
     let failures: Vec<String> = validation.failures.iter().map(|f| f.to_string()).collect();
@@ -96,10 +105,4 @@ pub(super) fn check<B: Backend>(
             .collect(),
         stats: Some(validation.stats.to_json()),
     })
-}
-
-fn blake3_file(path: &Path) -> std::io::Result<String> {
-    let mut hasher = blake3::Hasher::new();
-    hasher.update_reader(std::fs::File::open(path)?)?;
-    Ok(hasher.finalize().to_hex().to_string())
 }

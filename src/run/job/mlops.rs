@@ -4,14 +4,14 @@
 //! datasets it validates are checked here, and a failed check fails the step.
 
 use crate::cache::{CacheKey, MODEL_KEY_PREFIX, SaveMeta, Tree};
-use crate::executor::{Backend, JobEnv};
+use crate::executor::Backend;
 use crate::record::ModelCandidate;
-use crate::run::cached::step_ref;
+use crate::run::cached::{step_ref, workspace_on_host};
 use crate::run::report::StepReport;
 use crate::run::shared::workflow_name;
 use crate::run::step::{JobScope, StepCtx};
 use crate::workflow::Step;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Runs the step's `register` and `validate`; false when one failed (the
 /// step fails, with the reason printed under the job's name).
@@ -21,7 +21,7 @@ pub(super) async fn after_step<B: Backend>(
     scope: &JobScope,
     report: &mut StepReport,
 ) -> bool {
-    if step.register.is_none() && step.validate.is_empty() {
+    if !step.reads_files_after() {
         return true;
     }
     let eval = |text: &str| scope.eval_string(text).unwrap_or_else(|_| text.to_string());
@@ -33,8 +33,8 @@ pub(super) async fn after_step<B: Backend>(
         wanted.push(eval(&check.data.value));
         wanted.push(eval(&check.schema.value));
     }
-    let files = match WorkspaceFiles::get(ctx, &wanted).await {
-        Ok(files) => files,
+    let (root, _scratch) = match workspace_on_host(ctx, ctx.shared.cache.as_ref(), &wanted).await {
+        Ok(found) => found,
         Err(message) => {
             ctx.shared.print(ctx.name, &format!("error: {message}"));
             return false;
@@ -46,7 +46,7 @@ pub(super) async fn after_step<B: Backend>(
         let schema = eval(&check.schema.value);
         match super::data_checks::check(
             ctx,
-            &files.root,
+            &root,
             &data,
             &schema,
             check.drift.as_ref().map(|d| d.value),
@@ -59,8 +59,7 @@ pub(super) async fn after_step<B: Backend>(
                     .iter()
                     .any(|(path, _, _)| *path == record.path)
                 {
-                    let size =
-                        std::fs::metadata(files.root.join(&record.path)).map_or(0, |m| m.len());
+                    let size = std::fs::metadata(root.join(&record.path)).map_or(0, |m| m.len());
                     report
                         .inputs
                         .push((record.path.clone(), record.hash.clone(), size));
@@ -77,7 +76,7 @@ pub(super) async fn after_step<B: Backend>(
         && passed
     {
         let path = eval(&register.path.value);
-        match store_model(ctx, &files.root, &path, &register.name.value, &report.name).await {
+        match store_model(ctx, &root, &path, &register.name.value, &report.name).await {
             Ok(mut candidate) => {
                 if let Some(promote) = &register.promote {
                     candidate.promote_alias = Some(promote.alias.value.clone());
@@ -146,48 +145,4 @@ async fn store_model<B: Backend>(
         promote_alias: None,
         promote_if: None,
     })
-}
-
-/// The workspace's files on the host: in place when the backend keeps the
-/// workspace there, else the wanted paths copied out of the container.
-pub(super) struct WorkspaceFiles {
-    pub root: PathBuf,
-    _scratch: Option<tempfile::TempDir>,
-}
-
-impl WorkspaceFiles {
-    async fn get<B: Backend>(
-        ctx: &StepCtx<'_, B>,
-        paths: &[String],
-    ) -> Result<WorkspaceFiles, String> {
-        if let Some(root) = ctx.env.host_path(ctx.workspace) {
-            return Ok(WorkspaceFiles {
-                root,
-                _scratch: None,
-            });
-        }
-        let parent = match ctx.shared.cache.as_ref() {
-            Some(cache) => cache.store().dir().join("tmp"),
-            None => std::env::temp_dir(),
-        };
-        std::fs::create_dir_all(&parent).map_err(|e| e.to_string())?;
-        let scratch = tempfile::Builder::new()
-            .prefix(&format!("step.{}.", std::process::id()))
-            .tempdir_in(&parent)
-            .map_err(|e| e.to_string())?;
-        for path in paths {
-            let relative = path.trim_start_matches("./").trim_end_matches('/');
-            let from = format!("{}/{relative}", ctx.workspace);
-            let to = scratch.path().join(relative);
-            if let Some(dir) = to.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-            }
-            // A missing file is reported by whoever reads it, by name.
-            let _ = ctx.env.copy_out(&from, &to).await;
-        }
-        Ok(WorkspaceFiles {
-            root: scratch.path().to_path_buf(),
-            _scratch: Some(scratch),
-        })
-    }
 }
