@@ -4,7 +4,7 @@
 //! column, the rule and the values, and the report shows it.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 mod common;
 use common::git_repo;
@@ -150,18 +150,9 @@ fn drift_is_measured_against_the_base_branch_last_run_and_a_shifted_distribution
     assert!(out.status.success(), "{text}");
 
     // A branch whose data moved by 30 cm: every value of the schema holds, the distribution does not.
-    let git = |args: &[&str]| {
-        let status = Command::new("git")
-            .args(["-c", "user.email=t@t", "-c", "user.name=t"])
-            .args(args)
-            .current_dir(repo.path())
-            .status()
-            .unwrap();
-        assert!(status.success());
-    };
-    git(&["checkout", "-q", "-b", "feature"]);
+    common::git(repo.path(), &["checkout", "-q", "-b", "feature"]);
     std::fs::write(repo.path().join("source.csv"), clean_csv(30.0)).unwrap();
-    git(&["commit", "-qam", "taller"]);
+    common::git(repo.path(), &["commit", "-qam", "taller"]);
     let report = state.path().join("report.md");
     let (out, text) = mlci(
         repo.path(),
@@ -186,7 +177,7 @@ fn drift_is_measured_against_the_base_branch_last_run_and_a_shifted_distribution
 
     // The same data as main's: no drift.
     std::fs::write(repo.path().join("source.csv"), clean_csv(0.0)).unwrap();
-    git(&["commit", "-qam", "back"]);
+    common::git(repo.path(), &["commit", "-qam", "back"]);
     let (out, text) = mlci(repo.path(), state.path(), &["run"]);
     assert!(out.status.success(), "{text}");
     assert!(text.contains("no drift from the baseline run"), "{text}");

@@ -54,20 +54,10 @@ fn user_repo(workflow: &str) -> tempfile::TempDir {
 
 /// `mlci run` with no path: it reads `.github/workflows/`.
 fn mlci_run(dir: &Path, extra: &[&str]) -> (Output, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_mlci"))
-        .arg("run")
-        .args(extra)
-        .current_dir(dir)
-        .env("CI", "true")
-        .env("MLCI_CACHE_DIR", dir.join(".cache"))
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output, text)
+    let args: Vec<&str> = std::iter::once("run")
+        .chain(extra.iter().copied())
+        .collect();
+    mlci(dir, &args)
 }
 
 fn ensure_image() {

@@ -5,7 +5,7 @@
 //! step cache inside called jobs, and a remote workflow from the action cache.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 mod common;
 
@@ -260,16 +260,6 @@ fn a_failed_call_fails_the_calling_job_and_skips_what_needs_it() {
     assert!(text.contains("[report] skipped"), "{text}");
 }
 
-fn git(dir: &Path, args: &[&str]) {
-    let status = Command::new("git")
-        .args(["-c", "user.email=t@t", "-c", "user.name=t"])
-        .args(args)
-        .current_dir(dir)
-        .status()
-        .unwrap();
-    assert!(status.success(), "git {args:?}");
-}
-
 #[test]
 fn a_remote_workflow_comes_from_the_action_cache() {
     common::ensure_runner_image();
@@ -279,10 +269,10 @@ fn a_remote_workflow_comes_from_the_action_cache() {
         (".github/workflows/train.yml", CALLED),
         ("params.txt", "x\n"),
     ]);
-    git(source.path(), &["branch", "-M", "main"]);
+    common::git(source.path(), &["branch", "-M", "main"]);
     std::fs::create_dir_all(remotes.path().join("octo")).unwrap();
     let bare = remotes.path().join("octo/ml.git");
-    git(
+    common::git(
         source.path(),
         &["clone", "-q", "--bare", ".", bare.to_str().unwrap()],
     );

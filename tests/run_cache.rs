@@ -3,7 +3,7 @@
 //! restored, whether a container started, and the files in the working tree.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 mod common;
 use common::git_repo as repo_with;
@@ -16,19 +16,7 @@ fn ensure_image() {
 }
 
 fn mlci(dir: &Path, cache: &Path, args: &[&str]) -> (Output, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_mlci"))
-        .args(args)
-        .current_dir(dir)
-        .env("CI", "true")
-        .env("MLCI_CACHE_DIR", cache)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output, text)
+    common::mlci_with(dir, &[("MLCI_CACHE_DIR", cache.as_os_str())], args)
 }
 
 /// Prepare a dataset, then train on it; as a user's pipeline would.

@@ -3,6 +3,7 @@
 //! and the report reaches the local GitHub API stand-in inside a simulated
 //! `pull_request` event.
 
+mod common;
 mod github_server;
 
 use github_server::{GithubServer, OWNER, REPO};
@@ -28,31 +29,11 @@ gates:
   loss: "< 0.5"
 "#;
 
-fn git(dir: &Path, args: &[&str]) {
-    let status = Command::new("git")
-        .args(["-c", "user.email=t@t", "-c", "user.name=t"])
-        .args(args)
-        .current_dir(dir)
-        .status()
-        .unwrap();
-    assert!(status.success(), "git {args:?}");
-}
-
 fn mlci(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (Output, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_mlci"))
-        .args(args)
-        .current_dir(dir)
-        .env("CI", "true")
-        .env("MLCI_CACHE_DIR", dir.join(".cache"))
-        .envs(env.iter().copied())
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output, text)
+    let cache = dir.join(".cache");
+    let mut vars: Vec<(&str, &std::ffi::OsStr)> = vec![("MLCI_CACHE_DIR", cache.as_os_str())];
+    vars.extend(env.iter().map(|(k, v)| (*k, std::ffi::OsStr::new(v))));
+    common::mlci_with(dir, &vars, args)
 }
 
 #[test]
@@ -66,10 +47,10 @@ fn a_pull_request_run_is_compared_with_main_gated_and_reported_as_one_comment() 
     std::fs::write(repo.join("wf.yml"), WORKFLOW).unwrap();
     std::fs::write(repo.join("params.yaml"), "accuracy: 0.91\n").unwrap();
     std::fs::write(repo.join(".gitignore"), ".cache/\n.mlci/\nmetrics.json\n").unwrap();
-    git(repo, &["init", "-q"]);
-    git(repo, &["checkout", "-q", "-b", "main"]);
-    git(repo, &["add", "-A"]);
-    git(repo, &["commit", "-qm", "baseline"]);
+    common::git(repo, &["init", "-q"]);
+    common::git(repo, &["checkout", "-q", "-b", "main"]);
+    common::git(repo, &["add", "-A"]);
+    common::git(repo, &["commit", "-qm", "baseline"]);
 
     // On main: recorded; no baseline yet, so the relative gate has nothing to fail on.
     let (output, text) = mlci(repo, &["run", "wf.yml"], &[]);
@@ -77,9 +58,9 @@ fn a_pull_request_run_is_compared_with_main_gated_and_reported_as_one_comment() 
     assert!(text.contains("pass accuracy >= base - 0.01"), "{text}");
 
     // A pull request that makes the model worse.
-    git(repo, &["checkout", "-q", "-b", "feature"]);
+    common::git(repo, &["checkout", "-q", "-b", "feature"]);
     std::fs::write(repo.join("params.yaml"), "accuracy: 0.85\n").unwrap();
-    git(repo, &["commit", "-qam", "worse"]);
+    common::git(repo, &["commit", "-qam", "worse"]);
     let server = GithubServer::start(TOKEN);
     let event = repo.join(".mlci-event.json");
     let head = String::from_utf8(

@@ -145,23 +145,6 @@ fn sigint(pid: u32) {
     assert!(status.success());
 }
 
-/// The containers, networks and volumes labelled with this run, right now.
-fn objects_now(run_id: &str) -> Vec<String> {
-    let label = format!("label=dev.mlci.run={run_id}");
-    let mut found = Vec::new();
-    for kind in [
-        &["ps", "-aq"][..],
-        &["network", "ls", "-q"],
-        &["volume", "ls", "-q"],
-    ] {
-        let mut args = kind.to_vec();
-        args.extend(["--filter", &label]);
-        let out = common::docker(&args).unwrap();
-        found.extend(out.lines().map(|id| format!("{} {id}", kind[0])));
-    }
-    found
-}
-
 fn write(dir: &Path, rel: &str, text: &str) {
     let path = dir.join(rel);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -259,7 +242,7 @@ fn ctrl_c_while_the_pipeline_runs_stops_it_and_leaves_no_container() {
     write(dir, "data/train.csv", "v2\n");
     watch.wait_for("[train] step-started");
     // The run's container exists while its step runs: the check below can fail.
-    assert!(!objects_now(&run_id).is_empty());
+    assert!(!common::run_objects(&run_id).is_empty());
     let interrupted_at = Instant::now();
     assert_eq!(watch.interrupt(), Some(130), "{}", watch.log());
     assert!(interrupted_at.elapsed() < Duration::from_secs(60));
@@ -376,8 +359,8 @@ fn a_bad_cron_is_an_error_with_line_and_column_before_any_container() {
         );
         assert!(!String::from_utf8_lossy(&output.stdout).contains("ready"));
     }
-    assert!(objects_now(&prefix).is_empty());
-    assert!(objects_now(&format!("{prefix}-1")).is_empty());
+    assert!(common::run_objects(&prefix).is_empty());
+    assert!(common::run_objects(&format!("{prefix}-1")).is_empty());
 }
 
 #[test]
@@ -395,7 +378,7 @@ fn a_second_ctrl_c_leaves_no_container_either() {
     let run_id = format!("{}-1", watch.run_id);
     write(dir, "data/train.csv", "v2\n");
     watch.wait_for("[train] step-started");
-    assert!(!objects_now(&run_id).is_empty());
+    assert!(!common::run_objects(&run_id).is_empty());
     sigint(watch.child.id());
     watch.wait_for("[watch] interrupted: stopping train.yml");
     assert_eq!(watch.interrupt(), Some(130), "{}", watch.log());

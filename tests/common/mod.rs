@@ -338,19 +338,21 @@ pub fn git_repo(files: &[(&str, &str)]) -> tempfile::TempDir {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, text).unwrap();
     }
-    let git = |args: &[&str]| {
-        let status = Command::new("git")
-            .args(["-c", "user.email=t@t", "-c", "user.name=t"])
-            .args(args)
-            .current_dir(dir.path())
-            .status()
-            .unwrap();
-        assert!(status.success(), "git {args:?}");
-    };
-    git(&["init", "-q"]);
-    git(&["add", "-A"]);
-    git(&["commit", "-qm", "init"]);
+    git(dir.path(), &["init", "-q"]);
+    git(dir.path(), &["add", "-A"]);
+    git(dir.path(), &["commit", "-qm", "init"]);
     dir
+}
+
+/// `git ARGS` in `dir` as a test user; panics when git fails.
+pub fn git(dir: &Path, args: &[&str]) {
+    let status = Command::new("git")
+        .args(["-c", "user.email=t@t", "-c", "user.name=t"])
+        .args(args)
+        .current_dir(dir)
+        .status()
+        .unwrap();
+    assert!(status.success(), "git {args:?}");
 }
 
 /// The containers, networks and volumes that the engine still holds of a
@@ -373,7 +375,8 @@ pub fn until_settled<T>(mut list: impl FnMut() -> Vec<T>) -> Vec<T> {
     }
 }
 
-fn run_objects(run_id: &str) -> Vec<String> {
+/// The containers, networks and volumes labelled with this run, right now.
+pub fn run_objects(run_id: &str) -> Vec<String> {
     let label = format!("label=dev.mlci.run={run_id}");
     let mut found = Vec::new();
     for kind in [
