@@ -53,6 +53,37 @@ pub enum Command {
     /// directories in the cache once the run's process has exited.
     #[command(name = "__remove-run-objects", hide = true)]
     RemoveRunObjects(RemoveRunObjectsArgs),
+    /// The far end of a cluster executor: runs inside a job's container (a
+    /// Kubernetes pod, a Slurm job) and carries out the steps that `mlci run
+    /// --executor k8s|slurm` leaves in its mailbox.
+    #[command(hide = true)]
+    Agent(AgentArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AgentArgs {
+    /// `s3://bucket/prefix` or `file:///directory`.
+    #[arg(long)]
+    pub mailbox: String,
+}
+
+/// Where `mlci run --executor k8s|slurm` puts jobs.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ClusterArgs {
+    /// With --executor k8s: the namespace of the Jobs, pods and Secrets.
+    #[arg(long, env = "MLCI_K8S_NAMESPACE", default_value = "default")]
+    pub namespace: String,
+    /// With --executor k8s: the image whose /mlci is copied into each pod as
+    /// the agent [default: mlci/agent:<this version>].
+    #[arg(long, env = "MLCI_AGENT_IMAGE", value_name = "IMAGE")]
+    pub agent_image: Option<String>,
+    /// With --executor slurm: a directory on the file system that the nodes
+    /// share with this machine (mailboxes, job output) [default: <cache dir>/slurm].
+    #[arg(long, env = "MLCI_SLURM_DIR", value_name = "DIR")]
+    pub slurm_dir: Option<PathBuf>,
+    /// With --executor slurm: the partition [default: the cluster's default].
+    #[arg(long, value_name = "NAME")]
+    pub partition: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -318,6 +349,16 @@ pub struct RunArgs {
     /// The run store [default: $MLCI_DB, else .mlci/runs.db]
     #[arg(long, value_name = "FILE")]
     pub db: Option<PathBuf>,
+    /// Where the jobs run: docker (this machine's engine), k8s (one Kubernetes
+    /// Job per job), slurm (one sbatch per job).
+    #[arg(long, value_name = "EXECUTOR", default_value = "docker", value_parser = crate::executor::ExecutorKind::parse)]
+    pub executor: crate::executor::ExecutorKind,
+    /// With --executor k8s: print every job's manifests (Secret values
+    /// hidden) and start nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
 }
 
 #[derive(Debug, clap::Args)]

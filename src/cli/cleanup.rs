@@ -8,6 +8,7 @@
 //! the cache. After Ctrl-C, or when it cannot be started, mlci waits itself.
 
 use super::args::RemoveRunObjectsArgs;
+use crate::executor::any::AnyBackend;
 use crate::executor::docker::{DockerBackend, RunObjects};
 use crate::run::RunCleanup;
 use std::path::PathBuf;
@@ -17,7 +18,7 @@ use std::time::{Duration, Instant};
 /// Waits for the runs' removals (`wait`: after Ctrl-C or an error), or
 /// hands them on.
 pub(super) async fn finish(
-    cleanups: Vec<RunCleanup<DockerBackend>>,
+    cleanups: Vec<RunCleanup<AnyBackend>>,
     wait: bool,
     cache_dir: Option<PathBuf>,
 ) {
@@ -27,7 +28,12 @@ pub(super) async fn finish(
             continue;
         }
         cleanup.settle().await;
-        let objects = match cleanup.backend().run_objects(cleanup.run_id()).await {
+        // A cluster's jobs are ended by the run itself, waiting.
+        let Some(docker) = cleanup.backend().docker() else {
+            cleanup.wait().await;
+            continue;
+        };
+        let objects = match docker.run_objects(cleanup.run_id()).await {
             Ok(objects) => objects,
             Err(_) => {
                 cleanup.wait().await;

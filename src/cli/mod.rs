@@ -4,10 +4,12 @@
 //! Exit status follows DESIGN.md (see [`exit`]): 0 when everything passed, 1
 //! when a job or gate failed, 2 when the workflow or the command line is invalid.
 
+mod agent;
 mod args;
 mod cache;
 mod cleanup;
 mod data;
+mod dry_run;
 pub mod exit;
 mod images;
 mod lineage;
@@ -52,5 +54,6 @@ pub fn main() -> ExitCode {
         Command::Data(command) => data::data(command),
         Command::Watch(args) => watch::watch(args),
         Command::RemoveRunObjects(args) => cleanup::remove_run_objects(args),
+        Command::Agent(args) => agent::agent(args),
     }
 }

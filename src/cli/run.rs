@@ -32,6 +32,11 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
         eprintln!("error: no workflow to run");
         return ExitCode::from(EXIT_INVALID);
     }
+    if let Err(code) = check_executor(&args, &loaded) {
+        return code;
+    }
+    let executor = Executor::from_args(&args);
+    let dry_run = args.dry_run;
     let mode = match crate::github::PublishMode::parse(&args.publish_to) {
         Ok(mode) => mode,
         Err(error) => {
@@ -110,6 +115,9 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
         }),
         dataset_baselines: Default::default(),
     };
+    if dry_run {
+        return super::dry_run::print_manifests(&executor.kube, loaded, &options);
+    }
     let run_id = options.run_id.clone();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
@@ -125,6 +133,7 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
             // First Ctrl-C: cancel steps (always() cleanup still runs); second: leave now.
             let cancel = cancel.clone();
             let interrupted = interrupted.clone();
+            let executor = executor.clone();
             tokio::spawn(async move {
                 let mut terminate =
                     tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
@@ -145,7 +154,7 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
                         cancel.cancel();
                     } else {
                         eprintln!("removing the run's containers now");
-                        if let Ok(backend) = crate::executor::docker::DockerBackend::connect().await {
+                        if let Ok(backend) = executor.connect().await {
                             use crate::executor::Backend;
                             let removal = backend.remove_run(&run_id);
                             let _ = tokio::time::timeout(std::time::Duration::from_secs(30), removal).await;
@@ -161,7 +170,7 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
         let mut cleanups = Vec::new();
         for workflow in loaded {
             let started_at = crate::record::now_ms();
-            let backend = match crate::executor::docker::DockerBackend::connect().await {
+            let backend = match executor.connect().await {
                 Ok(backend) => backend,
                 Err(error) => {
                     eprintln!("error: {error}");
@@ -390,4 +399,99 @@ async fn register_models(
         eprintln!("{line}{alias}");
     }
     outcomes
+}
+
+/// What `--executor` cannot do in these workflows, as errors with their
+/// place (exit 2 before anything starts); and what a cluster needs.
+fn check_executor(
+    args: &RunArgs,
+    loaded: &[crate::workflow::LoadedWorkflow],
+) -> Result<(), ExitCode> {
+    use crate::executor::ExecutorKind;
+    let mut invalid = false;
+    for workflow in loaded {
+        let files = std::iter::once(workflow).chain(workflow.called.iter().map(|(_, w)| w));
+        for file in files {
+            for diagnostic in
+                crate::plan::executor_support::check(&file.workflow, &file.file, args.executor)
+            {
+                eprint!("{}", file.file.render(&diagnostic));
+                invalid = true;
+            }
+        }
+    }
+    if args.dry_run && args.executor != ExecutorKind::Kubernetes {
+        eprintln!("error: --dry-run prints Kubernetes manifests: give it with --executor k8s");
+        invalid = true;
+    }
+    if args.executor == ExecutorKind::Kubernetes && args.cache.cache_remote.is_none() {
+        eprintln!(
+            "error: --executor k8s moves the workspace and the outputs of jobs through S3: give --cache-remote s3://BUCKET/PREFIX (or MLCI_CACHE_REMOTE)"
+        );
+        invalid = true;
+    }
+    if invalid {
+        return Err(ExitCode::from(EXIT_INVALID));
+    }
+    Ok(())
+}
+
+/// How to reach the executor `--executor` names.
+#[derive(Clone)]
+pub(super) struct Executor {
+    kind: crate::executor::ExecutorKind,
+    kube: crate::executor::k8s::manifests::KubeSettings,
+    slurm: crate::executor::slurm::SlurmConfig,
+}
+
+impl Executor {
+    fn from_args(args: &RunArgs) -> Executor {
+        let cache_dir = args.cache.dir();
+        Executor {
+            kind: args.executor,
+            kube: kube_settings(args),
+            slurm: crate::executor::slurm::SlurmConfig {
+                shared_dir: args
+                    .cluster
+                    .slurm_dir
+                    .clone()
+                    .unwrap_or_else(|| cache_dir.join("slurm")),
+                partition: args.cluster.partition.clone(),
+                agent: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("mlci")),
+            },
+        }
+    }
+
+    async fn connect(
+        &self,
+    ) -> Result<crate::executor::any::AnyBackend, crate::executor::ExecError> {
+        use crate::executor::ExecutorKind;
+        use crate::executor::any::AnyBackend;
+        Ok(match self.kind {
+            ExecutorKind::Docker => {
+                AnyBackend::Docker(crate::executor::docker::DockerBackend::connect().await?)
+            }
+            ExecutorKind::Slurm => AnyBackend::Slurm(
+                crate::executor::slurm::SlurmBackend::connect(self.slurm.clone()).await?,
+            ),
+            ExecutorKind::Kubernetes => AnyBackend::Kube(
+                crate::executor::k8s::KubeBackend::connect(self.kube.clone()).await?,
+            ),
+        })
+    }
+}
+
+/// The Kubernetes executor's settings from the command line.
+fn kube_settings(args: &RunArgs) -> crate::executor::k8s::manifests::KubeSettings {
+    crate::executor::k8s::manifests::KubeSettings {
+        namespace: args.cluster.namespace.clone(),
+        agent_image: args
+            .cluster
+            .agent_image
+            .clone()
+            .unwrap_or_else(|| format!("mlci/agent:{}", env!("CARGO_PKG_VERSION"))),
+        mailbox_root: args.cache.cache_remote.clone().unwrap_or_default(),
+        s3: crate::executor::remote::S3Access::from_controller_env(),
+        ttl_after_finished: 600,
+    }
 }

@@ -14,8 +14,13 @@
 //! [`ContainerOptions`] ([`options`]); each backend translates that model
 //! into its own configuration (Docker's is `docker::container_config`).
 
+pub mod any;
 pub mod docker;
+pub mod dry_run;
+pub mod k8s;
 pub mod options;
+pub mod remote;
+pub mod slurm;
 
 pub use options::{ContainerOptions, GpuRequest, OptionsError};
 
@@ -63,6 +68,12 @@ pub struct JobSpec {
     /// workspace and temp directory there as bind mounts instead of copies,
     /// and [`JobEnv::host_path`] tells where. The caller removes it.
     pub host_dir: Option<PathBuf>,
+    /// The job's `timeout-minutes`: a cluster executor makes it the limit of
+    /// the cluster's job (Slurm's `--time`, Kubernetes' `activeDeadlineSeconds`).
+    pub timeout: Option<Duration>,
+    /// The run's secrets by name, for a backend that must hand them to the
+    /// far end through its own secret store rather than in requests.
+    pub secrets: BTreeMap<String, String>,
 }
 
 /// A `services:` entry.
@@ -286,4 +297,34 @@ pub struct RunningService {
     /// container port → host port
     pub ports: BTreeMap<String, String>,
     pub network: String,
+}
+
+/// Where `mlci run --executor` runs jobs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExecutorKind {
+    Docker,
+    Kubernetes,
+    Slurm,
+}
+
+impl ExecutorKind {
+    pub fn parse(text: &str) -> Result<ExecutorKind, String> {
+        match text {
+            "docker" => Ok(ExecutorKind::Docker),
+            "k8s" | "kubernetes" => Ok(ExecutorKind::Kubernetes),
+            "slurm" => Ok(ExecutorKind::Slurm),
+            other => Err(format!(
+                "unknown executor `{other}`: expected docker, k8s or slurm"
+            )),
+        }
+    }
+
+    /// The name `--executor` takes.
+    pub fn flag(self) -> &'static str {
+        match self {
+            ExecutorKind::Docker => "docker",
+            ExecutorKind::Kubernetes => "k8s",
+            ExecutorKind::Slurm => "slurm",
+        }
+    }
 }

@@ -15,6 +15,7 @@
 mod build;
 pub mod call_scope;
 pub mod calls;
+pub mod executor_support;
 pub mod graph;
 pub mod matrix;
 pub mod schedule;

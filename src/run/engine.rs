@@ -67,13 +67,116 @@ impl<B: Backend> RunCleanup<B> {
     }
 }
 
+/// A run set up and not started: its plan, the jobs selected (`-j`), and
+/// what every job shares.
+struct Prepared<B: Backend> {
+    shared: Arc<Shared<B>>,
+    plan: Plan,
+    selected: Vec<bool>,
+    phases: RunPhases,
+    /// The workspace snapshot, removed when the run is over.
+    snapshot: tempfile::TempDir,
+}
+
 /// Runs a workflow that `workflow::parse` accepted.
 pub async fn run<B: Backend + 'static>(
     backend: B,
-    mut workflow: LoadedWorkflow,
+    workflow: LoadedWorkflow,
     options: RunOptions,
     cancel: CancellationToken,
 ) -> Result<RunOutput<B>, String> {
+    let Prepared {
+        shared,
+        plan,
+        selected,
+        mut phases,
+        snapshot: _snapshot,
+    } = prepare(backend, workflow, options)?;
+    let reports = schedule(shared.clone(), plan, selected, cancel.clone()).await;
+    // Outputs end up in the working tree, as DVC leaves them, while the
+    // engine removes the last job containers.
+    if shared.cache.is_some() {
+        let checkout_started = Instant::now();
+        let (cache_shared, repo) = (shared.clone(), shared.options.repo.clone());
+        let finished = tokio::task::spawn_blocking(move || {
+            cache_shared
+                .cache
+                .as_ref()
+                .map(|c| c.finish(&repo))
+                .unwrap_or_default()
+        })
+        .await;
+        match finished {
+            Ok(warnings) => {
+                for warning in warnings {
+                    eprintln!("warning: {warning}");
+                }
+            }
+            Err(error) => eprintln!("warning: leaving the outputs in the working tree: {error}"),
+        }
+        phases.checkout = checkout_started.elapsed();
+    }
+    // Whatever happened, nothing of this run stays on the engine: the
+    // caller waits for that, or hands it on (see `RunCleanup`).
+    Ok(RunOutput {
+        jobs: reports,
+        phases,
+        info: shared.info.clone(),
+        cleanup: RunCleanup { shared },
+    })
+}
+
+/// One job instance of a dry run: its name, and its container request or
+/// why there is none yet.
+pub type PlannedSpec = (String, Result<crate::executor::JobSpec, String>);
+
+/// The container request of every job instance the run would start, in
+/// plan order, as the job would make it with no outputs from its needs yet
+/// (`mlci run --dry-run`); a job whose matrix comes from its needs is named
+/// with the reason instead.
+pub fn planned_specs<B: Backend + 'static>(
+    backend: B,
+    workflow: LoadedWorkflow,
+    options: RunOptions,
+) -> Result<Vec<PlannedSpec>, String> {
+    let prepared = prepare(backend, workflow, options)?;
+    let mut specs = Vec::new();
+    for (planned, chosen) in prepared.plan.jobs.iter().zip(&prepared.selected) {
+        let gathers = prepared
+            .shared
+            .workflow
+            .workflow
+            .job(&planned.id)
+            .is_some_and(|job| job.called.is_some());
+        // A job that calls a reusable workflow starts nothing of its own.
+        if !*chosen || gathers {
+            continue;
+        }
+        if planned.deferred.is_some() {
+            specs.push((
+                planned.id.clone(),
+                Err("its matrix comes from the outputs of its needs: its manifests are made when it starts".to_string()),
+            ));
+            continue;
+        }
+        for index in 0..planned.instances.len() {
+            let name = planned.instances[index].name.clone();
+            specs.push((
+                name,
+                super::job::instance_spec(&prepared.shared, planned, index),
+            ));
+        }
+    }
+    Ok(specs)
+}
+
+/// Everything before the first job: the plan, the workspace snapshot, the
+/// cache, the state the jobs share.
+fn prepare<B: Backend + 'static>(
+    backend: B,
+    mut workflow: LoadedWorkflow,
+    options: RunOptions,
+) -> Result<Prepared<B>, String> {
     let info = github::git_info(&options.repo);
     let given_inputs: Object = options
         .inputs
@@ -184,37 +287,12 @@ pub async fn run<B: Backend + 'static>(
         ahead: Ahead::new(candidates, dependents),
         me: me.clone(),
     });
-    let reports = schedule(shared.clone(), plan, selected, cancel.clone()).await;
-    // Outputs end up in the working tree, as DVC leaves them, while the
-    // engine removes the last job containers.
-    if shared.cache.is_some() {
-        let checkout_started = Instant::now();
-        let (cache_shared, repo) = (shared.clone(), shared.options.repo.clone());
-        let finished = tokio::task::spawn_blocking(move || {
-            cache_shared
-                .cache
-                .as_ref()
-                .map(|c| c.finish(&repo))
-                .unwrap_or_default()
-        })
-        .await;
-        match finished {
-            Ok(warnings) => {
-                for warning in warnings {
-                    eprintln!("warning: {warning}");
-                }
-            }
-            Err(error) => eprintln!("warning: leaving the outputs in the working tree: {error}"),
-        }
-        phases.checkout = checkout_started.elapsed();
-    }
-    // Whatever happened, nothing of this run stays on the engine: the
-    // caller waits for that, or hands it on (see `RunCleanup`).
-    Ok(RunOutput {
-        jobs: reports,
+    Ok(Prepared {
+        shared,
+        plan,
+        selected,
         phases,
-        info: shared.info.clone(),
-        cleanup: RunCleanup { shared },
+        snapshot: snapshot_dir,
     })
 }
 

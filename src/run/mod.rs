@@ -29,7 +29,7 @@ mod step;
 pub mod workspace;
 
 pub use actions::fetch_repository;
-pub use engine::{RunCleanup, RunOutput, run};
+pub use engine::{PlannedSpec, RunCleanup, RunOutput, planned_specs, run};
 pub use recording::{RunFacts, RunSubject, run_record, run_subject};
 pub use report::{JobReport, StepReport};
 pub use shared::{CacheConfig, RunOptions, new_run_id};

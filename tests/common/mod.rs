@@ -208,6 +208,8 @@ pub fn spec(run_id: &str, job: &str, workspace: &Path, options: &str) -> JobSpec
         files: vec![],
         allow_privileged: false,
         host_dir: None,
+        timeout: None,
+        secrets: Default::default(),
     }
 }
 

@@ -402,3 +402,29 @@ impl Drop for Spinner<'_> {
         self.0.job_finished(self.1);
     }
 }
+
+/// The container request instance `index` of a planned job would make now,
+/// for `mlci run --dry-run`: the jobs it needs have not run, so their
+/// outputs are empty.
+pub(crate) fn instance_spec<B: Backend + 'static>(
+    shared: &Shared<B>,
+    planned: &PlannedJob,
+    index: usize,
+) -> Result<crate::executor::JobSpec, String> {
+    let job = shared
+        .workflow
+        .workflow
+        .job(&planned.id)
+        .ok_or_else(|| format!("no job `{}`", planned.id))?;
+    let (needs, status) = shared.finished.needs_context(job);
+    let workspace = workspace_path(shared);
+    let mut scope = JobScope {
+        contexts: job_contexts(shared, planned, index, needs, &workspace),
+        status,
+        workspace: Some(shared.snapshot.clone()),
+    };
+    if let Some(frame) = &job.call {
+        call::enter_call(shared, frame, &mut scope)?;
+    }
+    job_spec(shared, job, &scope, &planned.instances[index], &workspace)
+}

@@ -1,0 +1,171 @@
+//! The batch script of one job: `sbatch` options from what the job asks
+//! for, and a body that runs the job's image with `mlci agent` as its
+//! process ("srun with the Docker image where the site allows it").
+
+use crate::executor::{JobSpec, LABEL_JOB, LABEL_RUN};
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// Where a job's files live on the shared file system.
+#[derive(Clone, Debug)]
+pub struct JobDirs {
+    /// `<shared>/<run>/<job key>`: the mailbox, the output, the secrets.
+    pub root: std::path::PathBuf,
+}
+
+impl JobDirs {
+    pub fn mailbox(&self) -> std::path::PathBuf {
+        self.root.join("mailbox")
+    }
+    pub fn output(&self) -> std::path::PathBuf {
+        self.root.join("slurm.out")
+    }
+    pub fn secrets(&self) -> std::path::PathBuf {
+        self.root.join("secrets.json")
+    }
+    pub fn script(&self) -> std::path::PathBuf {
+        self.root.join("job.sbatch")
+    }
+}
+
+/// The Slurm job name of every job of a run: `scancel --name` ends them all.
+pub fn slurm_job_name(run_id: &str) -> String {
+    format!("mlci-{run_id}")
+}
+
+/// The name of the job's container on the node.
+pub fn container_name(run_id: &str, key: &str) -> String {
+    format!("mlci-{run_id}-{key}")
+}
+
+/// `timeout-minutes` as Slurm's `--time` (whole minutes, rounded up).
+pub fn time_limit(spec: &JobSpec) -> Option<u64> {
+    spec.timeout.map(|t| t.as_secs().div_ceil(60).max(1))
+}
+
+/// The GPUs the job asks for by count (`--gpus N`); `--gpus all` and named
+/// devices are refused at plan time (see `executor::cluster`).
+pub fn gpu_count(spec: &JobSpec) -> Option<i64> {
+    spec.options
+        .gpus
+        .iter()
+        .filter_map(|g| g.count)
+        .filter(|n| *n > 0)
+        .max()
+}
+
+/// The whole batch script.
+pub fn script(
+    spec: &JobSpec,
+    key: &str,
+    dirs: &JobDirs,
+    agent: &Path,
+    partition: Option<&str>,
+) -> String {
+    let mut s = String::from("#!/bin/bash\n");
+    let mut directive = |line: String| {
+        let _ = writeln!(s, "#SBATCH {line}");
+    };
+    directive(format!("--job-name={}", slurm_job_name(&spec.run_id)));
+    directive(format!("--comment={}", one_line(&spec.job_name)));
+    directive(format!("--output={}", dirs.output().display()));
+    directive("--nodes=1".into());
+    directive("--ntasks=1".into());
+    if let Some(partition) = partition {
+        directive(format!("--partition={partition}"));
+    }
+    if let Some(minutes) = time_limit(spec) {
+        directive(format!("--time={minutes}"));
+    }
+    if let Some(gpus) = gpu_count(spec) {
+        directive(format!("--gres=gpu:{gpus}"));
+    }
+    if let Some(nano) = spec.options.nano_cpus {
+        directive(format!(
+            "--cpus-per-task={}",
+            (nano as u64).div_ceil(1_000_000_000)
+        ));
+    }
+    if let Some(bytes) = spec.options.memory {
+        directive(format!("--mem={}M", (bytes as u64).div_ceil(1 << 20)));
+    }
+    let name = container_name(&spec.run_id, key);
+    let mut run = vec![
+        "docker run --rm".to_string(),
+        format!("--name {name}"),
+        format!("--label {LABEL_RUN}={}", quote(&spec.run_id)),
+        format!("--label {LABEL_JOB}={}", quote(&spec.job_name)),
+        // Slurm nodes share the host's network; S3 and the job's own ports
+        // are reached as from any other process of the job.
+        "--network host".to_string(),
+        "\"${gpus[@]}\"".to_string(),
+    ];
+    if let Some(shm) = spec.options.shm_size {
+        run.push(format!("--shm-size {shm}"));
+    }
+    if let Some(bytes) = spec.options.memory {
+        run.push(format!("--memory {bytes}"));
+    }
+    if let Some(nano) = spec.options.nano_cpus {
+        run.push(format!("--cpus {}", nano as f64 / 1e9));
+    }
+    for (key, value) in &spec.env {
+        run.push(format!("-e {}", quote(&format!("{key}={value}"))));
+    }
+    for var in &spec.options.env {
+        run.push(format!("-e {}", quote(var)));
+    }
+    for volume in spec.volumes.iter().chain(&spec.options.volumes) {
+        run.push(format!("-v {}", quote(volume)));
+    }
+    let root = dirs.root.display().to_string();
+    run.push(format!("-v {}", quote(&format!("{root}:{root}"))));
+    run.push(format!(
+        "-v {}",
+        quote(&format!("{}:/usr/local/bin/mlci-agent:ro", agent.display()))
+    ));
+    run.push(format!(
+        "-e MLCI_AGENT_SECRETS_FILE={}",
+        quote(&dirs.secrets().display().to_string())
+    ));
+    run.push("--entrypoint /usr/local/bin/mlci-agent".to_string());
+    run.push(quote(&spec.image));
+    run.push(format!(
+        "agent --mailbox {}",
+        quote(&format!("file://{}", dirs.mailbox().display()))
+    ));
+    let _ = write!(
+        s,
+        r#"
+# The job's container runs `mlci agent`, which takes the steps from the
+# mailbox; scancel (Ctrl-C, the time limit) removes it.
+set -u
+trap 'docker rm -f {name} >/dev/null 2>&1' EXIT
+trap 'exit 143' TERM INT
+gpus=()
+if [ -n "${{CUDA_VISIBLE_DEVICES:-}}" ]; then
+  gpus=(--gpus "\"device=$CUDA_VISIBLE_DEVICES\"")
+fi
+{} &
+wait $!
+"#,
+        run.join(" \\\n  ")
+    );
+    s
+}
+
+fn one_line(text: &str) -> String {
+    text.replace(['\n', '\r'], " ")
+}
+
+/// A word for bash, in single quotes when it needs them.
+pub fn quote(word: &str) -> String {
+    if !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@,+%".contains(c))
+    {
+        return word.to_string();
+    }
+    format!("'{}'", word.replace('\'', r"'\''"))
+}
