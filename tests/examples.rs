@@ -2,55 +2,9 @@
 //! in a fresh repository holding the workflow and the example scripts.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 mod common;
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
-/// A git repository with the examples and one workflow.
-fn user_repo(workflow: &str) -> tempfile::TempDir {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = tempfile::tempdir().unwrap();
-    copy_dir(&source.join("examples"), &dir.path().join("examples"));
-    std::fs::create_dir_all(dir.path().join(".github/workflows")).unwrap();
-    std::fs::copy(
-        source.join("workflows").join(workflow),
-        dir.path().join(".github/workflows").join(workflow),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join(".gitignore"),
-        "data/\nmodel/\nmetrics/\n.mlci/\n.cache/\n",
-    )
-    .unwrap();
-    for args in [
-        vec!["init", "-q"],
-        vec!["checkout", "-q", "-b", "main"],
-        vec!["add", "-A"],
-        vec!["commit", "-qm", "examples"],
-    ] {
-        let status = Command::new("git")
-            .args(["-c", "user.email=t@t", "-c", "user.name=t"])
-            .args(&args)
-            .current_dir(dir.path())
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-    dir
-}
 
 /// `mlci run` with no path: it reads `.github/workflows/`.
 fn mlci_run(dir: &Path, extra: &[&str]) -> (Output, String) {
@@ -70,7 +24,7 @@ fn ensure_image() {
 #[test]
 fn train_evaluate_passes_its_gates_writes_a_report_and_is_restored_the_second_time() {
     ensure_image();
-    let repo = user_repo("train-evaluate.yml");
+    let repo = common::example_repo("train-evaluate.yml");
     let (output, first) = mlci_run(repo.path(), &["--report", "report.md"]);
     assert_eq!(output.status.code(), Some(0), "{first}");
     assert!(first.contains("gates: 2 of 2 passed"), "{first}");
@@ -86,7 +40,7 @@ fn train_evaluate_passes_its_gates_writes_a_report_and_is_restored_the_second_ti
 #[test]
 fn gpu_train_falls_back_to_the_cpu_where_the_engine_has_no_gpu() {
     ensure_image();
-    let repo = user_repo("gpu-train.yml");
+    let repo = common::example_repo("gpu-train.yml");
     let (output, text) = mlci_run(repo.path(), &[]);
     assert_eq!(output.status.code(), Some(0), "{text}");
     assert!(
@@ -105,7 +59,7 @@ fn gpu_train_falls_back_to_the_cpu_where_the_engine_has_no_gpu() {
 #[test]
 fn hello_ml_trains_two_models_in_parallel() {
     ensure_image();
-    let repo = user_repo("hello-ml.yml");
+    let repo = common::example_repo("hello-ml.yml");
     let (output, text) = mlci_run(repo.path(), &[]);
     assert_eq!(output.status.code(), Some(0), "{text}");
     assert!(text.contains("[report] last accuracy 0.9"), "{text}");
@@ -119,7 +73,7 @@ fn mlci(dir: &Path, args: &[&str]) -> (Output, String) {
 #[test]
 fn registry_validates_the_data_and_promotes_only_a_better_model_to_champion() {
     ensure_image();
-    let repo = user_repo("registry.yml");
+    let repo = common::example_repo("registry.yml");
     let params = repo.path().join("examples/registry/params.yaml");
     std::fs::write(&params, "train:\n  C: 0.1\n").unwrap();
     let (output, first) = mlci_run(repo.path(), &[]);

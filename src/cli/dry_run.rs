@@ -33,7 +33,13 @@ pub(super) fn print_manifests(
                 }
             };
             key += 1;
-            let built = manifests::build(&spec, &format!("job{key}"), settings);
+            let built = match manifests::build(&spec, &format!("job{key}"), settings) {
+                Ok(built) => built,
+                Err(reason) => {
+                    eprintln!("error: {reason}");
+                    return ExitCode::from(EXIT_INVALID);
+                }
+            };
             let secret = serde_json::to_value(manifests::redacted(&built.secret))
                 .expect("manifests serialise");
             let job = serde_json::to_value(&built.job).expect("manifests serialise");

@@ -429,3 +429,50 @@ pub fn ensure_runner_image() {
         .block_on(mlci::images::ensure_test_image())
         .expect("the python-ml image");
 }
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// A git repository with the examples and one workflow of `workflows/`, as a
+/// user who copied them has.
+pub fn example_repo(workflow: &str) -> tempfile::TempDir {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&source.join("examples"), &dir.path().join("examples"));
+    std::fs::create_dir_all(dir.path().join(".github/workflows")).unwrap();
+    std::fs::copy(
+        source.join("workflows").join(workflow),
+        dir.path().join(".github/workflows").join(workflow),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join(".gitignore"),
+        "data/\nmodel/\nmetrics/\n.mlci/\n.cache/\n",
+    )
+    .unwrap();
+    for args in [
+        vec!["init", "-q"],
+        vec!["checkout", "-q", "-b", "main"],
+        vec!["add", "-A"],
+        vec!["commit", "-qm", "examples"],
+    ] {
+        let status = Command::new("git")
+            .args(["-c", "user.email=t@t", "-c", "user.name=t"])
+            .args(&args)
+            .current_dir(dir.path())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    dir
+}

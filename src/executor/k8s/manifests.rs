@@ -79,6 +79,9 @@ pub fn label_value(text: &str) -> String {
             }
         })
         .collect();
+    while value.contains("--") {
+        value = value.replace("--", "-");
+    }
     value.truncate(63);
     value
         .trim_matches(|c: char| !c.is_ascii_alphanumeric())
@@ -109,7 +112,8 @@ pub fn selector(run_id: &str, key: Option<&str>) -> String {
     }
 }
 
-pub fn build(spec: &JobSpec, key: &str, settings: &KubeSettings) -> Manifests {
+pub fn build(spec: &JobSpec, key: &str, settings: &KubeSettings) -> Result<Manifests, String> {
+    let gpus = crate::executor::slurm::batch::gpu_count(spec)?;
     let name = object_name(&spec.run_id, key);
     let labels = labels(spec, key);
     let metadata = ObjectMeta {
@@ -153,13 +157,14 @@ pub fn build(spec: &JobSpec, key: &str, settings: &KubeSettings) -> Manifests {
                     &name,
                     &secret_data,
                     &placeholders,
+                    gpus,
                 )),
             },
             ..KubeJobSpec::default()
         }),
         ..Job::default()
     };
-    Manifests { secret, job }
+    Ok(Manifests { secret, job })
 }
 
 fn pod_spec(
@@ -169,6 +174,7 @@ fn pod_spec(
     secret_name: &str,
     secret_data: &BTreeMap<String, String>,
     placeholders: &SecretPlaceholders,
+    gpus: Option<i64>,
 ) -> PodSpec {
     let mount = |name: &str, path: &str, read_only: bool| VolumeMount {
         name: name.to_string(),
@@ -247,7 +253,7 @@ fn pod_spec(
         env.push(plain_env(name, &placeholders.hide(value)));
     }
     let mut limits = BTreeMap::new();
-    if let Some(gpus) = crate::executor::slurm::batch::gpu_count(spec) {
+    if let Some(gpus) = gpus {
         limits.insert("nvidia.com/gpu".to_string(), Quantity(gpus.to_string()));
     }
     if let Some(bytes) = spec.options.memory {
@@ -294,13 +300,13 @@ fn pod_spec(
             // A native sidecar: it starts before the job's container and is
             // stopped when that one ends, so the Job completes.
             restart_policy: Some("Always".into()),
-            env: Some(
+            env: (!service.env.is_empty()).then(|| {
                 service
                     .env
                     .iter()
                     .map(|(k, v)| plain_env(k, &placeholders.hide(v)))
-                    .collect(),
-            ),
+                    .collect()
+            }),
             ports: Some(
                 service
                     .ports

@@ -159,7 +159,7 @@ impl Backend for KubeBackend {
         cancel: &CancellationToken,
     ) -> Result<Self::Env, ExecError> {
         let key = format!("job{}", self.jobs.fetch_add(1, Ordering::SeqCst) + 1);
-        let built = manifests::build(spec, &key, &self.settings);
+        let built = manifests::build(spec, &key, &self.settings).map_err(ExecError::Engine)?;
         let selector = manifests::selector(&spec.run_id, Some(&key));
         let mailbox = Mailbox::open(
             &manifests::mailbox_url(&self.settings, &spec.run_id, &key),

@@ -43,15 +43,23 @@ pub fn time_limit(spec: &JobSpec) -> Option<u64> {
     spec.timeout.map(|t| t.as_secs().div_ceil(60).max(1))
 }
 
-/// The GPUs the job asks for by count (`--gpus N`); `--gpus all` and named
-/// devices are refused at plan time (see `executor::cluster`).
-pub fn gpu_count(spec: &JobSpec) -> Option<i64> {
-    spec.options
-        .gpus
-        .iter()
-        .filter_map(|g| g.count)
-        .filter(|n| *n > 0)
-        .max()
+/// The GPUs the job asks for, by count (`--gpus N`): a cluster allocates
+/// GPUs by count, so `--gpus all` and named devices are refused (at plan
+/// time where the options are written out, else here, when the job starts).
+pub fn gpu_count(spec: &JobSpec) -> Result<Option<i64>, String> {
+    let mut count = None;
+    for gpu in &spec.options.gpus {
+        match gpu.count {
+            Some(n) if n > 0 => count = Some(count.unwrap_or(0).max(n)),
+            _ => {
+                return Err(format!(
+                    "job `{}`: a cluster allocates GPUs by count: write `--gpus N` in container.options (`{}` is Docker's)",
+                    spec.job_name, spec.options.source
+                ));
+            }
+        }
+    }
+    Ok(count)
 }
 
 /// The whole batch script.
@@ -61,7 +69,8 @@ pub fn script(
     dirs: &JobDirs,
     agent: &Path,
     partition: Option<&str>,
-) -> String {
+) -> Result<String, String> {
+    let gpus = gpu_count(spec)?;
     let mut s = String::from("#!/bin/bash\n");
     let mut directive = |line: String| {
         let _ = writeln!(s, "#SBATCH {line}");
@@ -77,7 +86,7 @@ pub fn script(
     if let Some(minutes) = time_limit(spec) {
         directive(format!("--time={minutes}"));
     }
-    if let Some(gpus) = gpu_count(spec) {
+    if let Some(gpus) = gpus {
         directive(format!("--gres=gpu:{gpus}"));
     }
     if let Some(nano) = spec.options.nano_cpus {
@@ -151,7 +160,7 @@ wait $!
 "#,
         run.join(" \\\n  ")
     );
-    s
+    Ok(s)
 }
 
 fn one_line(text: &str) -> String {

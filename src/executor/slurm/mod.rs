@@ -119,7 +119,8 @@ impl Backend for SlurmBackend {
             &dirs,
             &self.config.agent,
             self.config.partition.as_deref(),
-        );
+        )
+        .map_err(ExecError::Engine)?;
         std::fs::write(dirs.script(), &script)
             .map_err(|e| ExecError::Engine(format!("cannot write the batch script: {e}")))?;
         let job_id = queue::submit(&dirs.script()).await?;
