@@ -567,7 +567,10 @@ impl KubeServer {
         let Some(thread) = self.thread.take() else {
             return;
         };
+        // The server's runtime first (its docker CLI calls are killed with
+        // it), then whatever containers it had made.
         self.shared.stop.notify_one();
+        let _ = thread.join();
         let ids = self.docker_ps(true);
         if !ids.is_empty() {
             let _ = std::process::Command::new("docker")
@@ -575,7 +578,6 @@ impl KubeServer {
                 .args(&ids)
                 .output();
         }
-        let _ = thread.join();
     }
 }
 
@@ -904,12 +906,12 @@ fn pod_spec_problems(spec: &Value, field: &str) -> Vec<(String, String)> {
         .unwrap_or_default();
     let containers = spec["containers"].as_array().cloned().unwrap_or_default();
     if containers.is_empty() {
-        problems.push((
-            format!("{field}.containers"),
-            "Required value".to_string(),
-        ));
+        problems.push((format!("{field}.containers"), "Required value".to_string()));
     }
-    let init = spec["initContainers"].as_array().cloned().unwrap_or_default();
+    let init = spec["initContainers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let mut names = Vec::new();
     for (list, items) in [("containers", &containers), ("initContainers", &init)] {
         for (i, c) in items.iter().enumerate() {
@@ -1073,7 +1075,7 @@ async fn handle(request: Request<Incoming>, shared: Arc<Shared>) -> Response<Bod
     });
     let builder = Response::builder()
         .status(StatusCode::from_u16(code).unwrap())
-        .header("audit-id", format!("{:08x}-stand-in-{serial}", shared.id))
+        .header("audit-id", format!("{}-stand-in-{serial}", shared.id))
         .header("cache-control", "no-cache, private");
     match reply {
         Reply::Json(_, value, extra) => {
@@ -1223,18 +1225,22 @@ fn resource_route(
         }
         ("POST", [], Some(ns)) => create_reply(shared, kind, ns, body),
         ("DELETE", [], Some(ns)) => delete_collection_reply(shared, kind, ns, q, body),
-        ("GET", [name], Some(ns)) => Ok(shared.with(|s| {
-            match s.objects.get(&(kind, ns.to_string(), name.to_string())) {
-                Some(v) => ok(v.clone()),
-                None => not_found_object(kind, name),
-            }
-        })),
+        ("GET", [name], Some(ns)) => {
+            Ok(shared.with(
+                |s| match s.objects.get(&(kind, ns.to_string(), name.to_string())) {
+                    Some(v) => ok(v.clone()),
+                    None => not_found_object(kind, name),
+                },
+            ))
+        }
         ("DELETE", [name], Some(ns)) => delete_one_reply(shared, kind, ns, name, q, body),
         ("GET", [name, "log"], Some(ns)) if kind == Kind::Pod => log_reply(shared, ns, name, q),
         (_, [] | [_], _) => Ok(status(
             405,
             "MethodNotAllowed",
-            format!("the server does not allow this method on the requested resource (the stand-in serves no {method} here)"),
+            format!(
+                "the server does not allow this method on the requested resource (the stand-in serves no {method} here)"
+            ),
             None,
         )),
         _ => Ok(not_found_path()),
@@ -1371,9 +1377,7 @@ impl Filter {
                 ("spec.nodeName", Kind::Pod) => "/spec/nodeName",
                 ("type", Kind::Secret) => "/type",
                 (field, _) => {
-                    return Err(bad_request(format!(
-                        "field label not supported: {field}"
-                    )));
+                    return Err(bad_request(format!("field label not supported: {field}")));
                 }
             };
             fields.push((pointer.to_string(), value.trim().to_string(), equal));
@@ -1399,7 +1403,12 @@ impl Filter {
 
 // ----------------------------------------------------------- list, watch
 
-fn list_reply(shared: &Arc<Shared>, kind: Kind, ns: Option<&str>, q: &Query) -> Result<Reply, Reply> {
+fn list_reply(
+    shared: &Arc<Shared>,
+    kind: Kind,
+    ns: Option<&str>,
+    q: &Query,
+) -> Result<Reply, Reply> {
     let filter = Filter::new(kind, ns, q)?;
     Ok(shared.with(|s| {
         let items: Vec<Value> = s
@@ -1438,7 +1447,12 @@ fn bookmark(kind: Kind, resource_version: u64, initial_end: bool) -> Bytes {
     )
 }
 
-fn watch_reply(shared: &Arc<Shared>, kind: Kind, ns: Option<&str>, q: &Query) -> Result<Reply, Reply> {
+fn watch_reply(
+    shared: &Arc<Shared>,
+    kind: Kind,
+    ns: Option<&str>,
+    q: &Query,
+) -> Result<Reply, Reply> {
     let filter = Filter::new(kind, ns, q)?;
     let timeout = q.number("timeoutSeconds")?.map(|t| t.max(0) as u64);
     let bookmarks = q.flag("allowWatchBookmarks");
@@ -1703,7 +1717,12 @@ fn create_reply(shared: &Arc<Shared>, kind: Kind, ns: &str, body: &str) -> Resul
     Ok(reply)
 }
 
-fn admit(s: &mut State, kind: Kind, ns: &str, mut object: Value) -> Result<(Value, Vec<Effect>), Reply> {
+fn admit(
+    s: &mut State,
+    kind: Kind,
+    ns: &str,
+    mut object: Value,
+) -> Result<(Value, Vec<Effect>), Reply> {
     let mut name = str_of(&object, "/metadata/name").to_string();
     if name.is_empty() {
         let generate = str_of(&object, "/metadata/generateName").to_string();
@@ -1728,13 +1747,20 @@ fn admit(s: &mut State, kind: Kind, ns: &str, mut object: Value) -> Result<(Valu
             format!("Invalid value: {name:?}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"),
         ));
     }
-    problems.extend(label_problems(&object["metadata"]["labels"], "metadata.labels"));
+    problems.extend(label_problems(
+        &object["metadata"]["labels"],
+        "metadata.labels",
+    ));
     match kind {
         Kind::Secret => {
-            let mut data: Map<String, Value> = object["data"].as_object().cloned().unwrap_or_default();
+            let mut data: Map<String, Value> =
+                object["data"].as_object().cloned().unwrap_or_default();
             for (k, v) in &data {
                 if v.as_str().and_then(unb64).is_none() {
-                    problems.push((format!("data[{k}]"), "Invalid value: illegal base64 data".into()));
+                    problems.push((
+                        format!("data[{k}]"),
+                        "Invalid value: illegal base64 data".into(),
+                    ));
                 }
             }
             if let Some(plain) = object.get("stringData").and_then(Value::as_object) {
@@ -1744,7 +1770,11 @@ fn admit(s: &mut State, kind: Kind, ns: &str, mut object: Value) -> Result<(Valu
             }
             let mut size = 0;
             for (k, v) in &data {
-                if k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b)) {
+                if k.is_empty()
+                    || !k
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+                {
                     problems.push((
                         format!("data[{k}]"),
                         format!("Invalid value: {k:?}: a valid config key must consist of alphanumeric characters, '-', '_' or '.'"),
@@ -1753,7 +1783,10 @@ fn admit(s: &mut State, kind: Kind, ns: &str, mut object: Value) -> Result<(Valu
                 size += v.as_str().and_then(unb64).map(|b| b.len()).unwrap_or(0);
             }
             if size > SECRET_MAX {
-                problems.push(("data".into(), format!("Too long: must have at most {SECRET_MAX} bytes")));
+                problems.push((
+                    "data".into(),
+                    format!("Too long: must have at most {SECRET_MAX} bytes"),
+                ));
             }
             if let Some(o) = object.as_object_mut() {
                 o.remove("stringData");
@@ -1770,11 +1803,17 @@ fn admit(s: &mut State, kind: Kind, ns: &str, mut object: Value) -> Result<(Valu
                     format!("Invalid value: {name:?}: must be no more than 63 characters"),
                 ));
             }
-            let template = object.pointer("/spec/template").cloned().unwrap_or(Value::Null);
+            let template = object
+                .pointer("/spec/template")
+                .cloned()
+                .unwrap_or(Value::Null);
             if template.is_null() {
                 problems.push(("spec.template".into(), "Required value".into()));
             } else {
-                problems.extend(label_problems(&template["metadata"]["labels"], "spec.template.metadata.labels"));
+                problems.extend(label_problems(
+                    &template["metadata"]["labels"],
+                    "spec.template.metadata.labels",
+                ));
                 problems.extend(pod_spec_problems(&template["spec"], "spec.template.spec"));
                 let restart = str_of(&template, "/spec/restartPolicy");
                 if !["Never", "OnFailure"].contains(&restart) {
@@ -1821,8 +1860,14 @@ fn admit(s: &mut State, kind: Kind, ns: &str, mut object: Value) -> Result<(Valu
                     j["status"] = json!({"active": 1, "ready": 0, "terminating": 0, "startTime": now(),
                                          "uncountedTerminatedPods": {}});
                 });
-                if let Some(deadline) = job.pointer("/spec/activeDeadlineSeconds").and_then(Value::as_u64) {
-                    effects.push(Effect::Deadline(object_uid.clone(), Duration::from_secs(deadline)));
+                if let Some(deadline) = job
+                    .pointer("/spec/activeDeadlineSeconds")
+                    .and_then(Value::as_u64)
+                {
+                    effects.push(Effect::Deadline(
+                        object_uid.clone(),
+                        Duration::from_secs(deadline),
+                    ));
                 }
             }
             object = s.job(&object_uid).cloned().unwrap();
@@ -1846,7 +1891,11 @@ fn admit(s: &mut State, kind: Kind, ns: &str, mut object: Value) -> Result<(Valu
         object
     } else {
         s.objects
-            .get(&(kind, ns.to_string(), str_of(&object, "/metadata/name").to_string()))
+            .get(&(
+                kind,
+                ns.to_string(),
+                str_of(&object, "/metadata/name").to_string(),
+            ))
             .cloned()
             .unwrap()
     };
@@ -1981,8 +2030,13 @@ fn job_pod_ended(s: &mut State, job_uid: &str, succeeded: bool) -> Vec<Effect> {
     if runtime.finished {
         return Vec::new();
     }
-    let backoff = job.pointer("/spec/backoffLimit").and_then(Value::as_u64).unwrap_or(6);
-    let ttl = job.pointer("/spec/ttlSecondsAfterFinished").and_then(Value::as_u64);
+    let backoff = job
+        .pointer("/spec/backoffLimit")
+        .and_then(Value::as_u64)
+        .unwrap_or(6);
+    let ttl = job
+        .pointer("/spec/ttlSecondsAfterFinished")
+        .and_then(Value::as_u64);
     let mut effects = Vec::new();
     if succeeded {
         runtime.succeeded += 1;
@@ -1993,7 +2047,8 @@ fn job_pod_ended(s: &mut State, job_uid: &str, succeeded: bool) -> Vec<Effect> {
             runtime.finished = true;
         }
     }
-    let (succeeded_count, failed_count, finished) = (runtime.succeeded, runtime.failed, runtime.finished);
+    let (succeeded_count, failed_count, finished) =
+        (runtime.succeeded, runtime.failed, runtime.finished);
     s.update_job(job_uid, |j| {
         let status = &mut j["status"];
         status["active"] = json!(0);
@@ -2007,13 +2062,29 @@ fn job_pod_ended(s: &mut State, job_uid: &str, succeeded: bool) -> Vec<Effect> {
         if succeeded {
             status["completionTime"] = json!(now());
             status["conditions"] = json!([
-                condition("SuccessCriteriaMet", "CompletionsReached", "Reached expected number of succeeded pods"),
-                condition("Complete", "CompletionsReached", "Reached expected number of succeeded pods"),
+                condition(
+                    "SuccessCriteriaMet",
+                    "CompletionsReached",
+                    "Reached expected number of succeeded pods"
+                ),
+                condition(
+                    "Complete",
+                    "CompletionsReached",
+                    "Reached expected number of succeeded pods"
+                ),
             ]);
         } else if finished {
             status["conditions"] = json!([
-                condition("FailureTarget", "BackoffLimitExceeded", "Job has reached the specified backoff limit"),
-                condition("Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit"),
+                condition(
+                    "FailureTarget",
+                    "BackoffLimitExceeded",
+                    "Job has reached the specified backoff limit"
+                ),
+                condition(
+                    "Failed",
+                    "BackoffLimitExceeded",
+                    "Job has reached the specified backoff limit"
+                ),
             ]);
         }
     });
@@ -2024,7 +2095,10 @@ fn job_pod_ended(s: &mut State, job_uid: &str, succeeded: bool) -> Vec<Effect> {
     } else {
         // The controller's back-off: 10 s, 20 s, 40 s, … at most 6 minutes.
         let delay = (10u64 << (failed_count - 1).min(6)).min(360);
-        effects.push(Effect::Replace(job_uid.to_string(), Duration::from_secs(delay)));
+        effects.push(Effect::Replace(
+            job_uid.to_string(),
+            Duration::from_secs(delay),
+        ));
     }
     effects
 }
@@ -2067,7 +2141,10 @@ fn job_deadline(s: &mut State, job_uid: &str) -> Vec<Effect> {
         }
         effects.extend(delete_pod(s, &uid, None).1);
     }
-    if let Some(ttl) = job.pointer("/spec/ttlSecondsAfterFinished").and_then(Value::as_u64) {
+    if let Some(ttl) = job
+        .pointer("/spec/ttlSecondsAfterFinished")
+        .and_then(Value::as_u64)
+    {
         effects.push(Effect::Ttl(job_uid.to_string(), Duration::from_secs(ttl)));
     }
     effects
@@ -2079,8 +2156,11 @@ fn delete_options(q: &Query, body: &str) -> Result<(Option<String>, Option<u64>)
     let options: Value = if body.trim().is_empty() {
         json!({})
     } else {
-        serde_json::from_str(body)
-            .map_err(|e| bad_request(format!("the body of the request was in an unknown format: {e}")))?
+        serde_json::from_str(body).map_err(|e| {
+            bad_request(format!(
+                "the body of the request was in an unknown format: {e}"
+            ))
+        })?
     };
     let mut policy = options
         .get("propagationPolicy")
@@ -2102,7 +2182,9 @@ fn delete_options(q: &Query, body: &str) -> Result<(Option<String>, Option<u64>)
             "",
             vec![(
                 "propagationPolicy".into(),
-                format!("Unsupported value: {p:?}: supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\""),
+                format!(
+                    "Unsupported value: {p:?}: supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\""
+                ),
             )],
         ));
     }
@@ -2157,10 +2239,16 @@ fn delete_pod(s: &mut State, uid: &str, grace: Option<u64>) -> (bool, Vec<Effect
         return (false, Vec::new());
     }
     let grace = grace
-        .or_else(|| pod.pointer("/spec/terminationGracePeriodSeconds").and_then(Value::as_u64))
+        .or_else(|| {
+            pod.pointer("/spec/terminationGracePeriodSeconds")
+                .and_then(Value::as_u64)
+        })
         .unwrap_or(30);
     s.update_pod(uid, |p| {
-        p["metadata"]["deletionTimestamp"] = json!(rfc3339(SystemTime::now() + Duration::from_secs(grace), false));
+        p["metadata"]["deletionTimestamp"] = json!(rfc3339(
+            SystemTime::now() + Duration::from_secs(grace),
+            false
+        ));
         p["metadata"]["deletionGracePeriodSeconds"] = json!(grace);
     });
     let runtime = s.pods.get_mut(uid).unwrap();
@@ -2192,7 +2280,10 @@ fn finalize_pod(s: &mut State, uid: &str) -> Vec<Effect> {
             effects.extend(job_pod_ended(s, job_uid, false));
         }
         let foreground = s.jobs.get(job_uid).is_some_and(|j| j.foreground_deleting);
-        let left = s.pods.values().any(|r| r.job_uid.as_deref() == Some(job_uid));
+        let left = s
+            .pods
+            .values()
+            .any(|r| r.job_uid.as_deref() == Some(job_uid));
         if foreground
             && !left
             && let Some(job) = s.job(job_uid).cloned()
@@ -2241,7 +2332,10 @@ fn delete_job(s: &mut State, job: &Value, policy: &str, grace: Option<u64>) -> (
             for uid in &pods {
                 effects.extend(delete_pod(s, uid, grace).1);
             }
-            let left = s.pods.values().any(|r| r.job_uid.as_deref() == Some(job_uid.as_str()));
+            let left = s
+                .pods
+                .values()
+                .any(|r| r.job_uid.as_deref() == Some(job_uid.as_str()));
             if !left && let Some(j) = s.job(&job_uid).cloned() {
                 s.put(Kind::Job, j, "DELETED");
                 s.jobs.remove(&job_uid);
@@ -2281,7 +2375,11 @@ fn delete_one_reply(
             return (not_found_object(kind, name), Vec::new());
         };
         let (now, gone, effects) = delete_object(s, kind, &object, policy.as_deref(), grace);
-        let body = if gone { success_status(kind, &now) } else { now };
+        let body = if gone {
+            success_status(kind, &now)
+        } else {
+            now
+        };
         (Reply::Json(200, body, warning_for(kind, &policy)), effects)
     });
     apply(shared, effects);
@@ -2500,17 +2598,31 @@ fn secret_data(s: &State, ns: &str, name: &str) -> Option<BTreeMap<String, Vec<u
 
 /// The container's env and volumes from the stored Secrets; Err((reason,
 /// message)) while something they need is missing.
-fn resolve(s: &State, pod: &Value, container: &Value, port: u16) -> Result<Resolved, (String, String)> {
+fn resolve(
+    s: &State,
+    pod: &Value,
+    container: &Value,
+    port: u16,
+) -> Result<Resolved, (String, String)> {
     let ns = str_of(pod, "/metadata/namespace");
     let mut env: Vec<(String, String, String)> = vec![
-        ("KUBERNETES_SERVICE_HOST".into(), "127.0.0.1".into(), "127.0.0.1".into()),
-        ("KUBERNETES_SERVICE_PORT".into(), port.to_string(), port.to_string()),
+        (
+            "KUBERNETES_SERVICE_HOST".into(),
+            "127.0.0.1".into(),
+            "127.0.0.1".into(),
+        ),
+        (
+            "KUBERNETES_SERVICE_PORT".into(),
+            port.to_string(),
+            port.to_string(),
+        ),
     ];
     let config_error = |m: String| ("CreateContainerConfigError".to_string(), m);
-    let mut set = |env: &mut Vec<(String, String, String)>, name: String, value: String, shown: String| {
-        env.retain(|(n, _, _)| *n != name);
-        env.push((name, value, shown));
-    };
+    let set =
+        |env: &mut Vec<(String, String, String)>, name: String, value: String, shown: String| {
+            env.retain(|(n, _, _)| *n != name);
+            env.push((name, value, shown));
+        };
     for from in container["envFrom"].as_array().cloned().unwrap_or_default() {
         let prefix = str_of(&from, "/prefix");
         if let Some(secret) = from.get("secretRef") {
@@ -2518,14 +2630,21 @@ fn resolve(s: &State, pod: &Value, container: &Value, port: u16) -> Result<Resol
             match secret_data(s, ns, name) {
                 Some(data) => {
                     for (k, v) in data {
-                        set(&mut env, format!("{prefix}{k}"), String::from_utf8_lossy(&v).into_owned(), format!("<secret {name}/{k}>"));
+                        set(
+                            &mut env,
+                            format!("{prefix}{k}"),
+                            String::from_utf8_lossy(&v).into_owned(),
+                            format!("<secret {name}/{k}>"),
+                        );
                     }
                 }
                 None if secret["optional"] == json!(true) => {}
                 None => return Err(config_error(format!("secret {name:?} not found"))),
             }
         } else if from.get("configMapRef").is_some() {
-            return Err(config_error("configmaps are not served by the kube stand-in".into()));
+            return Err(config_error(
+                "configmaps are not served by the kube stand-in".into(),
+            ));
         }
     }
     for item in container["env"].as_array().cloned().unwrap_or_default() {
@@ -2536,9 +2655,18 @@ fn resolve(s: &State, pod: &Value, container: &Value, port: u16) -> Result<Resol
                 let optional = r["optional"] == json!(true);
                 match secret_data(s, ns, secret) {
                     Some(data) => match data.get(key) {
-                        Some(v) => set(&mut env, name, String::from_utf8_lossy(v).into_owned(), format!("<secret {secret}/{key}>")),
+                        Some(v) => set(
+                            &mut env,
+                            name,
+                            String::from_utf8_lossy(v).into_owned(),
+                            format!("<secret {secret}/{key}>"),
+                        ),
                         None if optional => {}
-                        None => return Err(config_error(format!("couldn't find key {key} in Secret {ns}/{secret}"))),
+                        None => {
+                            return Err(config_error(format!(
+                                "couldn't find key {key} in Secret {ns}/{secret}"
+                            )));
+                        }
                     },
                     None if optional => {}
                     None => return Err(config_error(format!("secret {secret:?} not found"))),
@@ -2552,28 +2680,46 @@ fn resolve(s: &State, pod: &Value, container: &Value, port: u16) -> Result<Resol
                     "spec.serviceAccountName" => "default".to_string(),
                     "status.podIP" | "status.hostIP" => "127.0.0.1".to_string(),
                     path => {
-                        if let Some(label) = path.strip_prefix("metadata.labels['").and_then(|l| l.strip_suffix("']")) {
+                        if let Some(label) = path
+                            .strip_prefix("metadata.labels['")
+                            .and_then(|l| l.strip_suffix("']"))
+                        {
                             labels_of(pod).get(label).cloned().unwrap_or_default()
                         } else {
-                            return Err(config_error(format!("unsupported fieldPath {path:?} in the kube stand-in")));
+                            return Err(config_error(format!(
+                                "unsupported fieldPath {path:?} in the kube stand-in"
+                            )));
                         }
                     }
                 };
                 set(&mut env, name, value.clone(), value);
             } else {
-                return Err(config_error(format!("env {name}: only secretKeyRef and fieldRef are served by the kube stand-in")));
+                return Err(config_error(format!(
+                    "env {name}: only secretKeyRef and fieldRef are served by the kube stand-in"
+                )));
             }
         } else {
             let raw = str_of(&item, "/value");
-            let known: HashMap<String, String> = env.iter().map(|(n, v, _)| (n.clone(), v.clone())).collect();
+            let known: HashMap<String, String> =
+                env.iter().map(|(n, v, _)| (n.clone(), v.clone())).collect();
             let value = expand(raw, &|n| known.get(n).cloned());
-            let shown = value.clone();
+            // Shown with the shown values: a Secret's value stays hidden.
+            let known_shown: HashMap<String, String> =
+                env.iter().map(|(n, _, v)| (n.clone(), v.clone())).collect();
+            let shown = expand(raw, &|n| known_shown.get(n).cloned());
             set(&mut env, name, value, shown);
         }
     }
     let mut volumes = BTreeMap::new();
-    let declared = pod["spec"]["volumes"].as_array().cloned().unwrap_or_default();
-    for mount in container["volumeMounts"].as_array().cloned().unwrap_or_default() {
+    let declared = pod["spec"]["volumes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for mount in container["volumeMounts"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+    {
         let name = str_of(&mount, "/name");
         if volumes.contains_key(name) {
             continue;
@@ -2599,7 +2745,9 @@ fn resolve(s: &State, pod: &Value, container: &Value, port: u16) -> Result<Resol
                 None => {
                     return Err((
                         "ContainerCreating".into(),
-                        format!("MountVolume.SetUp failed for volume {name:?} : secret {secret_name:?} not found"),
+                        format!(
+                            "MountVolume.SetUp failed for volume {name:?} : secret {secret_name:?} not found"
+                        ),
                     ));
                 }
             };
@@ -2611,7 +2759,9 @@ fn resolve(s: &State, pod: &Value, container: &Value, port: u16) -> Result<Resol
                         let Some(bytes) = data.get(key) else {
                             return Err((
                                 "ContainerCreating".into(),
-                                format!("MountVolume.SetUp failed for volume {name:?} : references non-existent secret key: {key}"),
+                                format!(
+                                    "MountVolume.SetUp failed for volume {name:?} : references non-existent secret key: {key}"
+                                ),
                             ));
                         };
                         let path = match str_of(item, "/path") {
@@ -2631,7 +2781,9 @@ fn resolve(s: &State, pod: &Value, container: &Value, port: u16) -> Result<Resol
         } else {
             return Err((
                 "ContainerCreating".into(),
-                format!("volume {name:?}: only emptyDir, secret and hostPath volumes are served by the kube stand-in"),
+                format!(
+                    "volume {name:?}: only emptyDir, secret and hostPath volumes are served by the kube stand-in"
+                ),
             ));
         };
         volumes.insert(name.to_string(), source);
@@ -2639,7 +2791,14 @@ fn resolve(s: &State, pod: &Value, container: &Value, port: u16) -> Result<Resol
     Ok(Resolved { env, volumes })
 }
 
-fn set_container_state(pod: &mut Value, list: &str, name: &str, image: &str, state: Value, extra: Value) {
+fn set_container_state(
+    pod: &mut Value,
+    list: &str,
+    name: &str,
+    image: &str,
+    state: Value,
+    extra: Value,
+) {
     let statuses = &mut pod["status"][list];
     if !statuses.is_array() {
         *statuses = json!([]);
@@ -2648,8 +2807,10 @@ fn set_container_state(pod: &mut Value, list: &str, name: &str, image: &str, sta
     let index = match array.iter().position(|c| str_of(c, "/name") == name) {
         Some(i) => i,
         None => {
-            array.push(json!({"name": name, "image": image, "imageID": "", "ready": false,
-                              "restartCount": 0, "started": false, "lastState": {}}));
+            array.push(
+                json!({"name": name, "image": image, "imageID": "", "ready": false,
+                              "restartCount": 0, "started": false, "lastState": {}}),
+            );
             array.len() - 1
         }
     };
@@ -2683,7 +2844,15 @@ fn set_conditions(pod: &mut Value, initialized: bool, ready: bool, reason: Optio
 
 /// Marks the pod Pending with its main container waiting, and, when the
 /// kubelet gives up on it, no longer owned by a kubelet task.
-fn wait_with(s: &mut State, uid: &str, container: &str, image: &str, reason: &str, message: &str, give_up: bool) {
+fn wait_with(
+    s: &mut State,
+    uid: &str,
+    container: &str,
+    image: &str,
+    reason: &str,
+    message: &str,
+    give_up: bool,
+) {
     s.update_pod(uid, |p| {
         set_container_state(
             p,
@@ -2716,7 +2885,13 @@ fn wait_with(s: &mut State, uid: &str, container: &str, image: &str, reason: &st
 
 fn docker_name(text: &str) -> String {
     text.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "_.-".contains(c) { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "_.-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect()
 }
 
@@ -2728,7 +2903,10 @@ async fn run_pod(shared: Arc<Shared>, uid: String) {
     };
     let ns = str_of(&pod, "/metadata/namespace").to_string();
     let pod_name = str_of(&pod, "/metadata/name").to_string();
-    let containers = pod["spec"]["containers"].as_array().cloned().unwrap_or_default();
+    let containers = pod["spec"]["containers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let Some(main) = containers
         .iter()
         .find(|c| str_of(c, "/name") == "job")
@@ -2739,7 +2917,10 @@ async fn run_pod(shared: Arc<Shared>, uid: String) {
     };
     let container_name = str_of(&main, "/name").to_string();
     let image = str_of(&main, "/image").to_string();
-    let init = pod["spec"]["initContainers"].as_array().cloned().unwrap_or_default();
+    let init = pod["spec"]["initContainers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let is_sidecar = |c: &Value| str_of(c, "/restartPolicy") == "Always";
     let run_sidecars = shared.options.run_sidecars;
     let mut record = KubeletRecord {
@@ -2814,7 +2995,15 @@ async fn run_pod(shared: Arc<Shared>, uid: String) {
                 "Failed to pull image {image:?}: the kube stand-in pulls nothing and the image is not present locally ({e})"
             );
             shared.mutate(|s| {
-                wait_with(s, &uid, &container_name, &image, "ErrImagePull", &message, true);
+                wait_with(
+                    s,
+                    &uid,
+                    &container_name,
+                    &image,
+                    "ErrImagePull",
+                    &message,
+                    true,
+                );
             });
             return;
         }
@@ -2863,7 +3052,13 @@ async fn run_pod(shared: Arc<Shared>, uid: String) {
         "k8s_{container_name}_{pod_name}_{ns}_{}_0",
         &uid[..8]
     ));
-    for a in ["create", "--name", &container_docker_name, "--network", "host"] {
+    for a in [
+        "create",
+        "--name",
+        &container_docker_name,
+        "--network",
+        "host",
+    ] {
         push(&mut args, &mut shown, a.to_string(), a.to_string());
     }
     let mut labels: Vec<(String, String)> = vec![
@@ -2872,7 +3067,10 @@ async fn run_pod(shared: Arc<Shared>, uid: String) {
         ("io.kubernetes.pod.name".into(), pod_name.clone()),
         ("io.kubernetes.pod.namespace".into(), ns.clone()),
         ("io.kubernetes.pod.uid".into(), uid.clone()),
-        ("io.kubernetes.container.name".into(), container_name.clone()),
+        (
+            "io.kubernetes.container.name".into(),
+            container_name.clone(),
+        ),
     ];
     labels.extend(labels_of(&pod));
     for (k, v) in &labels {
@@ -2880,16 +3078,30 @@ async fn run_pod(shared: Arc<Shared>, uid: String) {
         push(&mut args, &mut shown, "--label".into(), "--label".into());
         push(&mut args, &mut shown, l.clone(), l);
     }
-    for alias in pod["spec"]["hostAliases"].as_array().cloned().unwrap_or_default() {
+    for alias in pod["spec"]["hostAliases"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+    {
         for host in alias["hostnames"].as_array().cloned().unwrap_or_default() {
             let h = format!("{}:{}", host.as_str().unwrap_or(""), str_of(&alias, "/ip"));
-            push(&mut args, &mut shown, "--add-host".into(), "--add-host".into());
+            push(
+                &mut args,
+                &mut shown,
+                "--add-host".into(),
+                "--add-host".into(),
+            );
             push(&mut args, &mut shown, h.clone(), h);
         }
     }
     for (name, value, show) in &resolved.env {
         push(&mut args, &mut shown, "-e".into(), "-e".into());
-        push(&mut args, &mut shown, format!("{name}={value}"), format!("{name}={show}"));
+        push(
+            &mut args,
+            &mut shown,
+            format!("{name}={value}"),
+            format!("{name}={show}"),
+        );
     }
     let security = |field: &str| {
         main.pointer(&format!("/securityContext/{field}"))
@@ -2907,7 +3119,12 @@ async fn run_pod(shared: Arc<Shared>, uid: String) {
     let working_dir = str_of(&main, "/workingDir");
     if !working_dir.is_empty() {
         push(&mut args, &mut shown, "-w".into(), "-w".into());
-        push(&mut args, &mut shown, working_dir.into(), working_dir.into());
+        push(
+            &mut args,
+            &mut shown,
+            working_dir.into(),
+            working_dir.into(),
+        );
     }
     // Volumes: host dirs under the pod's dir.
     let mut empty_dirs: Vec<(String, PathBuf)> = Vec::new();
@@ -2946,7 +3163,12 @@ async fn run_pod(shared: Arc<Shared>, uid: String) {
             Some(VolumeSource::Empty { memory: true, size }) => {
                 if target == "/dev/shm" {
                     let size = size.unwrap_or(1 << 30).to_string();
-                    push(&mut args, &mut shown, "--shm-size".into(), "--shm-size".into());
+                    push(
+                        &mut args,
+                        &mut shown,
+                        "--shm-size".into(),
+                        "--shm-size".into(),
+                    );
                     push(&mut args, &mut shown, size.clone(), size);
                 } else {
                     let mut t = target.clone();
@@ -2976,7 +3198,11 @@ async fn run_pod(shared: Arc<Shared>, uid: String) {
                 let v = format!(
                     "{}:{target}{}",
                     src.display(),
-                    if read_only || matches!(source, VolumeSource::Secret(_)) { ":ro" } else { "" }
+                    if read_only || matches!(source, VolumeSource::Secret(_)) {
+                        ":ro"
+                    } else {
+                        ""
+                    }
                 );
                 push(&mut args, &mut shown, "-v".into(), "-v".into());
                 push(&mut args, &mut shown, v.clone(), v);
@@ -2991,7 +3217,8 @@ async fn run_pod(shared: Arc<Shared>, uid: String) {
             .filter(|(base, _)| target.starts_with(&format!("{}/", base.trim_end_matches('/'))))
             .max_by_key(|(base, _)| base.len())
         {
-            let inside = dir.join(target[base.trim_end_matches('/').len() + 1..].trim_start_matches('/'));
+            let inside =
+                dir.join(target[base.trim_end_matches('/').len() + 1..].trim_start_matches('/'));
             if let Some(parent) = inside.parent() {
                 let _ = std::fs::create_dir_all(parent);
             }
@@ -3026,7 +3253,12 @@ async fn run_pod(shared: Arc<Shared>, uid: String) {
     let command = strings("command");
     let mut rest = strings("args");
     if let Some((entry, more)) = command.split_first() {
-        push(&mut args, &mut shown, "--entrypoint".into(), "--entrypoint".into());
+        push(
+            &mut args,
+            &mut shown,
+            "--entrypoint".into(),
+            "--entrypoint".into(),
+        );
         push(&mut args, &mut shown, entry.clone(), entry.clone());
         let mut all = more.to_vec();
         all.append(&mut rest);
@@ -3060,7 +3292,17 @@ async fn run_pod(shared: Arc<Shared>, uid: String) {
                     });
                 }
                 Err(e) => {
-                    shared.mutate(|s| wait_with(s, &uid, &container_name, &image, "PodInitializing", &e, false));
+                    shared.mutate(|s| {
+                        wait_with(
+                            s,
+                            &uid,
+                            &container_name,
+                            &image,
+                            "PodInitializing",
+                            &e,
+                            false,
+                        )
+                    });
                 }
             }
         }
@@ -3077,7 +3319,17 @@ async fn run_pod(shared: Arc<Shared>, uid: String) {
                 let effects = shared.mutate(|s| finalize_pod(s, &uid));
                 apply(&shared, effects);
             } else {
-                shared.mutate(|s| wait_with(s, &uid, &container_name, &image, "CreateContainerError", &e, true));
+                shared.mutate(|s| {
+                    wait_with(
+                        s,
+                        &uid,
+                        &container_name,
+                        &image,
+                        "CreateContainerError",
+                        &e,
+                        true,
+                    )
+                });
             }
             return;
         }
@@ -3090,7 +3342,8 @@ async fn run_pod(shared: Arc<Shared>, uid: String) {
         let r = s.pods.get_mut(&uid).unwrap();
         r.container = Some(id.clone());
         r.sidecars = sidecars.clone();
-        r.logs.insert(container_name.clone(), ContainerLog::default());
+        r.logs
+            .insert(container_name.clone(), ContainerLog::default());
         false
     });
     if deleting {
@@ -3136,7 +3389,10 @@ async fn run_pod(shared: Arc<Shared>, uid: String) {
     .await
     .unwrap_or_default();
     let mut fields = inspect.splitn(3, '|');
-    let mut exit_code: i64 = fields.next().and_then(|c| c.parse().ok()).unwrap_or(attached);
+    let mut exit_code: i64 = fields
+        .next()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(attached);
     let oom = fields.next() == Some("true");
     let error = fields.next().unwrap_or("").to_string();
     let mut reason = match (exit_code, oom) {
@@ -3145,13 +3401,28 @@ async fn run_pod(shared: Arc<Shared>, uid: String) {
         _ => "Error",
     };
     if !error.is_empty() {
+        // It never ran: what the log has is the docker CLI's complaint.
         reason = "StartError";
-        if exit_code == 0 {
+        if exit_code == 0 || exit_code == 127 {
             exit_code = 128;
         }
+        shared.with(|s| {
+            if let Some(log) = s
+                .pods
+                .get_mut(&uid)
+                .and_then(|r| r.logs.get_mut(&container_name))
+            {
+                log.entries.clear();
+            }
+        });
     }
     // Sidecars are stopped once the main container is done.
-    let sidecar_ids = shared.with(|s| s.pods.get(&uid).map(|r| r.sidecars.clone()).unwrap_or_default());
+    let sidecar_ids = shared.with(|s| {
+        s.pods
+            .get(&uid)
+            .map(|r| r.sidecars.clone())
+            .unwrap_or_default()
+    });
     for sid in &sidecar_ids {
         let _ = docker(&["stop", "-t", "1", sid]).await;
     }
@@ -3212,7 +3483,13 @@ fn set_mode(path: &Path, mode: u32) {
 /// `docker start -a`: stdout and stderr into the pod's log until the
 /// container ends; `started` is called once it is attached. The exit status
 /// of the CLI (the container's, unless docker itself failed).
-async fn attach(shared: &Arc<Shared>, uid: &str, container: &str, id: &str, started: impl FnOnce()) -> i64 {
+async fn attach(
+    shared: &Arc<Shared>,
+    uid: &str,
+    container: &str,
+    id: &str,
+    started: impl FnOnce(),
+) -> i64 {
     let child = tokio::process::Command::new("docker")
         .args(["start", "-a", id])
         .stdin(std::process::Stdio::null())
@@ -3235,7 +3512,11 @@ async fn attach(shared: &Arc<Shared>, uid: &str, container: &str, id: &str, star
             loop {
                 let n = reader.read(&mut buffer).await.unwrap_or(0);
                 shared.mutate(|s| {
-                    if let Some(log) = s.pods.get_mut(&uid).and_then(|r| r.logs.get_mut(&container)) {
+                    if let Some(log) = s
+                        .pods
+                        .get_mut(&uid)
+                        .and_then(|r| r.logs.get_mut(&container))
+                    {
                         if n == 0 {
                             log.close(stream);
                         } else {
@@ -3249,19 +3530,40 @@ async fn attach(shared: &Arc<Shared>, uid: &str, container: &str, id: &str, star
             }
         }
     };
-    let (_, _, status) = tokio::join!(pump(0, Box::new(stdout)), pump(1, Box::new(stderr)), child.wait());
-    status.ok().and_then(|s| s.code()).map(i64::from).unwrap_or(137)
+    let (_, _, status) = tokio::join!(
+        pump(0, Box::new(stdout)),
+        pump(1, Box::new(stderr)),
+        child.wait()
+    );
+    status
+        .ok()
+        .and_then(|s| s.code())
+        .map(i64::from)
+        .unwrap_or(137)
 }
 
 /// Starts a native sidecar (detached, on the host network); its container id.
-async fn start_sidecar(shared: &Arc<Shared>, uid: &str, pod: &Value, c: &Value, port: u16) -> Result<String, String> {
-    let resolved = shared.with(|s| resolve(s, pod, c, port)).map_err(|(_, m)| m)?;
+async fn start_sidecar(
+    shared: &Arc<Shared>,
+    uid: &str,
+    pod: &Value,
+    c: &Value,
+    port: u16,
+) -> Result<String, String> {
+    let resolved = shared
+        .with(|s| resolve(s, pod, c, port))
+        .map_err(|(_, m)| m)?;
     let name = str_of(c, "/name");
     let mut args: Vec<String> = vec![
         "run".into(),
         "-d".into(),
         "--name".into(),
-        docker_name(&format!("k8s_{name}_{}_{}_{}_0", str_of(pod, "/metadata/name"), str_of(pod, "/metadata/namespace"), &uid[..8])),
+        docker_name(&format!(
+            "k8s_{name}_{}_{}_{}_0",
+            str_of(pod, "/metadata/name"),
+            str_of(pod, "/metadata/namespace"),
+            &uid[..8]
+        )),
         "--network".into(),
         "host".into(),
         "--label".into(),
@@ -3275,8 +3577,22 @@ async fn start_sidecar(shared: &Arc<Shared>, uid: &str, pod: &Value, c: &Value, 
         args.push("-e".into());
         args.push(format!("{n}={v}"));
     }
-    let command: Vec<String> = c["command"].as_array().map(|a| a.iter().map(|v| v.as_str().unwrap_or("").to_string()).collect()).unwrap_or_default();
-    let mut rest: Vec<String> = c["args"].as_array().map(|a| a.iter().map(|v| v.as_str().unwrap_or("").to_string()).collect()).unwrap_or_default();
+    let command: Vec<String> = c["command"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|v| v.as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut rest: Vec<String> = c["args"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|v| v.as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default();
     if let Some((entry, more)) = command.split_first() {
         args.push("--entrypoint".into());
         args.push(entry.clone());

@@ -32,6 +32,15 @@ pub fn idle_limit() -> Duration {
     Duration::from_secs(secs)
 }
 
+/// The agent's first and last lines: in the pod's log for whoever reads it,
+/// not repeated in mlci's output.
+const SERVING: &str = concat!("mlci agent ", env!("CARGO_PKG_VERSION"), ": serving");
+const DONE: &str = "mlci agent: done";
+
+pub fn is_routine(line: &str) -> bool {
+    line.starts_with(SERVING) || line == DONE
+}
+
 /// Where the agent's frames and messages go: its standard output, a line at
 /// a time, never interleaved.
 #[derive(Clone)]
@@ -49,11 +58,7 @@ impl Out {
 /// or the mailbox cannot be reached.
 pub async fn serve(mailbox: Mailbox, secrets: SecretPlaceholders) -> Result<(), String> {
     let out = Out(Arc::new(Mutex::new(std::io::stdout())));
-    out.line(&format!(
-        "mlci agent {}: serving {}\n",
-        env!("CARGO_PKG_VERSION"),
-        mailbox.url()
-    ));
+    out.line(&format!("{SERVING} {}\n", mailbox.url()));
     let idle = idle_limit();
     let mut number = 1;
     loop {
@@ -80,7 +85,7 @@ pub async fn serve(mailbox: Mailbox, secrets: SecretPlaceholders) -> Result<(), 
                     None,
                 )
                 .await?;
-            out.line("mlci agent: done\n");
+            out.line(&format!("{DONE}\n"));
             return Ok(());
         }
         let (reply, reply_blob) = carry_out(&request, blob, &mailbox, &secrets, &out).await;

@@ -4,6 +4,7 @@
 //! on the agent's output, which the backend follows and feeds to
 //! [`FrameRouter::feed_line`].
 
+use super::agent;
 use super::mailbox::{Mailbox, POLL};
 use super::protocol::{Frame, Op, Outcome, Reply, Request, SecretPlaceholders};
 use super::tarball;
@@ -50,7 +51,7 @@ impl FrameRouter {
     pub fn feed_line(&self, line: &str) {
         let Some(frame) = Frame::decode(line) else {
             let line = line.trim_end();
-            if !line.is_empty() {
+            if !line.is_empty() && !agent::is_routine(line) {
                 (self.on_agent_line)(line);
             }
             return;

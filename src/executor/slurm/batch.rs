@@ -76,7 +76,7 @@ pub fn script(
         let _ = writeln!(s, "#SBATCH {line}");
     };
     directive(format!("--job-name={}", slurm_job_name(&spec.run_id)));
-    directive(format!("--comment={}", one_line(&spec.job_name)));
+    directive(format!("--comment=\"{}\"", one_line(&spec.job_name)));
     directive(format!("--output={}", dirs.output().display()));
     directive("--nodes=1".into());
     directive("--ntasks=1".into());
@@ -163,8 +163,9 @@ wait $!
     Ok(s)
 }
 
+/// A value for a quoted `#SBATCH` directive.
 fn one_line(text: &str) -> String {
-    text.replace(['\n', '\r'], " ")
+    text.replace(['\n', '\r'], " ").replace('"', "'")
 }
 
 /// A word for bash, in single quotes when it needs them.

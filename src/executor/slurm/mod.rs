@@ -27,6 +27,10 @@ use tokio_util::sync::CancellationToken;
 
 pub use queue::{jobs_of_run, squeue_state};
 
+/// How long a job whose agent was told to shut down may take to leave the
+/// queue before it is cancelled.
+const QUIT_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Where and how jobs are submitted.
 #[derive(Clone, Debug)]
 pub struct SlurmConfig {
@@ -78,9 +82,14 @@ pub struct SlurmJob {
 
 impl RemoteEnd for SlurmJob {
     async fn release(&self) -> Result<(), ExecError> {
-        let result = queue::cancel_and_wait(std::slice::from_ref(&self.job_id)).await;
+        // The agent was told to shut down: the job ends by itself unless it
+        // is stuck, and only then is it cancelled.
+        if !queue::left_queue_within(&self.job_id, QUIT_GRACE).await {
+            self.follower.abort();
+            return queue::cancel_and_wait(std::slice::from_ref(&self.job_id)).await;
+        }
         self.follower.abort();
-        result
+        Ok(())
     }
 }
 

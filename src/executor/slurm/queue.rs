@@ -67,6 +67,18 @@ pub async fn jobs_of_run(run_id: &str) -> Result<Vec<String>, ExecError> {
     Ok(out.split_whitespace().map(str::to_string).collect())
 }
 
+/// Whether the job leaves the queue (ends) within `limit`.
+pub async fn left_queue_within(job_id: &str, limit: Duration) -> bool {
+    let started = Instant::now();
+    while squeue_state(job_id).await.is_some() {
+        if started.elapsed() > limit {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    true
+}
+
 /// Cancels jobs and waits until they have left the queue.
 pub async fn cancel_and_wait(ids: &[String]) -> Result<(), ExecError> {
     if ids.is_empty() {
