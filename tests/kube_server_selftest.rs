@@ -194,13 +194,19 @@ async fn a_job_runs_in_docker_with_its_secret_and_is_deleted_by_label() {
     assert_eq!(seen.first().map(String::as_str), Some("ADDED Pending"));
     assert!(seen.contains(&"MODIFIED Running".to_string()), "{seen:?}");
     let log = log_task.expect("the pod ran").await.unwrap();
-    let lines: Vec<&str> = log.lines().collect();
+    // stdout and stderr are two pipes: only the order within each is sure.
+    let lines: Vec<&str> = log.lines().filter(|l| *l != "to-stderr").collect();
     assert_eq!(lines[0], "hello tok-123", "{log}");
     assert_eq!(lines[1], "{\"API_KEY\":\"k-42\"}", "{log}");
     assert_eq!(lines[2], "agent binary stand-in", "{log}");
     assert_eq!(lines[3], "hi tok-123 $(kept)", "{log}");
-    assert!(lines[4].contains("131072"), "a 128Mi /dev/shm: {log}");
-    assert!(lines.contains(&"to-stderr"), "{log}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("shm") && l.contains(" 131072 ")),
+        "a 128Mi /dev/shm: {log}"
+    );
+    assert!(log.lines().any(|l| l == "to-stderr"), "{log}");
     assert!(
         log.ends_with("\nbye"),
         "the unfinished last line comes at exit: {log}"
@@ -211,6 +217,20 @@ async fn a_job_runs_in_docker_with_its_secret_and_is_deleted_by_label() {
         .await
         .unwrap()
         .items;
+    let name = pod[0].metadata.name.clone().unwrap();
+    let params = LogParams {
+        container: Some("job".into()),
+        ..LogParams::default()
+    };
+    assert_eq!(pods.logs(&name, &params).await.unwrap(), log);
+    let debug = LogParams { container: Some("job".into()), timestamps: true, ..LogParams::default() };
+    eprintln!("{}", pods.logs(&name, &debug).await.unwrap());
+    let params = LogParams {
+        container: Some("job".into()),
+        tail_lines: Some(1),
+        ..LogParams::default()
+    };
+    assert_eq!(pods.logs(&name, &params).await.unwrap(), "bye");
     assert_eq!(pod.len(), 1);
     let pod = &pod[0];
     let labels = pod.metadata.labels.as_ref().unwrap();
@@ -405,8 +425,6 @@ async fn a_missing_image_waits_and_a_job_delete_orphans_its_pods_by_default() {
         .items;
     assert_eq!(left.len(), 1);
     assert!(left[0].metadata.owner_references.is_none());
-    let warned = server.requests().iter().any(|r| r.method == "DELETE");
-    assert!(warned);
     pods.delete_collection(
         &DeleteParams::default(),
         &ListParams::default().labels("dev.mlci.run=r2"),
@@ -447,20 +465,40 @@ async fn deleting_a_running_job_in_the_background_stops_its_container() {
     )
     .await;
     eventually("the container runs", || server.containers_running() == 1).await;
+    let version = pods
+        .list(&ListParams::default().labels("dev.mlci.run=r3"))
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
     let started = Instant::now();
     jobs.delete("mlci-r3-job1", &DeleteParams::background())
         .await
         .unwrap();
-    let seen = watch_until(&pods, "dev.mlci.run=r3", |e| {
-        matches!(e, WatchEvent::Deleted(_))
-    })
-    .await;
+    // From the list's version: the events since, no ADDED.
+    let params = WatchParams::default().labels("dev.mlci.run=r3").timeout(20);
+    let mut stream = pods.watch(&params, &version).await.unwrap().boxed();
+    let mut seen = Vec::new();
+    while let Some(event) = stream.try_next().await.unwrap() {
+        match event {
+            WatchEvent::Modified(p) => {
+                assert!(p.metadata.deletion_timestamp.is_some());
+                seen.push("MODIFIED");
+            }
+            WatchEvent::Deleted(_) => {
+                seen.push("DELETED");
+                break;
+            }
+            e => panic!("{e:?}"),
+        }
+    }
+    assert_eq!(seen, ["MODIFIED", "DELETED"]);
     assert!(
         started.elapsed() < Duration::from_secs(8),
         "{:?}",
         started.elapsed()
     );
-    assert!(seen.iter().any(|s| s.starts_with("ADDED")), "{seen:?}");
     eventually("no container is left", || server.containers_existing() == 0).await;
     assert!(server.jobs().is_empty() && server.pods().is_empty());
 }
@@ -511,7 +549,47 @@ async fn raw_requests_get_the_api_servers_answers() {
         .await
         .unwrap();
     assert_eq!(invalid.status().as_u16(), 422);
-    assert_eq!(server.requests().len(), 6);
+    assert_eq!(server.requests().len(), 5);
+
+    // A pod made directly; a watch without timeoutSeconds ends once it is gone.
+    let pod = json!({"metadata": {"name": "p1", "labels": {"a": "b"}},
+                     "spec": {"containers": [{"name": "job", "image": "mlci-test/no-such-image:1"}]}});
+    let created = http
+        .post(format!("{}/api/v1/namespaces/x/pods", server.url()))
+        .bearer_auth(server.token())
+        .body(pod.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status().as_u16(), 201);
+    let mut watch = get(
+        "/api/v1/namespaces/x/pods?watch=true&labelSelector=a%3Db",
+        server.token(),
+    )
+    .await
+    .unwrap();
+    let first = String::from_utf8_lossy(&watch.chunk().await.unwrap().unwrap()).into_owned();
+    assert!(first.starts_with("{\"type\":\"ADDED\""), "{first}");
+    let deleted = http
+        .delete(format!("{}/api/v1/namespaces/x/pods/p1", server.url()))
+        .bearer_auth(server.token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status().as_u16(), 200);
+    let start = Instant::now();
+    let mut rest = String::new();
+    while let Some(chunk) = watch.chunk().await.unwrap() {
+        rest.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(start.elapsed() < Duration::from_secs(5));
+    assert!(
+        rest.lines()
+            .last()
+            .unwrap()
+            .starts_with("{\"type\":\"DELETED\""),
+        "{rest}"
+    );
 }
 
 #[test]
@@ -528,4 +606,161 @@ fn expansion_and_selectors_follow_kubernetes() {
             ("watch".to_string(), "true".to_string())
         ]
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_pod_fails_its_job_and_a_deadline_stops_one() {
+    let image = common::ensure_test_image();
+    let dir = tempfile::tempdir().unwrap();
+    let server = KubeServer::start(KubeletOptions::default());
+    let client = client(&server, dir.path()).await;
+    let secrets: Api<Secret> = Api::default_namespaced(client.clone());
+    let jobs: Api<Job> = Api::default_namespaced(client.clone());
+    for name in ["mlci-r4-fails", "mlci-r4-slow", "mlci-r4-noexec"] {
+        secrets
+            .create(&PostParams::default(), &secret(name, "r4"))
+            .await
+            .unwrap();
+    }
+    jobs.create(
+        &PostParams::default(),
+        &job("mlci-r4-fails", "r4", image, "echo failing; exit 3"),
+    )
+    .await
+    .unwrap();
+    let mut slow = job("mlci-r4-slow", "r4", image, "exec sleep 60");
+    slow.spec.as_mut().unwrap().active_deadline_seconds = Some(1);
+    jobs.create(&PostParams::default(), &slow).await.unwrap();
+    let mut noexec = job("mlci-r4-noexec", "r4", image, "");
+    noexec
+        .spec
+        .as_mut()
+        .unwrap()
+        .template
+        .spec
+        .as_mut()
+        .unwrap()
+        .containers[0]
+        .command = Some(vec!["/no/such/program".into()]);
+    jobs.create(&PostParams::default(), &noexec).await.unwrap();
+    let failed = |name: &'static str| {
+        let jobs = jobs.clone();
+        async move {
+            let start = Instant::now();
+            loop {
+                let status = jobs.get(name).await.unwrap().status.unwrap_or_default();
+                if let Some(c) = status
+                    .conditions
+                    .unwrap_or_default()
+                    .into_iter()
+                    .find(|c| c.type_ == "Failed")
+                {
+                    return (c.reason.unwrap_or_default(), status.failed);
+                }
+                assert!(
+                    start.elapsed() < Duration::from_secs(10),
+                    "{name} never failed"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    assert_eq!(
+        failed("mlci-r4-fails").await,
+        ("BackoffLimitExceeded".to_string(), Some(1))
+    );
+    assert_eq!(
+        failed("mlci-r4-slow").await,
+        ("DeadlineExceeded".to_string(), Some(1))
+    );
+    assert_eq!(
+        failed("mlci-r4-noexec").await,
+        ("BackoffLimitExceeded".to_string(), Some(1))
+    );
+    let pods = server.pods();
+    let pod_of = |job: &str| {
+        pods.iter()
+            .find(|p| p["metadata"]["labels"]["job-name"] == job)
+    };
+    let exit = |job: &str| {
+        pod_of(job).map(|p| p["status"]["containerStatuses"][0]["state"]["terminated"].clone())
+    };
+    assert_eq!(exit("mlci-r4-fails").unwrap()["exitCode"], 3);
+    let noexec = exit("mlci-r4-noexec").unwrap();
+    assert_eq!(
+        (noexec["exitCode"].as_i64(), noexec["reason"].as_str()),
+        (Some(128), Some("StartError")),
+        "{noexec}"
+    );
+    let noexec_pod = pod_of("mlci-r4-noexec").unwrap()["metadata"]["name"]
+        .as_str()
+        .unwrap();
+    assert_eq!(server.pod_log(noexec_pod, "job").as_deref(), Some(""));
+    eventually("the deadline deletes the pod", || {
+        !server
+            .pods()
+            .iter()
+            .any(|p| p["metadata"]["labels"]["job-name"] == "mlci-r4-slow")
+    })
+    .await;
+    eventually("no container is left", || server.containers_existing() == 0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn native_sidecars_run_beside_the_job_when_asked() {
+    let image = common::ensure_test_image();
+    let dir = tempfile::tempdir().unwrap();
+    let server = KubeServer::start(KubeletOptions {
+        run_sidecars: true,
+        ..KubeletOptions::default()
+    });
+    let client = client(&server, dir.path()).await;
+    let secrets: Api<Secret> = Api::default_namespaced(client.clone());
+    let jobs: Api<Job> = Api::default_namespaced(client.clone());
+    let pods: Api<Pod> = Api::default_namespaced(client.clone());
+    secrets
+        .create(&PostParams::default(), &secret("mlci-r5-job1", "r5"))
+        .await
+        .unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let script = format!(
+        "for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do wget -q -O - http://web:{port}/ && exit 0; sleep 0.2; done; exit 1"
+    );
+    let mut job = job("mlci-r5-job1", "r5", image, &script);
+    let spec = job.spec.as_mut().unwrap().template.spec.as_mut().unwrap();
+    spec.init_containers.as_mut().unwrap().push(
+        serde_json::from_value(json!({
+            "name": "web", "image": image, "restartPolicy": "Always",
+            "command": ["httpd", "-f", "-p", port.to_string(), "-h", "/www"],
+        }))
+        .unwrap(),
+    );
+    spec.host_aliases = Some(vec![
+        serde_json::from_value(json!({"ip": "127.0.0.1", "hostnames": ["web"]})).unwrap(),
+    ]);
+    jobs.create(&PostParams::default(), &job).await.unwrap();
+    let mut name = String::new();
+    watch_until(&pods, "dev.mlci.run=r5", |e| match e {
+        WatchEvent::Modified(p) if ["Succeeded", "Failed"].contains(&phase(p).as_str()) => {
+            name = p.metadata.name.clone().unwrap();
+            true
+        }
+        _ => false,
+    })
+    .await;
+    let record = &server.kubelet_records()[0];
+    assert_eq!(record.sidecars, ["web"]);
+    assert_eq!(record.skipped_init_containers, ["mlci-agent"]);
+    assert_eq!(
+        server.pod_log(&name, "job").as_deref(),
+        Some("hello from the web service\n")
+    );
+    assert_eq!(phase(&pods.get(&name).await.unwrap()), "Succeeded");
+    eventually("the sidecar is stopped", || {
+        server.containers_existing() == 0
+    })
+    .await;
 }

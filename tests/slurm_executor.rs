@@ -102,6 +102,41 @@ fn the_example_workflows_run_on_slurm() {
     assert!(repo.path().join("metrics/eval.json").is_file(), "{text}");
     assert!(repo.path().join("model/forest").is_dir(), "{text}");
     assert_eq!(squeue(&run_id, "%i"), "");
+
+    // `--gpus 1` and `timeout-minutes: 30` are what the job asks Slurm for;
+    // this node's Docker has no GPU runtime, which the job says, and the CPU
+    // instance carries the run.
+    let repo = common::example_repo("gpu-train.yml");
+    let run_id = common::run_id("slurm-gpu-train");
+    let (output, text) = cluster.run(repo.path(), &run_id, &[]);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    let submitted = line_starting(&text, "[train (cuda)] submitted as Slurm job ");
+    assert!(submitted.ends_with("(--time=30 --gres=gpu:1)"), "{text}");
+    assert!(
+        text.contains(
+            "[train (cuda)] error: Slurm gave this job GPUs 0, but the Docker engine of node"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("[train (cpu)] trained on cpu"), "{text}");
+    assert!(text.contains("pass accuracy >= 0.8"), "{text}");
+
+    let repo = common::example_repo("registry.yml");
+    let run_id = common::run_id("slurm-registry");
+    let (output, text) = cluster.run(repo.path(), &run_id, &[]);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("model iris@1 registered; champion: promoted"),
+        "{text}"
+    );
+    assert_eq!(squeue(&run_id, "%i"), "");
+}
+
+/// The first line that starts with `start`.
+fn line_starting<'a>(text: &'a str, start: &str) -> &'a str {
+    text.lines()
+        .find(|l| l.starts_with(start))
+        .unwrap_or_else(|| panic!("no line `{start}…`: {text}"))
 }
 
 #[test]

@@ -407,6 +407,12 @@ pub async fn upload_job_files<E: RemoteEnd>(
         result = upload => result,
         _ = cancel.cancelled() => Err(ExecError::Cancelled { job: spec.job_name.clone() }),
     };
+    if let (Err(ExecError::Engine(_)), Some(reason)) = (&outcome, env.gone()) {
+        return Err(ExecError::Engine(format!(
+            "job `{}` did not start on {}: {reason} (what it printed is above)",
+            spec.job_name, env.engine
+        )));
+    }
     outcome?;
     env.setup_phases
         .add(crate::timings::Phase::Workspace, started.elapsed());

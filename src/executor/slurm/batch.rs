@@ -62,6 +62,25 @@ pub fn gpu_count(spec: &JobSpec) -> Result<Option<i64>, String> {
     Ok(count)
 }
 
+/// The resources asked of Slurm, as `sbatch` options (for the log).
+pub fn requests(script: &str) -> Vec<&str> {
+    script
+        .lines()
+        .filter_map(|l| l.strip_prefix("#SBATCH "))
+        .filter(|o| {
+            [
+                "--gres",
+                "--time",
+                "--cpus-per-task",
+                "--mem",
+                "--partition",
+            ]
+            .iter()
+            .any(|p| o.starts_with(p))
+        })
+        .collect()
+}
+
 /// The whole batch script.
 pub fn script(
     spec: &JobSpec,
@@ -153,6 +172,10 @@ trap 'docker rm -f {name} >/dev/null 2>&1' EXIT
 trap 'exit 143' TERM INT
 gpus=()
 if [ -n "${{CUDA_VISIBLE_DEVICES:-}}" ]; then
+  if ! docker info --format '{{{{json .Runtimes}}}}' | grep -q nvidia; then
+    echo "error: Slurm gave this job GPUs $CUDA_VISIBLE_DEVICES, but the Docker engine of node $(hostname) has no NVIDIA GPU runtime: install the NVIDIA Container Toolkit there, or remove --gpus from container.options"
+    exit 1
+  fi
   gpus=(--gpus "\"device=$CUDA_VISIBLE_DEVICES\"")
 fi
 {} &

@@ -134,6 +134,13 @@ impl Backend for SlurmBackend {
             .map_err(|e| ExecError::Engine(format!("cannot write the batch script: {e}")))?;
         let job_id = queue::submit(&dirs.script()).await?;
         let job_name = spec.job_name.clone();
+        eprintln!(
+            "[{job_name}] submitted as Slurm job {job_id} ({})",
+            match batch::requests(&script) {
+                asked if asked.is_empty() => "the partition's defaults".to_string(),
+                asked => asked.join(" "),
+            }
+        );
         let prefix = job_name.clone();
         let frames = FrameRouter::new(move |line| eprintln!("[{prefix}] {line}"));
         let (liveness_tx, liveness) = tokio::sync::watch::channel(None);
