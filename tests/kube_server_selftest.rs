@@ -223,8 +223,6 @@ async fn a_job_runs_in_docker_with_its_secret_and_is_deleted_by_label() {
         ..LogParams::default()
     };
     assert_eq!(pods.logs(&name, &params).await.unwrap(), log);
-    let debug = LogParams { container: Some("job".into()), timestamps: true, ..LogParams::default() };
-    eprintln!("{}", pods.logs(&name, &debug).await.unwrap());
     let params = LogParams {
         container: Some("job".into()),
         tail_lines: Some(1),
@@ -325,15 +323,6 @@ async fn a_job_runs_in_docker_with_its_secret_and_is_deleted_by_label() {
     );
     assert_eq!(server.containers_existing(), 0);
 
-    for r in server.requests() {
-        eprintln!(
-            "{} {} -> {} {}",
-            r.method,
-            r.uri,
-            r.status,
-            r.body.chars().take(80).collect::<String>()
-        );
-    }
     let requests = server.requests();
     let watch = requests
         .iter()
