@@ -12,8 +12,8 @@ mod kube_server;
 use kube_server::{KubeServer, KubeletOptions, NAMESPACE};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 const SECRET: &str = "k8s-s3cr3t-5b2c";
 
@@ -246,41 +246,12 @@ fn ctrl_c_deletes_every_job_pod_and_secret_of_the_run() {
         "on: push\njobs:\n  long:\n    runs-on: python-ml\n    steps:\n      - run: echo started; sleep 300\n",
     )]);
     let run_id = common::run_id("k8s-ctrl-c");
-    let log = repo.path().join("mlci.log");
-    let mut child = cluster
-        .command(repo.path(), &run_id)
-        .stdout(std::fs::File::create(&log).unwrap())
-        .stderr(Stdio::from(
-            std::fs::File::create(repo.path().join("mlci.err")).unwrap(),
-        ))
-        .spawn()
-        .unwrap();
-    let read = || {
-        std::fs::read_to_string(&log).unwrap_or_default()
-            + &std::fs::read_to_string(repo.path().join("mlci.err")).unwrap_or_default()
-    };
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !read().contains("[long] started") {
-        assert!(
-            Instant::now() < deadline,
-            "the step did not start: {}",
-            read()
-        );
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "mlci ended: {}",
-            read()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let mut run = common::Background::spawn(cluster.command(repo.path(), &run_id), repo.path());
+    run.wait_for("[long] started", Duration::from_secs(120));
     assert_eq!(cluster.server.containers_running(), 1);
-    // SAFETY: kill(2) on the child's pid, as Ctrl-C at a terminal.
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGINT);
-    }
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130), "{}", read());
-    assert!(read().contains("[long] cancelled"), "{}", read());
+    let (code, text) = run.interrupt();
+    assert_eq!(code, Some(130), "{text}");
+    assert!(text.contains("[long] cancelled"), "{text}");
     // The run's label selector deleted what the run had created.
     let by_run = format!("dev.mlci.run={run_id}");
     let deleted: Vec<String> = cluster

@@ -7,8 +7,8 @@
 
 use std::ffi::OsString;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 mod common;
 
@@ -149,8 +149,8 @@ fn a_job_s_timeout_is_its_slurm_time_limit_and_ctrl_c_leaves_no_job_and_no_secre
     )]);
     let run_id = common::run_id("slurm-ctrl-c");
     let env = cluster.env(&run_id, &[]);
-    let log = repo.path().join("mlci.log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mlci"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mlci"));
+    command
         .args([
             "run",
             "--executor",
@@ -160,31 +160,9 @@ fn a_job_s_timeout_is_its_slurm_time_limit_and_ctrl_c_leaves_no_job_and_no_secre
         ])
         .current_dir(repo.path())
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_os_str())))
-        .env("CI", "true")
-        .stdout(std::fs::File::create(&log).unwrap())
-        .stderr(Stdio::from(
-            std::fs::File::create(repo.path().join("mlci.err")).unwrap(),
-        ))
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let read = || {
-        std::fs::read_to_string(&log).unwrap_or_default()
-            + &std::fs::read_to_string(repo.path().join("mlci.err")).unwrap_or_default()
-    };
-    while !read().contains("[long] started with ***") {
-        assert!(
-            Instant::now() < deadline,
-            "the step did not start: {}",
-            read()
-        );
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "mlci ended: {}",
-            read()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        .env("CI", "true");
+    let mut run = common::Background::spawn(command, repo.path());
+    run.wait_for("[long] started with ***", Duration::from_secs(120));
     // timeout-minutes: 7 is the job's time limit in Slurm.
     assert_eq!(squeue(&run_id, "%l %T"), "7:00 RUNNING");
     // Nothing that Slurm or the node sees holds the secret, but the file
@@ -204,16 +182,12 @@ fn a_job_s_timeout_is_its_slurm_time_limit_and_ctrl_c_leaves_no_job_and_no_secre
             assert!(!holds, "{} holds the secret", file.display());
         }
     }
-    // SAFETY: kill(2) on the child's pid; Ctrl-C as the terminal sends it.
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGINT);
-    }
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130), "{}", read());
+    let (code, text) = run.interrupt();
+    assert_eq!(code, Some(130), "{text}");
     assert_eq!(squeue(&run_id, "%i"), "", "a job is left in squeue");
     assert!(common::run_leftovers(&run_id).is_empty());
-    assert!(read().contains("[long] cancelled"), "{}", read());
-    assert!(!read().contains(secret));
+    assert!(text.contains("[long] cancelled"), "{text}");
+    assert!(!text.contains(secret));
 }
 
 fn collect_files(dir: &Path, found: &mut Vec<std::path::PathBuf>) {

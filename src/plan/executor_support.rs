@@ -7,31 +7,25 @@ use crate::executor::{ContainerOptions, ExecutorKind};
 use crate::workflow::{Job, StepAction, Workflow};
 
 /// The `container.options` flags a cluster executor translates (into
-/// Slurm's and Docker's flags on the node, or into the pod spec).
-fn supported_flags(executor: ExecutorKind) -> &'static [&'static str] {
-    match executor {
-        ExecutorKind::Docker => &[],
-        ExecutorKind::Kubernetes => &[
-            "--gpus",
-            "--shm-size",
-            "--memory",
-            "-m",
-            "--cpus",
-            "-e",
-            "--env",
-        ],
-        ExecutorKind::Slurm => &[
-            "--gpus",
-            "--shm-size",
-            "--memory",
-            "-m",
-            "--cpus",
-            "-e",
-            "--env",
-            "-v",
-            "--volume",
-        ],
+/// Slurm's and Docker's flags on the node, or into the pod spec); Slurm's
+/// nodes also take `-v` (their own paths).
+const CLUSTER_FLAGS: &[&str] = &[
+    "--gpus",
+    "--shm-size",
+    "--memory",
+    "-m",
+    "--cpus",
+    "-e",
+    "--env",
+];
+const SLURM_ONLY_FLAGS: &[&str] = &["-v", "--volume"];
+
+fn supported_flags(executor: ExecutorKind) -> Vec<&'static str> {
+    let mut flags = CLUSTER_FLAGS.to_vec();
+    if executor == ExecutorKind::Slurm {
+        flags.extend_from_slice(SLURM_ONLY_FLAGS);
     }
+    flags
 }
 
 fn name(executor: ExecutorKind) -> &'static str {

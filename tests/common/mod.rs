@@ -476,3 +476,60 @@ pub fn example_repo(workflow: &str) -> tempfile::TempDir {
     }
     dir
 }
+
+/// A command (an `mlci run`) started in the background with its output
+/// going to files, for the tests that interrupt it.
+pub struct Background {
+    child: std::process::Child,
+    out: std::path::PathBuf,
+    err: std::path::PathBuf,
+}
+
+impl Background {
+    /// Starts `command` with its stdout and stderr in files under `dir`.
+    pub fn spawn(mut command: Command, dir: &Path) -> Background {
+        let (out, err) = (dir.join("background.out"), dir.join("background.err"));
+        let child = command
+            .stdout(std::fs::File::create(&out).unwrap())
+            .stderr(std::fs::File::create(&err).unwrap())
+            .spawn()
+            .unwrap();
+        Background { child, out, err }
+    }
+
+    /// Its stdout and stderr so far, as one text.
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(&self.out).unwrap_or_default()
+            + &std::fs::read_to_string(&self.err).unwrap_or_default()
+    }
+
+    /// Waits until its output holds `needle`; panics when it ends first or
+    /// `limit` passes.
+    pub fn wait_for(&mut self, needle: &str, limit: std::time::Duration) {
+        let deadline = std::time::Instant::now() + limit;
+        while !self.output().contains(needle) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no `{needle}` within {limit:?}: {}",
+                self.output()
+            );
+            assert!(
+                self.child.try_wait().unwrap().is_none(),
+                "it ended before `{needle}`: {}",
+                self.output()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
+    /// Sends SIGINT, as Ctrl-C at a terminal does, and waits for the end:
+    /// the exit code and the whole output.
+    pub fn interrupt(mut self) -> (Option<i32>, String) {
+        // SAFETY: kill(2) on the child's own pid.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGINT);
+        }
+        let status = self.child.wait().unwrap();
+        (status.code(), self.output())
+    }
+}

@@ -13,7 +13,7 @@ pub mod manifests;
 pub mod yaml_out;
 
 use crate::executor::docker::DockerBackend;
-use crate::executor::remote::client::upload_job_files;
+use crate::executor::remote::client::{finish_start, local_image_id};
 use crate::executor::remote::{
     FrameRouter, Mailbox, RemoteEnd, RemoteEnv, S3Access, SecretPlaceholders,
 };
@@ -244,41 +244,22 @@ impl Backend for KubeBackend {
                 }
             }
         }));
-        let digest = match &self.docker {
-            Some(docker) => docker.image_id(&spec.image).await.unwrap_or_default(),
-            None => String::new(),
-        };
-        let mut env = RemoteEnv::new(
+        let digest = local_image_id(self.docker.as_ref(), &spec.image).await;
+        let env = RemoteEnv::new(
             spec.job_name.clone(),
             "Kubernetes",
             mailbox,
             SecretPlaceholders::new(&spec.secrets),
             frames,
             liveness,
-            if digest.is_empty() {
-                spec.image.clone()
-            } else {
-                digest
-            },
+            digest,
             end,
         );
-        match upload_job_files(&mut env, spec, cancel).await {
-            Ok(()) => Ok(env),
-            Err(error) => {
-                let _ = env.end.release().await;
-                Err(error)
-            }
-        }
+        finish_start(env, spec, cancel).await
     }
 
     async fn image_id(&self, image: &str) -> Result<String, ExecError> {
-        match &self.docker {
-            Some(docker) => match docker.image_id(image).await {
-                Ok(id) => Ok(id),
-                Err(_) => Ok(image.to_string()),
-            },
-            None => Ok(image.to_string()),
-        }
+        Ok(local_image_id(self.docker.as_ref(), image).await)
     }
 
     async fn has_image(&self, _image: &str) -> Result<bool, ExecError> {

@@ -386,11 +386,43 @@ impl<E: RemoteEnd> JobEnv for RemoteEnv<E> {
     }
 }
 
+/// The end of a cluster backend's `start_job`: the job's files uploaded
+/// (see [`upload_job_files`]), or, when that fails, the cluster's job
+/// released again.
+pub async fn finish_start<E: RemoteEnd>(
+    mut env: RemoteEnv<E>,
+    spec: &crate::executor::JobSpec,
+    cancel: &CancellationToken,
+) -> Result<RemoteEnv<E>, ExecError> {
+    match upload_job_files(&mut env, spec, cancel).await {
+        Ok(()) => Ok(env),
+        Err(error) => {
+            let _ = env.end.release().await;
+            Err(error)
+        }
+    }
+}
+
+/// The id of `image` as this machine's Docker engine knows it (so that cache
+/// keys agree with the Docker executor's), else its name.
+pub async fn local_image_id(
+    docker: Option<&crate::executor::docker::DockerBackend>,
+    image: &str,
+) -> String {
+    match docker {
+        Some(docker) => docker
+            .image_id(image)
+            .await
+            .unwrap_or_else(|_| image.to_string()),
+        None => image.to_string(),
+    }
+}
+
 /// The start of a remote job: the workspace, the extra copies and the
 /// job's files, through the mailbox. The first request is answered once the
 /// agent runs (the job may wait in the cluster's queue first); `cancel`
 /// ends the wait.
-pub async fn upload_job_files<E: RemoteEnd>(
+async fn upload_job_files<E: RemoteEnd>(
     env: &mut RemoteEnv<E>,
     spec: &crate::executor::JobSpec,
     cancel: &CancellationToken,

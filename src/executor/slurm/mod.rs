@@ -16,7 +16,7 @@ mod follow;
 mod queue;
 
 use crate::executor::docker::DockerBackend;
-use crate::executor::remote::client::upload_job_files;
+use crate::executor::remote::client::{finish_start, local_image_id};
 use crate::executor::remote::{FrameRouter, Mailbox, RemoteEnd, RemoteEnv, SecretPlaceholders};
 use crate::executor::{Backend, ExecError, JobSpec};
 use batch::JobDirs;
@@ -150,31 +150,18 @@ impl Backend for SlurmBackend {
             frames.clone(),
             liveness_tx,
         ));
-        let digest = match &self.docker {
-            Some(docker) => docker.image_id(&spec.image).await.unwrap_or_default(),
-            None => String::new(),
-        };
-        let mut env = RemoteEnv::new(
+        let digest = local_image_id(self.docker.as_ref(), &spec.image).await;
+        let env = RemoteEnv::new(
             job_name,
             "Slurm",
             mailbox,
             placeholders,
             frames,
             liveness,
-            if digest.is_empty() {
-                spec.image.clone()
-            } else {
-                digest
-            },
+            digest,
             SlurmJob { job_id, follower },
         );
-        match upload_job_files(&mut env, spec, cancel).await {
-            Ok(()) => Ok(env),
-            Err(error) => {
-                let _ = env.end.release().await;
-                Err(error)
-            }
-        }
+        finish_start(env, spec, cancel).await
     }
 
     async fn image_id(&self, image: &str) -> Result<String, ExecError> {

@@ -62,7 +62,7 @@ pub(super) fn job_spec<B: Backend>(
         }],
         allow_privileged: shared.options.allow_privileged,
         host_dir: None,
-        timeout: job_timeout(scope, job),
+        timeout: crate::run::step::timeout_minutes(scope, job.timeout_minutes.as_ref()),
         secrets: shared.options.secrets.clone(),
     };
     if let Some(container) = &job.container {
@@ -102,20 +102,4 @@ pub(super) fn job_spec<B: Backend>(
         });
     }
     Ok(spec)
-}
-
-/// The job's `timeout-minutes`, as written or as its expression evaluates.
-fn job_timeout(scope: &JobScope, job: &Job) -> Option<std::time::Duration> {
-    use crate::expr::Value;
-    use crate::workflow::NumberOrExpr;
-    match job.timeout_minutes.as_ref().map(|t| &t.value) {
-        Some(NumberOrExpr::Number(n)) => Some(*n),
-        Some(NumberOrExpr::Expr(text)) => scope.eval(text).ok().and_then(|v| match v {
-            Value::Number(n) => Some(n),
-            other => other.to_display_string().trim().parse().ok(),
-        }),
-        None => None,
-    }
-    .filter(|m| *m > 0.0)
-    .map(|minutes| std::time::Duration::from_secs_f64(minutes * 60.0))
 }

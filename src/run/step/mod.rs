@@ -22,4 +22,4 @@ pub(crate) use cache_key::StepKeyParts;
 pub(crate) use context::{EVENT_PATH, JobCacheState, StepCtx, StepState, TEMP, step_env};
 pub(crate) use exec::{StepCommand, StepExec, exec_step};
 pub(crate) use prepare::{is_checkout, prepare_run};
-pub(crate) use scope::{JobScope, step_timeout, step_title};
+pub(crate) use scope::{JobScope, step_timeout, step_title, timeout_minutes};

@@ -74,7 +74,16 @@ pub(crate) fn step_title(scope: &JobScope, step: &Step) -> String {
 
 /// A step's `timeout-minutes`, as written or as its expression evaluates.
 pub(crate) fn step_timeout(scope: &JobScope, step: &Step) -> Option<Duration> {
-    match step.timeout_minutes.as_ref().map(|t| &t.value) {
+    timeout_minutes(scope, step.timeout_minutes.as_ref())
+}
+
+/// A `timeout-minutes` (of a step or a job), as written or as its
+/// expression evaluates; None when absent, zero or not a number.
+pub(crate) fn timeout_minutes(
+    scope: &JobScope,
+    minutes: Option<&Spanned<NumberOrExpr>>,
+) -> Option<Duration> {
+    match minutes.map(|t| &t.value) {
         Some(NumberOrExpr::Number(n)) => Some(*n),
         Some(NumberOrExpr::Expr(text)) => scope.eval(text).ok().and_then(|v| match v {
             Value::Number(n) => Some(n),
