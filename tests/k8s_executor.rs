@@ -79,6 +79,24 @@ impl Cluster {
         command
     }
 
+    /// How many objects of the run's mailboxes are on S3.
+    fn mailbox_objects(&self, run_id: &str) -> usize {
+        let url = format!(
+            "http://127.0.0.1:{}/cache?list-type=2&prefix=team/mailbox/{run_id}/",
+            self.moto.port
+        );
+        let script = "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode().count('<Key>'))";
+        let output = Command::new("python3")
+            .args(["-c", script, &url])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8_lossy(&output.stdout)
+            .trim()
+            .parse()
+            .unwrap()
+    }
+
     /// Every Job, pod and Secret still on the stand-in, and its containers.
     fn leftovers(&self) -> (usize, usize, usize, usize) {
         common::until_settled(|| {
@@ -236,6 +254,7 @@ fn a_workflow_runs_as_kubernetes_jobs_and_no_secret_leaves_but_in_the_secret() {
     // no request body holds the step's files.
     assert!(requests.iter().all(|r| !r.body.contains("weights")));
     assert_eq!(cluster.leftovers(), (0, 0, 0, 0));
+    assert_eq!(cluster.mailbox_objects(&run_id), 0);
 }
 
 #[test]
@@ -249,6 +268,10 @@ fn ctrl_c_deletes_every_job_pod_and_secret_of_the_run() {
     let mut run = common::Background::spawn(cluster.command(repo.path(), &run_id), repo.path());
     run.wait_for("[long] started", Duration::from_secs(120));
     assert_eq!(cluster.server.containers_running(), 1);
+    assert!(
+        cluster.mailbox_objects(&run_id) > 0,
+        "the mailbox is not where it is looked for"
+    );
     let (code, text) = run.interrupt();
     assert_eq!(code, Some(130), "{text}");
     assert!(text.contains("[long] cancelled"), "{text}");
@@ -266,4 +289,6 @@ fn ctrl_c_deletes_every_job_pod_and_secret_of_the_run() {
         assert!(deleted.iter().any(|p| p.ends_with(kind)), "{deleted:?}");
     }
     assert_eq!(cluster.leftovers(), (0, 0, 0, 0));
+    // Nor is anything of the run left in the mailbox on S3.
+    assert_eq!(cluster.mailbox_objects(&run_id), 0);
 }

@@ -75,16 +75,9 @@ pub async fn serve(mailbox: Mailbox, secrets: SecretPlaceholders) -> Result<(), 
             }
             tokio::time::sleep(POLL).await;
         };
+        // No reply: the controller does not wait for one, and clears the
+        // mailbox meanwhile.
         if matches!(request.op, Op::Shutdown) {
-            mailbox
-                .send_reply(
-                    &Reply {
-                        number,
-                        ..Reply::default()
-                    },
-                    None,
-                )
-                .await?;
             out.line(&format!("{DONE}\n"));
             return Ok(());
         }

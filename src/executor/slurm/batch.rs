@@ -1,6 +1,7 @@
 //! The batch script of one job: `sbatch` options from what the job asks
-//! for, and a body that runs the job's image with `mlci agent` as its
-//! process ("srun with the Docker image where the site allows it").
+//! for, and a body that runs the job's image as a job step (`srun docker
+//! run`, where the site allows Docker on its nodes) with `mlci agent` as its
+//! process.
 
 use crate::executor::{JobSpec, LABEL_JOB, LABEL_RUN};
 use std::fmt::Write as _;
@@ -118,8 +119,9 @@ pub fn script(
         directive(format!("--mem={}M", (bytes as u64).div_ceil(1 << 20)));
     }
     let name = container_name(&spec.run_id, key);
+    // A job step of its own (srun), so that Slurm tracks and signals it.
     let mut run = vec![
-        "docker run --rm".to_string(),
+        "srun --ntasks=1 docker run --rm".to_string(),
         format!("--name {name}"),
         format!("--label {LABEL_RUN}={}", quote(&spec.run_id)),
         format!("--label {LABEL_JOB}={}", quote(&spec.job_name)),
