@@ -295,12 +295,13 @@ async fn watch_pod(pods: Api<Pod>, selector: String, view: watch::Sender<PodView
     loop {
         let stream = match pods.watch(&params, &version).await {
             Ok(stream) => stream,
-            Err(e) => {
+            // The API server may be restarting: the watch is tried again
+            // (the job's own deadline bounds the wait).
+            Err(_) => {
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 if view.is_closed() {
                     return;
                 }
-                let _ = e;
                 continue;
             }
         };

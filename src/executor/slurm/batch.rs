@@ -204,3 +204,85 @@ pub fn quote(word: &str) -> String {
     }
     format!("'{}'", word.replace('\'', r"'\''"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::executor::ContainerOptions;
+    use std::time::Duration;
+
+    fn spec(options: &str, timeout: Option<Duration>) -> JobSpec {
+        JobSpec {
+            run_id: "r1".into(),
+            job_name: "train (forest, \"big\")".into(),
+            image: "mlci/python-ml:latest".into(),
+            options: ContainerOptions::parse(options).unwrap(),
+            env: [("GREETING".to_string(), "it's here".to_string())].into(),
+            volumes: vec![],
+            ports: vec![],
+            services: vec![],
+            workspace: "/tmp/ws".into(),
+            workspace_path: "/__w/r/r".into(),
+            copies: vec![],
+            files: vec![],
+            allow_privileged: false,
+            host_dir: None,
+            timeout,
+            secrets: Default::default(),
+        }
+    }
+
+    #[test]
+    fn the_job_s_requests_become_sbatch_options() {
+        let dirs = JobDirs {
+            root: "/shared/r1/job1".into(),
+        };
+        let spec = spec(
+            "--gpus 2 --cpus 1.5 --memory 512m --shm-size 1g",
+            Some(Duration::from_secs(90)),
+        );
+        let script = script(&spec, "job1", &dirs, Path::new("/opt/mlci"), Some("gpu")).unwrap();
+        for line in [
+            "#SBATCH --job-name=mlci-r1",
+            "#SBATCH --comment=\"train (forest, 'big')\"",
+            "#SBATCH --output=/shared/r1/job1/slurm.out",
+            "#SBATCH --partition=gpu",
+            "#SBATCH --time=2",
+            "#SBATCH --gres=gpu:2",
+            "#SBATCH --cpus-per-task=2",
+            "#SBATCH --mem=512M",
+        ] {
+            assert!(script.lines().any(|l| l == line), "no `{line}`:\n{script}");
+        }
+        assert_eq!(
+            requests(&script),
+            [
+                "--partition=gpu",
+                "--time=2",
+                "--gres=gpu:2",
+                "--cpus-per-task=2",
+                "--mem=512M"
+            ]
+        );
+        assert!(script.contains("-e 'GREETING=it'\\''s here'"), "{script}");
+        assert!(script.contains("--shm-size 1073741824"), "{script}");
+        assert!(
+            script.contains("agent --mailbox file:///shared/r1/job1/mailbox"),
+            "{script}"
+        );
+    }
+
+    #[test]
+    fn gpus_are_asked_for_by_count() {
+        assert_eq!(gpu_count(&spec("", None)), Ok(None));
+        assert_eq!(gpu_count(&spec("--gpus 3", None)), Ok(Some(3)));
+        let all = gpu_count(&spec("--gpus all", None)).unwrap_err();
+        assert!(all.contains("write `--gpus N`"), "{all}");
+        assert!(gpu_count(&spec("--gpus device=0", None)).is_err());
+        assert_eq!(
+            time_limit(&spec("", Some(Duration::from_secs(60)))),
+            Some(1)
+        );
+        assert_eq!(time_limit(&spec("", None)), None);
+    }
+}
