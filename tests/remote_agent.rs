@@ -181,6 +181,25 @@ async fn commands_files_timeouts_cancels_and_secrets_through_the_mailbox() {
         "a,b\n1,2\n"
     );
 
+    // A dataset larger than one part of a multipart upload arrives whole.
+    let big: Vec<u8> = (0..40u32 << 20)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    std::fs::write(host.path().join("data/big.bin"), &big).unwrap();
+    agent
+        .env
+        .copy_in(&host.path().join("data"), &format!("{root_text}/ws2/data"))
+        .await
+        .unwrap();
+    let (_, out, _) = run(
+        &agent,
+        &sh(&format!("sha256sum {root_text}/ws2/data/big.bin")),
+    )
+    .await;
+    use sha2::Digest;
+    let expected = format!("{:x}", sha2::Sha256::digest(&big));
+    assert!(out.starts_with(&expected), "{out} vs {expected}");
+
     // A secret travels as a placeholder, is itself inside the command, and is masked on its way out.
     let mut request = sh(&format!(
         "test \"$TOKEN\" = {SECRET} && echo \"token $TOKEN\""

@@ -8,7 +8,7 @@
 //! for [`idle_limit`] (the controller is gone; the pod or the Slurm job must
 //! not hold its GPUs for ever).
 
-use super::mailbox::{AGENT_ENV_PREFIX, Mailbox, POLL};
+use super::mailbox::{AGENT_ENV_PREFIX, Blob, Mailbox, POLL};
 use super::protocol::{Frame, Op, Outcome, Reply, Request, SecretPlaceholders};
 use super::tarball;
 use std::collections::BTreeMap;
@@ -82,18 +82,20 @@ pub async fn serve(mailbox: Mailbox, secrets: SecretPlaceholders) -> Result<(), 
             return Ok(());
         }
         let (reply, reply_blob) = carry_out(&request, blob, &mailbox, &secrets, &out).await;
-        mailbox.send_reply(&reply, reply_blob).await?;
+        mailbox
+            .send_reply(&reply, reply_blob.as_ref().map(|b| b.path()))
+            .await?;
         number += 1;
     }
 }
 
 async fn carry_out(
     request: &Request,
-    blob: Option<Vec<u8>>,
+    blob: Option<Blob>,
     mailbox: &Mailbox,
     secrets: &SecretPlaceholders,
     out: &Out,
-) -> (Reply, Option<Vec<u8>>) {
+) -> (Reply, Option<Blob>) {
     let number = request.number;
     let mut reply = Reply {
         number,
@@ -112,17 +114,27 @@ async fn carry_out(
             out.line(&Frame::End(number).encode());
             outcome.map(|o| reply.outcome = Some(o))
         }
-        Op::Unpack { path } => {
-            let blob = blob.unwrap_or_default();
-            let target = Path::new(path).to_path_buf();
-            let secrets = secrets.clone();
-            blocking(move || tarball::unpack_at(&blob, &target, &|c| secrets.reveal_bytes(&c)))
+        Op::Unpack { path } => match blob {
+            Some(blob) => {
+                let target = Path::new(path).to_path_buf();
+                let secrets = secrets.clone();
+                blocking(move || {
+                    tarball::unpack_at(blob.path(), &target, &|c| secrets.reveal_bytes(&c))
+                })
                 .await
                 .map_err(|e| format!("cannot write `{path}`: {e}"))
-        }
+            }
+            None => Err(format!("no files came with the request to write `{path}`")),
+        },
         Op::Pack { path } => {
             let source = Path::new(path).to_path_buf();
-            match blocking(move || tarball::pack_path(&source)).await {
+            let packed = blocking(move || {
+                let mut blob = tarball::blob_file()?;
+                let found = tarball::pack_path(&source, blob.as_file_mut())?;
+                Ok(found.then_some(blob))
+            })
+            .await;
+            match packed {
                 Ok(Some(packed)) => {
                     reply.blob = true;
                     reply_blob = Some(packed);
@@ -137,7 +149,13 @@ async fn carry_out(
         }
         Op::PackDirFiles { path } => {
             let source = Path::new(path).to_path_buf();
-            match blocking(move || tarball::pack_dir_files(&source)).await {
+            let packed = blocking(move || {
+                let mut blob = tarball::blob_file()?;
+                tarball::pack_dir_files(&source, blob.as_file_mut())?;
+                Ok(blob)
+            })
+            .await;
+            match packed {
                 Ok(packed) => {
                     reply.blob = true;
                     reply_blob = Some(packed);

@@ -5,7 +5,7 @@
 //! [`FrameRouter::feed_line`].
 
 use super::agent;
-use super::mailbox::{Mailbox, POLL};
+use super::mailbox::{Blob, Mailbox, POLL};
 use super::protocol::{Frame, Op, Outcome, Reply, Request, SecretPlaceholders};
 use super::tarball;
 use crate::executor::{
@@ -137,7 +137,7 @@ impl<E: RemoteEnd> RemoteEnv<E> {
     }
 
     /// Waits for the reply to `number`; Err when the far end is gone first.
-    async fn wait_reply(&self, number: u64) -> Result<(Reply, Option<Vec<u8>>), String> {
+    async fn wait_reply(&self, number: u64) -> Result<(Reply, Option<Blob>), String> {
         loop {
             if let Some(found) = self.mailbox.poll_reply(number).await? {
                 return Ok(found);
@@ -157,9 +157,9 @@ impl<E: RemoteEnd> RemoteEnv<E> {
     async fn call(
         &self,
         op: Op,
-        blob: Option<Vec<u8>>,
+        blob: Option<&Path>,
         what: &str,
-    ) -> Result<(Reply, Option<Vec<u8>>), ExecError> {
+    ) -> Result<(Reply, Option<Blob>), ExecError> {
         let mut next = self.next.lock().await;
         let number = *next;
         *next += 1;
@@ -178,7 +178,7 @@ impl<E: RemoteEnd> RemoteEnv<E> {
         Ok((reply, blob))
     }
 
-    async fn unpack(&self, path: &str, blob: Vec<u8>, what: &str) -> Result<(), ExecError> {
+    async fn unpack(&self, path: &str, blob: &Path, what: &str) -> Result<(), ExecError> {
         let op = Op::Unpack {
             path: path.to_string(),
         };
@@ -186,7 +186,7 @@ impl<E: RemoteEnd> RemoteEnv<E> {
     }
 
     /// The tar blob of `path`, or None when it does not exist.
-    async fn pack(&self, path: &str, what: &str) -> Result<Option<Vec<u8>>, ExecError> {
+    async fn pack(&self, path: &str, what: &str) -> Result<Option<Blob>, ExecError> {
         let op = Op::Pack {
             path: path.to_string(),
         };
@@ -194,7 +194,24 @@ impl<E: RemoteEnd> RemoteEnv<E> {
         if reply.missing {
             return Ok(None);
         }
-        Ok(Some(blob.unwrap_or_default()))
+        blob.map(Some)
+            .ok_or_else(|| self.engine_error(what, "the agent's reply came without its files"))
+    }
+
+    /// Packs into a new blob file on a blocking thread; None when `pack`
+    /// found nothing to pack.
+    async fn packed(
+        &self,
+        what: &str,
+        pack: impl FnOnce(&mut std::fs::File) -> std::io::Result<bool> + Send + 'static,
+    ) -> Result<Option<Blob>, ExecError> {
+        tokio::task::spawn_blocking(move || {
+            let mut blob = tarball::blob_file()?;
+            Ok(pack(blob.as_file_mut())?.then_some(blob))
+        })
+        .await
+        .map_err(|e| self.engine_error(what, e))?
+        .map_err(|e: std::io::Error| self.engine_error(what, e))
     }
 
     /// Tells the agent to exit; what it answers does not matter any more.
@@ -308,9 +325,14 @@ impl<E: RemoteEnd> JobEnv for RemoteEnv<E> {
             .into_iter()
             .map(|f| (f.path, self.secrets.hide_bytes(&f.contents), f.mode))
             .collect();
-        let blob =
-            tarball::pack_files(&files).map_err(|e| self.engine_error("cannot write files", e))?;
-        self.unpack("/", blob, "cannot write files").await
+        let what = "cannot write files";
+        let blob = self
+            .packed(what, move |out| {
+                tarball::pack_files(&files, out).map(|()| true)
+            })
+            .await?
+            .expect("a pack of files always makes a blob");
+        self.unpack("/", blob.path(), what).await
     }
 
     async fn read_dir_files(&self, path: &str) -> Result<BTreeMap<String, Vec<u8>>, ExecError> {
@@ -319,13 +341,18 @@ impl<E: RemoteEnd> JobEnv for RemoteEnv<E> {
             path: path.to_string(),
         };
         let (_, blob) = self.call(op, None, &what).await?;
-        tarball::files_of(&blob.unwrap_or_default()).map_err(|e| self.engine_error(&what, e))
+        match blob {
+            Some(blob) => tarball::files_of(blob.path()).map_err(|e| self.engine_error(&what, e)),
+            None => Ok(BTreeMap::new()),
+        }
     }
 
     async fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, ExecError> {
         let what = format!("cannot read `{path}`");
         match self.pack(path, &what).await? {
-            Some(blob) => tarball::single_file(&blob).map_err(|e| self.engine_error(&what, e)),
+            Some(blob) => {
+                tarball::single_file(blob.path()).map_err(|e| self.engine_error(&what, e))
+            }
             None => Ok(None),
         }
     }
@@ -333,12 +360,11 @@ impl<E: RemoteEnd> JobEnv for RemoteEnv<E> {
     async fn copy_in(&self, host: &Path, path: &str) -> Result<(), ExecError> {
         let what = format!("cannot copy {} to `{path}`", host.display());
         let source = host.to_path_buf();
-        let blob = tokio::task::spawn_blocking(move || tarball::pack_path(&source))
-            .await
-            .map_err(|e| self.engine_error(&what, e))?
-            .map_err(|e| self.engine_error(&what, e))?
+        let blob = self
+            .packed(&what, move |out| tarball::pack_path(&source, out))
+            .await?
             .ok_or_else(|| self.engine_error(&what, "it does not exist"))?;
-        self.unpack(path, blob, &what).await
+        self.unpack(path, blob.path(), &what).await
     }
 
     async fn copy_out(&self, path: &str, host: &Path) -> Result<(), ExecError> {
@@ -348,7 +374,7 @@ impl<E: RemoteEnd> JobEnv for RemoteEnv<E> {
             .await?
             .ok_or_else(|| self.engine_error(&what, "it does not exist"))?;
         let target = host.to_path_buf();
-        tokio::task::spawn_blocking(move || tarball::unpack_at(&blob, &target, &|c| c))
+        tokio::task::spawn_blocking(move || tarball::unpack_at(blob.path(), &target, &|c| c))
             .await
             .map_err(|e| self.engine_error(&what, e))?
             .map_err(|e| self.engine_error(&what, e))

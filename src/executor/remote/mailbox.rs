@@ -17,11 +17,21 @@
 
 use super::protocol::{Reply, Request};
 use crate::cache::{Remote, RemoteConfig};
+use futures_util::StreamExt;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
+use std::io::{Read, Write};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// A blob as it arrived: a temporary file, removed when dropped.
+pub type Blob = tempfile::NamedTempFile;
+
+/// Blobs above this size go up in parts of [`PART_SIZE`].
+const MULTIPART_ABOVE: u64 = 32 << 20;
+const PART_SIZE: usize = 16 << 20;
 
 /// How often a side looks for the other's next object.
 pub const POLL: Duration = Duration::from_millis(50);
@@ -157,6 +167,36 @@ impl Mailbox {
             .map_err(|e| format!("mailbox {}: cannot write {relative}: {e}", self.url))
     }
 
+    /// A blob from a file: in parts above [`MULTIPART_ABOVE`], so that a
+    /// large workspace or dataset never sits in memory.
+    async fn put_file(&self, relative: &str, file: &Path) -> Result<(), String> {
+        let failed = |e: &dyn std::fmt::Display| {
+            format!("mailbox {}: cannot write {relative}: {e}", self.url)
+        };
+        let size = std::fs::metadata(file).map_err(|e| failed(&e))?.len();
+        if size <= MULTIPART_ABOVE {
+            let bytes = std::fs::read(file).map_err(|e| failed(&e))?;
+            return self.put(relative, bytes).await;
+        }
+        let upload = self
+            .store
+            .put_multipart(&self.path(relative))
+            .await
+            .map_err(|e| failed(&e))?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+        let mut source = std::fs::File::open(file).map_err(|e| failed(&e))?;
+        let mut buffer = vec![0u8; PART_SIZE];
+        loop {
+            let n = source.read(&mut buffer).map_err(|e| failed(&e))?;
+            if n == 0 {
+                break;
+            }
+            writer.wait_for_capacity(4).await.map_err(|e| failed(&e))?;
+            writer.write(&buffer[..n]);
+        }
+        writer.finish().await.map(|_| ()).map_err(|e| failed(&e))
+    }
+
     /// The object, or None while it is not there.
     async fn get(&self, relative: &str) -> Result<Option<Vec<u8>>, String> {
         match self.store.get(&self.path(relative)).await {
@@ -170,47 +210,63 @@ impl Mailbox {
         }
     }
 
-    pub async fn send_request(
-        &self,
-        request: &Request,
-        blob: Option<Vec<u8>>,
-    ) -> Result<(), String> {
+    /// A blob into a temporary file, streamed; None when it is not there.
+    async fn get_file(&self, relative: &str) -> Result<Option<Blob>, String> {
+        let failed = |e: &dyn std::fmt::Display| {
+            format!("mailbox {}: cannot read {relative}: {e}", self.url)
+        };
+        let result = match self.store.get(&self.path(relative)).await {
+            Ok(result) => result,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(failed(&e)),
+        };
+        let mut file = tempfile::NamedTempFile::new().map_err(|e| failed(&e))?;
+        let mut stream = result.into_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| failed(&e))?;
+            file.write_all(&chunk).map_err(|e| failed(&e))?;
+        }
+        file.flush().map_err(|e| failed(&e))?;
+        Ok(Some(file))
+    }
+
+    pub async fn send_request(&self, request: &Request, blob: Option<&Path>) -> Result<(), String> {
         let n = request.number;
         if let Some(blob) = blob {
-            self.put(&format!("req/{n}.tar"), blob).await?;
+            self.put_file(&format!("req/{n}.tar"), blob).await?;
         }
         let json = serde_json::to_vec(request).expect("requests serialise");
         self.put(&format!("req/{n}.json"), json).await
     }
 
     /// Request `n` with its blob, once it is there.
-    pub async fn poll_request(&self, n: u64) -> Result<Option<(Request, Option<Vec<u8>>)>, String> {
+    pub async fn poll_request(&self, n: u64) -> Result<Option<(Request, Option<Blob>)>, String> {
         let Some(json) = self.get(&format!("req/{n}.json")).await? else {
             return Ok(None);
         };
         let request: Request = serde_json::from_slice(&json)
             .map_err(|e| format!("mailbox {}: request {n} is not valid: {e}", self.url))?;
-        let blob = self.get(&format!("req/{n}.tar")).await?;
+        let blob = self.get_file(&format!("req/{n}.tar")).await?;
         Ok(Some((request, blob)))
     }
 
-    pub async fn send_reply(&self, reply: &Reply, blob: Option<Vec<u8>>) -> Result<(), String> {
+    pub async fn send_reply(&self, reply: &Reply, blob: Option<&Path>) -> Result<(), String> {
         let n = reply.number;
         if let Some(blob) = blob {
-            self.put(&format!("reply/{n}.tar"), blob).await?;
+            self.put_file(&format!("reply/{n}.tar"), blob).await?;
         }
         let json = serde_json::to_vec(reply).expect("replies serialise");
         self.put(&format!("reply/{n}.json"), json).await
     }
 
-    pub async fn poll_reply(&self, n: u64) -> Result<Option<(Reply, Option<Vec<u8>>)>, String> {
+    pub async fn poll_reply(&self, n: u64) -> Result<Option<(Reply, Option<Blob>)>, String> {
         let Some(json) = self.get(&format!("reply/{n}.json")).await? else {
             return Ok(None);
         };
         let reply: Reply = serde_json::from_slice(&json)
             .map_err(|e| format!("mailbox {}: reply {n} is not valid: {e}", self.url))?;
         let blob = match reply.blob {
-            true => self.get(&format!("reply/{n}.tar")).await?,
+            true => self.get_file(&format!("reply/{n}.tar")).await?,
             false => None,
         };
         Ok(Some((reply, blob)))
@@ -226,7 +282,6 @@ impl Mailbox {
 
     /// Removes everything under the base (the job is over).
     pub async fn clear(&self) -> Result<(), String> {
-        use futures_util::StreamExt;
         let prefix = (!self.base.is_empty()).then(|| ObjectPath::from(self.base.as_str()));
         let mut listing = self.store.list(prefix.as_ref());
         let mut paths = Vec::new();
