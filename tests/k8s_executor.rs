@@ -65,14 +65,12 @@ impl Cluster {
 
     fn command(&self, repo: &Path, run_id: &str) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_mlci"));
+        // The pods reach S3 by another name than this machine does.
+        let pod_endpoint = format!("http://localhost:{}", self.moto.port);
         command
-            .args([
-                "run",
-                "--executor",
-                "k8s",
-                "--secret",
-                &format!("TOKEN={SECRET}"),
-            ])
+            .args(["run", "--executor", "k8s"])
+            .args(["--secret", &format!("TOKEN={SECRET}")])
+            .args(["--pod-s3-endpoint", &pod_endpoint])
             .current_dir(repo)
             .env("CI", "true")
             .envs(self.env(run_id));
@@ -235,6 +233,16 @@ fn a_workflow_runs_as_kubernetes_jobs_and_no_secret_leaves_but_in_the_secret() {
         let is_secret = request.method == "POST" && request.path().ends_with("/secrets");
         assert_eq!(carries, is_secret, "{} {}", request.method, request.uri);
     }
+    // The pods' way to S3 is in the Secret (for the agent), not this machine's.
+    let secret = requests
+        .iter()
+        .find(|r| r.method == "POST" && r.path().ends_with("/secrets"))
+        .unwrap()
+        .json();
+    assert_eq!(
+        secret["stringData"]["MLCI_AGENT_S3_ENDPOINT"],
+        format!("http://localhost:{}", cluster.moto.port)
+    );
     // The first Job: GPUs by count, the deadline from timeout-minutes, shm.
     let job = requests
         .iter()

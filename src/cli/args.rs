@@ -77,6 +77,10 @@ pub struct ClusterArgs {
     /// the agent [default: mlci/agent:<this version>].
     #[arg(long, env = "MLCI_AGENT_IMAGE", value_name = "IMAGE")]
     pub agent_image: Option<String>,
+    /// With --executor k8s: the S3 endpoint as the pods reach it, when it is
+    /// not the one this machine uses [default: this machine's].
+    #[arg(long, env = "MLCI_K8S_S3_ENDPOINT", value_name = "URL")]
+    pub pod_s3_endpoint: Option<String>,
     /// With --executor slurm: a directory on the file system that the nodes
     /// share with this machine (mailboxes, job output) [default: <cache dir>/slurm].
     #[arg(long, env = "MLCI_SLURM_DIR", value_name = "DIR")]

@@ -491,7 +491,13 @@ fn kube_settings(args: &RunArgs) -> crate::executor::k8s::manifests::KubeSetting
             .clone()
             .unwrap_or_else(|| format!("mlci/agent:{}", env!("CARGO_PKG_VERSION"))),
         mailbox_root: args.cache.cache_remote.clone().unwrap_or_default(),
-        s3: crate::executor::remote::S3Access::from_controller_env(),
+        s3: {
+            let mut s3 = crate::executor::remote::S3Access::from_controller_env();
+            if let Some(endpoint) = &args.cluster.pod_s3_endpoint {
+                s3.endpoint = Some(endpoint.clone());
+            }
+            s3
+        },
         ttl_after_finished: 600,
     }
 }
