@@ -300,3 +300,35 @@ fn ctrl_c_deletes_every_job_pod_and_secret_of_the_run() {
     // Nor is anything of the run left in the mailbox on S3.
     assert_eq!(cluster.mailbox_objects(&run_id), 0);
 }
+
+#[test]
+fn the_agent_image_holds_this_mlci_for_the_pods_init_container() {
+    common::ensure_runner_image();
+    let tag = format!("mlci/agent:test-{}", std::process::id());
+    let dir = tempfile::tempdir().unwrap();
+    let (output, text) = common::mlci_with(dir.path(), &[], &["images", "agent", "--tag", &tag]);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    // The init container's command, as the golden manifests give it.
+    let shared = tempfile::tempdir().unwrap();
+    let mount = format!("{}:/mlci-agent", shared.path().display());
+    let copied = common::docker(&[
+        "run",
+        "--rm",
+        "-v",
+        &mount,
+        &tag,
+        "cp",
+        "/mlci",
+        "/mlci-agent/mlci",
+    ]);
+    let _ = common::docker(&["rmi", "-f", &tag]);
+    copied.unwrap();
+    let version = Command::new(shared.path().join("mlci"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout).trim(),
+        format!("mlci {}", env!("CARGO_PKG_VERSION"))
+    );
+}

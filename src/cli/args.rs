@@ -273,6 +273,16 @@ pub enum ImagesCommand {
     },
     /// List the runner images and whether they are built and up to date.
     Ls,
+    /// Build the agent image of `--executor k8s` (its /mlci is this mlci) to
+    /// push where the cluster pulls images from.
+    Agent {
+        /// The image's tag [default: mlci/agent:<this version>].
+        #[arg(long)]
+        tag: Option<String>,
+        /// The base: any image with `cp` and the glibc of this build.
+        #[arg(long, default_value = "mlci/debian:bookworm")]
+        from: String,
+    },
 }
 
 #[derive(Debug, clap::Args)]

@@ -18,6 +18,14 @@ pub(super) fn images(command: ImagesCommand) -> ExitCode {
                 crate::images::build(&names, force, &crate::images::Progress::auto()).await?;
                 Ok(())
             }
+            ImagesCommand::Agent { tag, from } => {
+                let tag = tag.unwrap_or_else(crate::images::default_agent_tag);
+                crate::images::build_agent(&tag, &from).await?;
+                println!(
+                    "built {tag}: its /mlci is this mlci; push it where the cluster pulls from"
+                );
+                Ok(())
+            }
             ImagesCommand::Ls => {
                 let list = crate::images::list().await?;
                 print!("{}", crate::images::render_list(&list));

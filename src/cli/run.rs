@@ -489,7 +489,7 @@ fn kube_settings(args: &RunArgs) -> crate::executor::k8s::manifests::KubeSetting
             .cluster
             .agent_image
             .clone()
-            .unwrap_or_else(|| format!("mlci/agent:{}", env!("CARGO_PKG_VERSION"))),
+            .unwrap_or_else(crate::images::default_agent_tag),
         mailbox_root: args.cache.cache_remote.clone().unwrap_or_default(),
         s3: {
             let mut s3 = crate::executor::remote::S3Access::from_controller_env();

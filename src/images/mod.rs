@@ -26,6 +26,7 @@
 //! `commands` (the entry points of the CLI), `test_image` (the image the
 //! integration tests run in) and `error`.
 
+mod agent;
 mod base_inputs;
 mod catalog;
 mod catalog_build;
@@ -38,6 +39,7 @@ mod progress;
 mod status;
 mod test_image;
 
+pub use agent::{build_agent, default_agent_tag};
 pub use base_inputs::{DEFAULT_MIRROR, host_ca_certs};
 pub use catalog::{
     BASE_TAG, CUDA_TRAIN_TAG, Catalog, EMBEDDED_FILES, PYTHON_ML_TAG, default_label_images,
