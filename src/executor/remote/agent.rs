@@ -8,7 +8,7 @@
 //! for [`idle_limit`] (the controller is gone; the pod or the Slurm job must
 //! not hold its GPUs for ever).
 
-use super::mailbox::{AGENT_ENV_PREFIX, Blob, Mailbox, POLL};
+use super::mailbox::{AGENT_ENV_PREFIX, Blob, Mailbox, Poll};
 use super::protocol::{Frame, Op, Outcome, Reply, Request, SecretPlaceholders};
 use super::tarball;
 use std::collections::BTreeMap;
@@ -19,8 +19,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
 
-/// How often a running command looks for a cancel request.
-const CANCEL_POLL: Duration = Duration::from_millis(200);
+/// How often a running command looks for a cancel request (one S3 request
+/// each time, for as long as the step runs).
+const CANCEL_POLL: Duration = Duration::from_millis(500);
 
 /// How long the agent waits for a request before it concludes that the
 /// controller is gone (`MLCI_AGENT_IDLE_SECS`, default 15 minutes).
@@ -63,6 +64,7 @@ pub async fn serve(mailbox: Mailbox, secrets: SecretPlaceholders) -> Result<(), 
     let mut number = 1;
     loop {
         let waiting_since = Instant::now();
+        let mut poll = Poll::default();
         let (request, blob) = loop {
             if let Some(found) = mailbox.poll_request(number).await? {
                 break found;
@@ -73,7 +75,7 @@ pub async fn serve(mailbox: Mailbox, secrets: SecretPlaceholders) -> Result<(), 
                     idle.as_secs()
                 ));
             }
-            tokio::time::sleep(POLL).await;
+            poll.wait().await;
         };
         // No reply: the controller does not wait for one, and clears the
         // mailbox meanwhile.

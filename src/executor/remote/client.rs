@@ -5,7 +5,7 @@
 //! [`FrameRouter::feed_line`].
 
 use super::agent;
-use super::mailbox::{Blob, Mailbox, POLL};
+use super::mailbox::{Blob, Mailbox, Poll};
 use super::protocol::{Frame, Op, Outcome, Reply, Request, SecretPlaceholders};
 use super::tarball;
 use crate::executor::{
@@ -22,6 +22,8 @@ use tokio_util::sync::CancellationToken;
 
 /// After a command's reply, how long its last frames may take to arrive.
 const LAST_FRAMES: Duration = Duration::from_secs(5);
+/// While a command runs (no end frame yet), how often its reply is looked for.
+const LOOK_BEFORE_END: Duration = Duration::from_secs(1);
 /// After a cancel request, how long the agent has to answer it.
 const CANCEL_GRACE: Duration = Duration::from_secs(15);
 
@@ -138,6 +140,7 @@ impl<E: RemoteEnd> RemoteEnv<E> {
 
     /// Waits for the reply to `number`; Err when the far end is gone first.
     async fn wait_reply(&self, number: u64) -> Result<(Reply, Option<Blob>), String> {
+        let mut poll = Poll::default();
         loop {
             if let Some(found) = self.mailbox.poll_reply(number).await? {
                 return Ok(found);
@@ -149,7 +152,7 @@ impl<E: RemoteEnd> RemoteEnv<E> {
                 }
                 return Err(reason);
             }
-            tokio::time::sleep(POLL).await;
+            poll.wait().await;
         }
     }
 
@@ -262,14 +265,25 @@ impl<E: RemoteEnd> JobEnv for RemoteEnv<E> {
         };
         let mut ended = false;
         let mut cancelled_at: Option<Instant> = None;
+        // The reply follows the command's end frame: it is looked for at once
+        // when that frame arrives, and now and then before (the log may be lost).
+        let mut poll = Poll::default();
+        let mut next_look = tokio::time::Instant::now() + LOOK_BEFORE_END;
         let reply = loop {
             tokio::select! {
-                Some(frame) = frames.recv() => deliver(frame, &mut ended),
+                Some(frame) = frames.recv() => {
+                    deliver(frame, &mut ended);
+                    if ended {
+                        next_look = tokio::time::Instant::now();
+                    }
+                }
                 _ = cancel.cancelled(), if cancelled_at.is_none() => {
                     cancelled_at = Some(Instant::now());
                     let _ = self.mailbox.cancel(number).await;
+                    poll.reset();
+                    next_look = tokio::time::Instant::now();
                 }
-                _ = tokio::time::sleep(POLL) => {
+                _ = tokio::time::sleep_until(next_look) => {
                     match self.mailbox.poll_reply(number).await {
                         Ok(Some((reply, _))) => break Ok(reply),
                         Ok(None) => {}
@@ -285,6 +299,12 @@ impl<E: RemoteEnd> JobEnv for RemoteEnv<E> {
                         self.frames.forget(number);
                         return Ok(ExecOutcome::Cancelled);
                     }
+                    let wait = if ended || cancelled_at.is_some() {
+                        poll.next_wait()
+                    } else {
+                        LOOK_BEFORE_END
+                    };
+                    next_look = tokio::time::Instant::now() + wait;
                 }
             }
         };

@@ -33,8 +33,43 @@ pub type Blob = tempfile::NamedTempFile;
 const MULTIPART_ABOVE: u64 = 32 << 20;
 const PART_SIZE: usize = 16 << 20;
 
-/// How often a side looks for the other's next object.
-pub const POLL: Duration = Duration::from_millis(50);
+/// How often a side looks for the other's next object: at first every
+/// 50 ms (a step's next request follows its last reply closely), then less
+/// and less often up to every 500 ms, so that a side waiting long (a slow
+/// upload, the controller hashing outputs) does not cost S3 twenty requests
+/// a second.
+#[derive(Clone, Debug)]
+pub struct Poll {
+    next: Duration,
+}
+
+const POLL_FIRST: Duration = Duration::from_millis(50);
+const POLL_MAX: Duration = Duration::from_millis(500);
+
+impl Default for Poll {
+    fn default() -> Poll {
+        Poll { next: POLL_FIRST }
+    }
+}
+
+impl Poll {
+    /// The wait before the next look; each one is longer, up to 500 ms.
+    pub fn next_wait(&mut self) -> Duration {
+        let wait = self.next;
+        self.next = (self.next * 3 / 2).min(POLL_MAX);
+        wait
+    }
+
+    /// Sleeps until the next look.
+    pub async fn wait(&mut self) {
+        tokio::time::sleep(self.next_wait()).await;
+    }
+
+    /// Looks often again (something just happened).
+    pub fn reset(&mut self) {
+        self.next = POLL_FIRST;
+    }
+}
 
 /// How the agent reaches S3 when its environment is not the controller's:
 /// the values come from the Kubernetes Secret, under the names of
