@@ -20,6 +20,10 @@
 
 #![allow(dead_code)]
 
+#[path = "../http_record/mod.rs"]
+mod http_record;
+pub use http_record::Recorded;
+
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -34,34 +38,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub const OWNER: &str = "octo-org";
 pub const REPO: &str = "ml-project";
 pub const REPO_ID: u64 = 1296269;
-
-/// One request as the server saw it.
-#[derive(Clone, Debug)]
-pub struct Recorded {
-    pub method: String,
-    /// Path and query, as sent.
-    pub uri: String,
-    pub headers: Vec<(String, String)>,
-    pub body: String,
-    pub status: u16,
-}
-
-impl Recorded {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    pub fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or(Value::Null)
-    }
-
-    pub fn path(&self) -> &str {
-        self.uri.split('?').next().unwrap_or(&self.uri)
-    }
-}
 
 #[derive(Clone, Debug)]
 pub struct Comment {
