@@ -319,6 +319,15 @@ impl ExecutorKind {
         }
     }
 
+    /// The engine's name, for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            ExecutorKind::Docker => "Docker",
+            ExecutorKind::Kubernetes => "Kubernetes",
+            ExecutorKind::Slurm => "Slurm",
+        }
+    }
+
     /// The name `--executor` takes.
     pub fn flag(self) -> &'static str {
         match self {

@@ -28,14 +28,6 @@ fn supported_flags(executor: ExecutorKind) -> Vec<&'static str> {
     flags
 }
 
-fn name(executor: ExecutorKind) -> &'static str {
-    match executor {
-        ExecutorKind::Docker => "Docker",
-        ExecutorKind::Kubernetes => "Kubernetes",
-        ExecutorKind::Slurm => "Slurm",
-    }
-}
-
 /// Every use of something `executor` does not support, in `workflow`.
 pub fn check(workflow: &Workflow, file: &SourceFile, executor: ExecutorKind) -> Vec<Diagnostic> {
     if executor == ExecutorKind::Docker {
@@ -49,8 +41,9 @@ pub fn check(workflow: &Workflow, file: &SourceFile, executor: ExecutorKind) -> 
 }
 
 fn check_job(job: &Job, file: &SourceFile, executor: ExecutorKind, found: &mut Vec<Diagnostic>) {
-    let on = name(executor);
+    let on = executor.name();
     let flag = executor.flag();
+    let supported = supported_flags(executor);
     for step in &job.steps {
         if let StepAction::Uses(uses) = &step.action
             && uses.value.starts_with("docker://")
@@ -124,7 +117,7 @@ fn check_job(job: &Job, file: &SourceFile, executor: ExecutorKind, found: &mut V
             .is_some_and(|t| t.starts_with(['"', '\'']));
         let at = |offset: usize, len: usize| options.span.sub(offset + usize::from(quoted), len);
         for (written, offset) in &parsed.flags {
-            if !supported_flags(executor).contains(&written.as_str()) {
+            if !supported.contains(&written.as_str()) {
                 found.push(
                     Diagnostic::error(
                         at(*offset, written.len()),
@@ -132,7 +125,7 @@ fn check_job(job: &Job, file: &SourceFile, executor: ExecutorKind, found: &mut V
                     )
                     .with_help(format!(
                         "supported there: {}",
-                        supported_flags(executor).join(", ")
+                        supported.join(", ")
                     )),
                 );
             }

@@ -88,11 +88,16 @@ pub fn label_value(text: &str) -> String {
         .to_string()
 }
 
-pub fn mailbox_url(settings: &KubeSettings, run_id: &str, key: &str) -> String {
+/// Where the mailboxes of a run's jobs are, on the S3 remote.
+pub fn run_mailboxes(settings: &KubeSettings, run_id: &str) -> String {
     format!(
-        "{}/mailbox/{run_id}/{key}",
+        "{}/mailbox/{run_id}",
         settings.mailbox_root.trim_end_matches('/')
     )
+}
+
+pub fn mailbox_url(settings: &KubeSettings, run_id: &str, key: &str) -> String {
+    format!("{}/{key}", run_mailboxes(settings, run_id))
 }
 
 /// The labels of every object of a job.

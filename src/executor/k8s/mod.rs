@@ -64,42 +64,40 @@ impl KubeBackend {
     {
         Api::namespaced(self.client.clone(), &self.settings.namespace)
     }
+}
 
-    /// Deletes the Jobs (with their pods), pods and Secrets that match.
-    async fn delete_matching(&self, selector: &str) -> Result<(), ExecError> {
-        let list = ListParams::default().labels(selector);
-        let background = DeleteParams::background();
-        let mut failures = Vec::new();
-        if let Err(e) = self
-            .api::<Job>()
-            .delete_collection(&background, &list)
-            .await
-        {
-            failures.push(format!("Jobs: {e}"));
-        }
-        if let Err(e) = self
-            .api::<Pod>()
-            .delete_collection(&background, &list)
-            .await
-        {
-            failures.push(format!("pods: {e}"));
-        }
-        if let Err(e) = self
-            .api::<Secret>()
-            .delete_collection(&background, &list)
-            .await
-        {
-            failures.push(format!("Secrets: {e}"));
-        }
-        if failures.is_empty() {
-            Ok(())
-        } else {
-            Err(ExecError::Engine(format!(
-                "cannot delete the objects labelled {selector}: {}",
-                failures.join("; ")
-            )))
-        }
+/// Deletes the Jobs (with their pods), pods and Secrets that match the
+/// label selector: one job's (`release`) or a whole run's (`remove_run`).
+async fn delete_labelled(
+    client: &kube::Client,
+    namespace: &str,
+    selector: &str,
+) -> Result<(), ExecError> {
+    let list = ListParams::default().labels(selector);
+    let background = DeleteParams::background();
+    let jobs = Api::<Job>::namespaced(client.clone(), namespace)
+        .delete_collection(&background, &list)
+        .await
+        .err()
+        .map(|e| format!("Jobs: {e}"));
+    let pods = Api::<Pod>::namespaced(client.clone(), namespace)
+        .delete_collection(&background, &list)
+        .await
+        .err()
+        .map(|e| format!("pods: {e}"));
+    let secrets = Api::<Secret>::namespaced(client.clone(), namespace)
+        .delete_collection(&background, &list)
+        .await
+        .err()
+        .map(|e| format!("Secrets: {e}"));
+    let failures: Vec<String> = [jobs, pods, secrets].into_iter().flatten().collect();
+    if failures.is_empty() {
+        return Ok(());
     }
+    Err(ExecError::Engine(format!(
+        "cannot delete the objects labelled {selector}: {}",
+        failures.join("; ")
+    )))
 }
 
 /// A job's objects on the cluster, and the tasks that follow its pod.
@@ -115,29 +113,7 @@ impl RemoteEnd for KubeJob {
         for task in &self.tasks {
             task.abort();
         }
-        let backend = Api::<Job>::namespaced(self.client.clone(), &self.namespace);
-        let list = ListParams::default().labels(&self.selector);
-        let background = DeleteParams::background();
-        let jobs = backend.delete_collection(&background, &list).await;
-        let pods = Api::<Pod>::namespaced(self.client.clone(), &self.namespace)
-            .delete_collection(&background, &list)
-            .await;
-        let secrets = Api::<Secret>::namespaced(self.client.clone(), &self.namespace)
-            .delete_collection(&background, &list)
-            .await;
-        match (jobs, pods, secrets) {
-            (Ok(_), Ok(_), Ok(_)) => Ok(()),
-            (jobs, pods, secrets) => Err(ExecError::Engine(format!(
-                "cannot delete the objects labelled {}: {}",
-                self.selector,
-                [jobs.err(), pods.err(), secrets.err()]
-                    .into_iter()
-                    .flatten()
-                    .map(|e| e.to_string())
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            ))),
-        }
+        delete_labelled(&self.client, &self.namespace, &self.selector).await
     }
 }
 
@@ -188,10 +164,12 @@ impl Backend for KubeBackend {
             return Err(refused("Job", e));
         }
         let (view_tx, mut view) = watch::channel(PodView::default());
+        let (gone_tx, liveness) = watch::channel(None);
         end.tasks.push(tokio::spawn(watch_pod(
             self.api::<Pod>(),
             selector.clone(),
             view_tx,
+            gone_tx,
         )));
         // The pod's container must run before its log can be followed.
         let waited = async {
@@ -231,23 +209,10 @@ impl Backend for KubeBackend {
             pod,
             frames.clone(),
         )));
-        let (gone_tx, liveness) = watch::channel(None);
-        end.tasks.push(tokio::spawn(async move {
-            loop {
-                if let Some(reason) = view.borrow_and_update().ended.clone() {
-                    let _ = gone_tx.send(Some(reason));
-                    return;
-                }
-                if view.changed().await.is_err() {
-                    let _ = gone_tx.send(Some("the pod watch ended".into()));
-                    return;
-                }
-            }
-        }));
         let digest = local_image_id(self.docker.as_ref(), &spec.image).await;
         let env = RemoteEnv::new(
             spec.job_name.clone(),
-            "Kubernetes",
+            crate::executor::ExecutorKind::Kubernetes.name(),
             mailbox,
             SecretPlaceholders::new(&spec.secrets),
             frames,
@@ -282,14 +247,26 @@ impl Backend for KubeBackend {
     }
 
     async fn remove_run(&self, run_id: &str) -> Result<(), ExecError> {
-        self.delete_matching(&manifests::selector(run_id, None))
-            .await
+        let selector = manifests::selector(run_id, None);
+        let deleted = delete_labelled(&self.client, &self.settings.namespace, &selector).await;
+        // The mailboxes of jobs cut short (a second Ctrl-C) go too.
+        let mailboxes = manifests::run_mailboxes(&self.settings, run_id);
+        if let Ok(mailbox) = Mailbox::open(&mailboxes, &S3Access::default()) {
+            let _ = mailbox.clear().await;
+        }
+        deleted
     }
 }
 
 /// Follows the pod by label: its name, whether the job's container runs,
-/// and why it ended or cannot start.
-async fn watch_pod(pods: Api<Pod>, selector: String, view: watch::Sender<PodView>) {
+/// and why it ended or cannot start, which also goes to `gone` (the job
+/// environment's liveness) as the watch's last word.
+async fn watch_pod(
+    pods: Api<Pod>,
+    selector: String,
+    view: watch::Sender<PodView>,
+    gone: watch::Sender<Option<String>>,
+) {
     let params = WatchParams::default().labels(&selector).timeout(290);
     let mut version = "0".to_string();
     loop {
@@ -299,7 +276,7 @@ async fn watch_pod(pods: Api<Pod>, selector: String, view: watch::Sender<PodView
             // (the job's own deadline bounds the wait).
             Err(_) => {
                 tokio::time::sleep(Duration::from_secs(1)).await;
-                if view.is_closed() {
+                if gone.is_closed() {
                     return;
                 }
                 continue;
@@ -310,9 +287,11 @@ async fn watch_pod(pods: Api<Pod>, selector: String, view: watch::Sender<PodView
             let pod = match event {
                 WatchEvent::Added(pod) | WatchEvent::Modified(pod) => pod,
                 WatchEvent::Deleted(_) => {
-                    view.send_modify(|v| {
-                        v.ended.get_or_insert_with(|| "the pod was deleted".into());
-                    });
+                    let mut seen = view.borrow().clone();
+                    seen.ended
+                        .get_or_insert_with(|| "the pod was deleted".into());
+                    let _ = gone.send(seen.ended.clone());
+                    view.send_replace(seen);
                     return;
                 }
                 WatchEvent::Bookmark(bookmark) => {
@@ -325,13 +304,14 @@ async fn watch_pod(pods: Api<Pod>, selector: String, view: watch::Sender<PodView
                 version = v;
             }
             let seen = read_pod(&pod);
-            let done = seen.ended.is_some();
+            let ended = seen.ended.clone();
             view.send_replace(seen);
-            if done {
+            if ended.is_some() {
+                let _ = gone.send(ended);
                 return;
             }
         }
-        if view.is_closed() {
+        if gone.is_closed() {
             return;
         }
     }

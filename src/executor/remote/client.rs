@@ -138,6 +138,15 @@ impl<E: RemoteEnd> RemoteEnv<E> {
         self.liveness.borrow().clone()
     }
 
+    /// The number of the next request, and the turn to send it: requests go
+    /// one at a time, in order, until the guard is dropped.
+    async fn take_turn(&self) -> (tokio::sync::MutexGuard<'_, u64>, u64) {
+        let mut next = self.next.lock().await;
+        let number = *next;
+        *next += 1;
+        (next, number)
+    }
+
     /// Waits for the reply to `number`; Err when the far end is gone first.
     async fn wait_reply(&self, number: u64) -> Result<(Reply, Option<Blob>), String> {
         let mut poll = Poll::default();
@@ -163,9 +172,7 @@ impl<E: RemoteEnd> RemoteEnv<E> {
         blob: Option<&Path>,
         what: &str,
     ) -> Result<(Reply, Option<Blob>), ExecError> {
-        let mut next = self.next.lock().await;
-        let number = *next;
-        *next += 1;
+        let (_turn, number) = self.take_turn().await;
         let request = Request { number, op };
         self.mailbox
             .send_request(&request, blob)
@@ -219,12 +226,11 @@ impl<E: RemoteEnd> RemoteEnv<E> {
 
     /// Tells the agent to exit; what it answers does not matter any more.
     pub async fn shut_down(&self) {
-        let mut next = self.next.lock().await;
+        let (_turn, number) = self.take_turn().await;
         let request = Request {
-            number: *next,
+            number,
             op: Op::Shutdown,
         };
-        *next += 1;
         let _ = self.mailbox.send_request(&request, None).await;
     }
 }
@@ -236,9 +242,7 @@ impl<E: RemoteEnd> JobEnv for RemoteEnv<E> {
         cancel: &CancellationToken,
         on_output: &mut (dyn FnMut(StreamKind, &[u8]) + Send),
     ) -> Result<ExecOutcome, ExecError> {
-        let mut next = self.next.lock().await;
-        let number = *next;
-        *next += 1;
+        let (_turn, number) = self.take_turn().await;
         let op = Op::Exec {
             argv: request.argv.iter().map(|a| self.secrets.hide(a)).collect(),
             env: request

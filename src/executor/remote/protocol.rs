@@ -137,10 +137,6 @@ impl SecretPlaceholders {
         SecretPlaceholders { secrets }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.secrets.is_empty()
-    }
-
     /// Every secret value in `text` replaced by its placeholder.
     pub fn hide(&self, text: &str) -> String {
         let mut text = text.to_string();

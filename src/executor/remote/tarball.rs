@@ -66,11 +66,6 @@ pub fn blob_file() -> std::io::Result<tempfile::NamedTempFile> {
     tempfile::NamedTempFile::new()
 }
 
-/// Reads a blob from its start.
-fn open(blob: &Path) -> std::io::Result<File> {
-    File::open(blob)
-}
-
 /// Unpacks a blob at `target`: the root entry becomes `target` itself.
 /// Files come out as they stream from the blob; a file no larger than
 /// [`TRANSFORM_LIMIT`] first passes through `transform` (the agent puts
@@ -80,7 +75,7 @@ pub fn unpack_at(
     target: &Path,
     transform: &dyn Fn(Vec<u8>) -> Vec<u8>,
 ) -> std::io::Result<()> {
-    let mut archive = tar::Archive::new(open(blob)?);
+    let mut archive = tar::Archive::new(File::open(blob)?);
     archive.set_preserve_permissions(true);
     for entry in archive.entries()? {
         let mut entry = entry?;
@@ -121,7 +116,7 @@ const TRANSFORM_LIMIT: u64 = 1 << 20;
 /// The regular files of a blob's root directory, by name.
 pub fn files_of(blob: &Path) -> std::io::Result<BTreeMap<String, Vec<u8>>> {
     let mut files = BTreeMap::new();
-    let mut archive = tar::Archive::new(open(blob)?);
+    let mut archive = tar::Archive::new(File::open(blob)?);
     for entry in archive.entries()? {
         let mut entry = entry?;
         if !entry.header().entry_type().is_file() {
@@ -138,7 +133,7 @@ pub fn files_of(blob: &Path) -> std::io::Result<BTreeMap<String, Vec<u8>>> {
 
 /// The contents of a blob that holds one regular file; None for a directory.
 pub fn single_file(blob: &Path) -> std::io::Result<Option<Vec<u8>>> {
-    let mut archive = tar::Archive::new(open(blob)?);
+    let mut archive = tar::Archive::new(File::open(blob)?);
     for entry in archive.entries()? {
         let mut entry = entry?;
         if entry.path()?.as_os_str() == ROOT && entry.header().entry_type().is_file() {

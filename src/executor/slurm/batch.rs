@@ -63,60 +63,51 @@ pub fn gpu_count(spec: &JobSpec) -> Result<Option<i64>, String> {
     Ok(count)
 }
 
-/// The resources asked of Slurm, as `sbatch` options (for the log).
-pub fn requests(script: &str) -> Vec<&str> {
-    script
-        .lines()
-        .filter_map(|l| l.strip_prefix("#SBATCH "))
-        .filter(|o| {
-            [
-                "--gres",
-                "--time",
-                "--cpus-per-task",
-                "--mem",
-                "--partition",
-            ]
-            .iter()
-            .any(|p| o.starts_with(p))
-        })
-        .collect()
-}
-
-/// The whole batch script.
-pub fn script(
-    spec: &JobSpec,
-    key: &str,
-    dirs: &JobDirs,
-    agent: &Path,
-    partition: Option<&str>,
-) -> Result<String, String> {
-    let gpus = gpu_count(spec)?;
-    let mut s = String::from("#!/bin/bash\n");
-    let mut directive = |line: String| {
-        let _ = writeln!(s, "#SBATCH {line}");
-    };
-    directive(format!("--job-name={}", slurm_job_name(&spec.run_id)));
-    directive(format!("--comment=\"{}\"", one_line(&spec.job_name)));
-    directive(format!("--output={}", dirs.output().display()));
-    directive("--nodes=1".into());
-    directive("--ntasks=1".into());
+/// What the job asks Slurm for, as `sbatch` options: the partition, the
+/// time limit, GPUs, CPUs and memory. The script carries them, and the log
+/// line of the submission shows them.
+pub fn resources(spec: &JobSpec, partition: Option<&str>) -> Result<Vec<String>, String> {
+    let mut asked = Vec::new();
     if let Some(partition) = partition {
-        directive(format!("--partition={partition}"));
+        asked.push(format!("--partition={partition}"));
     }
     if let Some(minutes) = time_limit(spec) {
-        directive(format!("--time={minutes}"));
+        asked.push(format!("--time={minutes}"));
     }
-    if let Some(gpus) = gpus {
-        directive(format!("--gres=gpu:{gpus}"));
+    if let Some(gpus) = gpu_count(spec)? {
+        asked.push(format!("--gres=gpu:{gpus}"));
     }
     if let Some(nano) = spec.options.nano_cpus {
-        directive(format!(
+        asked.push(format!(
             "--cpus-per-task={}",
             (nano as u64).div_ceil(1_000_000_000)
         ));
     }
     if let Some(bytes) = spec.options.memory {
-        directive(format!("--mem={}M", (bytes as u64).div_ceil(1 << 20)));
+        asked.push(format!("--mem={}M", (bytes as u64).div_ceil(1 << 20)));
+    }
+    Ok(asked)
+}
+
+/// The whole batch script, with the job's [`resources`].
+pub fn script(
+    spec: &JobSpec,
+    key: &str,
+    dirs: &JobDirs,
+    agent: &Path,
+    resources: &[String],
+) -> String {
+    let mut s = String::from("#!/bin/bash\n");
+    let mut directive = |line: &str| {
+        let _ = writeln!(s, "#SBATCH {line}");
+    };
+    directive(&format!("--job-name={}", slurm_job_name(&spec.run_id)));
+    directive(&format!("--comment=\"{}\"", one_line(&spec.job_name)));
+    directive(&format!("--output={}", dirs.output().display()));
+    directive("--nodes=1");
+    directive("--ntasks=1");
+    for option in resources {
+        directive(option);
     }
     let name = container_name(&spec.run_id, key);
     // A job step of its own (srun), so that Slurm tracks and signals it.
@@ -185,7 +176,7 @@ wait $!
 "#,
         run.join(" \\\n  ")
     );
-    Ok(s)
+    s
 }
 
 /// A value for a quoted `#SBATCH` directive.
@@ -241,7 +232,8 @@ mod tests {
             "--gpus 2 --cpus 1.5 --memory 512m --shm-size 1g",
             Some(Duration::from_secs(90)),
         );
-        let script = script(&spec, "job1", &dirs, Path::new("/opt/mlci"), Some("gpu")).unwrap();
+        let asked = resources(&spec, Some("gpu")).unwrap();
+        let script = script(&spec, "job1", &dirs, Path::new("/opt/mlci"), &asked);
         for line in [
             "#SBATCH --job-name=mlci-r1",
             "#SBATCH --comment=\"train (forest, 'big')\"",
@@ -255,7 +247,7 @@ mod tests {
             assert!(script.lines().any(|l| l == line), "no `{line}`:\n{script}");
         }
         assert_eq!(
-            requests(&script),
+            asked,
             [
                 "--partition=gpu",
                 "--time=2",

@@ -25,8 +25,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio_util::sync::CancellationToken;
 
-pub use queue::{jobs_of_run, squeue_state};
-
 /// How long a job whose agent was told to shut down may take to leave the
 /// queue before it is cancelled.
 const QUIT_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
@@ -122,23 +120,18 @@ impl Backend for SlurmBackend {
             &Default::default(),
         )
         .map_err(ExecError::Engine)?;
-        let script = batch::script(
-            &hidden,
-            &key,
-            &dirs,
-            &self.config.agent,
-            self.config.partition.as_deref(),
-        )
-        .map_err(ExecError::Engine)?;
+        let resources = batch::resources(&hidden, self.config.partition.as_deref())
+            .map_err(ExecError::Engine)?;
+        let script = batch::script(&hidden, &key, &dirs, &self.config.agent, &resources);
         std::fs::write(dirs.script(), &script)
             .map_err(|e| ExecError::Engine(format!("cannot write the batch script: {e}")))?;
         let job_id = queue::submit(&dirs.script()).await?;
         let job_name = spec.job_name.clone();
         eprintln!(
             "[{job_name}] submitted as Slurm job {job_id} ({})",
-            match batch::requests(&script) {
-                asked if asked.is_empty() => "the partition's defaults".to_string(),
-                asked => asked.join(" "),
+            match resources.is_empty() {
+                true => "the partition's defaults".to_string(),
+                false => resources.join(" "),
             }
         );
         let prefix = job_name.clone();
@@ -153,7 +146,7 @@ impl Backend for SlurmBackend {
         let digest = local_image_id(self.docker.as_ref(), &spec.image).await;
         let env = RemoteEnv::new(
             job_name,
-            "Slurm",
+            crate::executor::ExecutorKind::Slurm.name(),
             mailbox,
             placeholders,
             frames,
