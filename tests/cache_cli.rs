@@ -5,8 +5,10 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
+mod common;
+
 fn mlci(cache: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mlci"))
+    Command::new(common::mlci_bin())
         .arg("cache")
         .args(args)
         .arg("--cache-dir")

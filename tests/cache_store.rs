@@ -765,7 +765,7 @@ fn two_processes_saving_and_restoring_on_one_cache_stay_consistent() {
 }
 
 #[test]
-fn materialize_gives_a_read_only_tree_built_once() {
+fn materialize_gives_a_tree_of_read_only_files_built_once() {
     let cache = tempfile::tempdir().unwrap();
     let store = Store::open(cache.path()).unwrap();
     let src = tempfile::tempdir().unwrap();
@@ -793,13 +793,15 @@ fn materialize_gives_a_read_only_tree_built_once() {
             .permissions()
             .readonly()
     );
+    // Its directories are its owner's to remove (a normal user's `rm -rf` of
+    // the cache works); the read-only mount keeps jobs from changing them.
     assert_eq!(
         std::fs::metadata(dir.join("data"))
             .unwrap()
             .permissions()
             .mode()
-            & 0o222,
-        0
+            & 0o700,
+        0o700
     );
     assert_ne!(
         std::fs::metadata(dir.join("data/bin/tool"))

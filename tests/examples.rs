@@ -31,10 +31,26 @@ fn train_evaluate_passes_its_gates_writes_a_report_and_is_restored_the_second_ti
     let report = std::fs::read_to_string(repo.path().join("report.md")).unwrap();
     assert!(report.contains("| accuracy |"), "{report}");
     assert!(repo.path().join("metrics/eval.json").is_file());
-    let (output, second) = mlci_run(repo.path(), &[]);
+    // mlci waits for its removals this time, so that nothing of it is still
+    // going when the repository is removed below.
+    let cache = repo.path().join(".cache");
+    let (output, second) = common::mlci_with(
+        repo.path(),
+        &[
+            ("MLCI_CACHE_DIR", cache.as_os_str()),
+            ("MLCI_WAIT_FOR_REMOVAL", "1".as_ref()),
+        ],
+        &["run"],
+    );
     assert_eq!(output.status.code(), Some(0), "{second}");
     assert!(!second.contains("starting in"), "{second}");
     assert_eq!(second.matches("restored from cache").count(), 4, "{second}");
+    // Whoever ran it can remove all it left, in the working tree and the cache:
+    // the steps ran as root in their containers (.ci/run runs this test as a
+    // normal user in the docker group too).
+    let others = common::not_owned_by_me(repo.path());
+    assert!(others.is_empty(), "owned by another user: {others:?}");
+    std::fs::remove_dir_all(repo.path()).expect("remove everything the runs left");
 }
 
 #[test]

@@ -17,7 +17,7 @@ fn ensure_image() {
 }
 
 fn mlci_command(dir: &Path, cache: &Path, run_id: &str, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_mlci"));
+    let mut command = Command::new(common::mlci_bin());
     command
         .args(args)
         .current_dir(dir)

@@ -97,7 +97,10 @@ pub(super) fn remove_run_objects(args: RemoveRunObjectsArgs) -> ExitCode {
     while parent.exists() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(10));
     }
+    // Opening a store creates its directories: a cache removed meanwhile (a
+    // test's, a user's `rm -rf`) must not come back as an empty skeleton.
     if let Some(dir) = args.cache_dir
+        && dir.join("tmp").is_dir()
         && let Ok(store) = crate::cache::Store::open(&dir)
     {
         store.remove_stale_temp();

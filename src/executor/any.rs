@@ -145,6 +145,10 @@ impl JobEnv for AnyEnv {
         each!(self, AnyEnv, e => e.setup_phases())
     }
 
+    async fn hand_back_files(&self) {
+        each!(self, AnyEnv, e => e.hand_back_files().await)
+    }
+
     async fn remove(self) -> Result<(), ExecError> {
         each!(self, AnyEnv, e => e.remove().await)
     }

@@ -278,6 +278,13 @@ pub trait JobEnv: Send + Sync {
         PhaseTimes::default()
     }
 
+    /// Gives what the job's steps wrote on the host to the user mlci runs as,
+    /// once they are done. Steps run as root in most images; a normal user
+    /// could then neither move their files into the cache nor remove them.
+    fn hand_back_files(&self) -> impl std::future::Future<Output = ()> + Send {
+        async {}
+    }
+
     /// Stops and removes the container, its services, network and volumes.
     fn remove(self) -> impl std::future::Future<Output = Result<(), ExecError>> + Send;
 }

@@ -358,7 +358,14 @@ pub(super) async fn run_cached_step<B: Backend>(
     // them), else copied out of the container into a scratch directory.
     let mut scratch = None;
     let (root, move_files) = match ctx.env.host_path(ctx.workspace) {
-        Some(root) => (root, is_last_step(ctx.job, step)),
+        Some(root) => {
+            let move_files = is_last_step(ctx.job, step);
+            if move_files {
+                // Files that are not mlci's user's cannot be moved into the store.
+                ctx.env.hand_back_files().await;
+            }
+            (root, move_files)
+        }
         None => {
             let dir = match scratch_dir(cache) {
                 Ok(dir) => dir,

@@ -400,6 +400,24 @@ pub fn run_objects(run_id: &str) -> Vec<String> {
     found
 }
 
+/// The `mlci` binary under test. `cargo-nextest nextest run --archive-file`
+/// runs the tests elsewhere (as another user, in .ci/run) and says where it
+/// put the binary in `NEXTEST_BIN_EXE_mlci`; the path cargo compiled in is
+/// the fallback.
+pub fn mlci_bin() -> std::path::PathBuf {
+    std::env::var_os("NEXTEST_BIN_EXE_mlci")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_mlci").into())
+}
+
+/// The repository's root: where nextest says it is (an archive's tests run
+/// against a copy of the repository), else where cargo compiled it.
+pub fn repo_root() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
+}
+
 /// `mlci ARGS` in `dir`, as CI runs it (`CI=true`), with these variables:
 /// what it returned, and its stdout and stderr as one text.
 pub fn mlci_with(
@@ -407,7 +425,7 @@ pub fn mlci_with(
     env: &[(&str, &std::ffi::OsStr)],
     args: &[&str],
 ) -> (std::process::Output, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_mlci"))
+    let output = Command::new(mlci_bin())
         .args(args)
         .current_dir(dir)
         .env("CI", "true")
@@ -443,10 +461,32 @@ pub fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// The paths under `dir` (itself included) that the user running the tests
+/// does not own, so could not remove or change.
+pub fn not_owned_by_me(dir: &Path) -> Vec<std::path::PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid cannot fail and touches no memory.
+    let me = unsafe { libc::geteuid() };
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(path) = pending.pop() {
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if meta.uid() != me {
+            found.push(path.clone());
+        }
+        if meta.is_dir() {
+            pending.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        }
+    }
+    found
+}
+
 /// A git repository with the examples and one workflow of `workflows/`, as a
 /// user who copied them has.
 pub fn example_repo(workflow: &str) -> tempfile::TempDir {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let source = repo_root();
     let dir = tempfile::tempdir().unwrap();
     copy_dir(&source.join("examples"), &dir.path().join("examples"));
     std::fs::create_dir_all(dir.path().join(".github/workflows")).unwrap();

@@ -115,9 +115,11 @@ impl Store {
         Ok(stats)
     }
 
-    /// A read-only directory holding the entry's outputs, for a read-only bind mount:
+    /// A directory holding the entry's outputs, for a read-only bind mount:
     /// `<dir>/trees/<tree hash>`, built once and reused. Files are hard links to the
-    /// (read-only) objects, or reflinked copies for executables.
+    /// (read-only) objects, or read-only reflinked copies for executables. The
+    /// directories stay writable by their owner: the mount is what keeps jobs
+    /// out, and a user's `rm -rf` of the cache must work.
     pub fn materialize(&self, entry: &Entry) -> Result<PathBuf, StoreError> {
         check_safe(entry)?;
         let final_dir = self.dir.join("trees").join(entry.outputs.hash());
@@ -128,17 +130,8 @@ impl Store {
         let build = self.temp_path("tree");
         std::fs::create_dir_all(&build).map_err(io(&build))?;
         let result = (|| {
-            let mut dirs = vec![build.clone()];
             for item in entry.outputs.entries() {
                 let dest = build.join(&item.path);
-                let mut parent = dest.parent();
-                while let Some(p) = parent {
-                    if p == build || dirs.iter().any(|d| d == p) {
-                        break;
-                    }
-                    dirs.push(p.to_path_buf());
-                    parent = p.parent();
-                }
                 let parent = dest.parent().expect("under build");
                 std::fs::create_dir_all(parent).map_err(io(parent))?;
                 match item.kind {
@@ -166,25 +159,22 @@ impl Store {
                     }
                 }
             }
-            // Deepest first, so that a parent is made read-only after its children.
-            dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
-            for dir in &dirs {
-                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o555))
-                    .map_err(io(dir))?;
-            }
             Ok(())
         })();
         if let Err(error) = result {
             make_writable_and_remove(&build);
             return Err(error);
         }
-        if std::fs::rename(&build, &final_dir).is_err() {
+        if let Err(error) = std::fs::rename(&build, &final_dir) {
             // Another run materialised it first.
             make_writable_and_remove(&build);
             if !final_dir.is_dir() {
                 return Err(StoreError::Io {
                     path: final_dir,
-                    source: std::io::Error::other("cannot move the materialised tree into place"),
+                    source: std::io::Error::new(
+                        error.kind(),
+                        format!("cannot move the materialised tree into place: {error}"),
+                    ),
                 });
             }
         }

@@ -109,7 +109,9 @@ impl Store {
         }
         let temp = self.temp_path("object");
         let mut moved = false;
-        if move_file {
+        // Only a file of this user's: another's (root's, written in a job's
+        // container) could not be made read-only once moved.
+        if move_file && owned_by_me(source) {
             moved = std::fs::rename(source, &temp).is_ok();
         }
         if !moved {
@@ -202,4 +204,11 @@ fn copy_hashing(source: &Path, dest: &Path, index: &FileIndex) -> Result<blake3:
     }
     index.count_hashed(total);
     Ok(hasher.finalize())
+}
+
+fn owned_by_me(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid cannot fail and touches no memory.
+    let me = unsafe { libc::geteuid() };
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.uid() == me)
 }

@@ -85,6 +85,15 @@ impl HostMounts {
         (mount.writable && !nested).then_some(host)
     }
 
+    /// The container paths of the writable mounts.
+    pub fn writable_paths(&self) -> Vec<&str> {
+        self.mounts
+            .iter()
+            .filter(|m| m.writable)
+            .map(|m| m.container.as_str())
+            .collect()
+    }
+
     /// Copies a container path (a file or a directory, through every mount
     /// beneath it) to `dest` on the host.
     pub fn copy_out(&self, path: &str, dest: &Path) -> io::Result<()> {

@@ -69,6 +69,37 @@ impl DockerJob {
         self.host.as_ref()?.readable(&self.abs(path))
     }
 
+    /// See [`crate::executor::JobEnv::hand_back_files`]: when mlci is not
+    /// root, one `chown -Rh` as root in the container over the job's host
+    /// directories. Best effort: an image without `chown` keeps root's files,
+    /// and mlci copies them into the cache instead of moving them.
+    pub(super) async fn hand_back_files(&self) {
+        let Some(host) = &self.host else {
+            return;
+        };
+        // SAFETY: geteuid and getegid cannot fail and touch no memory.
+        let me = unsafe { Owner { uid: libc::geteuid().into(), gid: libc::getegid().into() } };
+        if me == Owner::ROOT {
+            return;
+        }
+        let mut argv = vec![
+            "chown".to_string(),
+            "-Rh".to_string(),
+            format!("{}:{}", me.uid, me.gid),
+        ];
+        argv.extend(host.writable_paths().into_iter().map(str::to_string));
+        let request = crate::executor::ExecRequest {
+            argv,
+            env: Default::default(),
+            workdir: "/".to_string(),
+            user: Some("0".to_string()),
+            timeout: Some(std::time::Duration::from_secs(60)),
+        };
+        // Its own token: a cancelled run hands its files back too.
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let _ = self.exec_streaming(&request, &cancel, &mut |_, _| {}).await;
+    }
+
     pub(super) fn abs(&self, path: &str) -> String {
         if path.starts_with('/') {
             path.to_string()

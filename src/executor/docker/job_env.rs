@@ -204,6 +204,10 @@ impl JobEnv for DockerJob {
         self.setup_phases.clone()
     }
 
+    async fn hand_back_files(&self) {
+        DockerJob::hand_back_files(self).await
+    }
+
     async fn remove(self) -> Result<(), ExecError> {
         let mut ids = self.service_ids.clone();
         ids.push(self.container.clone());

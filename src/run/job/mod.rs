@@ -319,6 +319,7 @@ pub(super) async fn run_job_instance<B: Backend + 'static>(
     // The container goes in the background: the jobs that need this one
     // start now (every removal is waited for, or handed on, at the end).
     let teardown_started = Instant::now();
+    env.hand_back_files().await;
     shared.tear_down(&instance.name, env, job_dir);
     report.phases.add_since(Phase::Teardown, teardown_started);
     report.summary = outcome.summary;
