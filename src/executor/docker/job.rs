@@ -78,7 +78,12 @@ impl DockerJob {
             return;
         };
         // SAFETY: geteuid and getegid cannot fail and touch no memory.
-        let me = unsafe { Owner { uid: libc::geteuid().into(), gid: libc::getegid().into() } };
+        let me = unsafe {
+            Owner {
+                uid: libc::geteuid().into(),
+                gid: libc::getegid().into(),
+            }
+        };
         if me == Owner::ROOT {
             return;
         }
