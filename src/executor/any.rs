@@ -84,6 +84,10 @@ impl Backend for AnyBackend {
     async fn remove_run(&self, run_id: &str) -> Result<(), ExecError> {
         each!(self, AnyBackend, b => b.remove_run(run_id).await)
     }
+
+    async fn remove_as_root(&self, run_id: &str, paths: &[PathBuf]) -> Result<(), ExecError> {
+        each!(self, AnyBackend, b => b.remove_as_root(run_id, paths).await)
+    }
 }
 
 impl JobEnv for AnyEnv {

@@ -195,6 +195,17 @@ pub trait Backend: Send + Sync {
         &self,
         run_id: &str,
     ) -> impl std::future::Future<Output = Result<(), ExecError>> + Send;
+
+    /// Removes host paths that mlci's user may not remove (a killed job's
+    /// container wrote them as root), with the engine's rights. Backends whose
+    /// jobs do not write on this machine have nothing to do.
+    fn remove_as_root(
+        &self,
+        _run_id: &str,
+        _paths: &[PathBuf],
+    ) -> impl std::future::Future<Output = Result<(), ExecError>> + Send {
+        async { Ok(()) }
+    }
 }
 
 /// A running job environment.

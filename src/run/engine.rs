@@ -92,6 +92,7 @@ pub async fn run<B: Backend + 'static>(
         mut phases,
         snapshot: _snapshot,
     } = prepare(backend, workflow, options)?;
+    remove_left_by_killed_runs(&shared).await;
     let reports = schedule(shared.clone(), plan, selected, cancel.clone()).await;
     // Outputs end up in the working tree, as DVC leaves them, while the
     // engine removes the last job containers.
@@ -124,6 +125,24 @@ pub async fn run<B: Backend + 'static>(
         info: shared.info.clone(),
         cleanup: RunCleanup { shared },
     })
+}
+
+/// Removes through the engine what killed runs left in the cache that this
+/// user could not remove: files their job containers wrote as root.
+async fn remove_left_by_killed_runs<B: Backend>(shared: &Shared<B>) {
+    let Some(cache) = &shared.cache else {
+        return;
+    };
+    let left = cache.take_left_by_killed_runs();
+    if left.is_empty() {
+        return;
+    }
+    if let Err(error) = shared.backend.remove_as_root(&shared.run_id, &left).await {
+        eprintln!(
+            "warning: cannot remove what a killed run left in the cache ({error}); remove {} as root",
+            left[0].display()
+        );
+    }
 }
 
 /// One job instance of a dry run: its name, and its container request or

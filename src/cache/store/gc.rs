@@ -3,6 +3,7 @@
 
 use crate::cache::key::CacheKey;
 use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
 
 use super::cache_dir::Store;
 use super::entry::{Entry, MODEL_KEY_PREFIX};
@@ -142,16 +143,24 @@ impl Store {
 
     /// Removes what dead processes left in `tmp/`, such as the half-copied outputs of a
     /// killed run. Every name there carries its writer's process id (see [`unique_name`]
-    /// and the engine's scratch directories); what live processes write stays.
-    pub fn remove_stale_temp(&self) {
+    /// and the engine's scratch directories); what live processes write stays. Returns
+    /// what could not be removed: files a killed job's container wrote as root, which a
+    /// normal user may not remove.
+    pub fn remove_stale_temp(&self) -> Vec<PathBuf> {
         let Ok(items) = std::fs::read_dir(self.dir.join("tmp")) else {
-            return;
+            return Vec::new();
         };
+        let mut left = Vec::new();
         for item in items.flatten() {
             let name = item.file_name();
             if !writer_alive(&name.to_string_lossy()) {
-                make_writable_and_remove(&item.path());
+                let path = item.path();
+                make_writable_and_remove(&path);
+                if std::fs::symlink_metadata(&path).is_ok() {
+                    left.push(path);
+                }
             }
         }
+        left
     }
 }

@@ -2,7 +2,7 @@
 //! the leftovers of a run.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use bollard::errors::Error as DockerError;
 use futures_util::StreamExt;
@@ -103,5 +103,9 @@ impl Backend for DockerBackend {
 
     async fn remove_run(&self, run_id: &str) -> Result<(), ExecError> {
         removal::remove_run(&self.docker, run_id).await
+    }
+
+    async fn remove_as_root(&self, run_id: &str, paths: &[PathBuf]) -> Result<(), ExecError> {
+        DockerBackend::remove_as_root(self, run_id, paths).await
     }
 }

@@ -42,6 +42,7 @@ mod job;
 mod job_env;
 mod job_setup;
 mod names;
+mod reclaim;
 mod removal;
 mod step_container;
 

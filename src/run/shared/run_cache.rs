@@ -31,6 +31,9 @@ pub struct RunCache {
     /// Entries made or restored in this run, in order, with their job id:
     /// what the jobs after them see, and what goes to the working tree.
     produced: Mutex<Vec<(String, Entry)>>,
+    /// What killed runs left in the cache's `tmp/` that this user could not
+    /// remove (their containers wrote it as root): the engine removes it.
+    left_by_killed_runs: Mutex<Vec<PathBuf>>,
 }
 
 impl RunCache {
@@ -56,13 +59,24 @@ impl RunCache {
             },
         };
         // A run killed earlier may have left half-copied outputs behind.
-        store.remove_stale_temp();
+        let left_by_killed_runs = Mutex::new(store.remove_stale_temp());
         Ok(RunCache {
             store: Arc::new(store),
             remote,
             config,
             produced: Mutex::new(Vec::new()),
+            left_by_killed_runs,
         })
+    }
+
+    /// What killed runs left that this user could not remove (once).
+    pub fn take_left_by_killed_runs(&self) -> Vec<PathBuf> {
+        std::mem::take(
+            &mut *self
+                .left_by_killed_runs
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        )
     }
 
     pub fn store(&self) -> &Store {
