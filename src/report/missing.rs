@@ -5,7 +5,7 @@
 
 use super::error::ReportError;
 use super::options::ReportOptions;
-use super::publish::{Published, write_file};
+use super::output::{Published, write_file};
 use crate::github::{GithubConfig, Publication, marker};
 
 /// A workflow that should have had a run for the event's commit and has none.

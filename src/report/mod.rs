@@ -15,6 +15,7 @@ pub mod markdown;
 mod missing;
 mod mlops;
 mod options;
+mod output;
 mod prepare;
 mod publish;
 
@@ -23,5 +24,6 @@ pub use diff::{MetricDiff, diff};
 pub use error::ReportError;
 pub use missing::{MissingRun, is_event_commit, publish_missing};
 pub use options::ReportOptions;
+pub use output::Published;
 pub use prepare::prepare;
-pub use publish::{Published, publication, publish};
+pub use publish::{publication, publish};

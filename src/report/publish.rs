@@ -5,18 +5,9 @@ use super::contents::Report;
 use super::error::ReportError;
 use super::missing::{MissingRun, is_event_commit, publish_missing, short};
 use super::options::ReportOptions;
+use super::output::{Published, write_file};
 use crate::github::{Annotation, GithubConfig, Publication};
 use crate::record::{AnnotationRecord, RunResult};
-
-/// What [`publish`] did.
-#[derive(Clone, Debug, Default)]
-pub struct Published {
-    /// One sentence per thing worth saying (where the report went, what was refused).
-    pub messages: Vec<String>,
-    /// The run was not GitHub's to show (another commit's, or none): a
-    /// failing notice went in its place, and the command fails.
-    pub refused: bool,
-}
 
 /// Writes the report where the options say: the file, and GitHub. A run of
 /// another commit than the event's is refused: the event's commit gets a
@@ -56,27 +47,6 @@ pub async fn publish(report: &Report, options: &ReportOptions) -> Result<Publish
         published.messages.extend(outcome.messages);
     }
     Ok(published)
-}
-
-/// Writes `markdown` to `--output`, when given.
-pub(super) fn write_file(
-    markdown: &str,
-    options: &ReportOptions,
-    published: &mut Published,
-) -> Result<(), ReportError> {
-    if let Some(path) = &options.output {
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            let _ = std::fs::create_dir_all(parent);
-        }
-        std::fs::write(path, markdown).map_err(|source| ReportError::Write {
-            path: path.display().to_string(),
-            source,
-        })?;
-        published
-            .messages
-            .push(format!("report written to {}", path.display()));
-    }
-    Ok(())
 }
 
 /// What GitHub is to show of a report whose Markdown is `markdown`: the
