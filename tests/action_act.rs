@@ -240,6 +240,8 @@ impl Setup {
             .args(["-W", ".github/workflows/ml.yml"])
             .args(["-P", "ubuntu-latest=mlci/python-ml:latest"])
             .args(["--pull=false", "--action-offline-mode"])
+            // A failed job's container and volumes go too (act keeps them by default).
+            .arg("--rm")
             .arg("--local-repository")
             .arg(format!("actions/cache@v4={}", vendored.display()))
             .arg("--cache-server-path")
