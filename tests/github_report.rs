@@ -628,3 +628,181 @@ fn a_secondary_rate_limit_is_waited_out_and_the_token_can_come_from_the_command_
     assert_eq!(setup.server.comments_on(PR).len(), 1);
     setup.assert_token_only_in_authorization(&[&output]);
 }
+
+/// The check runs posted on `sha`.
+fn checks_on(setup: &Setup, sha: &str) -> Vec<serde_json::Value> {
+    setup.server.with(|s| {
+        s.check_runs
+            .iter()
+            .filter(|r| r["head_sha"] == sha)
+            .cloned()
+            .collect()
+    })
+}
+
+#[test]
+fn the_newest_run_of_another_commit_gets_a_failing_check_not_its_results() {
+    // The store holds main's green run only (restored from the base branch's cache).
+    let setup = Setup::new();
+    let output = setup.report();
+    assert!(!output.status.success(), "{:?}", text(&output));
+    let (_, stderr) = text(&output);
+    assert!(
+        stderr.contains(&format!(
+            "mlci did not record a run for {HEAD_SHA}: the run to report, #1, is of commit 3333333 on main, not of this one."
+        )),
+        "{stderr}"
+    );
+    assert!(checks_on(&setup, "3333333333333333333333333333333333333333").is_empty());
+    let checks = checks_on(&setup, HEAD_SHA);
+    assert_eq!(checks.len(), 1);
+    assert_eq!(checks[0]["conclusion"], "failure");
+    assert_eq!(
+        checks[0]["output"]["title"],
+        "mlci did not record a run for 1111111"
+    );
+    let comments = setup.server.comments_on(PR);
+    assert_eq!(comments.len(), 1);
+    assert!(comments[0].body.starts_with(MARKER));
+    assert!(
+        !comments[0].body.contains("| accuracy |") && !comments[0].body.contains("0.91"),
+        "{}",
+        comments[0].body
+    );
+    // An explicit --run of another commit is refused the same way.
+    let output = setup.report_with(TOKEN, &["--run", "1"], None);
+    assert!(!output.status.success());
+    assert!(
+        checks_on(&setup, HEAD_SHA)
+            .iter()
+            .all(|c| c["conclusion"] == "failure")
+    );
+}
+
+#[test]
+fn a_runs_file_reports_its_run_and_says_why_there_is_none() {
+    let setup = Setup::new();
+    let first = setup.insert(pr_run(
+        "feature",
+        HEAD_SHA,
+        PR,
+        &[("accuracy", 0.93), ("loss", 0.305)],
+    ));
+    // A newer run of the same commit that this invocation did not make.
+    setup.insert(pr_run(
+        "feature",
+        HEAD_SHA,
+        PR,
+        &[("accuracy", 0.99), ("loss", 0.2)],
+    ));
+    let runs_file = setup.dir.path().join("runs.json");
+    std::fs::write(
+        &runs_file,
+        serde_json::json!({
+            "workflows": [{"name": "train-evaluate", "path": ".github/workflows/train-evaluate.yml", "run": first}],
+            "error": null,
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let runs_arg = runs_file.to_str().unwrap();
+    let output = setup.report_with(TOKEN, &["--runs-file", runs_arg], None);
+    assert_ok(&output);
+    let body = setup.server.comments_on(PR)[0].body.clone();
+    assert!(body.contains("| accuracy | 0.93 | 0.91 |"), "{body}");
+
+    // The next commit's run never started: a failing check that says why,
+    // and the comment no longer shows the earlier commit's results.
+    std::fs::write(
+        &runs_file,
+        serde_json::json!({
+            "workflows": [{"name": "train-evaluate", "path": ".github/workflows/train-evaluate.yml", "run": null}],
+            "error": "cannot reach the Docker engine at unix:///nonexistent: is Docker running?",
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let output = setup.report_with(TOKEN, &["--runs-file", runs_arg], None);
+    assert!(!output.status.success());
+    let checks = checks_on(&setup, HEAD_SHA);
+    assert_eq!(checks.len(), 2);
+    assert_eq!(checks[1]["conclusion"], "failure");
+    assert_eq!(checks[1]["name"], "mlci / train-evaluate");
+    let sentence = format!(
+        "mlci did not record a run for {HEAD_SHA}: cannot reach the Docker engine at unix:///nonexistent: is Docker running?"
+    );
+    assert!(
+        checks[1]["output"]["summary"]
+            .as_str()
+            .unwrap()
+            .contains(&sentence)
+    );
+    let comments = setup.server.comments_on(PR);
+    assert_eq!(comments.len(), 1, "the same comment, edited");
+    assert!(comments[0].body.contains(&sentence), "{}", comments[0].body);
+    assert!(!comments[0].body.contains("| accuracy |"));
+    assert!(
+        std::fs::read_to_string(&setup.summary)
+            .unwrap()
+            .contains(&sentence)
+    );
+}
+
+#[test]
+fn without_check_runs_a_missing_run_is_a_failing_status() {
+    let setup = Setup::new();
+    setup.server.with(|s| s.refuse_check_runs = true);
+    let missing = setup.dir.path().join("never-written.json");
+    let output = setup.report_with(TOKEN, &["--runs-file", missing.to_str().unwrap()], None);
+    assert!(!output.status.success());
+    let statuses = setup.server.with(|s| s.statuses.clone());
+    assert_eq!(statuses.len(), 1, "{statuses:?}");
+    assert_eq!(statuses[0].0, HEAD_SHA);
+    assert_eq!(statuses[0].1["state"], "failure");
+    assert!(
+        statuses[0].1["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("mlci did not record a run for 1111111")
+    );
+}
+
+#[test]
+fn a_run_that_cannot_reach_docker_hands_the_reason_to_the_report() {
+    let setup = Setup::new();
+    std::fs::write(
+        setup.dir.path().join("ci.yml"),
+        "name: train-evaluate\non: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo hi\n",
+    )
+    .unwrap();
+    let runs_file = setup.dir.path().join("runs.json");
+    let run = mlci(setup.dir.path())
+        .args(["run", "ci.yml", "--db"])
+        .arg(setup.db())
+        .arg("--runs-file")
+        .arg(&runs_file)
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .unwrap();
+    assert!(!run.status.success());
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&runs_file).unwrap()).unwrap();
+    assert_eq!(written["workflows"][0]["name"], "train-evaluate");
+    assert_eq!(written["workflows"][0]["run"], serde_json::Value::Null);
+    let error = written["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("cannot reach the Docker engine at unix:///nonexistent/docker.sock"),
+        "{error}"
+    );
+    let output = setup.report_with(TOKEN, &["--runs-file", runs_file.to_str().unwrap()], None);
+    assert!(!output.status.success());
+    let checks = checks_on(&setup, HEAD_SHA);
+    assert_eq!(checks.len(), 1);
+    assert_eq!(checks[0]["conclusion"], "failure");
+    assert!(
+        checks[0]["output"]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("cannot reach the Docker engine at unix:///nonexistent/docker.sock")
+    );
+}

@@ -161,3 +161,49 @@ fn a_pull_request_run_is_compared_with_main_gated_and_reported_as_one_comment() 
     assert!(row.contains("0.85") && row.contains("0.91"), "{row}");
     assert!(row.contains("0.06") && row.contains("▼"), "{row}");
 }
+
+/// A checkout without .git (actions/checkout without git downloads a
+/// tarball): the run is of GITHUB_SHA, and the report hands it on as that
+/// commit's, not as another's (which it would refuse).
+#[test]
+fn a_run_without_git_is_of_github_sha_and_its_report_is_not_refused() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime
+        .block_on(mlci::images::ensure_test_image())
+        .expect("the python-ml image");
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path();
+    std::fs::write(repo.join("wf.yml"), WORKFLOW).unwrap();
+    std::fs::write(repo.join("params.yaml"), "accuracy: 0.91\n").unwrap();
+    let sha = "abcdef0123456789abcdef0123456789abcdef01";
+    let server = GithubServer::start(TOKEN);
+    let api = server.url();
+    let repository = format!("{OWNER}/{REPO}");
+    let env = [
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_API_URL", api.as_str()),
+        ("GITHUB_REPOSITORY", repository.as_str()),
+        ("GITHUB_EVENT_NAME", "push"),
+        ("GITHUB_SHA", sha),
+        ("GITHUB_TOKEN", TOKEN),
+    ];
+    let (output, text) = mlci(repo, &["run", "wf.yml", "--runs-file", "runs.json"], &env);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    let (output, text) = mlci(
+        repo,
+        &[
+            "report",
+            "--github",
+            "--runs-file",
+            "runs.json",
+            "--to",
+            "check",
+        ],
+        &env,
+    );
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    let checks = server.with(|s| s.check_runs.clone());
+    assert_eq!(checks.len(), 1, "{checks:?}");
+    assert_eq!(checks[0]["head_sha"], sha);
+    assert_eq!(checks[0]["conclusion"], "success");
+}

@@ -240,8 +240,12 @@ pub enum RunsCommand {
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {
     /// The run [default: the latest].
-    #[arg(long)]
+    #[arg(long, conflicts_with = "runs_file")]
     pub run: Option<String>,
+    /// Report the runs that one `mlci run --runs-file FILE` recorded; a
+    /// workflow without a run gets a failing check that says why.
+    #[arg(long, value_name = "FILE.json")]
+    pub runs_file: Option<PathBuf>,
     /// Write the Markdown report to this file.
     #[arg(long, short = 'o', value_name = "FILE.md")]
     pub output: Option<PathBuf>,
@@ -348,6 +352,10 @@ pub struct RunArgs {
     /// Write the Markdown report of the run (metrics, gates, stages) to this file.
     #[arg(long, value_name = "FILE.md")]
     pub report: Option<PathBuf>,
+    /// Write the run store's id of each workflow's run to this file (JSON), or
+    /// why there is none, for `mlci report --runs-file`.
+    #[arg(long, value_name = "FILE.json")]
+    pub runs_file: Option<PathBuf>,
     /// Post the report to GitHub: PR comment, check run (or commit statuses), job summary.
     #[arg(long)]
     pub github: bool,

@@ -22,6 +22,7 @@ mod run;
 mod run_store;
 mod run_summary;
 mod runs;
+mod runs_file;
 mod table;
 mod watch;
 mod workflows;

@@ -5,10 +5,12 @@ use super::args::RunArgs;
 use super::exit::{EXIT_INTERRUPTED, EXIT_INVALID};
 use super::load::load_all;
 use super::run_summary::{WorkflowRun, forward_step_summaries, print_summary, print_timings};
+use super::runs_file::{RecordedWorkflow, RunsFile, RunsFileWriter};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 pub(super) fn run(args: RunArgs) -> ExitCode {
+    let mut runs_file = RunsFileWriter::start(args.runs_file.clone());
     let mut loaded = match load_all(&args.paths) {
         Ok(loaded) => loaded,
         Err(code) => return code,
@@ -32,6 +34,17 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
         eprintln!("error: no workflow to run");
         return ExitCode::from(EXIT_INVALID);
     }
+    runs_file.file = RunsFile::pending(
+        loaded
+            .iter()
+            .map(|w| RecordedWorkflow {
+                name: workflow_name(w),
+                path: w.file.path.display().to_string(),
+                run: None,
+            })
+            .collect(),
+    );
+    runs_file.write();
     if let Err(code) = check_executor(&args, &loaded) {
         return code;
     }
@@ -174,6 +187,7 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
                 Ok(backend) => backend,
                 Err(error) => {
                     eprintln!("error: {error}");
+                    runs_file.fail(&error.to_string());
                     // The workflows that ran before leave nothing behind.
                     super::cleanup::finish(cleanups, true, None).await;
                     return ExitCode::FAILURE;
@@ -212,6 +226,7 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
                 }
                 Err(message) => {
                     eprintln!("error: {message}");
+                    runs_file.fail(&message);
                     super::cleanup::finish(cleanups, true, None).await;
                     return ExitCode::from(EXIT_INVALID);
                 }
@@ -222,9 +237,15 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
             print_timings(&all_reports);
         }
         forward_step_summaries(&all_reports);
-        if !record_and_report(&reporting, &options, recorded).await {
-            failed = true;
+        let (passed, run_ids) = record_and_report(&reporting, &options, recorded).await;
+        failed |= !passed;
+        for (entry, id) in runs_file.file.workflows.iter_mut().zip(run_ids) {
+            entry.run = id;
         }
+        let all_recorded = runs_file.file.workflows.iter().all(|w| w.run.is_some());
+        runs_file.file.error = (!all_recorded)
+            .then(|| "the run could not be saved in the run store (its log says why)".to_string());
+        runs_file.write();
         let interrupted_now = interrupted.load(std::sync::atomic::Ordering::SeqCst);
         super::cleanup::finish(cleanups, interrupted_now, options.cache.as_ref().map(|c| c.dir.clone())).await;
         if interrupted.load(std::sync::atomic::Ordering::SeqCst) {
@@ -286,30 +307,34 @@ struct Reporting {
 }
 
 /// Saves each workflow's run in the run store, then checks its gates and
-/// writes or posts the report. False when a gate failed.
+/// writes or posts the report. False when a gate failed; and the store's id
+/// of each run, in order (None: not recorded).
 async fn record_and_report(
     reporting: &Reporting,
     options: &crate::run::RunOptions,
     recorded: Vec<(crate::record::RunRecord, Vec<crate::workflow::Gate>)>,
-) -> bool {
+) -> (bool, Vec<Option<crate::record::RunId>>) {
     let path = crate::record::default_path(&options.repo, reporting.db.as_deref());
     let mut store = match crate::record::Store::open(&path) {
         Ok(store) => store,
         Err(error) => {
             eprintln!("warning: the run is not recorded: {error}");
-            return true;
+            return (true, Vec::new());
         }
     };
     store.set_secrets(options.secrets.values().cloned());
     let mut passed = true;
+    let mut ids = Vec::new();
     for (record, gates) in recorded {
         let run_id = match store.insert_run(&record) {
             Ok(id) => id,
             Err(error) => {
                 eprintln!("warning: the run is not recorded: {error}");
+                ids.push(None);
                 continue;
             }
         };
+        ids.push(Some(run_id));
         let has_models = record
             .jobs
             .iter()
@@ -340,6 +365,7 @@ async fn record_and_report(
                 for message in &published.messages {
                     eprintln!("{message}");
                 }
+                passed &= !published.refused;
             }
             Err(error) => {
                 eprintln!("error: {error}");
@@ -347,7 +373,17 @@ async fn record_and_report(
             }
         }
     }
-    passed
+    (passed, ids)
+}
+
+/// The name a workflow's runs are filed under (as the run store has it).
+fn workflow_name(workflow: &crate::workflow::LoadedWorkflow) -> String {
+    workflow
+        .workflow
+        .name
+        .as_ref()
+        .map(|n| n.value.clone())
+        .unwrap_or_else(|| workflow.file.path.display().to_string())
 }
 
 /// The models of the run's `register:` steps become registry versions when

@@ -12,6 +12,11 @@ pub enum GithubError {
         what: String,
         message: String,
     },
+    /// A publication of one commit for an event about another: never posted.
+    #[error(
+        "refusing to post the results of commit {published} on commit {head}, the event's: one commit's results are never shown as another's"
+    )]
+    OtherCommit { published: String, head: String },
 }
 
 impl GithubError {

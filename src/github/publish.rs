@@ -22,12 +22,24 @@ pub struct PublishOutcome {
 }
 
 /// Writes the job summary, then the PR comment and the check run (or statuses).
-/// A read-only token is not an error: the outcome says so. Other failures are.
+/// A read-only token is not an error: the outcome says so. Other failures are,
+/// and so is a publication of another commit than the event's (its head, or
+/// `GITHUB_SHA`): nothing of it is posted.
 pub async fn publish(
     config: &GithubConfig,
     publication: &Publication,
     mode: PublishMode,
 ) -> Result<PublishOutcome, GithubError> {
+    if let Some(head) = config.head_sha()
+        && !publication.sha.is_empty()
+        && publication.sha != head
+        && config.sha.as_deref() != Some(publication.sha.as_str())
+    {
+        return Err(GithubError::OtherCommit {
+            published: publication.sha.clone(),
+            head,
+        });
+    }
     let mut outcome = PublishOutcome::default();
     if mode.summary {
         summary::write_job_summary(config, publication, mode, &mut outcome.messages)?;

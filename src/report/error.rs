@@ -13,6 +13,9 @@ pub enum ReportError {
         path: String,
         source: std::io::Error,
     },
+    /// Nothing could be posted, and why (one sentence).
+    #[error("{0}")]
+    NotPosted(String),
     #[error(transparent)]
     Github(#[from] crate::github::GithubError),
 }

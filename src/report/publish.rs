@@ -3,37 +3,47 @@
 
 use super::contents::Report;
 use super::error::ReportError;
+use super::missing::{MissingRun, is_event_commit, publish_missing, short};
 use super::options::ReportOptions;
+use super::output::{Published, write_file};
 use crate::github::{Annotation, GithubConfig, Publication};
 use crate::record::{AnnotationRecord, RunResult};
 
-/// What [`publish`] did.
-#[derive(Clone, Debug, Default)]
-pub struct Published {
-    /// One sentence per thing worth saying (where the report went, what was refused).
-    pub messages: Vec<String>,
-}
-
-/// Writes the report where the options say: the file, and GitHub.
+/// Writes the report where the options say: the file, and GitHub. A run of
+/// another commit than the event's is refused: the event's commit gets a
+/// failing notice instead ([`publish_missing`]), the file says the same.
 pub async fn publish(report: &Report, options: &ReportOptions) -> Result<Published, ReportError> {
+    let config = if options.github {
+        Some(GithubConfig::from_env(options.token.clone())?)
+    } else {
+        None
+    };
+    let record = &report.run.record;
+    if let Some(config) = &config
+        && !is_event_commit(&record.sha, config)
+    {
+        let missing = MissingRun {
+            workflow: record.workflow.clone(),
+            workflow_path: record.workflow_path.clone(),
+            reason: format!(
+                "the run to report, #{}, is of commit {}{}, not of this one",
+                report.run.id,
+                short(&record.sha),
+                record
+                    .branch
+                    .as_deref()
+                    .map(|b| format!(" on {b}"))
+                    .unwrap_or_default()
+            ),
+        };
+        return publish_missing(&missing, options).await;
+    }
     let markdown = report.markdown();
     let mut published = Published::default();
-    if let Some(path) = &options.output {
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            let _ = std::fs::create_dir_all(parent);
-        }
-        std::fs::write(path, &markdown).map_err(|source| ReportError::Write {
-            path: path.display().to_string(),
-            source,
-        })?;
-        published
-            .messages
-            .push(format!("report written to {}", path.display()));
-    }
-    if options.github {
-        let config = GithubConfig::from_env(options.token.clone())?;
+    write_file(&markdown, options, &mut published)?;
+    if let Some(config) = &config {
         let publication = publication(report, &markdown);
-        let outcome = crate::github::publish(&config, &publication, options.mode).await?;
+        let outcome = crate::github::publish(config, &publication, options.mode).await?;
         published.messages.extend(outcome.messages);
     }
     Ok(published)

@@ -40,7 +40,13 @@ pub fn git_info(repo: &Path) -> GitInfo {
         .map(|args| scope.spawn(move || git(repo, args)))
         .map(|handle| handle.join().ok().flatten())
     });
-    let sha = sha.unwrap_or_else(|| "0".repeat(40));
+    // A checkout without .git (actions/checkout without git downloads a
+    // tarball): inside GitHub Actions, GITHUB_SHA is the commit; the report
+    // refuses a run whose commit is not the event's, so the zero sha would
+    // be refused.
+    let sha = sha
+        .or_else(|| std::env::var("GITHUB_SHA").ok().filter(|s| !s.is_empty()))
+        .unwrap_or_else(|| "0".repeat(40));
     let git_ref = git_ref.unwrap_or_else(|| "refs/heads/main".to_string());
     let repository = origin
         .and_then(|url| repository_from_url(&url))
