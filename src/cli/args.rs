@@ -329,6 +329,10 @@ pub struct RunArgs {
     /// Let container.options ask for --privileged.
     #[arg(long)]
     pub allow_privileged: bool,
+    /// When images of jobs, services and `docker://` steps are pulled:
+    /// missing (when not present locally), always (once per run), never.
+    #[arg(long, value_name = "WHEN", default_value = "missing", value_parser = crate::executor::PullPolicy::parse)]
+    pub pull: crate::executor::PullPolicy,
     /// Print the result as JSON at the end.
     #[arg(long)]
     pub json: bool,

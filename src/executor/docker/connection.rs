@@ -3,9 +3,12 @@
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use bollard::Docker;
 
 use super::errors::{HINT_BUILD, engine_error, status_of};
+use super::pull::Pulls;
 use crate::executor::ExecError;
 
 /// Connection to a Docker engine.
@@ -13,6 +16,8 @@ use crate::executor::ExecError;
 pub struct DockerBackend {
     pub(super) docker: Docker,
     pub(super) host: String,
+    /// The run's pull policy and the pulls made so far (see `pull`).
+    pub(super) pulls: Arc<Pulls>,
 }
 
 /// Whether the engine can give containers NVIDIA GPUs.
@@ -47,7 +52,11 @@ impl DockerBackend {
                 Ok(Err(e)) => return Err(unreachable(e.to_string())),
                 Err(_) => return Err(unreachable("no answer within 15 s".to_string())),
             };
-        Ok(DockerBackend { docker, host })
+        Ok(DockerBackend {
+            docker,
+            host,
+            pulls: Arc::default(),
+        })
     }
 
     /// Whether job files can be bind mounts of host directories: the engine
@@ -73,7 +82,15 @@ impl DockerBackend {
         DockerBackend {
             docker,
             host: host.into(),
+            pulls: Arc::default(),
         }
+    }
+
+    /// Pulls with this policy, and shares the pulls already made (one
+    /// `mlci run` pulls each image once, across its workflows).
+    pub fn with_pulls(mut self, pulls: Arc<Pulls>) -> Self {
+        self.pulls = pulls;
+        self
     }
 
     /// The bollard client, for callers that need more of the API.
