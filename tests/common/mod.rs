@@ -11,6 +11,7 @@
 #![allow(dead_code)]
 
 pub mod moto;
+pub mod registry;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;

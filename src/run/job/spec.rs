@@ -69,7 +69,7 @@ pub(super) fn job_spec<B: Backend>(
         secrets: shared.options.secrets.clone(),
     };
     if let Some(container) = &job.container {
-        spec.credentials = credentials(scope, container.credentials.as_ref())?;
+        spec.credentials = credentials(shared, scope, container.credentials.as_ref())?;
         if let Some(options) = &container.options {
             let text = scope.eval_string(&options.value)?;
             spec.options = ContainerOptions::parse(&text)
@@ -99,7 +99,7 @@ pub(super) fn job_spec<B: Backend>(
         spec.services.push(ServiceSpec {
             name: name.value.clone(),
             image: scope.eval_string(&service.image.value)?,
-            credentials: credentials(scope, service.credentials.as_ref())?,
+            credentials: credentials(shared, scope, service.credentials.as_ref())?,
             options,
             env,
             ports: service.ports.iter().map(|p| p.value.clone()).collect(),
@@ -109,15 +109,23 @@ pub(super) fn job_spec<B: Backend>(
     Ok(spec)
 }
 
-/// `credentials:` of a container or service, evaluated (`${{ secrets.X }}`
-/// stays a secret: the run masks it, and the pull never prints it).
-fn credentials(
+/// `credentials:` of a container or service, evaluated. As on GitHub, they
+/// may read `secrets`, which the job's other keys may not (a secret stays a
+/// secret: the run masks it, and the pull never prints it).
+fn credentials<B: Backend>(
+    shared: &Shared<B>,
     scope: &JobScope,
     credentials: Option<&crate::workflow::model::Credentials>,
 ) -> Result<Option<RegistryCredentials>, String> {
     let Some(c) = credentials else {
         return Ok(None);
     };
+    let mut scope = JobScope {
+        contexts: scope.contexts.clone(),
+        status: scope.status,
+        workspace: scope.workspace.clone(),
+    };
+    super::contexts::add_secrets(shared, &mut scope);
     Ok(Some(RegistryCredentials {
         username: scope.eval_string(&c.username.value)?,
         password: scope.eval_string(&c.password.value)?,
