@@ -357,3 +357,71 @@ fn unknown_unreachable_and_forbidden_pulls_are_one_sentence_each() {
     assert_eq!(code, Some(2), "{text}");
     assert!(text.contains("expected missing, always or never"), "{text}");
 }
+
+/// `mlci images build --base IMAGE`: the base `FROM` a registry's Debian,
+/// with no debootstrap, reused when up to date. The stand-in for Debian is
+/// the debootstrapped base itself (built offline first when missing), pushed
+/// as `127.0.0.1:5000/library/debian:bookworm`; the base is built under a
+/// tag of this test's own, so that the runner images of other tests stay.
+#[test]
+fn the_base_builds_from_a_registry_image_without_debootstrap() {
+    use mlci::images::{self, BASE_TAG, BaseSource, Catalog, Progress};
+    registry::require_registries();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    if !registry::present(BASE_TAG) {
+        runtime
+            .block_on(images::build(
+                &["base".to_string()],
+                false,
+                &BaseSource::new(None, true),
+                &Progress::plain(),
+            ))
+            .expect("the debootstrapped base, to push as the registry's Debian");
+    }
+    let debian = format!("{OPEN}/library/debian:bookworm");
+    registry::push(BASE_TAG, &debian, None);
+    registry::forget(&[&debian]);
+
+    let tag = format!("mlci-pulltest/debian:{}", std::process::id());
+    let mut catalog = Catalog::builtin();
+    let mut base = catalog.get("base").unwrap().clone();
+    base.tag = tag.clone();
+    catalog.add(base);
+    let source = BaseSource::new(Some(debian.clone()), false);
+    let names = ["base".to_string()];
+    let docker = runtime.block_on(images::connect()).unwrap();
+    let started = std::time::Instant::now();
+    let built = runtime
+        .block_on(catalog.build(&docker, &names, false, &source, &Progress::plain()))
+        .unwrap();
+    eprintln!("base from {debian}: {:.1?}", started.elapsed());
+    let first = built.last().unwrap();
+    assert!(!first.reused);
+    assert_eq!(
+        first.from.as_deref(),
+        Some(debian.as_str()),
+        "debootstrap ran"
+    );
+    let shown = common::docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        &tag,
+        "sh",
+        "-c",
+        "command -v curl git >/dev/null && test -f /etc/apt/apt.conf.d/90mlci && echo \"$SSL_CERT_FILE\"",
+    ])
+    .unwrap();
+    assert_eq!(shown.trim(), "/etc/ssl/certs/ca-certificates.crt");
+
+    // Up to date: reused, without building.
+    let again = runtime
+        .block_on(catalog.build(&docker, &names, false, &source, &Progress::plain()))
+        .unwrap();
+    let again = again.last().unwrap();
+    assert!(again.reused && again.id == first.id, "{again:?}");
+    let listed = runtime.block_on(catalog.status(&docker)).unwrap();
+    assert!(listed.iter().any(|s| s.name == "base" && s.up_to_date));
+    registry::forget(&[&tag]);
+}

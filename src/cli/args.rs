@@ -22,8 +22,8 @@ pub enum Command {
     List(ListArgs),
     /// Show the graph of jobs by `needs`, as text or Graphviz.
     Graph(GraphArgs),
-    /// Build or list the runner images of runner-images/ (offline: the Debian
-    /// base is bootstrapped from Debian's packages).
+    /// Build or list the runner images of runner-images/ (the Debian base
+    /// FROM a registry's debian:bookworm, or offline by debootstrap).
     #[command(subcommand)]
     Images(ImagesCommand),
     /// Inspect and manage the step cache: list, evict, remove, share through a remote.
@@ -270,6 +270,13 @@ pub enum ImagesCommand {
         /// Rebuild even when the image is up to date.
         #[arg(long)]
         force: bool,
+        /// The official Debian image the base is built FROM (a mirror's
+        /// name works) [default: debian:bookworm]
+        #[arg(long, env = "MLCI_BASE_IMAGE", value_name = "IMAGE")]
+        base: Option<String>,
+        /// Ask no registry: bootstrap the base with debootstrap (needs root).
+        #[arg(long)]
+        offline: bool,
     },
     /// List the runner images and whether they are built and up to date.
     Ls,
