@@ -36,11 +36,14 @@ use crate::executor::{ExecError, JobSpec, PullError, PullPolicy, RegistryCredent
 /// locally: never pulled.
 const LOCAL_ONLY: &[&str] = &["mlci/", "mlci-test/", "mlci-action/"];
 
+/// One image's pull in a run: done once, its answer shared.
+type OnePull = Arc<OnceCell<Result<(), PullError>>>;
+
 /// A run's pulls: its policy, and each image's one pull.
 pub struct Pulls {
     policy: PullPolicy,
     progress: PullProgress,
-    pulled: Mutex<HashMap<String, Arc<OnceCell<Result<(), PullError>>>>>,
+    pulled: Mutex<HashMap<String, OnePull>>,
 }
 
 impl std::fmt::Debug for Pulls {
@@ -65,7 +68,7 @@ impl Pulls {
     }
 
     /// The one pull of `image` in this run, shared by whoever asks.
-    fn cell(&self, image: &str) -> Arc<OnceCell<Result<(), PullError>>> {
+    fn cell(&self, image: &str) -> OnePull {
         let mut pulled = self.pulled.lock().unwrap_or_else(|e| e.into_inner());
         pulled.entry(image.to_string()).or_default().clone()
     }
