@@ -308,6 +308,11 @@ fn unknown_unreachable_and_forbidden_pulls_are_one_sentence_each() {
             vec![],
             "the registry 127.0.0.1:1 is unreachable (connection refused)",
         ),
+        (
+            "mlci-pulltest.invalid/offline:1".to_string(),
+            vec![],
+            "the registry mlci-pulltest.invalid is unreachable",
+        ),
     ];
     for (image, args, expected) in cases {
         let run_id = unique("fails");

@@ -119,8 +119,8 @@ impl DockerBackend {
 }
 
 /// Makes `image` present as the run's policy says (see the module
-/// documentation). A caller that stops waiting leaves the pull to the others
-/// that wait for it, or to the next that asks.
+/// documentation). When the caller that is pulling stops waiting (a
+/// cancelled job), its pull stops, and the next that asks pulls again.
 pub(super) async fn ensure(
     docker: &Docker,
     pulls: &Pulls,
