@@ -1,5 +1,5 @@
 //! The connection to a Docker engine: connecting, whether it can give GPUs,
-//! and looking up local images.
+//! looking up local images, and making a job's images present (`pull`).
 
 use std::time::Duration;
 
@@ -9,7 +9,8 @@ use bollard::Docker;
 
 use super::errors::{HINT_BUILD, engine_error, status_of};
 use super::pull::Pulls;
-use crate::executor::ExecError;
+use crate::executor::{ExecError, JobSpec, RegistryCredentials};
+use tokio_util::sync::CancellationToken;
 
 /// Connection to a Docker engine.
 #[derive(Clone, Debug)]
@@ -150,6 +151,40 @@ impl DockerBackend {
                 detail: HINT_BUILD.to_string(),
             }),
             Err(e) => Err(engine_error(&format!("inspecting image `{image}`"), e)),
+        }
+    }
+}
+
+impl DockerBackend {
+    /// Makes `image` present as the run's policy says (see `pull`).
+    pub async fn ensure_image(
+        &self,
+        image: &str,
+        credentials: Option<&RegistryCredentials>,
+    ) -> Result<(), ExecError> {
+        super::pull::ensure(&self.docker, &self.pulls, image, credentials).await
+    }
+
+    /// The images of a job, its container's and its services', made
+    /// present at once; cancelling stops the wait.
+    pub(super) async fn ensure_job_images(
+        &self,
+        spec: &JobSpec,
+        cancel: &CancellationToken,
+    ) -> Result<(), ExecError> {
+        let mut wanted = vec![(spec.image.as_str(), spec.credentials.as_ref())];
+        for s in &spec.services {
+            wanted.push((s.image.as_str(), s.credentials.as_ref()));
+        }
+        let all = futures_util::future::try_join_all(
+            wanted
+                .into_iter()
+                .map(|(image, credentials)| self.ensure_image(image, credentials)),
+        );
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => Err(ExecError::Cancelled { job: spec.job_name.clone() }),
+            done = all => done.map(|_| ()),
         }
     }
 }

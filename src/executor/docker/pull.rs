@@ -25,12 +25,10 @@ use bollard::query_parameters::CreateImageOptionsBuilder;
 use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::OnceCell;
-use tokio_util::sync::CancellationToken;
 
-use super::connection::DockerBackend;
 use super::credentials::{Reference, credentials_for};
 use super::errors::{HINT_BUILD, engine_error, status_of};
-use crate::executor::{ExecError, JobSpec, PullError, PullPolicy, RegistryCredentials};
+use crate::executor::{ExecError, PullError, PullPolicy, RegistryCredentials};
 
 /// Names that `mlci images build`, the tests or a Docker action build
 /// locally: never pulled.
@@ -80,40 +78,6 @@ impl Default for Pulls {
             policy: PullPolicy::Missing,
             progress: PullProgress::auto(),
             pulled: Mutex::new(HashMap::new()),
-        }
-    }
-}
-
-impl DockerBackend {
-    /// Makes `image` present as the run's policy says (see [`ensure`]).
-    pub async fn ensure_image(
-        &self,
-        image: &str,
-        credentials: Option<&RegistryCredentials>,
-    ) -> Result<(), ExecError> {
-        ensure(&self.docker, &self.pulls, image, credentials).await
-    }
-
-    /// The images of a job, its container's and its services', made
-    /// present at once; cancelling stops the wait.
-    pub(super) async fn ensure_job_images(
-        &self,
-        spec: &JobSpec,
-        cancel: &CancellationToken,
-    ) -> Result<(), ExecError> {
-        let mut wanted = vec![(spec.image.as_str(), spec.credentials.as_ref())];
-        for s in &spec.services {
-            wanted.push((s.image.as_str(), s.credentials.as_ref()));
-        }
-        let all = futures_util::future::try_join_all(
-            wanted
-                .into_iter()
-                .map(|(image, credentials)| self.ensure_image(image, credentials)),
-        );
-        tokio::select! {
-            biased;
-            _ = cancel.cancelled() => Err(ExecError::Cancelled { job: spec.job_name.clone() }),
-            done = all => done.map(|_| ()),
         }
     }
 }
