@@ -8,7 +8,8 @@ use std::process::Command;
 use std::time::Instant;
 
 use mlci::images::{
-    self, BASE_TAG, Catalog, HASH_LABEL, ImageDef, ImageError, ImageKind, PYTHON_ML_TAG, Progress,
+    self, BASE_TAG, BaseSource, Catalog, HASH_LABEL, ImageDef, ImageError, ImageKind,
+    PYTHON_ML_TAG, Progress,
 };
 
 /// `docker run --rm IMAGE ARGS…`, returning (success, stdout + stderr).
@@ -37,7 +38,9 @@ async fn label_of(tag: &str) -> Option<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn default_images_build_then_reuse() {
     let t = Instant::now();
-    let first = images::build(&[], false, &Progress::plain()).await.unwrap();
+    let first = images::build(&[], false, &BaseSource::default(), &Progress::plain())
+        .await
+        .unwrap();
     eprintln!("first build: {:.1?}", t.elapsed());
     let names: Vec<&str> = first.iter().map(|b| b.name.as_str()).collect();
     assert_eq!(names, ["base", "python-ml"]);
@@ -55,7 +58,9 @@ async fn default_images_build_then_reuse() {
     }
 
     let t = Instant::now();
-    let second = images::build(&[], false, &Progress::plain()).await.unwrap();
+    let second = images::build(&[], false, &BaseSource::default(), &Progress::plain())
+        .await
+        .unwrap();
     let noop = t.elapsed();
     eprintln!("no-op rebuild: {noop:.2?}");
     for (a, b) in first.iter().zip(&second) {
@@ -128,13 +133,25 @@ async fn a_changed_dockerfile_changes_the_hash() {
         "FROM mlci/debian:bookworm\nRUN echo x > /x\n",
     ));
     let a = catalog
-        .build(&docker, &names, false, &Progress::plain())
+        .build(
+            &docker,
+            &names,
+            false,
+            &BaseSource::default(),
+            &Progress::plain(),
+        )
         .await
         .unwrap();
     let a = a.last().unwrap();
     assert_eq!(a.name, "tiny");
     let again = catalog
-        .build(&docker, &names, false, &Progress::plain())
+        .build(
+            &docker,
+            &names,
+            false,
+            &BaseSource::default(),
+            &Progress::plain(),
+        )
         .await
         .unwrap();
     assert!(again.iter().all(|b| b.reused));
@@ -145,7 +162,13 @@ async fn a_changed_dockerfile_changes_the_hash() {
         "FROM mlci/debian:bookworm\nRUN echo y > /x\n",
     ));
     let b = catalog
-        .build(&docker, &names, false, &Progress::plain())
+        .build(
+            &docker,
+            &names,
+            false,
+            &BaseSource::default(),
+            &Progress::plain(),
+        )
         .await
         .unwrap();
     let b = b.last().unwrap();
@@ -161,7 +184,13 @@ async fn a_changed_dockerfile_changes_the_hash() {
 
     // --force rebuilds what is up to date (same hash).
     let c = catalog
-        .build(&docker, &names, true, &Progress::quiet())
+        .build(
+            &docker,
+            &names,
+            true,
+            &BaseSource::default(),
+            &Progress::quiet(),
+        )
         .await
         .unwrap();
     let c = c.last().unwrap();
@@ -179,7 +208,13 @@ async fn a_changed_dockerfile_changes_the_hash() {
         "FROM mlci/debian:bookworm\nRUN echo boom-marker-1234 && exit 3\n",
     ));
     let err = catalog
-        .build(&docker, &names, false, &Progress::quiet())
+        .build(
+            &docker,
+            &names,
+            false,
+            &BaseSource::default(),
+            &Progress::quiet(),
+        )
         .await
         .unwrap_err();
     let msg = err.to_string();
@@ -201,10 +236,15 @@ async fn a_changed_dockerfile_changes_the_hash() {
 
 #[tokio::test]
 async fn an_unknown_image_is_named_in_the_error() {
-    let err = images::build(&["no-such-image".to_string()], false, &Progress::quiet())
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = images::build(
+        &["no-such-image".to_string()],
+        false,
+        &BaseSource::default(),
+        &Progress::quiet(),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("unknown image `no-such-image`"), "{err}");
     assert!(err.contains("`python-ml`"), "{err}");
 }

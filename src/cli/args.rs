@@ -22,8 +22,8 @@ pub enum Command {
     List(ListArgs),
     /// Show the graph of jobs by `needs`, as text or Graphviz.
     Graph(GraphArgs),
-    /// Build or list the runner images of runner-images/ (offline: the Debian
-    /// base is bootstrapped from Debian's packages).
+    /// Build or list the runner images of runner-images/ (the Debian base
+    /// FROM a registry's debian:bookworm, or offline by debootstrap).
     #[command(subcommand)]
     Images(ImagesCommand),
     /// Inspect and manage the step cache: list, evict, remove, share through a remote.
@@ -274,6 +274,13 @@ pub enum ImagesCommand {
         /// Rebuild even when the image is up to date.
         #[arg(long)]
         force: bool,
+        /// The official Debian image the base is built FROM (a mirror's
+        /// name works) [default: debian:bookworm]
+        #[arg(long, env = "MLCI_BASE_IMAGE", value_name = "IMAGE")]
+        base: Option<String>,
+        /// Ask no registry: bootstrap the base with debootstrap (needs root).
+        #[arg(long)]
+        offline: bool,
     },
     /// List the runner images and whether they are built and up to date.
     Ls,
@@ -333,6 +340,10 @@ pub struct RunArgs {
     /// Let container.options ask for --privileged.
     #[arg(long)]
     pub allow_privileged: bool,
+    /// When images of jobs, services and `docker://` steps are pulled:
+    /// missing (when not present locally), always (once per run), never.
+    #[arg(long, value_name = "WHEN", default_value = "missing", value_parser = crate::executor::PullPolicy::parse)]
+    pub pull: crate::executor::PullPolicy,
     /// Print the result as JSON at the end.
     #[arg(long)]
     pub json: bool,

@@ -13,9 +13,16 @@ pub(super) fn images(command: ImagesCommand) -> ExitCode {
     };
     let result = runtime.block_on(async {
         match command {
-            ImagesCommand::Build { names, force } => {
+            ImagesCommand::Build {
+                names,
+                force,
+                base,
+                offline,
+            } => {
                 // The progress output already says what was built or reused.
-                crate::images::build(&names, force, &crate::images::Progress::auto()).await?;
+                let source = crate::images::BaseSource::new(base, offline);
+                crate::images::build(&names, force, &source, &crate::images::Progress::auto())
+                    .await?;
                 Ok(())
             }
             ImagesCommand::Agent { tag, from } => {

@@ -476,6 +476,8 @@ fn check_executor(
 #[derive(Clone)]
 pub(super) struct Executor {
     kind: crate::executor::ExecutorKind,
+    /// `--pull`, and the pulls made: one per image in the whole `mlci run`.
+    pulls: std::sync::Arc<crate::executor::docker::Pulls>,
     kube: crate::executor::k8s::manifests::KubeSettings,
     slurm: crate::executor::slurm::SlurmConfig,
 }
@@ -485,6 +487,10 @@ impl Executor {
         let cache_dir = args.cache.dir();
         Executor {
             kind: args.executor,
+            pulls: crate::executor::docker::Pulls::new(
+                args.pull,
+                crate::executor::docker::PullProgress::auto(),
+            ),
             kube: kube_settings(args),
             slurm: crate::executor::slurm::SlurmConfig {
                 shared_dir: args
@@ -504,9 +510,11 @@ impl Executor {
         use crate::executor::ExecutorKind;
         use crate::executor::any::AnyBackend;
         Ok(match self.kind {
-            ExecutorKind::Docker => {
-                AnyBackend::Docker(crate::executor::docker::DockerBackend::connect().await?)
-            }
+            ExecutorKind::Docker => AnyBackend::Docker(
+                crate::executor::docker::DockerBackend::connect()
+                    .await?
+                    .with_pulls(self.pulls.clone()),
+            ),
             ExecutorKind::Slurm => AnyBackend::Slurm(
                 crate::executor::slurm::SlurmBackend::connect(self.slurm.clone()).await?,
             ),

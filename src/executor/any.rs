@@ -62,6 +62,14 @@ impl Backend for AnyBackend {
         })
     }
 
+    async fn pull_images(
+        &self,
+        spec: &JobSpec,
+        cancel: &CancellationToken,
+    ) -> Result<(), ExecError> {
+        each!(self, AnyBackend, b => b.pull_images(spec, cancel).await)
+    }
+
     async fn image_id(&self, image: &str) -> Result<String, ExecError> {
         each!(self, AnyBackend, b => b.image_id(image).await)
     }

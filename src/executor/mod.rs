@@ -19,10 +19,12 @@ pub mod docker;
 pub mod dry_run;
 pub mod k8s;
 pub mod options;
+pub mod pull;
 pub mod remote;
 pub mod slurm;
 
 pub use options::{ContainerOptions, GpuRequest, OptionsError};
+pub use pull::{PullError, PullPolicy, RegistryCredentials};
 
 use crate::timings::PhaseTimes;
 use std::collections::BTreeMap;
@@ -43,6 +45,8 @@ pub struct JobSpec {
     /// The job instance, e.g. `train (forest, 0.1)`; for labels and logs.
     pub job_name: String,
     pub image: String,
+    /// `container.credentials`, for pulling `image`.
+    pub credentials: Option<RegistryCredentials>,
     /// `container.options` of the job, parsed.
     pub options: ContainerOptions,
     /// `container.env`.
@@ -82,6 +86,8 @@ pub struct ServiceSpec {
     /// The key under `services:`; also the service's host name on the job network.
     pub name: String,
     pub image: String,
+    /// `services.<id>.credentials`, for pulling `image`.
+    pub credentials: Option<RegistryCredentials>,
     pub options: ContainerOptions,
     pub env: BTreeMap<String, String>,
     pub ports: Vec<String>,
@@ -128,6 +134,9 @@ pub enum ExecError {
     NoGpuRuntime { job: String },
     #[error("image `{image}` is not available locally and cannot be pulled: {detail}")]
     ImageMissing { image: String, detail: String },
+    /// An image that is not there and could not be pulled.
+    #[error("{0}")]
+    Pull(#[from] PullError),
     #[error("{0}")]
     Options(#[from] OptionsError),
     /// The set-up was cancelled (Ctrl-C, fail-fast); what it created is removed.
@@ -165,6 +174,17 @@ pub trait Backend: Send + Sync {
         spec: &JobSpec,
         cancel: &CancellationToken,
     ) -> impl std::future::Future<Output = Result<Self::Env, ExecError>> + Send;
+
+    /// Makes the images of a job (its container's and its services') present
+    /// as the run's pull policy says, each pulled at most once per run however
+    /// many jobs ask at once. A backend whose nodes pull for themselves does nothing.
+    fn pull_images(
+        &self,
+        _spec: &JobSpec,
+        _cancel: &CancellationToken,
+    ) -> impl std::future::Future<Output = Result<(), ExecError>> + Send {
+        async { Ok(()) }
+    }
 
     /// The local image's Id (`sha256:…`), or `ExecError::ImageMissing`.
     fn image_id(

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use bollard::Docker;
 
+use super::base_source::BaseSource;
 use super::catalog::Catalog;
 use super::catalog_build::BuiltImage;
 use super::error::ImageError;
@@ -25,18 +26,19 @@ pub async fn connect() -> Result<Docker, ImageError> {
     Ok(docker)
 }
 
-/// `mlci images build [NAME…] [--force]`: builds the named images (the default
+/// `mlci images build [NAME…] [--force] [--base IMAGE] [--offline]`: builds the named images (the default
 /// ones, `base` and `python-ml`, when none are named) and what they are built
 /// from, reusing every image whose hash label is current.
 pub async fn build(
     names: &[String],
     force: bool,
+    source: &BaseSource,
     progress: &Progress,
 ) -> Result<Vec<BuiltImage>, ImageError> {
     let catalog = Catalog::load()?;
     catalog.plan(names)?; // unknown names fail before the engine is asked
     let docker = connect().await?;
-    catalog.build(&docker, names, force, progress).await
+    catalog.build(&docker, names, force, source, progress).await
 }
 
 /// `mlci images ls`: every known image, whether it is built and up to date.

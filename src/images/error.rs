@@ -17,6 +17,15 @@ pub enum ImageError {
         "building the base image mlci/debian:bookworm runs debootstrap, which needs root: run `sudo mlci images build`"
     )]
     NotRoot,
+    #[error(
+        "cannot build the base image {tag}: its base `{image}` cannot be pulled ({reason}), and the offline way cannot run either ({debootstrap}); make a registry serve it (--base IMAGE or MLCI_BASE_IMAGE names a mirror), or bootstrap it as root with debootstrap installed (`sudo mlci images build --offline`)"
+    )]
+    NoBase {
+        tag: String,
+        image: String,
+        reason: String,
+        debootstrap: String,
+    },
     #[error("{what} failed: {message}{}", quote_tail(.tail))]
     Failed {
         what: String,

@@ -1,8 +1,11 @@
 //! Runner images: `mlci images build` and `mlci images ls`.
 //!
-//! No registry is assumed to be reachable, so every image is built locally:
+//! Every image is built locally:
 //!
-//! - `base` (`mlci/debian:bookworm`) is bootstrapped with `debootstrap` from
+//! - `base` (`mlci/debian:bookworm`) is a `docker build` `FROM` an official
+//!   Debian image pulled from a registry (`debian:bookworm`, or `--base` /
+//!   `MLCI_BASE_IMAGE`; see `base_source`), as a normal user on any engine;
+//!   offline (`--offline`, or when no registry answers) it is bootstrapped with `debootstrap` from
 //!   Debian's mirror (`MLCI_DEBIAN_MIRROR`, default `http://deb.debian.org/debian`),
 //!   packed with `tar` and imported through the engine's `POST /images/create?fromSrc=-`
 //!   (bollard's `create_image` with a body: the API behind `docker import`);
@@ -18,6 +21,7 @@
 //! instead (to try changes without recompiling).
 //!
 //! Files: `catalog` (the built-in images and the build order),
+//! `base_source` (the base from a registry's image),
 //! `definition` (one image's files and content hash), `base_inputs` (what
 //! of the host goes into the base: mirror, CA certificates),
 //! `catalog_build` (building a catalog, reusing what is up to date),
@@ -28,6 +32,7 @@
 
 mod agent;
 mod base_inputs;
+mod base_source;
 mod catalog;
 mod catalog_build;
 mod commands;
@@ -41,6 +46,7 @@ mod test_image;
 
 pub use agent::{build_agent, default_agent_tag};
 pub use base_inputs::{DEFAULT_MIRROR, host_ca_certs};
+pub use base_source::{BaseSource, DEFAULT_BASE_IMAGE, FROM_LABEL};
 pub use catalog::{
     BASE_TAG, CUDA_TRAIN_TAG, Catalog, EMBEDDED_FILES, PYTHON_ML_TAG, default_label_images,
 };

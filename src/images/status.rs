@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use bollard::Docker;
 
+use super::base_source::{FROM_LABEL, from_inputs, local_id};
 use super::catalog::Catalog;
 use super::definition::HASH_LABEL;
 use super::error::{ImageError, docker_err};
@@ -19,6 +20,8 @@ pub struct PresentImage {
     /// RFC 3339, as the engine reports it.
     pub created: Option<String>,
     pub hash: Option<String>,
+    /// For a base built `FROM` a registry's image: that image's name.
+    pub from: Option<String>,
 }
 
 /// One line of `mlci images ls`.
@@ -40,7 +43,18 @@ impl Catalog {
         let all: Vec<String> = self.defs.iter().map(|d| d.name.clone()).collect();
         for d in self.plan(&all)? {
             let present = inspect(docker, &d.tag).await?;
-            let expected = self.hash_inputs(d, &ids).map(|i| d.content_hash(&i));
+            let mut inputs = self.hash_inputs(d, &ids);
+            // A base built FROM a registry's image: up to date against that
+            // image as it is here.
+            if let (Some(i), Some(from)) =
+                (&mut inputs, present.as_ref().and_then(|p| p.from.as_ref()))
+            {
+                match local_id(docker, from).await {
+                    Some(id) => i.extend(from_inputs(from, &id)),
+                    None => inputs = None,
+                }
+            }
+            let expected = inputs.map(|i| d.content_hash(&i));
             let up_to_date = match (&present, &expected) {
                 (Some(p), Some(e)) => p.hash.as_deref() == Some(e.as_str()),
                 _ => false,
@@ -73,8 +87,13 @@ pub(super) async fn inspect(
             created: i.created.map(|c| c.to_string()),
             hash: i
                 .config
+                .as_ref()
+                .and_then(|c| c.labels.as_ref())
+                .and_then(|l| l.get(HASH_LABEL).cloned()),
+            from: i
+                .config
                 .and_then(|c| c.labels)
-                .and_then(|mut l| l.remove(HASH_LABEL)),
+                .and_then(|mut l| l.remove(FROM_LABEL)),
         })),
         Err(bollard::errors::Error::DockerResponseServerError {
             status_code: 404, ..

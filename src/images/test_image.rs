@@ -1,6 +1,7 @@
 //! The image the project's integration tests run jobs in, built when
 //! missing or stale.
 
+use super::base_source::BaseSource;
 use super::catalog::{Catalog, PYTHON_ML_TAG};
 use super::commands::connect;
 use super::error::ImageError;
@@ -30,6 +31,7 @@ pub async fn ensure_test_image() -> Result<String, ImageError> {
             &docker,
             &["python-ml".to_string()],
             false,
+            &BaseSource::default(),
             &Progress::plain(),
         )
         .await?;

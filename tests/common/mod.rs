@@ -11,6 +11,7 @@
 #![allow(dead_code)]
 
 pub mod moto;
+pub mod registry;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -197,6 +198,7 @@ pub fn spec(run_id: &str, job: &str, workspace: &Path, options: &str) -> JobSpec
         run_id: run_id.to_string(),
         job_name: job.to_string(),
         image: ensure_test_image().to_string(),
+        credentials: None,
         options: ContainerOptions::parse(options).unwrap(),
         env: BTreeMap::from([("JOB_LEVEL".to_string(), "yes".to_string())]),
         volumes: vec![],
@@ -217,6 +219,7 @@ pub fn service(name: &str, options: &str, ports: &[&str]) -> ServiceSpec {
     ServiceSpec {
         name: name.to_string(),
         image: ensure_test_image().to_string(),
+        credentials: None,
         options: ContainerOptions::parse(options).unwrap(),
         env: BTreeMap::new(),
         ports: ports.iter().map(|p| p.to_string()).collect(),

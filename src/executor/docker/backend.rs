@@ -33,6 +33,14 @@ impl Backend for DockerBackend {
         }
     }
 
+    async fn pull_images(
+        &self,
+        spec: &JobSpec,
+        cancel: &CancellationToken,
+    ) -> Result<(), ExecError> {
+        self.ensure_job_images(spec, cancel).await
+    }
+
     async fn image_id(&self, image: &str) -> Result<String, ExecError> {
         DockerBackend::image_id(self, image).await
     }

@@ -1,18 +1,24 @@
 //! The connection to a Docker engine: connecting, whether it can give GPUs,
-//! and looking up local images.
+//! looking up local images, and making a job's images present (`pull`).
 
 use std::time::Duration;
+
+use std::sync::Arc;
 
 use bollard::Docker;
 
 use super::errors::{HINT_BUILD, engine_error, status_of};
-use crate::executor::ExecError;
+use super::pull::Pulls;
+use crate::executor::{ExecError, JobSpec, RegistryCredentials};
+use tokio_util::sync::CancellationToken;
 
 /// Connection to a Docker engine.
 #[derive(Clone, Debug)]
 pub struct DockerBackend {
     pub(super) docker: Docker,
     pub(super) host: String,
+    /// The run's pull policy and the pulls made so far (see `pull`).
+    pub(super) pulls: Arc<Pulls>,
 }
 
 /// Whether the engine can give containers NVIDIA GPUs.
@@ -47,7 +53,11 @@ impl DockerBackend {
                 Ok(Err(e)) => return Err(unreachable(e.to_string())),
                 Err(_) => return Err(unreachable("no answer within 15 s".to_string())),
             };
-        Ok(DockerBackend { docker, host })
+        Ok(DockerBackend {
+            docker,
+            host,
+            pulls: Arc::default(),
+        })
     }
 
     /// Whether job files can be bind mounts of host directories: the engine
@@ -73,7 +83,15 @@ impl DockerBackend {
         DockerBackend {
             docker,
             host: host.into(),
+            pulls: Arc::default(),
         }
+    }
+
+    /// Pulls with this policy, and shares the pulls already made (one
+    /// `mlci run` pulls each image once, across its workflows).
+    pub fn with_pulls(mut self, pulls: Arc<Pulls>) -> Self {
+        self.pulls = pulls;
+        self
     }
 
     /// The bollard client, for callers that need more of the API.
@@ -133,6 +151,40 @@ impl DockerBackend {
                 detail: HINT_BUILD.to_string(),
             }),
             Err(e) => Err(engine_error(&format!("inspecting image `{image}`"), e)),
+        }
+    }
+}
+
+impl DockerBackend {
+    /// Makes `image` present as the run's policy says (see `pull`).
+    pub async fn ensure_image(
+        &self,
+        image: &str,
+        credentials: Option<&RegistryCredentials>,
+    ) -> Result<(), ExecError> {
+        super::pull::ensure(&self.docker, &self.pulls, image, credentials).await
+    }
+
+    /// The images of a job, its container's and its services', made
+    /// present at once; cancelling stops the wait.
+    pub(super) async fn ensure_job_images(
+        &self,
+        spec: &JobSpec,
+        cancel: &CancellationToken,
+    ) -> Result<(), ExecError> {
+        let mut wanted = vec![(spec.image.as_str(), spec.credentials.as_ref())];
+        for s in &spec.services {
+            wanted.push((s.image.as_str(), s.credentials.as_ref()));
+        }
+        let all = futures_util::future::try_join_all(
+            wanted
+                .into_iter()
+                .map(|(image, credentials)| self.ensure_image(image, credentials)),
+        );
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => Err(ExecError::Cancelled { job: spec.job_name.clone() }),
+            done = all => done.map(|_| ()),
         }
     }
 }

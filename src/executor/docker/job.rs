@@ -27,6 +27,8 @@ pub struct DockerJob {
     pub(super) services: Vec<RunningService>,
     pub(super) volumes: Vec<String>,
     pub(super) image_digest: String,
+    /// The run's pulls, for the images of `docker://` steps.
+    pub(super) pulls: std::sync::Arc<super::pull::Pulls>,
     pub(super) workspace_path: String,
     /// Owner of the files mlci writes (the job's `--user` when numeric).
     pub(super) owner: Owner,

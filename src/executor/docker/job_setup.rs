@@ -51,10 +51,8 @@ impl DockerBackend {
         if wants_gpus && self.gpu_support().await? == GpuSupport::No {
             return Err(ExecError::NoGpuRuntime { job: job.clone() });
         }
+        self.ensure_job_images(spec, cancel).await?;
         let digest = self.image_id(&spec.image).await?;
-        for s in &spec.services {
-            self.image_id(&s.image).await?;
-        }
         check_cancel(cancel, job)?;
 
         // 2. The job's network, where services (or aliases) must be found by
@@ -145,6 +143,7 @@ impl DockerBackend {
             services: Vec::new(),
             volumes: Vec::new(),
             image_digest: digest,
+            pulls: self.pulls.clone(),
             workspace_path: spec.workspace_path.clone(),
             owner: owner.unwrap_or(Owner::ROOT),
             setup_phases: PhaseTimes::default(),

@@ -2,8 +2,8 @@
 //! network, steps run with `docker exec`.
 //!
 //! Set-up order in [`DockerBackend::start_job`]: check the options
-//! (`--privileged`), the images (all local: nothing is pulled) and the GPU
-//! runtime before anything is created; then the network, the job container
+//! (`--privileged`) and the GPU runtime, and make the images present
+//! (pulled as `--pull` says, see `pull`) before anything is created; then the network, the job container
 //! (started at once, so that an engine that cannot give GPUs fails before any
 //! service is waited on), the workspace copy, the services, and finally the
 //! services' health checks. Whatever fails or is cancelled on the way, all that
@@ -19,6 +19,8 @@
 //! process group, and also catches children that start their own session.
 //!
 //! Files: `connection` (the engine, its GPU support, image look-up),
+//! `pull` (pulling images, once per run each) with `credentials` (docker's
+//! configuration file and credential helpers),
 //! `backend` (the [`Backend`](crate::executor::Backend) implementation),
 //! `job_setup` (creating a job's network, containers, workspace and
 //! services), `container_bodies` (the create bodies of job and service
@@ -35,6 +37,7 @@ mod backend;
 mod connection;
 mod container_bodies;
 pub mod container_config;
+mod credentials;
 mod errors;
 mod exec;
 mod host_dirs;
@@ -42,6 +45,7 @@ mod job;
 mod job_env;
 mod job_setup;
 mod names;
+mod pull;
 mod reclaim;
 mod removal;
 mod step_container;
@@ -55,4 +59,5 @@ pub use exec::EXEC_ID_VAR;
 pub use host_dirs::LARGE_FILE;
 pub use job::DockerJob;
 pub use job_setup::TEMP_DIR;
+pub use pull::{PullProgress, Pulls};
 pub use removal::RunObjects;

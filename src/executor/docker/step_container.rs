@@ -15,7 +15,7 @@ use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 use super::container_bodies::LABEL_ROLE;
-use super::errors::{HINT_BUILD, docker_message, engine_error, start_error, status_of};
+use super::errors::{docker_message, engine_error, start_error};
 use super::job::DockerJob;
 use super::removal::remove_objects;
 use crate::executor::{
@@ -32,16 +32,11 @@ impl DockerJob {
         on_output: &mut (dyn FnMut(StreamKind, &[u8]) + Send),
     ) -> Result<ExecOutcome, ExecError> {
         let job = &self.job_name;
-        self.docker
-            .inspect_image(&spec.image)
-            .await
-            .map_err(|e| match status_of(&e) {
-                Some(404) => ExecError::ImageMissing {
-                    image: spec.image.clone(),
-                    detail: HINT_BUILD.to_string(),
-                },
-                _ => engine_error(&format!("inspecting image `{}`", spec.image), e),
-            })?;
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return Ok(ExecOutcome::Cancelled),
+            present = super::pull::ensure(&self.docker, &self.pulls, &spec.image, None) => present?,
+        }
         let labels = HashMap::from([
             (LABEL_RUN.to_string(), self.run_id.clone()),
             (LABEL_JOB.to_string(), self.job_name.clone()),

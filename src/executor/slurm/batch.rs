@@ -207,6 +207,7 @@ mod tests {
             run_id: "r1".into(),
             job_name: "train (forest, \"big\")".into(),
             image: "mlci/python-ml:latest".into(),
+            credentials: None,
             options: ContainerOptions::parse(options).unwrap(),
             env: [("GREETING".to_string(), "it's here".to_string())].into(),
             volumes: vec![],

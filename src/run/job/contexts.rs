@@ -68,8 +68,9 @@ pub(super) fn job_contexts<B: Backend>(
 
 /// The contexts every step of a job sees besides its own: `secrets`,
 /// `runner`, `job`.
-pub(super) fn fill_step_contexts<B: Backend>(shared: &Shared<B>, scope: &mut JobScope) {
-    // A called workflow's job has the secrets its call passed (see `call`).
+/// The `secrets` context: the run's secrets, unless the job is a called
+/// workflow's, which has the secrets its call passed (see `call`).
+pub(super) fn add_secrets<B: Backend>(shared: &Shared<B>, scope: &mut JobScope) {
     if !scope.contexts.contains_key("secrets") {
         let mut secrets = Object::new();
         for (k, v) in &shared.options.secrets {
@@ -77,6 +78,10 @@ pub(super) fn fill_step_contexts<B: Backend>(shared: &Shared<B>, scope: &mut Job
         }
         scope.contexts.insert("secrets", Value::Object(secrets));
     }
+}
+
+pub(super) fn fill_step_contexts<B: Backend>(shared: &Shared<B>, scope: &mut JobScope) {
+    add_secrets(shared, scope);
     let mut runner = Object::new();
     runner.insert("os", Value::str("Linux"));
     runner.insert(

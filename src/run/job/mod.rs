@@ -182,9 +182,14 @@ pub(super) async fn run_job_instance<B: Backend + 'static>(
         .as_ref()
         .and_then(|cache| cache.upstream(&transitive_needs(shared, job)));
     let uses_cache = upstream.is_some() || job.steps.iter().any(|s| s.is_cached());
-    // A missing image is left for start_job to report (after its GPU check).
+    // The image's digest is in every cache key: pull it first (once per
+    // run, shared with start_job). A missing image is left for start_job to
+    // report (after its GPU check).
     let digest = match &shared.cache {
-        Some(_) if uses_cache => shared.backend.image_id(&spec.image).await.ok(),
+        Some(_) if uses_cache => match shared.backend.pull_images(&spec, cancel).await {
+            Ok(()) => shared.backend.image_id(&spec.image).await.ok(),
+            Err(_) => None,
+        },
         _ => None,
     };
     if let Some(digest) = digest {

@@ -2,7 +2,9 @@
 //! the `runs-on` label), options, env, volumes, ports and services, with
 //! expressions evaluated.
 
-use crate::executor::{Backend, ContainerOptions, FileToWrite, JobSpec, ServiceSpec};
+use crate::executor::{
+    Backend, ContainerOptions, FileToWrite, JobSpec, RegistryCredentials, ServiceSpec,
+};
 use crate::plan::JobInstance;
 use crate::run::shared::Shared;
 use crate::run::step::{EVENT_PATH, JobScope};
@@ -47,6 +49,7 @@ pub(super) fn job_spec<B: Backend>(
         run_id: shared.run_id.clone(),
         job_name: instance.name.clone(),
         image,
+        credentials: None,
         options: ContainerOptions::default(),
         env: BTreeMap::new(),
         volumes: Vec::new(),
@@ -66,6 +69,7 @@ pub(super) fn job_spec<B: Backend>(
         secrets: shared.options.secrets.clone(),
     };
     if let Some(container) = &job.container {
+        spec.credentials = credentials(shared, scope, container.credentials.as_ref())?;
         if let Some(options) = &container.options {
             let text = scope.eval_string(&options.value)?;
             spec.options = ContainerOptions::parse(&text)
@@ -95,6 +99,7 @@ pub(super) fn job_spec<B: Backend>(
         spec.services.push(ServiceSpec {
             name: name.value.clone(),
             image: scope.eval_string(&service.image.value)?,
+            credentials: credentials(shared, scope, service.credentials.as_ref())?,
             options,
             env,
             ports: service.ports.iter().map(|p| p.value.clone()).collect(),
@@ -102,4 +107,27 @@ pub(super) fn job_spec<B: Backend>(
         });
     }
     Ok(spec)
+}
+
+/// `credentials:` of a container or service, evaluated. As on GitHub, they
+/// may read `secrets`, which the job's other keys may not (a secret stays a
+/// secret: the run masks it, and the pull never prints it).
+fn credentials<B: Backend>(
+    shared: &Shared<B>,
+    scope: &JobScope,
+    credentials: Option<&crate::workflow::model::Credentials>,
+) -> Result<Option<RegistryCredentials>, String> {
+    let Some(c) = credentials else {
+        return Ok(None);
+    };
+    let mut scope = JobScope {
+        contexts: scope.contexts.clone(),
+        status: scope.status,
+        workspace: scope.workspace.clone(),
+    };
+    super::contexts::add_secrets(shared, &mut scope);
+    Ok(Some(RegistryCredentials {
+        username: scope.eval_string(&c.username.value)?,
+        password: scope.eval_string(&c.password.value)?,
+    }))
 }
