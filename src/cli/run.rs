@@ -442,6 +442,9 @@ pub(super) struct Executor {
     kind: crate::executor::ExecutorKind,
     kube: crate::executor::k8s::manifests::KubeSettings,
     slurm: crate::executor::slurm::SlurmConfig,
+    /// Where the jobs' directories are made (the cache's `tmp`), which the
+    /// Docker engine must find to bind-mount them.
+    job_dirs: PathBuf,
 }
 
 impl Executor {
@@ -459,6 +462,9 @@ impl Executor {
                 partition: args.cluster.partition.clone(),
                 agent: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("mlci")),
             },
+            job_dirs: std::path::absolute(&cache_dir)
+                .unwrap_or_else(|_| cache_dir.clone())
+                .join("tmp"),
         }
     }
 
@@ -469,7 +475,13 @@ impl Executor {
         use crate::executor::any::AnyBackend;
         Ok(match self.kind {
             ExecutorKind::Docker => {
-                AnyBackend::Docker(crate::executor::docker::DockerBackend::connect().await?)
+                let mut docker = crate::executor::docker::DockerBackend::connect().await?;
+                // Said once, before any job: how job files reach the engine
+                // when mlci itself runs in a container.
+                if let Some(line) = docker.resolve_file_access(&self.job_dirs).await? {
+                    eprintln!("{line}");
+                }
+                AnyBackend::Docker(docker)
             }
             ExecutorKind::Slurm => AnyBackend::Slurm(
                 crate::executor::slurm::SlurmBackend::connect(self.slurm.clone()).await?,

@@ -8,7 +8,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use bollard::models::{HealthStatusEnum, NetworkCreateRequest, VolumeCreateRequest};
+use bollard::models::{
+    HealthStatusEnum, Mount, MountType, NetworkCreateRequest, VolumeCreateRequest,
+};
 use bollard::query_parameters::{CreateContainerOptionsBuilder, LogsOptionsBuilder};
 use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
@@ -93,30 +95,38 @@ impl DockerBackend {
             self.ensure_volume(spec, v, created).await?;
         }
         let owner = owner_for(spec.options.user.as_deref());
-        let host = match &spec.host_dir {
-            Some(dir) if self.mounts_host_dirs() => {
-                let (dir, spec_for_host) = (dir.clone(), spec.clone());
-                let prepared =
-                    tokio::task::spawn_blocking(move || host_dirs_for(&spec_for_host, &dir, owner))
-                        .await
-                        .map_err(|e| ExecError::Engine(e.to_string()))?
-                        .map_err(|e| {
-                            ExecError::Engine(format!(
-                                "cannot lay out the files of job `{job}` on the host: {e}"
-                            ))
-                        })?;
+        // Bind-mounted by their path on the engine's host (another one when
+        // mlci runs in a container); copied in when the engine cannot find them.
+        let host_dir = spec
+            .host_dir
+            .as_ref()
+            .filter(|_| self.mounts_host_dirs())
+            .and_then(|dir| Some((dir.clone(), self.files.engine_path(dir)?)));
+        let host = match host_dir {
+            Some((dir, outside)) => {
+                let spec_for_host = spec.clone();
+                let prepared = tokio::task::spawn_blocking(move || {
+                    host_dirs_for(&spec_for_host, &dir, &outside, owner)
+                })
+                .await
+                .map_err(|e| ExecError::Engine(e.to_string()))?
+                .map_err(|e| {
+                    ExecError::Engine(format!(
+                        "cannot lay out the files of job `{job}` on the host: {e}"
+                    ))
+                })?;
                 Some(prepared)
             }
-            _ => None,
+            None => None,
         };
-        let body = match &host {
-            Some((_, binds)) => {
-                let mut with_binds = spec.clone();
-                with_binds.volumes.extend(binds.iter().cloned());
-                job_container_body(&with_binds, job_network.as_deref())
-            }
-            None => job_container_body(spec, job_network.as_deref()),
-        };
+        let mut body = job_container_body(spec, job_network.as_deref());
+        if let Some((_, binds)) = &host {
+            body.host_config
+                .get_or_insert_with(Default::default)
+                .mounts
+                .get_or_insert_with(Vec::new)
+                .extend(binds.iter().cloned());
+        }
         let mut create_opts = CreateContainerOptionsBuilder::default().name(&base);
         if let Some(p) = &spec.options.platform {
             create_opts = create_opts.platform(p);
@@ -408,12 +418,16 @@ pub(super) struct Created {
 /// Lays out the job's directory on the host (see `host_dirs`): the
 /// workspace copy, `RUNNER_TEMP` and `/github/workflow`; returns their mounts
 /// (with the read-only ones of `spec.volumes` that lie in the workspace) and
-/// the binds that make them.
+/// the bind mounts that make them, by their path on the engine's host
+/// (`outside`: `dir` as the engine finds it). Binds in the `Mounts` form: an
+/// engine that does not find a source refuses it rather than creating an
+/// empty directory on its host.
 fn host_dirs_for(
     spec: &JobSpec,
     dir: &Path,
+    outside: &Path,
     owner: Option<Owner>,
-) -> std::io::Result<(HostMounts, Vec<String>)> {
+) -> std::io::Result<(HostMounts, Vec<Mount>)> {
     // Files for the container's user, when that is not the user mlci runs as.
     let owner = owner.filter(|o| Some(*o) != host_dirs::owner_of(dir));
     let workspace = dir.join("workspace");
@@ -425,10 +439,17 @@ fn host_dirs_for(
         std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o777))?;
     }
     let ws = spec.workspace_path.trim_end_matches('/');
+    let bind = |relative: &Path, target: &str, read_only: bool| Mount {
+        typ: Some(MountType::BIND),
+        source: Some(outside.join(relative).display().to_string()),
+        target: Some(target.to_string()),
+        read_only: read_only.then_some(true),
+        ..Default::default()
+    };
     let mut binds = vec![
-        format!("{}:{ws}", workspace.display()),
-        format!("{}:{TEMP_DIR}", temp.display()),
-        format!("{}:{WORKFLOW_DIR}", workflow.display()),
+        bind(Path::new("workspace"), ws, false),
+        bind(Path::new("temp"), TEMP_DIR, false),
+        bind(Path::new("workflow"), WORKFLOW_DIR, false),
     ];
     let mut mounts = vec![
         HostMount {
@@ -450,7 +471,11 @@ fn host_dirs_for(
     for relative in large {
         let host = workspace.join(&relative);
         let container = format!("{ws}/{}", relative.display());
-        binds.push(format!("{}:{container}:ro", host.display()));
+        binds.push(bind(
+            &Path::new("workspace").join(&relative),
+            &container,
+            true,
+        ));
         mounts.push(HostMount {
             container,
             host,
