@@ -84,6 +84,10 @@ impl Backend for AnyBackend {
     async fn remove_run(&self, run_id: &str) -> Result<(), ExecError> {
         each!(self, AnyBackend, b => b.remove_run(run_id).await)
     }
+
+    fn mounts_local_dirs(&self) -> bool {
+        each!(self, AnyBackend, b => b.mounts_local_dirs())
+    }
 }
 
 impl JobEnv for AnyEnv {

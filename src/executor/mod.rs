@@ -195,6 +195,14 @@ pub trait Backend: Send + Sync {
         &self,
         run_id: &str,
     ) -> impl std::future::Future<Output = Result<(), ExecError>> + Send;
+
+    /// Whether a directory of this machine, named by its path in
+    /// `JobSpec::volumes`, reaches the job as a bind mount; where it does
+    /// not (a Docker engine that cannot find mlci's files, mlci in a
+    /// container), the runner copies such directories in instead.
+    fn mounts_local_dirs(&self) -> bool {
+        true
+    }
 }
 
 /// A running job environment.

@@ -104,4 +104,8 @@ impl Backend for DockerBackend {
     async fn remove_run(&self, run_id: &str) -> Result<(), ExecError> {
         removal::remove_run(&self.docker, run_id).await
     }
+
+    fn mounts_local_dirs(&self) -> bool {
+        self.mounts_host_dirs()
+    }
 }

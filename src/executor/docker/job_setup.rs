@@ -25,6 +25,7 @@ use super::host_dirs::{self, HostMount, HostMounts, WORKFLOW_DIR};
 use super::job::DockerJob;
 use super::names::{nonce, slug};
 use super::removal::remove_objects;
+use super::self_container::{EngineVolume, engine_volume};
 use crate::executor::{ExecError, JobEnv, JobSpec, RunningService};
 use crate::timings::{Phase, PhaseTimes};
 
@@ -102,6 +103,9 @@ impl DockerBackend {
             .as_ref()
             .filter(|_| self.mounts_host_dirs())
             .and_then(|dir| Some((dir.clone(), self.files.engine_path(dir)?)));
+        let workspace_outside = host_dir
+            .as_ref()
+            .map(|(_, outside)| outside.join("workspace"));
         let host = match host_dir {
             Some((dir, outside)) => {
                 let spec_for_host = spec.clone();
@@ -119,7 +123,27 @@ impl DockerBackend {
             }
             None => None,
         };
-        let mut body = job_container_body(spec, job_network.as_deref());
+        // Volumes with sources in the workspace or in mlci's own mounts, as
+        // the engine finds them (or copies, when job files are copied).
+        let mut for_engine = spec.clone();
+        let mut volume_copies = Vec::new();
+        for volumes in [&mut for_engine.volumes, &mut for_engine.options.volumes] {
+            let mut kept = Vec::new();
+            for v in volumes.iter() {
+                match engine_volume(
+                    v,
+                    &spec.workspace_path,
+                    &spec.workspace,
+                    workspace_outside.as_deref(),
+                    &self.files,
+                ) {
+                    EngineVolume::Bind(v) => kept.push(v),
+                    EngineVolume::Copy(from, to) => volume_copies.push((from, to)),
+                }
+            }
+            *volumes = kept;
+        }
+        let mut body = job_container_body(&for_engine, job_network.as_deref());
         if let Some((_, binds)) = &host {
             body.host_config
                 .get_or_insert_with(Default::default)
@@ -180,7 +204,7 @@ impl DockerBackend {
         }
         // On the host, each goes in place at once; into a container, they go
         // with the workspace in one archive (each costs the engine a process).
-        for (host_path, path) in &spec.copies {
+        for (host_path, path) in spec.copies.iter().chain(&volume_copies) {
             if env.host_target(path)?.is_some() {
                 env.copy_in(host_path, path).await?;
                 continue;

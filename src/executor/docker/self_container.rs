@@ -73,6 +73,79 @@ impl FileAccess {
     }
 }
 
+/// A `volumes:`/`-v` entry as the engine must get it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EngineVolume {
+    /// This spec (rewritten or as written).
+    Bind(String),
+    /// Job files are copied: this host path goes into the container at this
+    /// path instead (a copy, not shared with the workspace).
+    Copy(PathBuf, String),
+}
+
+/// A `volumes:`/`-v` spec as the engine must get it:
+/// - a source in the workspace (`.`, `./data`, or the workspace's container
+///   path and below, as `${{ github.workspace }}/data` gives) is that part
+///   of the job's own workspace: `workspace_outside` (its path for the
+///   engine) when job files are bind-mounted, else a copy of the
+///   repository's `snapshot` at the target;
+/// - an absolute source under a mount of the container mlci runs in is
+///   that directory's path on the engine's host;
+/// - any other path, and a volume name, is the engine's, as written.
+pub fn engine_volume(
+    spec: &str,
+    workspace_path: &str,
+    snapshot: &Path,
+    workspace_outside: Option<&Path>,
+    access: &FileAccess,
+) -> EngineVolume {
+    let keep = || EngineVolume::Bind(spec.to_string());
+    let Some((source, rest)) = spec.split_once(':') else {
+        return keep();
+    };
+    let (target, options) = match rest.split_once(':') {
+        Some((t, o)) => (t, Some(o)),
+        None => (rest, None),
+    };
+    let with_source = |source: &Path| {
+        let mut out = format!("{}:{target}", source.display());
+        if let Some(o) = options {
+            out.push(':');
+            out.push_str(o);
+        }
+        EngineVolume::Bind(out)
+    };
+    let ws = workspace_path.trim_end_matches('/');
+    let in_workspace = if source == "." || source == ws {
+        Some("")
+    } else {
+        source
+            .strip_prefix("./")
+            .or_else(|| source.strip_prefix(&format!("{ws}/")))
+    };
+    if let Some(inner) = in_workspace {
+        let inner = Path::new(inner.trim_matches('/'));
+        if inner
+            .components()
+            .any(|c| !matches!(c, Component::Normal(_)))
+        {
+            return keep();
+        }
+        return match workspace_outside {
+            Some(outside) => with_source(&outside.join(inner)),
+            None => EngineVolume::Copy(snapshot.join(inner), target.to_string()),
+        };
+    }
+    if source.starts_with('/')
+        && let FileAccess::Through(maps) = access
+        && covering(maps, Path::new(source)).is_some()
+        && let Some(outside) = access.engine_path(Path::new(source))
+    {
+        return with_source(&outside);
+    }
+    keep()
+}
+
 /// The choice, and the line that tells it (none when mlci is not in a
 /// container: nothing changed, nothing to say).
 #[derive(Clone, Debug)]
@@ -581,6 +654,40 @@ mod tests {
             Some(PathBuf::from("/nope/srcx/a"))
         );
         assert_eq!(FileAccess::Copy.engine_path(Path::new("/src")), None);
+    }
+
+    #[test]
+    fn volumes_in_the_workspace_and_in_our_mounts() {
+        let through = FileAccess::Through(found(&[("/src", "/home/me/repo")]).maps);
+        let ws = "/__w/repo/repo";
+        let snap = Path::new("/tmp/snap");
+        let out = Some(Path::new("/home/me/repo/.cache/tmp/job.1/workspace"));
+        let v = |spec: &str, out: Option<&Path>, access: &FileAccess| {
+            engine_volume(spec, ws, snap, out, access)
+        };
+        let bind = |s: &str| EngineVolume::Bind(s.to_string());
+        assert_eq!(
+            v("./data:/data:ro", out, &through),
+            bind("/home/me/repo/.cache/tmp/job.1/workspace/data:/data:ro")
+        );
+        assert_eq!(
+            v("/__w/repo/repo/data:/data", out, &through),
+            bind("/home/me/repo/.cache/tmp/job.1/workspace/data:/data")
+        );
+        assert_eq!(
+            v(".:/w", None, &FileAccess::Copy),
+            EngineVolume::Copy(PathBuf::from("/tmp/snap"), "/w".into())
+        );
+        assert_eq!(v("/src/x:/x", out, &through), bind("/home/me/repo/x:/x"));
+        // The engine's own paths and volume names stay as written.
+        for spec in [
+            "/var/run/docker.sock:/var/run/docker.sock",
+            "cache:/cache",
+            "/anon",
+            "./../x:/x",
+        ] {
+            assert_eq!(v(spec, out, &through), bind(spec));
+        }
     }
 
     #[test]
