@@ -56,7 +56,8 @@ struct Outer {
 }
 
 impl Outer {
-    fn start(name: &str, repo_mount: Option<&Path>) -> Outer {
+    /// Starts it, with these sources mounted at these paths under its root.
+    fn start(name: &str, mounts: &[(&str, &str)]) -> Outer {
         let root = format!("/mlci-in-container-{}", common::run_id(name));
         // MLCI_TEST_BIN: another build of mlci (where builds of several
         // checkouts share one target directory and replace its binary).
@@ -79,9 +80,9 @@ impl Outer {
             "-e".into(),
             "GIT_CONFIG_VALUE_0=*".into(),
         ];
-        if let Some(repo) = repo_mount {
+        for (source, under_root) in mounts {
             args.push("-v".into());
-            args.push(format!("{}:{root}/repo", repo.display()));
+            args.push(format!("{source}:{root}/{under_root}"));
         }
         args.extend([
             "--entrypoint".into(),
@@ -118,6 +119,17 @@ impl Outer {
             String::from_utf8_lossy(&output.stderr)
         );
         (output.status.code(), text)
+    }
+
+    /// The repository copied into the container's own file system.
+    fn copy_in(&self, repo: &Path) {
+        self.exec(&format!("mkdir -p {}", self.root));
+        common::docker(&[
+            "cp",
+            &repo.display().to_string(),
+            &format!("{}:{}/repo", self.id, self.root),
+        ])
+        .unwrap();
     }
 
     fn exec(&self, script: &str) {
@@ -165,7 +177,7 @@ fn in_a_bind_mount_job_files_are_mounted_through_it_and_outputs_land_in_the_work
     .unwrap();
     common::git(repo.path(), &["add", "-A"]);
     common::git(repo.path(), &["commit", "-qm", "mounts"]);
-    let outer = Outer::start("bind", Some(repo.path()));
+    let outer = Outer::start("bind", &[(&repo.path().display().to_string(), "repo")]);
     let run_id = common::run_id("in-container-bind");
     let cache = format!("{}/repo/.cache", outer.root);
     let (code, text) = outer.mlci_run(&run_id, &[("MLCI_CACHE_DIR", &cache)]);
@@ -199,14 +211,8 @@ fn in_a_bind_mount_job_files_are_mounted_through_it_and_outputs_land_in_the_work
 fn in_its_own_file_system_job_files_are_copied() {
     common::ensure_runner_image();
     let repo = common::example_repo("hello-ml.yml");
-    let outer = Outer::start("copy", None);
-    outer.exec(&format!("mkdir -p {}", outer.root));
-    common::docker(&[
-        "cp",
-        &repo.path().display().to_string(),
-        &format!("{}:{}/repo", outer.id, outer.root),
-    ])
-    .unwrap();
+    let outer = Outer::start("copy", &[]);
+    outer.copy_in(repo.path());
     let run_id = common::run_id("in-container-copy");
     let cache = format!("{}/cache", outer.root);
     let (code, text) = outer.mlci_run(&run_id, &[("MLCI_CACHE_DIR", &cache)]);
@@ -230,7 +236,7 @@ fn mlci_workspace_copy_wins_over_a_bind_mount() {
         ".github/workflows/w.yml",
         "on: push\njobs:\n  one:\n    runs-on: python-ml\n    steps:\n      - run: test -f .github/workflows/w.yml && echo copied in\n",
     )]);
-    let outer = Outer::start("forced", Some(repo.path()));
+    let outer = Outer::start("forced", &[(&repo.path().display().to_string(), "repo")]);
     let run_id = common::run_id("in-container-forced");
     let cache = format!("{}/repo/.cache", outer.root);
     let (code, text) = outer.mlci_run(
@@ -248,5 +254,43 @@ fn mlci_workspace_copy_wins_over_a_bind_mount() {
         "{text}"
     );
     assert!(text.contains("[one] copied in"), "{text}");
+    outer.assert_nothing_left(&run_id);
+}
+
+#[test]
+fn in_a_named_volume_job_files_are_mounted_through_its_data_directory() {
+    common::ensure_runner_image();
+    // act keeps its tool cache and environment in named volumes.
+    struct Volume(String);
+    impl Drop for Volume {
+        fn drop(&mut self) {
+            let _ = common::docker(&["volume", "rm", "-f", &self.0]);
+        }
+    }
+    let volume = Volume(common::run_id("in-container-volume"));
+    common::docker(&[
+        "volume",
+        "create",
+        "--label",
+        "dev.mlci.test=in-container",
+        &volume.0,
+    ])
+    .unwrap();
+    let repo = common::example_repo("hello-ml.yml");
+    let outer = Outer::start("volume", &[(&volume.0, "cache")]);
+    outer.copy_in(repo.path());
+    let run_id = common::run_id("in-container-volume");
+    let cache = format!("{}/cache/mlci", outer.root);
+    let (code, text) = outer.mlci_run(&run_id, &[("MLCI_CACHE_DIR", &cache)]);
+    assert_eq!(code, Some(0), "{text}");
+    let said = said_line(&text);
+    assert!(
+        said.contains(&format!(
+            ": job files are bind-mounted through its mount {}/cache → /",
+            outer.root
+        )) && said.ends_with(&format!("/volumes/{}/_data", volume.0)),
+        "{text}"
+    );
+    assert!(text.contains("[report] last accuracy 0.9"), "{text}");
     outer.assert_nothing_left(&run_id);
 }
