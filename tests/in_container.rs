@@ -21,7 +21,8 @@ mod common;
 const OUTER_IMAGE: &str = "mlci/python-ml:latest";
 
 /// A second workflow beside the example: a large output of a needed job
-/// (bind-mounted read-only from the cache) and a volume from the workspace.
+/// (bind-mounted read-only from the cache), a volume and a `--mount` from
+/// the workspace.
 const MOUNTS: &str = r#"on: push
 jobs:
   big:
@@ -38,11 +39,13 @@ jobs:
     container:
       image: mlci/python-ml:latest
       volumes: ["./examples:/mnt/examples:ro"]
+      options: --mount type=bind,source=${{ github.workspace }}/examples,target=/mnt/again,readonly
     steps:
       - run: |
           test "$(stat -c %s blob/zeros.bin)" = 17000000
           grep -q " $GITHUB_WORKSPACE/blob " /proc/self/mountinfo
           test -f /mnt/examples/sklearn/train.py
+          test -f /mnt/again/sklearn/train.py
           echo "large output and workspace volume mounted"
 "#;
 

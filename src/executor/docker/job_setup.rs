@@ -26,6 +26,7 @@ use super::job::DockerJob;
 use super::names::{nonce, slug};
 use super::removal::remove_objects;
 use super::self_container::{EngineVolume, engine_volume};
+use crate::executor::options::MountKind;
 use crate::executor::{ExecError, JobEnv, JobSpec, RunningService};
 use crate::timings::{Phase, PhaseTimes};
 
@@ -125,24 +126,8 @@ impl DockerBackend {
         };
         // Volumes with sources in the workspace or in mlci's own mounts, as
         // the engine finds them (or copies, when job files are copied).
-        let mut for_engine = spec.clone();
-        let mut volume_copies = Vec::new();
-        for volumes in [&mut for_engine.volumes, &mut for_engine.options.volumes] {
-            let mut kept = Vec::new();
-            for v in volumes.iter() {
-                match engine_volume(
-                    v,
-                    &spec.workspace_path,
-                    &spec.workspace,
-                    workspace_outside.as_deref(),
-                    &self.files,
-                ) {
-                    EngineVolume::Bind(v) => kept.push(v),
-                    EngineVolume::Copy(from, to) => volume_copies.push((from, to)),
-                }
-            }
-            *volumes = kept;
-        }
+        let (for_engine, volume_copies) =
+            self.volumes_for_engine(spec, workspace_outside.as_deref());
         let mut body = job_container_body(&for_engine, job_network.as_deref());
         if let Some((_, binds)) = &host {
             body.host_config
@@ -258,7 +243,20 @@ impl DockerBackend {
                 self.ensure_volume(spec, v, created).await?;
             }
             let name = format!("{base}-{}", slug(&s.name, 32));
-            let body = service_container_body(spec, s, &network);
+            let mut for_engine = s.clone();
+            for_engine.volumes.clear();
+            for v in &s.volumes {
+                match self.engine_volume(spec, v, workspace_outside.as_deref()) {
+                    EngineVolume::Bind(v) => for_engine.volumes.push(v),
+                    EngineVolume::Copy(..) => {
+                        return Err(ExecError::Engine(format!(
+                            "service `{}` of job `{job}` mounts `{v}` from the workspace, but the engine cannot find the job's files (they are copied into the job's container): mount a host directory that the engine sees, or give the service what it needs in its image",
+                            s.name
+                        )));
+                    }
+                }
+            }
+            let body = service_container_body(spec, &for_engine, &network);
             let mut opts = CreateContainerOptionsBuilder::default().name(&name);
             if let Some(p) = &s.options.platform {
                 opts = opts.platform(p);
@@ -298,6 +296,68 @@ impl DockerBackend {
         }
         env.setup_phases = phases;
         Ok(env)
+    }
+
+    /// One `volumes:`/`-v` entry as the engine must get it (see
+    /// [`engine_volume`]).
+    fn engine_volume(
+        &self,
+        spec: &JobSpec,
+        volume: &str,
+        workspace_outside: Option<&Path>,
+    ) -> EngineVolume {
+        engine_volume(
+            volume,
+            &spec.workspace_path,
+            &spec.workspace,
+            workspace_outside,
+            &self.files,
+        )
+    }
+
+    /// The job's request with its `volumes:`, `-v` and `--mount type=bind`
+    /// sources as the engine finds them, and what goes into the container as
+    /// copies instead (sources in the workspace, when job files are copied).
+    fn volumes_for_engine(
+        &self,
+        spec: &JobSpec,
+        workspace_outside: Option<&Path>,
+    ) -> (JobSpec, Vec<(PathBuf, String)>) {
+        let mut for_engine = spec.clone();
+        let mut copies = Vec::new();
+        for volumes in [&mut for_engine.volumes, &mut for_engine.options.volumes] {
+            let mut kept = Vec::new();
+            for v in volumes.iter() {
+                match self.engine_volume(spec, v, workspace_outside) {
+                    EngineVolume::Bind(v) => kept.push(v),
+                    EngineVolume::Copy(from, to) => copies.push((from, to)),
+                }
+            }
+            *volumes = kept;
+        }
+        let mut kept = Vec::new();
+        for m in &for_engine.options.mounts {
+            let source = match (&m.kind, &m.source) {
+                (MountKind::Bind, Some(source)) => source,
+                _ => {
+                    kept.push(m.clone());
+                    continue;
+                }
+            };
+            let as_volume = format!("{source}:{}", m.target);
+            match self.engine_volume(spec, &as_volume, workspace_outside) {
+                EngineVolume::Bind(v) => {
+                    let mut m = m.clone();
+                    m.source = v
+                        .strip_suffix(&format!(":{}", m.target))
+                        .map(str::to_string);
+                    kept.push(m);
+                }
+                EngineVolume::Copy(from, to) => copies.push((from, to)),
+            }
+        }
+        for_engine.options.mounts = kept;
+        (for_engine, copies)
     }
 
     /// Creates a named volume of `volumes:` that does not exist yet, labelled
