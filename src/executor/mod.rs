@@ -47,7 +47,11 @@ pub struct JobSpec {
     pub options: ContainerOptions,
     /// `container.env`.
     pub env: BTreeMap<String, String>,
-    /// `container.volumes` (`host:container[:ro]`, or `name:container`).
+    /// `container.volumes` (`host:container[:ro]`, or `name:container`). A
+    /// host path in the workspace (`./data`, or under `workspace_path`) is
+    /// that part of the job's own workspace; the Docker backend gives other
+    /// paths to the engine as its own, translated when they lie in a mount of
+    /// the container mlci runs in (`docker::self_container`).
     pub volumes: Vec<String>,
     /// `container.ports`.
     pub ports: Vec<String>,
