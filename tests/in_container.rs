@@ -297,3 +297,38 @@ fn in_a_named_volume_job_files_are_mounted_through_its_data_directory() {
     assert!(text.contains("[report] last accuracy 0.9"), "{text}");
     outer.assert_nothing_left(&run_id);
 }
+
+#[test]
+fn a_mount_where_the_engine_finds_another_directory_fails_the_probe_and_files_are_copied() {
+    common::ensure_runner_image();
+    let repo = common::git_repo(&[(
+        ".github/workflows/w.yml",
+        "on: push\njobs:\n  one:\n    runs-on: python-ml\n    steps:\n      - run: echo ran\n",
+    )]);
+    let outer = Outer::start("moved", &[(&repo.path().display().to_string(), "repo")]);
+    // Moved away on the engine's host once mounted: the container still
+    // sees it, while its path there now names an empty directory.
+    let moved = repo.path().with_extension("moved");
+    std::fs::rename(repo.path(), &moved).unwrap();
+    std::fs::create_dir(repo.path()).unwrap();
+    let run_id = common::run_id("in-container-moved");
+    let cache = format!("{}/repo/.cache", outer.root);
+    let (code, text) = outer.mlci_run(&run_id, &[("MLCI_CACHE_DIR", &cache)]);
+    let left: Vec<_> = std::fs::read_dir(repo.path()).unwrap().collect();
+    std::fs::remove_dir_all(repo.path()).unwrap();
+    std::fs::rename(&moved, repo.path()).unwrap();
+    assert!(left.is_empty(), "the engine created {left:?}");
+    assert_eq!(code, Some(0), "{text}");
+    let said = said_line(&text);
+    assert!(
+        said.contains(&format!(
+            ": job files are copied into each job's container (the engine does not find {cache}/tmp through its mount {}/repo → {}: {}/.cache/tmp/mlci-probe-",
+            outer.root,
+            repo.path().display(),
+            repo.path().display()
+        )),
+        "{text}"
+    );
+    assert!(text.contains("[one] ran"), "{text}");
+    outer.assert_nothing_left(&run_id);
+}

@@ -45,11 +45,12 @@ pub enum FileAccess {
 }
 
 /// One mount of the container mlci runs in: `inside` (its destination) is
-/// `outside` on the engine's host.
+/// `outside` on the engine's host; none for a mount that has no such path
+/// (tmpfs, a volume of another driver), which hides what lies under it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PathMap {
     pub inside: PathBuf,
-    pub outside: PathBuf,
+    pub outside: Option<PathBuf>,
 }
 
 impl FileAccess {
@@ -62,11 +63,12 @@ impl FileAccess {
             FileAccess::Through(maps) => {
                 let local = resolve(local);
                 let map = covering(maps, &local)?;
+                let outside = map.outside.as_ref()?;
                 let rest = local.strip_prefix(&map.inside).ok()?;
                 Some(if rest.as_os_str().is_empty() {
-                    map.outside.clone()
+                    outside.clone()
                 } else {
-                    map.outside.join(rest)
+                    outside.join(rest)
                 })
             }
         }
@@ -260,10 +262,10 @@ pub struct Found {
     pub maps: Vec<PathMap>,
 }
 
-/// The mounts of `container.Mounts` that the engine can mount again by
-/// path: bind mounts, and volumes of the `local` driver (their data
-/// directory on the engine's host). tmpfs and other drivers' volumes have
-/// no such path.
+/// The mounts of `container.Mounts`, with the path on the engine's host of
+/// those that the engine can mount again by path: bind mounts, and volumes
+/// of the `local` driver (their data directory). tmpfs and other drivers'
+/// volumes have no such path.
 pub fn path_maps(mounts: &[bollard::models::MountPoint]) -> Vec<PathMap> {
     mounts
         .iter()
@@ -274,10 +276,11 @@ pub fn path_maps(mounts: &[bollard::models::MountPoint]) -> Vec<PathMap> {
                 "volume" => m.driver.as_deref().unwrap_or("local") == "local",
                 _ => false,
             };
-            let (source, dest) = (m.source.as_deref()?, m.destination.as_deref()?);
-            (usable && source.starts_with('/') && dest.starts_with('/')).then(|| PathMap {
+            let dest = m.destination.as_deref().filter(|d| d.starts_with('/'))?;
+            let source = m.source.as_deref().filter(|s| usable && s.starts_with('/'));
+            Some(PathMap {
                 inside: PathBuf::from(dest),
-                outside: PathBuf::from(source),
+                outside: source.map(PathBuf::from),
             })
         })
         .collect()
@@ -420,6 +423,20 @@ pub fn plan(
     };
     let local = resolve(dir);
     match covering(&found.maps, &local) {
+        Some(map) if map.outside.is_none() && forced.is_some() => Plan::Refuse(format!(
+            "MLCI_WORKSPACE=mount, but {} is in the mount {} of the container mlci runs in ({}), which the engine cannot mount by path (a tmpfs, or a volume of another driver than `local`): set MLCI_CACHE_DIR to a directory in a bind mount or a local volume, or unset MLCI_WORKSPACE",
+            dir.display(),
+            map.inside.display(),
+            short(&found.id)
+        )),
+        Some(map) if map.outside.is_none() => Plan::Say(
+            FileAccess::Copy,
+            format!(
+                "{who}: {COPIED} ({} is in its mount {}, which the engine cannot mount by path: a tmpfs, or a volume of another driver than `local`)",
+                dir.display(),
+                map.inside.display()
+            ),
+        ),
         Some(map) => Plan::Probe {
             maps: found.maps.clone(),
             map: map.clone(),
@@ -477,7 +494,7 @@ pub async fn decide(docker: &Docker, host: &str, dir: &Path) -> Result<Decision,
             let through = format!(
                 "its mount {} → {}",
                 map.inside.display(),
-                map.outside.display()
+                map.outside.as_deref().unwrap_or(Path::new("?")).display()
             );
             match probe_mount(docker, &access, &image, dir).await {
                 Ok(()) => Ok(Decision {
@@ -587,7 +604,7 @@ mod tests {
                 .iter()
                 .map(|(i, o)| PathMap {
                     inside: PathBuf::from(i),
-                    outside: PathBuf::from(o),
+                    outside: (!o.is_empty()).then(|| PathBuf::from(o)),
                 })
                 .collect(),
         }
@@ -707,7 +724,7 @@ mod tests {
         // In one, through a mount that holds the directory: probed.
         assert!(matches!(
             plan(None, true, true, Some(&mounted), dir),
-            Plan::Probe { map, forced: false, .. } if map.outside == Path::new("/home/me/repo")
+            Plan::Probe { map, forced: false, .. } if map.outside.as_deref() == Some(Path::new("/home/me/repo"))
         ));
         // In its own file system: copied, and said why.
         let Plan::Say(FileAccess::Copy, line) = plan(None, true, true, Some(&bare), dir) else {
@@ -716,6 +733,20 @@ mod tests {
         assert!(
             line.starts_with("mlci runs in container 3f2a9c0d1e2b: job files are copied"),
             "{line}"
+        );
+        // Under a tmpfs inside the bind mount: copied (its path would name
+        // the bind's directory, not the tmpfs).
+        let tmpfs = found(&[("/src", "/home/me/repo"), ("/src/.cache", "")]);
+        let Plan::Say(FileAccess::Copy, line) = plan(None, true, true, Some(&tmpfs), dir) else {
+            panic!()
+        };
+        assert!(
+            line.contains("is in its mount /src/.cache, which the engine cannot mount by path"),
+            "{line}"
+        );
+        assert_eq!(
+            FileAccess::Through(tmpfs.maps).engine_path(Path::new("/src/.cache/x")),
+            None
         );
         // Not found: copied. Forced: as asked.
         assert!(matches!(
