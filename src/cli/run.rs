@@ -480,6 +480,9 @@ pub(super) struct Executor {
     pulls: std::sync::Arc<crate::executor::docker::Pulls>,
     kube: crate::executor::k8s::manifests::KubeSettings,
     slurm: crate::executor::slurm::SlurmConfig,
+    /// Where the jobs' directories are made (the cache's `tmp`), which the
+    /// Docker engine must find to bind-mount them.
+    job_dirs: PathBuf,
 }
 
 impl Executor {
@@ -501,6 +504,9 @@ impl Executor {
                 partition: args.cluster.partition.clone(),
                 agent: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("mlci")),
             },
+            job_dirs: std::path::absolute(&cache_dir)
+                .unwrap_or_else(|_| cache_dir.clone())
+                .join("tmp"),
         }
     }
 
@@ -510,11 +516,17 @@ impl Executor {
         use crate::executor::ExecutorKind;
         use crate::executor::any::AnyBackend;
         Ok(match self.kind {
-            ExecutorKind::Docker => AnyBackend::Docker(
-                crate::executor::docker::DockerBackend::connect()
+            ExecutorKind::Docker => {
+                let mut docker = crate::executor::docker::DockerBackend::connect()
                     .await?
-                    .with_pulls(self.pulls.clone()),
-            ),
+                    .with_pulls(self.pulls.clone());
+                // Said once, before any job: how job files reach the engine
+                // when mlci itself runs in a container.
+                if let Some(line) = docker.resolve_file_access(&self.job_dirs).await? {
+                    eprintln!("{line}");
+                }
+                AnyBackend::Docker(docker)
+            }
             ExecutorKind::Slurm => AnyBackend::Slurm(
                 crate::executor::slurm::SlurmBackend::connect(self.slurm.clone()).await?,
             ),

@@ -96,6 +96,10 @@ impl Backend for AnyBackend {
     async fn remove_as_root(&self, run_id: &str, paths: &[PathBuf]) -> Result<(), ExecError> {
         each!(self, AnyBackend, b => b.remove_as_root(run_id, paths).await)
     }
+
+    fn mounts_local_dirs(&self) -> bool {
+        each!(self, AnyBackend, b => b.mounts_local_dirs())
+    }
 }
 
 impl JobEnv for AnyEnv {

@@ -51,7 +51,11 @@ pub struct JobSpec {
     pub options: ContainerOptions,
     /// `container.env`.
     pub env: BTreeMap<String, String>,
-    /// `container.volumes` (`host:container[:ro]`, or `name:container`).
+    /// `container.volumes` (`host:container[:ro]`, or `name:container`). A
+    /// host path in the workspace (`./data`, or under `workspace_path`) is
+    /// that part of the job's own workspace; the Docker backend gives other
+    /// paths to the engine as its own, translated when they lie in a mount of
+    /// the container mlci runs in (`docker::self_container`).
     pub volumes: Vec<String>,
     /// `container.ports`.
     pub ports: Vec<String>,
@@ -225,6 +229,14 @@ pub trait Backend: Send + Sync {
         _paths: &[PathBuf],
     ) -> impl std::future::Future<Output = Result<(), ExecError>> + Send {
         async { Ok(()) }
+    }
+
+    /// Whether a directory of this machine, named by its path in
+    /// `JobSpec::volumes`, reaches the job as a bind mount; where it does
+    /// not (a Docker engine that cannot find mlci's files, mlci in a
+    /// container), the runner copies such directories in instead.
+    fn mounts_local_dirs(&self) -> bool {
+        true
     }
 }
 

@@ -219,8 +219,9 @@ impl Placement {
 
 /// Where the outputs of the jobs this one needs go in its container: large
 /// top-level directories are bind-mounted read-only from the store (when the
-/// repository has nothing there and no step of this job writes there); the
-/// rest is copied in with the workspace.
+/// repository has nothing there, no step of this job writes there, and the
+/// backend can mount this machine's directories); the rest is copied in with
+/// the workspace.
 pub(super) async fn place_upstream<B: Backend>(
     shared: &Shared<B>,
     job: &Job,
@@ -253,6 +254,7 @@ pub(super) async fn place_upstream<B: Backend>(
         .map(|(top, size)| {
             let host = dir.join(&top);
             let mount = size >= MOUNT_THRESHOLD
+                && shared.backend.mounts_local_dirs()
                 && host.is_dir()
                 && !shared.snapshot.join(&top).exists()
                 && !written_here.contains(&top);

@@ -116,4 +116,8 @@ impl Backend for DockerBackend {
     async fn remove_as_root(&self, run_id: &str, paths: &[PathBuf]) -> Result<(), ExecError> {
         DockerBackend::remove_as_root(self, run_id, paths).await
     }
+
+    fn mounts_local_dirs(&self) -> bool {
+        self.mounts_host_dirs()
+    }
 }

@@ -1,6 +1,7 @@
 //! The connection to a Docker engine: connecting, whether it can give GPUs,
 //! looking up local images, and making a job's images present (`pull`).
 
+use std::path::Path;
 use std::time::Duration;
 
 use std::sync::Arc;
@@ -9,6 +10,7 @@ use bollard::Docker;
 
 use super::errors::{HINT_BUILD, engine_error, status_of};
 use super::pull::Pulls;
+use super::self_container::{self, FileAccess};
 use crate::executor::{ExecError, JobSpec, RegistryCredentials};
 use tokio_util::sync::CancellationToken;
 
@@ -19,6 +21,8 @@ pub struct DockerBackend {
     pub(super) host: String,
     /// The run's pull policy and the pulls made so far (see `pull`).
     pub(super) pulls: Arc<Pulls>,
+    /// How the engine reaches the job files mlci lays out here.
+    pub(super) files: FileAccess,
 }
 
 /// Whether the engine can give containers NVIDIA GPUs.
@@ -53,19 +57,52 @@ impl DockerBackend {
                 Ok(Err(e)) => return Err(unreachable(e.to_string())),
                 Err(_) => return Err(unreachable("no answer within 15 s".to_string())),
             };
+        let files = default_access(&host);
         Ok(DockerBackend {
             docker,
             host,
             pulls: Arc::default(),
+            files,
         })
+    }
+
+    /// Finds out how the engine reaches job files kept under `dir` (the
+    /// directory the job directories are made in), from inside a container
+    /// too (see `self_container`), and keeps it for the jobs; returns the
+    /// line that says what was chosen, when there is something to say.
+    /// Decided once per process: later calls only take the first choice.
+    pub async fn resolve_file_access(&mut self, dir: &Path) -> Result<Option<String>, ExecError> {
+        static DECIDED: tokio::sync::OnceCell<FileAccess> = tokio::sync::OnceCell::const_new();
+        let mut line = None;
+        let access = DECIDED
+            .get_or_try_init(|| async {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    ExecError::Engine(format!(
+                        "cannot create {}: {e}; set MLCI_CACHE_DIR to a writable directory",
+                        dir.display()
+                    ))
+                })?;
+                let decision = self_container::decide(&self.docker, &self.host, dir).await?;
+                line = decision.line;
+                Ok::<_, ExecError>(decision.access)
+            })
+            .await?;
+        self.files = access.clone();
+        Ok(line)
     }
 
     /// Whether job files can be bind mounts of host directories: the engine
     /// listens on a local socket (so it sees this machine's files), and
     /// `MLCI_WORKSPACE=copy` does not ask for copies (an engine in another
-    /// machine or VM behind a local socket, mlci in a container).
+    /// machine or VM behind a local socket); from inside a container, as
+    /// [`DockerBackend::resolve_file_access`] found.
     pub fn mounts_host_dirs(&self) -> bool {
-        self.host.starts_with("unix://") && std::env::var("MLCI_WORKSPACE").as_deref() != Ok("copy")
+        self.files != FileAccess::Copy
+    }
+
+    /// How the engine finds the job files mlci lays out here.
+    pub fn file_access(&self) -> &FileAccess {
+        &self.files
     }
 
     /// What the engine holds of a run now (containers, networks, volumes).
@@ -80,9 +117,11 @@ impl DockerBackend {
 
     /// Wraps an existing bollard client.
     pub fn with_client(docker: Docker, host: impl Into<String>) -> Self {
+        let host = host.into();
         DockerBackend {
             docker,
-            host: host.into(),
+            files: default_access(&host),
+            host,
             pulls: Arc::default(),
         }
     }
@@ -186,6 +225,16 @@ impl DockerBackend {
             _ = cancel.cancelled() => Err(ExecError::Cancelled { job: spec.job_name.clone() }),
             done = all => done.map(|_| ()),
         }
+    }
+}
+
+/// Before [`DockerBackend::resolve_file_access`]: by path on an engine on
+/// a local socket, unless `MLCI_WORKSPACE=copy`.
+fn default_access(host: &str) -> FileAccess {
+    if host.starts_with("unix://") && std::env::var("MLCI_WORKSPACE").as_deref() != Ok("copy") {
+        FileAccess::Direct
+    } else {
+        FileAccess::Copy
     }
 }
 

@@ -8,7 +8,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use bollard::models::{HealthStatusEnum, NetworkCreateRequest, VolumeCreateRequest};
+use bollard::models::{
+    HealthStatusEnum, Mount, MountType, NetworkCreateRequest, VolumeCreateRequest,
+};
 use bollard::query_parameters::{CreateContainerOptionsBuilder, LogsOptionsBuilder};
 use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
@@ -23,6 +25,8 @@ use super::host_dirs::{self, HostMount, HostMounts, WORKFLOW_DIR};
 use super::job::DockerJob;
 use super::names::{nonce, slug};
 use super::removal::remove_objects;
+use super::self_container::{EngineVolume, engine_volume};
+use crate::executor::options::MountKind;
 use crate::executor::{ExecError, JobEnv, JobSpec, RunningService};
 use crate::timings::{Phase, PhaseTimes};
 
@@ -91,30 +95,45 @@ impl DockerBackend {
             self.ensure_volume(spec, v, created).await?;
         }
         let owner = owner_for(spec.options.user.as_deref());
-        let host = match &spec.host_dir {
-            Some(dir) if self.mounts_host_dirs() => {
-                let (dir, spec_for_host) = (dir.clone(), spec.clone());
-                let prepared =
-                    tokio::task::spawn_blocking(move || host_dirs_for(&spec_for_host, &dir, owner))
-                        .await
-                        .map_err(|e| ExecError::Engine(e.to_string()))?
-                        .map_err(|e| {
-                            ExecError::Engine(format!(
-                                "cannot lay out the files of job `{job}` on the host: {e}"
-                            ))
-                        })?;
+        // Bind-mounted by their path on the engine's host (another one when
+        // mlci runs in a container); copied in when the engine cannot find them.
+        let host_dir = spec
+            .host_dir
+            .as_ref()
+            .filter(|_| self.mounts_host_dirs())
+            .and_then(|dir| Some((dir.clone(), self.files.engine_path(dir)?)));
+        let workspace_outside = host_dir
+            .as_ref()
+            .map(|(_, outside)| outside.join("workspace"));
+        let host = match host_dir {
+            Some((dir, outside)) => {
+                let spec_for_host = spec.clone();
+                let prepared = tokio::task::spawn_blocking(move || {
+                    host_dirs_for(&spec_for_host, &dir, &outside, owner)
+                })
+                .await
+                .map_err(|e| ExecError::Engine(e.to_string()))?
+                .map_err(|e| {
+                    ExecError::Engine(format!(
+                        "cannot lay out the files of job `{job}` on the host: {e}"
+                    ))
+                })?;
                 Some(prepared)
             }
-            _ => None,
+            None => None,
         };
-        let body = match &host {
-            Some((_, binds)) => {
-                let mut with_binds = spec.clone();
-                with_binds.volumes.extend(binds.iter().cloned());
-                job_container_body(&with_binds, job_network.as_deref())
-            }
-            None => job_container_body(spec, job_network.as_deref()),
-        };
+        // Volumes with sources in the workspace or in mlci's own mounts, as
+        // the engine finds them (or copies, when job files are copied).
+        let (for_engine, volume_copies) =
+            self.volumes_for_engine(spec, workspace_outside.as_deref());
+        let mut body = job_container_body(&for_engine, job_network.as_deref());
+        if let Some((_, binds)) = &host {
+            body.host_config
+                .get_or_insert_with(Default::default)
+                .mounts
+                .get_or_insert_with(Vec::new)
+                .extend(binds.iter().cloned());
+        }
         let mut create_opts = CreateContainerOptionsBuilder::default().name(&base);
         if let Some(p) = &spec.options.platform {
             create_opts = create_opts.platform(p);
@@ -169,7 +188,7 @@ impl DockerBackend {
         }
         // On the host, each goes in place at once; into a container, they go
         // with the workspace in one archive (each costs the engine a process).
-        for (host_path, path) in &spec.copies {
+        for (host_path, path) in spec.copies.iter().chain(&volume_copies) {
             if env.host_target(path)?.is_some() {
                 env.copy_in(host_path, path).await?;
                 continue;
@@ -223,7 +242,20 @@ impl DockerBackend {
                 self.ensure_volume(spec, v, created).await?;
             }
             let name = format!("{base}-{}", slug(&s.name, 32));
-            let body = service_container_body(spec, s, &network);
+            let mut for_engine = s.clone();
+            for_engine.volumes.clear();
+            for v in &s.volumes {
+                match self.engine_volume(spec, v, workspace_outside.as_deref()) {
+                    EngineVolume::Bind(v) => for_engine.volumes.push(v),
+                    EngineVolume::Copy(..) => {
+                        return Err(ExecError::Engine(format!(
+                            "service `{}` of job `{job}` mounts `{v}` from the workspace, but the engine cannot find the job's files (they are copied into the job's container): mount a host directory that the engine sees, or give the service what it needs in its image",
+                            s.name
+                        )));
+                    }
+                }
+            }
+            let body = service_container_body(spec, &for_engine, &network);
             let mut opts = CreateContainerOptionsBuilder::default().name(&name);
             if let Some(p) = &s.options.platform {
                 opts = opts.platform(p);
@@ -263,6 +295,68 @@ impl DockerBackend {
         }
         env.setup_phases = phases;
         Ok(env)
+    }
+
+    /// One `volumes:`/`-v` entry as the engine must get it (see
+    /// [`engine_volume`]).
+    fn engine_volume(
+        &self,
+        spec: &JobSpec,
+        volume: &str,
+        workspace_outside: Option<&Path>,
+    ) -> EngineVolume {
+        engine_volume(
+            volume,
+            &spec.workspace_path,
+            &spec.workspace,
+            workspace_outside,
+            &self.files,
+        )
+    }
+
+    /// The job's request with its `volumes:`, `-v` and `--mount type=bind`
+    /// sources as the engine finds them, and what goes into the container as
+    /// copies instead (sources in the workspace, when job files are copied).
+    fn volumes_for_engine(
+        &self,
+        spec: &JobSpec,
+        workspace_outside: Option<&Path>,
+    ) -> (JobSpec, Vec<(PathBuf, String)>) {
+        let mut for_engine = spec.clone();
+        let mut copies = Vec::new();
+        for volumes in [&mut for_engine.volumes, &mut for_engine.options.volumes] {
+            let mut kept = Vec::new();
+            for v in volumes.iter() {
+                match self.engine_volume(spec, v, workspace_outside) {
+                    EngineVolume::Bind(v) => kept.push(v),
+                    EngineVolume::Copy(from, to) => copies.push((from, to)),
+                }
+            }
+            *volumes = kept;
+        }
+        let mut kept = Vec::new();
+        for m in &for_engine.options.mounts {
+            let source = match (&m.kind, &m.source) {
+                (MountKind::Bind, Some(source)) => source,
+                _ => {
+                    kept.push(m.clone());
+                    continue;
+                }
+            };
+            let as_volume = format!("{source}:{}", m.target);
+            match self.engine_volume(spec, &as_volume, workspace_outside) {
+                EngineVolume::Bind(v) => {
+                    let mut m = m.clone();
+                    m.source = v
+                        .strip_suffix(&format!(":{}", m.target))
+                        .map(str::to_string);
+                    kept.push(m);
+                }
+                EngineVolume::Copy(from, to) => copies.push((from, to)),
+            }
+        }
+        for_engine.options.mounts = kept;
+        (for_engine, copies)
     }
 
     /// Creates a named volume of `volumes:` that does not exist yet, labelled
@@ -407,12 +501,16 @@ pub(super) struct Created {
 /// Lays out the job's directory on the host (see `host_dirs`): the
 /// workspace copy, `RUNNER_TEMP` and `/github/workflow`; returns their mounts
 /// (with the read-only ones of `spec.volumes` that lie in the workspace) and
-/// the binds that make them.
+/// the bind mounts that make them, by their path on the engine's host
+/// (`outside`: `dir` as the engine finds it). Binds in the `Mounts` form: an
+/// engine that does not find a source refuses it rather than creating an
+/// empty directory on its host.
 fn host_dirs_for(
     spec: &JobSpec,
     dir: &Path,
+    outside: &Path,
     owner: Option<Owner>,
-) -> std::io::Result<(HostMounts, Vec<String>)> {
+) -> std::io::Result<(HostMounts, Vec<Mount>)> {
     // Files for the container's user, when that is not the user mlci runs as.
     let owner = owner.filter(|o| Some(*o) != host_dirs::owner_of(dir));
     let workspace = dir.join("workspace");
@@ -424,10 +522,17 @@ fn host_dirs_for(
         std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o777))?;
     }
     let ws = spec.workspace_path.trim_end_matches('/');
+    let bind = |relative: &Path, target: &str, read_only: bool| Mount {
+        typ: Some(MountType::BIND),
+        source: Some(outside.join(relative).display().to_string()),
+        target: Some(target.to_string()),
+        read_only: read_only.then_some(true),
+        ..Default::default()
+    };
     let mut binds = vec![
-        format!("{}:{ws}", workspace.display()),
-        format!("{}:{TEMP_DIR}", temp.display()),
-        format!("{}:{WORKFLOW_DIR}", workflow.display()),
+        bind(Path::new("workspace"), ws, false),
+        bind(Path::new("temp"), TEMP_DIR, false),
+        bind(Path::new("workflow"), WORKFLOW_DIR, false),
     ];
     let mut mounts = vec![
         HostMount {
@@ -449,7 +554,11 @@ fn host_dirs_for(
     for relative in large {
         let host = workspace.join(&relative);
         let container = format!("{ws}/{}", relative.display());
-        binds.push(format!("{}:{container}:ro", host.display()));
+        binds.push(bind(
+            &Path::new("workspace").join(&relative),
+            &container,
+            true,
+        ));
         mounts.push(HostMount {
             container,
             host,

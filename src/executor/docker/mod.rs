@@ -28,9 +28,10 @@
 //! Docker's configuration), `job`, `job_env` (the
 //! [`JobEnv`](crate::executor::JobEnv) implementation), `exec` (running and
 //! killing commands), `step_container` (containers of Docker actions),
-//! `removal`, `errors`, `names`, `archive` (tar streams) and `host_dirs` (the
+//! `removal`, `errors`, `names`, `archive` (tar streams), `host_dirs` (the
 //! job's workspace and temp directory as bind mounts of host directories,
-//! when the engine runs on this machine).
+//! when the engine runs on this machine) and [`self_container`] (how the
+//! engine finds those directories when mlci itself runs in a container).
 
 mod archive;
 mod backend;
@@ -48,6 +49,7 @@ mod names;
 mod pull;
 mod reclaim;
 mod removal;
+pub mod self_container;
 mod step_container;
 
 pub use connection::{DockerBackend, GpuSupport};

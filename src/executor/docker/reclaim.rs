@@ -73,6 +73,11 @@ impl DockerBackend {
         dir: &Path,
         names: &[String],
     ) -> Result<(), ExecError> {
+        // The directory as the engine finds it (mlci may run in a container);
+        // job files that are copied, not mounted, are mlci's own.
+        let Some(dir) = self.files.engine_path(dir) else {
+            return Ok(());
+        };
         let mut cmd = vec!["rm".to_string(), "-rf".to_string()];
         cmd.extend(names.iter().cloned());
         let body = ContainerCreateBody {
