@@ -255,9 +255,6 @@ impl Setup {
             .args(["--env", &format!("GITHUB_SERVER_URL={}", self.release.url)])
             .args(["--env", &format!("GITHUB_API_URL={}", self.api.url())])
             .args(["--env", "MLCI_GITHUB_MAX_WAIT=0.05"])
-            // mlci runs inside act's job container and talks to the host's
-            // engine: the workspace goes to the job containers as a copy.
-            .args(["--env", "MLCI_WORKSPACE=copy"])
             .current_dir(self.repo.path());
         for (name, value) in env {
             command.args(["--env", &format!("{name}={value}")]);
@@ -342,6 +339,9 @@ fn the_action_under_act_carries_the_cache_and_reports_only_its_own_commit() {
         "{}",
         push.log
     );
+    // mlci runs in act's job container, with no setting of ours: it finds
+    // that out by itself and says how job files reach the host's engine.
+    assert!(push.log.contains("mlci runs in container"), "{}", push.log);
     let main_checks = setup.check_runs_on(&main_sha);
     assert_eq!(main_checks.len(), 1, "{main_checks:?}");
     assert_eq!(main_checks[0]["conclusion"], "success");
