@@ -78,14 +78,7 @@ pub(super) async fn pull_base(docker: &bollard::Docker, image: &str) -> Result<S
 /// `rootfs/` and the host's CA certificates, as a `Dockerfile` image of the
 /// same name and tag.
 pub(super) fn from_image_def(d: &ImageDef, image: &str) -> ImageDef {
-    let packages: Vec<String> = d
-        .file("packages")
-        .map(|b| String::from_utf8_lossy(b).into_owned())
-        .unwrap_or_default()
-        .lines()
-        .map(|l| l.split('#').next().unwrap_or("").trim().to_string())
-        .filter(|l| !l.is_empty())
-        .collect();
+    let packages = d.packages();
     let config = d
         .file("image-config")
         .map(|b| String::from_utf8_lossy(b).into_owned())

@@ -84,14 +84,7 @@ pub(super) async fn build_debootstrap(
         return Err(ImageError::NotRoot);
     }
     let what = format!("bootstrapping {}", d.tag);
-    let packages: Vec<String> = d
-        .file("packages")
-        .map(|b| String::from_utf8_lossy(b).into_owned())
-        .unwrap_or_default()
-        .lines()
-        .map(|l| l.split('#').next().unwrap_or("").trim().to_string())
-        .filter(|l| !l.is_empty())
-        .collect();
+    let packages = d.packages();
     let mirror = mirror();
     let (repo, final_tag) = split_repo_tag(&d.tag);
     remove_stale_incomplete(docker, repo).await;

@@ -81,6 +81,17 @@ impl ImageDef {
             .map(|f| f.data.as_slice())
     }
 
+    /// The Debian packages its `packages` file lists (one a line, `#` comments).
+    pub(super) fn packages(&self) -> Vec<String> {
+        self.file("packages")
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .unwrap_or_default()
+            .lines()
+            .map(|l| l.split('#').next().unwrap_or("").trim().to_string())
+            .filter(|l| !l.is_empty())
+            .collect()
+    }
+
     /// The content hash: the files (path, mode, content) and the `inputs`
     /// (for a dependent image, the ids of the images it is built from).
     pub fn content_hash(&self, inputs: &[(String, String)]) -> String {
