@@ -441,6 +441,7 @@ jobs:
     let output = Command::new("script")
         .args(["-qec", &command, "/dev/null"])
         .env_remove("CI")
+        .env("TERM", "xterm-256color")
         .current_dir(dir.path())
         .output()
         .expect("script(1) from util-linux");
@@ -522,4 +523,32 @@ jobs:
     );
     assert_eq!(std::fs::read(repo.path().join("big.bin")).unwrap(), big);
     assert_eq!(leftovers(&id), 0);
+}
+
+#[test]
+fn on_a_terminal_that_does_not_say_what_it_is_the_log_is_printed_plain() {
+    ensure_image();
+    let dir = repo_with(
+        r#"
+on: push
+jobs:
+  tty:
+    runs-on: python-ml
+    steps:
+      - run: echo "the step's line"
+"#,
+    );
+    // A pseudo-terminal without TERM (cron, `env -i`, some runners): the
+    // progress display cannot draw there, and the lines must not go with it.
+    let command = format!("{} run wf.yml", env!("CARGO_BIN_EXE_mlci"));
+    let output = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env_remove("CI")
+        .env_remove("TERM")
+        .current_dir(dir.path())
+        .output()
+        .expect("script(1) from util-linux");
+    let raw = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{raw}");
+    assert!(raw.contains("[tty] the step's line"), "{raw}");
 }

@@ -42,12 +42,16 @@ impl Console {
         }
     }
 
-    /// A terminal that a person watches: stdout is a TTY and this is not CI.
+    /// A terminal that a person watches: stdout is a TTY that says what it
+    /// is (`TERM`, not `dumb`), and this is not CI. Without `TERM` the
+    /// progress display draws nothing, and the log lines it would print
+    /// were lost with it.
     pub fn is_interactive() -> bool {
         let ci = std::env::var("CI")
             .map(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"))
             .unwrap_or(false);
-        std::io::stdout().is_terminal() && !ci
+        let term = std::env::var("TERM").is_ok_and(|t| !t.is_empty() && t != "dumb");
+        std::io::stdout().is_terminal() && term && !ci
     }
 
     pub fn masker(&self) -> &Masker {
