@@ -41,6 +41,7 @@ pub mod record;
 pub mod registry;
 pub mod report;
 pub mod run;
+pub mod terminal;
 pub mod timings;
 pub mod watch;
 pub mod workflow;

@@ -436,15 +436,7 @@ jobs:
           exit 4
 "#,
     );
-    // `script` gives mlci a pseudo-terminal, as a person's shell would.
-    let command = format!("{} run wf.yml", env!("CARGO_BIN_EXE_mlci"));
-    let output = Command::new("script")
-        .args(["-qec", &command, "/dev/null"])
-        .env_remove("CI")
-        .env("TERM", "xterm-256color")
-        .current_dir(dir.path())
-        .output()
-        .expect("script(1) from util-linux");
+    let output = run_on_a_terminal(dir.path(), Some("xterm-256color"));
     let raw = String::from_utf8_lossy(&output.stdout);
     // Keep the log lines: drop escape sequences and the spinner lines.
     let mut text = String::new();
@@ -540,15 +532,24 @@ jobs:
     );
     // A pseudo-terminal without TERM (cron, `env -i`, some runners): the
     // progress display cannot draw there, and the lines must not go with it.
-    let command = format!("{} run wf.yml", env!("CARGO_BIN_EXE_mlci"));
-    let output = Command::new("script")
-        .args(["-qec", &command, "/dev/null"])
-        .env_remove("CI")
-        .env_remove("TERM")
-        .current_dir(dir.path())
-        .output()
-        .expect("script(1) from util-linux");
+    let output = run_on_a_terminal(dir.path(), None);
     let raw = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(0), "{raw}");
     assert!(raw.contains("[tty] the step's line"), "{raw}");
+}
+
+/// `mlci run wf.yml` in `dir` on a pseudo-terminal (`script`), as a person's
+/// shell runs it, outside CI, with this `TERM` (none: unset).
+fn run_on_a_terminal(dir: &std::path::Path, term: Option<&str>) -> std::process::Output {
+    let command = format!("{} run wf.yml", env!("CARGO_BIN_EXE_mlci"));
+    let mut script = Command::new("script");
+    script
+        .args(["-qec", &command, "/dev/null"])
+        .env_remove("CI")
+        .current_dir(dir);
+    match term {
+        Some(term) => script.env("TERM", term),
+        None => script.env_remove("TERM"),
+    };
+    script.output().expect("script(1) from util-linux")
 }

@@ -2,20 +2,14 @@
 //! in logs, or nowhere; and the last lines a failed build quotes.
 
 use std::collections::VecDeque;
-use std::io::IsTerminal;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::terminal::ProgressMode as Mode;
+
 /// How many lines of output a failed build quotes.
 const TAIL_LINES: usize = 25;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Mode {
-    Bar,
-    Plain,
-    Quiet,
-}
 
 /// Where build output goes: a spinner on a terminal, plain prefixed lines in
 /// logs (not a terminal, or `CI` set), or nowhere.
@@ -27,11 +21,8 @@ pub struct Progress {
 impl Progress {
     /// A spinner when stderr is a terminal and `CI` is not set; plain lines otherwise.
     pub fn auto() -> Progress {
-        let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
-        if std::io::stderr().is_terminal() && !ci {
-            Progress { mode: Mode::Bar }
-        } else {
-            Progress::plain()
+        Progress {
+            mode: Mode::for_stderr(),
         }
     }
     /// Every line of output on stderr, prefixed with the image's name.

@@ -47,11 +47,8 @@ impl Console {
     /// progress display draws nothing, and the log lines it would print
     /// were lost with it.
     pub fn is_interactive() -> bool {
-        let ci = std::env::var("CI")
-            .map(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"))
-            .unwrap_or(false);
         let term = std::env::var("TERM").is_ok_and(|t| !t.is_empty() && t != "dumb");
-        std::io::stdout().is_terminal() && term && !ci
+        std::io::stdout().is_terminal() && term && !crate::terminal::in_ci()
     }
 
     pub fn masker(&self) -> &Masker {

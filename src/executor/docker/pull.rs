@@ -14,7 +14,6 @@
 //! [`PullError`] sentence.
 
 use std::collections::HashMap;
-use std::io::IsTerminal;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,6 +23,8 @@ use bollard::models::CreateImageInfo;
 use bollard::query_parameters::CreateImageOptionsBuilder;
 use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::terminal::ProgressMode as Mode;
 use tokio::sync::OnceCell;
 
 use super::credentials::{Reference, credentials_for};
@@ -234,13 +235,6 @@ fn classify(image: &str, reference: &Reference, e: DockerError) -> PullError {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Mode {
-    Bar,
-    Plain,
-    Quiet,
-}
-
 /// Where a pull's progress goes: a bar of the layers' bytes on a terminal,
 /// one line at its start and one at its end otherwise, or nowhere.
 #[derive(Clone, Debug)]
@@ -251,13 +245,8 @@ pub struct PullProgress {
 impl PullProgress {
     /// A bar when stderr is a terminal and `CI` is not set; plain lines otherwise.
     pub fn auto() -> PullProgress {
-        let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
         PullProgress {
-            mode: if std::io::stderr().is_terminal() && !ci {
-                Mode::Bar
-            } else {
-                Mode::Plain
-            },
+            mode: Mode::for_stderr(),
         }
     }
 
