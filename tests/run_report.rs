@@ -38,10 +38,7 @@ fn mlci(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (Output, String) {
 
 #[test]
 fn a_pull_request_run_is_compared_with_main_gated_and_reported_as_one_comment() {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime
-        .block_on(mlci::images::ensure_test_image())
-        .expect("the python-ml image");
+    common::ensure_runner_image();
     let dir = tempfile::tempdir().unwrap();
     let repo = dir.path();
     std::fs::write(repo.join("wf.yml"), WORKFLOW).unwrap();
@@ -167,10 +164,7 @@ fn a_pull_request_run_is_compared_with_main_gated_and_reported_as_one_comment() 
 /// commit's, not as another's (which it would refuse).
 #[test]
 fn a_run_without_git_is_of_github_sha_and_its_report_is_not_refused() {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime
-        .block_on(mlci::images::ensure_test_image())
-        .expect("the python-ml image");
+    common::ensure_runner_image();
     let dir = tempfile::tempdir().unwrap();
     let repo = dir.path();
     std::fs::write(repo.join("wf.yml"), WORKFLOW).unwrap();
