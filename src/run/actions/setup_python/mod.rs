@@ -124,7 +124,7 @@ async fn setup<B: Backend>(
         put_on_path(ctx, call, state, &chosen).await?;
     }
     let mut outputs = Object::new();
-    outputs.insert("python-version", Value::str(&default.version.to_string()));
+    outputs.insert("python-version", Value::str(default.version.to_string()));
     outputs.insert("python-path", Value::str(&default.path));
     if let Some(manager) = input(call, "cache") {
         let hit = pip_cache(
