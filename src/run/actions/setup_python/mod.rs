@@ -12,7 +12,8 @@
 //! `python-version-file`, `cache: pip` (pip's download directory through
 //! mlci's cache, keyed on `cache-dependency-path`, default
 //! `**/requirements.txt`, saved at the end of a job that succeeded),
-//! `check-latest` (ignored, with a note), `update-environment`. Outputs:
+//! `check-latest` (ignored, with a note), `allow-prereleases`,
+//! `update-environment`. Outputs:
 //! `python-version`, `python-path`, `cache-hit`.
 //!
 //! An absent version is installed with `uv python install` when `uv` is in
@@ -185,7 +186,15 @@ async fn requests<B: Backend>(
         }
         (None, None) => return Ok(vec![None]),
     };
-    texts.iter().map(|t| Request::parse(t).map(Some)).collect()
+    let allow_pre = input(call, "allow-prereleases").is_some_and(|v| v.trim() == "true");
+    texts
+        .iter()
+        .map(|t| {
+            let mut request = Request::parse(t)?;
+            request.allow_pre |= allow_pre;
+            Ok(Some(request))
+        })
+        .collect()
 }
 
 /// Runs `script` with `sh` in the container; its stdout (cut at
@@ -211,7 +220,7 @@ async fn sh<B: Backend>(
         if kind == StreamKind::Stdout && stdout.len() < OUTPUT_LIMIT {
             stdout.extend_from_slice(bytes);
         }
-        if show {
+        if show && pending.len() < OUTPUT_LIMIT {
             pending.extend_from_slice(bytes);
         }
     };
