@@ -664,3 +664,81 @@ fn artifacts_pass_from_one_job_to_the_next() {
     assert!(runs[0].path().join("model/deep/nested.txt").is_file());
     assert_eq!(leftovers(&["produce", "consume"]), 0);
 }
+
+/// `--cache-dir` and `MLCI_CACHE_DIR` are one setting: everything a run
+/// keeps on the host (step cache, actions/cache, cloned actions, artifacts)
+/// goes under the directory the flag names, nothing under the default.
+#[test]
+fn cache_dir_flag_moves_the_action_cache_and_artifacts() {
+    common::ensure_test_image();
+    let remotes = tempfile::tempdir().unwrap();
+    bare_repo(
+        remotes.path(),
+        "octo",
+        "hello-action",
+        "v1",
+        &[(
+            "action.yml",
+            "runs:\n  using: composite\n  steps:\n    - shell: sh\n      run: echo remote ran\n",
+        )],
+    );
+    let dir = repo_with(&[(
+        "wf.yml",
+        r#"
+on: push
+jobs:
+  cached:
+    runs-on: ubuntu-latest
+    container: mlci-test/busybox:latest
+    steps:
+      - uses: actions/cache@v4
+        with:
+          path: out
+          key: flag-key
+      - uses: octo/hello-action@v1
+      - run: mkdir -p out && echo kept > out/file.txt
+      - uses: actions/upload-artifact@v4
+        with:
+          name: kept
+          path: out
+"#,
+    )]);
+    let home = tempfile::tempdir().unwrap();
+    let chosen = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", remotes.path().display());
+    let output = Command::new(common::mlci_bin())
+        .args(["run", "--cache-dir"])
+        .arg(chosen.path())
+        .arg("wf.yml")
+        .current_dir(dir.path())
+        .env("CI", "true")
+        .env("HOME", home.path())
+        .env("MLCI_ACTIONS_URL", &url)
+        .env_remove("MLCI_CACHE_DIR")
+        .env_remove("MLCI_ARTIFACTS_DIR")
+        .env_remove("XDG_CACHE_HOME")
+        .output()
+        .unwrap();
+    let out = stdout(&output);
+    assert!(output.status.success(), "{out}");
+    assert!(out.contains("[cached] remote ran"), "{out}");
+    assert!(out.contains("cache saved with key: flag-key"), "{out}");
+    let under = |rel: &str| chosen.path().join(rel);
+    assert!(
+        under("actions/octo/hello-action@v1/action.yml").is_file(),
+        "the clone is not under --cache-dir"
+    );
+    let runs: Vec<_> = std::fs::read_dir(under("artifacts"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(runs.len(), 1, "artifacts are not under --cache-dir");
+    assert!(runs[0].path().join("kept/file.txt").is_file());
+    assert!(
+        !home.path().join(".cache/mlci").exists(),
+        "the run wrote under the default cache directory: {:?}",
+        std::fs::read_dir(home.path().join(".cache/mlci"))
+            .map(|d| d.flatten().map(|e| e.file_name()).collect::<Vec<_>>())
+    );
+    assert_eq!(leftovers(&["cached"]), 0);
+}

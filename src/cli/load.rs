@@ -9,8 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Reusable workflows: files of this repository, or of a remote one through
-/// the action cache (cloned once, offline afterwards).
-struct Resolver;
+/// the action cache under `cache_dir` (cloned once, offline afterwards).
+struct Resolver {
+    cache_dir: PathBuf,
+}
 
 impl CallResolver for Resolver {
     fn locate(&self, target: &CallTarget, root: &Path) -> Result<(PathBuf, PathBuf), String> {
@@ -22,7 +24,7 @@ impl CallResolver for Resolver {
                 path,
                 git_ref,
             } => (
-                crate::run::fetch_repository(owner, repo, git_ref)?,
+                crate::run::fetch_repository(&self.cache_dir, owner, repo, git_ref)?,
                 path,
                 format!("{owner}/{repo}/{path}@{git_ref}"),
             ),
@@ -40,8 +42,21 @@ impl CallResolver for Resolver {
 }
 
 /// Loads every workflow named on the command line, printing the problems.
-/// Returns None (after printing why) when any file is invalid.
+/// Returns None (after printing why) when any file is invalid. Remote
+/// reusable workflows go to the default cache directory's action cache.
 pub(super) fn load_all(args: &PathsArgs) -> Result<Vec<LoadedWorkflow>, ExitCode> {
+    load_all_with_cache(args, &crate::cache::default_cache_dir())
+}
+
+/// [`load_all`], with remote reusable workflows in the action cache under
+/// `cache_dir` (`mlci run --cache-dir`).
+pub(super) fn load_all_with_cache(
+    args: &PathsArgs,
+    cache_dir: &Path,
+) -> Result<Vec<LoadedWorkflow>, ExitCode> {
+    let resolver = Resolver {
+        cache_dir: cache_dir.to_path_buf(),
+    };
     let files = workflow::discover(&args.paths).map_err(|message| {
         eprintln!("error: {message}");
         ExitCode::from(EXIT_INVALID)
@@ -52,7 +67,7 @@ pub(super) fn load_all(args: &PathsArgs) -> Result<Vec<LoadedWorkflow>, ExitCode
         match workflow::load(&path) {
             Ok(mut workflow) => {
                 if !workflow.has_errors() {
-                    resolve_calls(&mut workflow, &Resolver);
+                    resolve_calls(&mut workflow, &resolver);
                 }
                 let rendered = workflow.render_diagnostics();
                 if !rendered.is_empty() {

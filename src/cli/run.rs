@@ -3,7 +3,7 @@
 
 use super::args::RunArgs;
 use super::exit::{EXIT_INTERRUPTED, EXIT_INVALID};
-use super::load::load_all;
+use super::load::load_all_with_cache;
 use super::run_summary::{WorkflowRun, forward_step_summaries, print_summary, print_timings};
 use super::runs_file::{RecordedWorkflow, RunsFile, RunsFileWriter};
 use std::path::PathBuf;
@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 pub(super) fn run(args: RunArgs) -> ExitCode {
     let mut runs_file = RunsFileWriter::start(args.runs_file.clone());
-    let mut loaded = match load_all(&args.paths) {
+    let mut loaded = match load_all_with_cache(&args.paths, &args.cache.dir()) {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };

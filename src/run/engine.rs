@@ -263,7 +263,13 @@ fn prepare<B: Backend + 'static>(
     };
     let selected = selected_jobs(&plan, options.job.as_deref())?;
     let console = Console::new(masker.clone(), options.interactive);
-    let actions = RunActions::new(&run_id);
+    // The step cache's directory holds the action cache and artifacts too.
+    let cache_dir = options
+        .cache
+        .as_ref()
+        .map(|c| c.dir.clone())
+        .unwrap_or_else(crate::cache::default_cache_dir);
+    let actions = RunActions::new(&run_id, &cache_dir);
     let cache = match options.cache.clone() {
         Some(config) => Some(RunCache::open(config)?),
         None => None,

@@ -5,11 +5,14 @@
 //! - `./path`: a local action in the repository (read from the run's snapshot
 //!   of it on the host, and at `$GITHUB_WORKSPACE/path` in the container);
 //! - `owner/repo[/path]@ref`: a remote action, cloned once with `git` into the
-//!   action cache (`$MLCI_CACHE_DIR/actions`, else `~/.cache/mlci/actions`)
+//!   action cache (`<cache dir>/actions`: `--cache-dir`, else `$MLCI_CACHE_DIR`,
+//!   else `~/.cache/mlci`)
 //!   and used offline afterwards ([`remote`]);
 //! - `docker://image`: a container image run as the step ([`docker`]);
 //! - `actions/checkout`, `actions/upload-artifact`, `actions/download-artifact`
-//!   and `actions/cache` at any ref: implemented here, offline ([`native`]).
+//!   and `actions/cache` at any ref: implemented here, offline ([`native`]);
+//! - `actions/setup-python` at any ref: the Python of the image, or one
+//!   installed where the network allows, never another version ([`setup_python`]).
 //!
 //! An action's `action.yml` ([`manifest`]) says how it runs: `composite`
 //! ([`composite`]), `docker` ([`docker`]) or `node12|16|20|24` ([`node`]).
@@ -29,6 +32,7 @@ mod native;
 mod node;
 mod reference;
 mod remote;
+mod setup_python;
 
 pub(crate) use job_actions::JobActions;
 pub use reference::ActionRef;
@@ -102,6 +106,9 @@ fn run_action<'a, B: Backend>(
             Ok(r) => r,
             Err(message) => return fail(format!("step `{}`: {message}", call.title)),
         };
+        if reference.is_setup_python() {
+            return setup_python::run(ctx, &call, scope, state, &mut job_actions.cache_saves).await;
+        }
         if let Some(native) = reference.native() {
             return native::run(ctx, &call, native, &mut job_actions.cache_saves).await;
         }

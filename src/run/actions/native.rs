@@ -58,7 +58,7 @@ pub(super) async fn run<B: Backend>(
     }
 }
 
-fn input<'c>(call: &'c Call<'_>, name: &str) -> Option<&'c str> {
+pub(super) fn input<'c>(call: &'c Call<'_>, name: &str) -> Option<&'c str> {
     call.with
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -66,7 +66,7 @@ fn input<'c>(call: &'c Call<'_>, name: &str) -> Option<&'c str> {
         .filter(|v| !v.trim().is_empty())
 }
 
-fn in_workspace<B: Backend>(ctx: &StepCtx<'_, B>, path: &str) -> String {
+pub(super) fn in_workspace<B: Backend>(ctx: &StepCtx<'_, B>, path: &str) -> String {
     let path = path.trim();
     if path.starts_with('/') {
         path.trim_end_matches('/').to_string()
@@ -402,6 +402,17 @@ pub(crate) struct CacheSave {
     paths: Vec<String>,
 }
 
+impl CacheSave {
+    /// `paths` mapped as [`cache_paths`] maps them (`w/`, `h/`, `a/`).
+    pub(super) fn new(title: &str, key: &str, paths: Vec<String>) -> CacheSave {
+        CacheSave {
+            title: title.to_string(),
+            key: key.to_string(),
+            paths,
+        }
+    }
+}
+
 /// Paths of `actions/cache` mapped to one tree: `w/…` in the workspace,
 /// `h/…` in the home directory (`~/…`), `a/…` for absolute paths.
 fn cache_paths(call: &Call<'_>) -> Result<Vec<String>, String> {
@@ -490,37 +501,9 @@ async fn cache<B: Backend>(
             .filter(|l| !l.is_empty())
             .map(str::to_string)
             .collect();
-        let dir = scratch(store)?;
-        let restored =
-            crate::cache::actions_cache::restore(store, &key, &restore_keys, &paths, dir.path())
-                .map_err(|e| e.to_string())?;
-        match restored {
-            Some(found) => {
-                for top in ["w", "h", "a"] {
-                    let host = dir.path().join(top);
-                    if !host.is_dir() {
-                        continue;
-                    }
-                    let children: Vec<_> = std::fs::read_dir(&host)
-                        .map_err(|e| e.to_string())?
-                        .filter_map(Result::ok)
-                        .collect();
-                    for child in children {
-                        let mapped = format!("{top}/{}", child.file_name().to_string_lossy());
-                        ctx.env
-                            .copy_in(&child.path(), &container_path(ctx, &mapped))
-                            .await
-                            .map_err(|e| e.to_string())?;
-                    }
-                }
-                exact = found.exact;
-                shared.print(
-                    ctx.name,
-                    &format!("cache restored from key: {}", found.matched_key),
-                );
-                outputs.insert("cache-matched-key", Value::str(&found.matched_key));
-            }
-            None => shared.print(ctx.name, &format!("cache not found for key: {key}")),
+        if let Some(found) = restore_cache(ctx, store, &key, &restore_keys, &paths).await? {
+            exact = found.exact;
+            outputs.insert("cache-matched-key", Value::str(&found.matched_key));
         }
         outputs.insert(
             "cache-hit",
@@ -548,6 +531,48 @@ async fn cache<B: Backend>(
         }
     }
     Ok(outputs)
+}
+
+/// Restores the entry of `key` (else of the newest key starting with a
+/// restore key) into the container, saying which key matched or that none did.
+pub(super) async fn restore_cache<B: Backend>(
+    ctx: &StepCtx<'_, B>,
+    store: &crate::cache::Store,
+    key: &str,
+    restore_keys: &[String],
+    paths: &[String],
+) -> Result<Option<crate::cache::actions_cache::Restored>, String> {
+    let shared = ctx.shared;
+    let dir = scratch(store)?;
+    let restored =
+        crate::cache::actions_cache::restore(store, key, restore_keys, paths, dir.path())
+            .map_err(|e| e.to_string())?;
+    let Some(found) = restored else {
+        shared.print(ctx.name, &format!("cache not found for key: {key}"));
+        return Ok(None);
+    };
+    for top in ["w", "h", "a"] {
+        let host = dir.path().join(top);
+        if !host.is_dir() {
+            continue;
+        }
+        let children: Vec<_> = std::fs::read_dir(&host)
+            .map_err(|e| e.to_string())?
+            .filter_map(Result::ok)
+            .collect();
+        for child in children {
+            let mapped = format!("{top}/{}", child.file_name().to_string_lossy());
+            ctx.env
+                .copy_in(&child.path(), &container_path(ctx, &mapped))
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    shared.print(
+        ctx.name,
+        &format!("cache restored from key: {}", found.matched_key),
+    );
+    Ok(Some(found))
 }
 
 /// Copies the cached paths out of the container and saves them under the key.

@@ -98,6 +98,13 @@ impl ActionRef {
         })
     }
 
+    /// Whether this is `actions/setup-python` (at any ref), which mlci runs
+    /// itself ([`super::setup_python`]).
+    pub(super) fn is_setup_python(&self) -> bool {
+        matches!(self, ActionRef::Remote { owner, repo, path: None, .. }
+            if owner.eq_ignore_ascii_case("actions") && repo.eq_ignore_ascii_case("setup-python"))
+    }
+
     /// The native action this reference names, if any.
     pub(super) fn native(&self) -> Option<native::Native> {
         let ActionRef::Remote {

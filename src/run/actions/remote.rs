@@ -2,8 +2,8 @@
 //! action cache and used from there, offline, afterwards.
 //!
 //! The cache holds one directory per `owner/repo@ref`:
-//! `$MLCI_CACHE_DIR/actions/<owner>/<repo>@<ref>` (else
-//! `~/.cache/mlci/actions/…`), the files of the repository at that ref
+//! `<cache dir>/actions/<owner>/<repo>@<ref>` (`--cache-dir`, else
+//! `$MLCI_CACHE_DIR`, else `~/.cache/mlci`), the files of the repository at that ref
 //! without `.git`. A clone goes to a temporary directory beside it and is
 //! renamed into place when complete, so that a killed clone leaves nothing
 //! half-written and two runs cloning the same action at once do not step on
@@ -63,7 +63,7 @@ pub async fn fetch(
     let parent = dir.parent().expect("a cache directory has a parent");
     std::fs::create_dir_all(parent).map_err(|e| {
         format!(
-            "cannot create the action cache {}: {e}; set MLCI_CACHE_DIR to a writable directory",
+            "cannot create the action cache {}: {e}; give a writable directory with --cache-dir (or MLCI_CACHE_DIR)",
             parent.display()
         )
     })?;
@@ -97,12 +97,18 @@ pub async fn fetch(
     }
 }
 
-/// The files of `owner/repo` at `git_ref` from the action cache, cloned into
+/// The files of `owner/repo` at `git_ref` from the action cache under
+/// `cache_root` (the cache directory), cloned into
 /// it first if need be, for callers outside a run (reusable workflows are
 /// read when a workflow is loaded). The clone runs on a thread of its own,
 /// so that a caller inside an async runtime can wait for it.
-pub fn fetch_repository(owner: &str, repo: &str, git_ref: &str) -> Result<PathBuf, String> {
-    let cache = crate::run::shared::cache_root().join("actions");
+pub fn fetch_repository(
+    cache_root: &Path,
+    owner: &str,
+    repo: &str,
+    git_ref: &str,
+) -> Result<PathBuf, String> {
+    let cache = cache_root.join("actions");
     let dir = cache_dir(&cache, owner, repo, git_ref);
     if dir.is_dir() {
         return Ok(dir);

@@ -1,19 +1,8 @@
 //! Where a run keeps what actions need on the host: its artifacts and the
-//! cache of cloned actions.
+//! cache of cloned actions, both under the run's cache directory (the one
+//! `--cache-dir` or `MLCI_CACHE_DIR` names, resolved once by the command line).
 
-use std::path::PathBuf;
-
-/// `$MLCI_CACHE_DIR`, else `~/.cache/mlci`.
-pub fn cache_root() -> PathBuf {
-    if let Some(dir) = std::env::var_os("MLCI_CACHE_DIR").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir);
-    }
-    let home = std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir);
-    home.join(".cache").join("mlci")
-}
+use std::path::{Path, PathBuf};
 
 /// Per-run state of actions: where artifacts and cloned actions live.
 pub(crate) struct RunActions {
@@ -27,8 +16,8 @@ pub(crate) struct RunActions {
 }
 
 impl RunActions {
-    pub fn new(run_id: &str) -> RunActions {
-        let root = cache_root();
+    pub fn new(run_id: &str, cache_dir: &Path) -> RunActions {
+        let root = cache_dir;
         let artifacts = std::env::var_os("MLCI_ARTIFACTS_DIR")
             .filter(|d| !d.is_empty())
             .map(PathBuf::from)

@@ -12,7 +12,7 @@ mod needs;
 mod options;
 mod run_cache;
 
-pub(crate) use action_dirs::{RunActions, cache_root};
+pub(crate) use action_dirs::RunActions;
 pub(crate) use ahead::{Ahead, StartedAhead};
 pub(crate) use concurrency::ConcurrencyGroups;
 pub(crate) use needs::FinishedJobs;
