@@ -27,7 +27,9 @@ impl CallResolver for Resolver {
                 format!("{owner}/{repo}/{path}@{git_ref}"),
             ),
         };
-        let file = dir.join(path);
+        // Through symlinks only while they stay in that repository.
+        let file = crate::confine::resolve(&dir, path, "the repository")
+            .map_err(|e| format!("cannot read the workflow `{shown}`: {e}"))?;
         if file.is_file() {
             Ok((file, dir))
         } else {

@@ -102,7 +102,17 @@ pub async fn pull(
     cache
         .restore(&entry, staging.path())
         .map_err(|e| e.to_string())?;
-    let restored = staging.path().join(&version.path);
+    // The record's path comes from the run store or the shared registry: an
+    // absolute path or `..` there would move a host file into DEST.
+    let restored = crate::confine::resolve(staging.path(), &version.path, "the model's files")
+        .map_err(|e| format!("the registry record of {} is unsafe: {e}", version.label()))?;
+    if restored == staging.path() || std::fs::symlink_metadata(&restored).is_err() {
+        return Err(format!(
+            "the registry record of {} names `{}`, which is not among its files",
+            version.label(),
+            version.path
+        ));
+    }
     std::fs::rename(&restored, &target).map_err(|e| format!("{}: {e}", target.display()))?;
     Ok(target)
 }
@@ -124,6 +134,8 @@ pub fn store_path(cache: &cache::Store, name: &str, path: &Path) -> Result<Model
     if tree.files().next().is_none() {
         return Err(format!("{} holds no file", path.display()));
     }
+    tree.check_links_within(&relative)
+        .map_err(|e| format!("cannot register {}: {e}", path.display()))?;
     let tree_hash = tree.hash();
     let key = CacheKey::from_string(format!("{MODEL_KEY_PREFIX}{tree_hash}"));
     cache
