@@ -203,3 +203,140 @@ fn a_workflow_file_that_is_a_symlink_out_of_the_repository_is_refused_unread() {
     assert!(text.contains("the symlink `.github` points to"), "{text}");
     assert!(!text.contains(SECRET), "{text}");
 }
+
+/// A git repository with these files and a workflow `wf.yml`.
+fn repo(workflow: &str, files: &[(&str, &str)]) -> tempfile::TempDir {
+    let mut all = vec![(".github/workflows/wf.yml", workflow)];
+    all.extend_from_slice(files);
+    common::git_repo(&all)
+}
+
+#[test]
+fn symlinks_a_step_makes_are_not_followed_out_of_the_workspace_for_metrics_and_validate() {
+    common::ensure_runner_image();
+    let outside = tempfile::tempdir().unwrap();
+    // Both would parse: metrics as JSON, the dataset as a CSV whose header
+    // `validate:` would print as unexpected columns.
+    let metrics = outside.path().join("metrics.json");
+    std::fs::write(&metrics, format!("{{\"{SECRET}\": 1}}\n")).unwrap();
+    let data = outside.path().join("data.csv");
+    std::fs::write(&data, format!("{SECRET}\n1\n")).unwrap();
+    let workflow = format!(
+        "on: push
+jobs:
+  a:
+    runs-on: python-ml
+    steps:
+      - run: ln -s {} metrics.json && ln -s {} data.csv
+        metrics: [metrics.json]
+      - validate: {{data: data.csv, schema: schema.yml}}
+",
+        metrics.display(),
+        data.display()
+    );
+    let repo = repo(
+        &workflow,
+        &[("schema.yml", "columns:\n  x: {type: integer}\n")],
+    );
+    let state = tempfile::tempdir().unwrap();
+    let (out, text) = mlci(repo.path(), state.path(), &["run"]);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(&format!(
+            "cannot validate data.csv: `data.csv` leads outside the workspace: the symlink `data.csv` points to `{}`",
+            data.display()
+        )),
+        "{text}"
+    );
+    assert!(!text.contains(SECRET), "an outside file was read:\n{text}");
+    let (_, shown) = mlci(repo.path(), state.path(), &["metrics", "show"]);
+    assert!(!shown.contains(SECRET), "{shown}");
+    let store = std::fs::read(state.path().join("runs.db")).unwrap();
+    assert!(
+        !String::from_utf8_lossy(&store).contains(SECRET),
+        "the run store holds the outside file's content"
+    );
+}
+
+#[test]
+fn a_local_action_that_is_a_symlink_out_of_the_repository_is_not_run() {
+    common::ensure_runner_image();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(
+        outside.path().join("action.yml"),
+        format!(
+            "name: x\nruns:\n  using: composite\n  steps:\n    - run: echo {SECRET}\n      shell: sh\n"
+        ),
+    )
+    .unwrap();
+    let workflow =
+        "on: push\njobs:\n  a:\n    runs-on: python-ml\n    steps:\n      - uses: ./act\n";
+    let repo = repo(workflow, &[]);
+    symlink(outside.path(), repo.path().join("act")).unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let (out, text) = mlci(repo.path(), state.path(), &["run"]);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(&format!(
+            "the action ./act cannot be used: `act` leads outside the repository: the symlink `act` points to `{}`",
+            outside.path().display()
+        )),
+        "{text}"
+    );
+    assert!(!text.contains(SECRET), "code from outside ran:\n{text}");
+}
+
+#[test]
+fn a_cached_output_whose_symlinks_leave_the_workspace_together_is_never_restored() {
+    common::ensure_runner_image();
+    // `d/a -> .` and `d/b -> a/../..` each look inside; `d/b` is the root's parent.
+    let workflow = "on: push
+jobs:
+  a:
+    runs-on: python-ml
+    steps:
+      - run: mkdir d && echo x > d/f && ln -s . d/a && ln -s a/../.. d/b
+        inputs: [.github/workflows/wf.yml]
+        outputs: [d/]
+";
+    let repo = repo(workflow, &[]);
+    let state = tempfile::tempdir().unwrap();
+    let (out, text) = mlci(repo.path(), state.path(), &["run"]);
+    assert!(out.status.success(), "{text}");
+    let (out, text) = mlci(repo.path(), state.path(), &["run"]);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("the symlink `d/b` points outside the workspace (to `a/../..`)"),
+        "{text}"
+    );
+    assert!(!text.contains("restored from cache"), "{text}");
+}
+
+#[test]
+fn a_file_that_is_not_the_dataset_shows_only_a_clipped_bit_of_its_header() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("schema.yml"),
+        "columns:\n  x: {type: integer, required: false}\n",
+    )
+    .unwrap();
+    // A header of 1 000 long names: what `validate` reads of a file that is
+    // not a dataset (a key, a config) comes back as column names.
+    let header: Vec<String> = (0..1000)
+        .map(|i| format!("{SECRET}{i:04}{}", "k".repeat(200)))
+        .collect();
+    std::fs::write(
+        dir.path().join("x.csv"),
+        format!("{}\n{}\n", header.join(","), vec!["1"; 1000].join(",")),
+    )
+    .unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let (out, text) = mlci(
+        dir.path(),
+        state.path(),
+        &["data", "validate", "x.csv", "--schema", "schema.yml"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("… and 995 more columns"), "{text}");
+    assert!(text.len() < 2_000, "{} bytes:\n{text}", text.len());
+}
