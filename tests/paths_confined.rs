@@ -259,7 +259,7 @@ jobs:
 }
 
 #[test]
-fn a_local_action_that_is_a_symlink_out_of_the_repository_is_not_run() {
+fn a_local_action_or_hashed_file_that_is_a_symlink_out_of_the_repository_is_not_read() {
     common::ensure_runner_image();
     let outside = tempfile::tempdir().unwrap();
     std::fs::write(
@@ -269,10 +269,11 @@ fn a_local_action_that_is_a_symlink_out_of_the_repository_is_not_run() {
         ),
     )
     .unwrap();
-    let workflow =
-        "on: push\njobs:\n  a:\n    runs-on: python-ml\n    steps:\n      - uses: ./act\n";
+    // hashFiles() does not read a file outside either: the link counts as no file.
+    let workflow = "on: push\njobs:\n  a:\n    runs-on: python-ml\n    steps:\n      - run: echo \"hash=[${{ hashFiles('key') }}]\"\n      - uses: ./act\n";
     let repo = repo(workflow, &[]);
     symlink(outside.path(), repo.path().join("act")).unwrap();
+    symlink(outside.path().join("action.yml"), repo.path().join("key")).unwrap();
     let state = tempfile::tempdir().unwrap();
     let (out, text) = mlci(repo.path(), state.path(), &["run"]);
     assert_eq!(out.status.code(), Some(1), "{text}");
@@ -284,6 +285,7 @@ fn a_local_action_that_is_a_symlink_out_of_the_repository_is_not_run() {
         "{text}"
     );
     assert!(!text.contains(SECRET), "code from outside ran:\n{text}");
+    assert!(text.contains("hash=[]"), "{text}");
 }
 
 #[test]

@@ -142,34 +142,5 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
             return Err(format!("no such file or directory: {}", path.display()));
         }
     }
-    for file in &files {
-        check_inside_repository(file)?;
-    }
     Ok(files)
-}
-
-/// Refuses a workflow file that a symlink in its repository (the file
-/// itself, `.github`, `workflows`) takes out of it: the file would run code,
-/// and its errors print lines, of something the repository does not hold.
-/// A file outside any repository that is named on the command line is the
-/// user's own choice.
-fn check_inside_repository(file: &Path) -> Result<(), String> {
-    let root = calls::repository_root(file);
-    // Without `.github/workflows/` above it, the file's repository is the current directory.
-    let (root, relative) = if !root.as_os_str().is_empty() {
-        let relative = file.strip_prefix(&root).map(Path::to_path_buf);
-        (root, relative.ok())
-    } else if file.is_absolute() {
-        let cwd = std::env::current_dir().map_err(|e| e.to_string())?;
-        let relative = file.strip_prefix(&cwd).map(Path::to_path_buf);
-        (cwd, relative.ok())
-    } else {
-        (PathBuf::from("."), Some(file.to_path_buf()))
-    };
-    let Some(relative) = relative else {
-        return Ok(());
-    };
-    crate::confine::resolve(&root, &relative.to_string_lossy(), "the repository")
-        .map_err(|e| format!("cannot read the workflow {}: {e}", file.display()))?;
-    Ok(())
 }
