@@ -324,6 +324,31 @@ mod tests {
     }
 
     #[test]
+    fn links_and_parents_out_of_a_mount_are_not_on_the_host() {
+        let root = tempfile::tempdir().unwrap();
+        let ws = root.path().join("workspace");
+        std::fs::create_dir_all(ws.join("data")).unwrap();
+        std::os::unix::fs::symlink(root.path(), ws.join("up")).unwrap();
+        std::os::unix::fs::symlink("data", ws.join("here")).unwrap();
+        let m = mounts(root.path());
+        // The engine reads these inside the container instead.
+        assert_eq!(m.readable("/__w/repo/repo/up/secret"), None);
+        assert_eq!(m.readable("/__w/repo/repo/../../secret"), None);
+        assert_eq!(m.writable("/__w/repo/repo/up/secret").unwrap(), None);
+        assert_eq!(
+            m.readable("/__w/repo/repo/here/x.csv").unwrap(),
+            ws.join("data/x.csv")
+        );
+        // A link at the written path itself is replaced, not followed.
+        assert_eq!(
+            m.writable("/__w/repo/repo/up").unwrap(),
+            Some(ws.join("up"))
+        );
+        write_file(&ws.join("up"), b"new", 0o644, None).unwrap();
+        assert!(std::fs::symlink_metadata(ws.join("up")).unwrap().is_file());
+    }
+
+    #[test]
     fn copies_out_go_through_nested_mounts() {
         let root = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(root.path().join("workspace/data")).unwrap();
