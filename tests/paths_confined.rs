@@ -342,3 +342,55 @@ fn a_file_that_is_not_the_dataset_shows_only_a_clipped_bit_of_its_header() {
     assert!(text.contains("… and 995 more columns"), "{text}");
     assert!(text.len() < 2_000, "{} bytes:\n{text}", text.len());
 }
+
+/// Every file under `dir`, read, as one text (to look for a content).
+fn all_bytes(dir: &Path) -> String {
+    let mut text = String::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let meta = std::fs::symlink_metadata(entry.path()).unwrap();
+            if meta.is_dir() {
+                stack.push(entry.path());
+            } else if meta.is_file() {
+                text.push_str(&String::from_utf8_lossy(
+                    &std::fs::read(entry.path()).unwrap_or_default(),
+                ));
+            }
+        }
+    }
+    text
+}
+
+#[test]
+fn an_output_under_a_symlinked_directory_out_of_the_workspace_is_not_cached() {
+    common::ensure_runner_image();
+    let (outside, secret) = outside();
+    let workflow = format!(
+        "on: push
+jobs:
+  a:
+    runs-on: python-ml
+    steps:
+      - run: ln -s {} link
+        inputs: [.github/workflows/wf.yml]
+        outputs: [link/secret.txt]
+",
+        outside.path().display()
+    );
+    let repo = repo(&workflow, &[]);
+    let state = tempfile::tempdir().unwrap();
+    let (_, text) = mlci(repo.path(), state.path(), &["run"]);
+    assert!(
+        text.contains(&format!(
+            "`link` leads outside the workspace: the symlink `link` points to `{}`",
+            outside.path().display()
+        )),
+        "{text}"
+    );
+    assert_untouched(&secret, &text);
+    assert!(
+        !all_bytes(&state.path().join("cache")).contains(SECRET),
+        "the outside file was stored in the cache"
+    );
+}
