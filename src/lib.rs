@@ -19,6 +19,10 @@
 //! holds source positions and the rustc-style error messages built on them.
 //! `watch` starts workflows when their triggers fire (`mlci watch`), as
 //! `mlci run` child processes.
+//! `confine` resolves a relative path under a root (the workspace, the
+//! repository, a model) against the real file system, refusing symlinks
+//! that lead out of it: every host path read or written for a workflow,
+//! a cache entry or a registry record goes through it.
 //! `timings` names the phases of a job, which executor, run, record and cli share.
 //! Imports point one way, down this flow: `report` hands a plain publication
 //! to `github`, which knows nothing of reports; `record` knows nothing of
@@ -28,6 +32,7 @@
 pub mod cache;
 pub mod calendar;
 pub mod cli;
+pub mod confine;
 pub mod data;
 pub mod diag;
 pub mod executor;

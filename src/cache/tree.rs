@@ -57,6 +57,12 @@ pub enum TreeError {
     Escaping(String),
     #[error("the pattern `{pattern}` is not a valid glob: {message}")]
     BadGlob { pattern: String, message: String },
+    #[error(
+        "the symlink `{link}` points outside the model (to `{target}`): a model is pulled on its own, so its links must stay inside it"
+    )]
+    LinkOut { link: String, target: String },
+    #[error("cannot read `{pattern}`: {reason}")]
+    LeadsOut { pattern: String, reason: String },
     #[error("the path {0} is not valid UTF-8")]
     NotUtf8(PathBuf),
     #[error("cannot read {path}: {source}")]
@@ -145,6 +151,19 @@ impl Tree {
         let mut entries = Vec::new();
         for raw in patterns {
             let pattern = Pattern::parse(raw)?;
+            // The pattern's own last component is recorded as a link, never
+            // followed; the directories above it must stay under the root.
+            if let Some((parent, _)) = pattern.base.rsplit_once('/') {
+                match crate::confine::resolve(root, parent, "the workspace") {
+                    Err(error) if error.is_escape() => {
+                        return Err(TreeError::LeadsOut {
+                            pattern: raw.clone(),
+                            reason: error.to_string(),
+                        });
+                    }
+                    _ => {}
+                }
+            }
             let start = root.join(&pattern.base);
             let metadata = match std::fs::symlink_metadata(&start) {
                 Ok(metadata) => metadata,
@@ -228,6 +247,87 @@ impl Tree {
             true
         });
         Tree::from_entries(kept.cloned().chain(upper.entries.iter().cloned()))
+    }
+}
+
+/// A tree seen as a file system, so that its own symlinks resolve by the
+/// same rules as files on disk (a cache entry is checked before it is
+/// restored). A path with entries under it is a directory.
+impl crate::confine::Lookup for Tree {
+    fn lookup(&self, relative: &Path) -> std::io::Result<crate::confine::Node> {
+        use crate::confine::Node;
+        let Some(path) = relative.to_str() else {
+            return Ok(Node::Missing);
+        };
+        if let Some(entry) = self.get(path) {
+            return Ok(match (&entry.kind, &entry.target) {
+                (EntryKind::Symlink, Some(target)) => Node::Link(PathBuf::from(target)),
+                _ => Node::File,
+            });
+        }
+        let dir = format!("{path}/");
+        let first_under = self
+            .entries
+            .partition_point(|e| e.path.as_str() < dir.as_str());
+        Ok(match self.entries.get(first_under) {
+            Some(entry) if entry.path.starts_with(&dir) => Node::Dir,
+            _ => Node::Missing,
+        })
+    }
+}
+
+impl Tree {
+    /// Refuses a tree holding a symlink under `base` (a model's path) that
+    /// leads outside `base`: its files are pulled on their own, so a link
+    /// out of them would point at whatever lies beside the destination.
+    pub fn check_links_within(&self, base: &str) -> Result<(), TreeError> {
+        let base = base.trim_matches('/');
+        let prefix = if base.is_empty() {
+            String::new()
+        } else {
+            format!("{base}/")
+        };
+        let within = Subtree {
+            tree: self,
+            base: Path::new(base),
+        };
+        for entry in &self.entries {
+            let Some(inside) = entry.path.strip_prefix(&prefix) else {
+                continue;
+            };
+            if entry.kind != EntryKind::Symlink {
+                continue;
+            }
+            match crate::confine::resolve_with(&within, Path::new(inside), "the model") {
+                // The link at fault may be another one that this one goes through.
+                Err(crate::confine::PathError::Link { link, target, .. }) => {
+                    return Err(TreeError::LinkOut {
+                        link: format!("{prefix}{link}"),
+                        target,
+                    });
+                }
+                Err(error) if error.is_escape() => {
+                    return Err(TreeError::LinkOut {
+                        link: entry.path.clone(),
+                        target: entry.target.clone().unwrap_or_default(),
+                    });
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The part of a tree under a directory, as a root of its own.
+struct Subtree<'a> {
+    tree: &'a Tree,
+    base: &'a Path,
+}
+
+impl crate::confine::Lookup for Subtree<'_> {
+    fn lookup(&self, relative: &Path) -> std::io::Result<crate::confine::Node> {
+        self.tree.lookup(&self.base.join(relative))
     }
 }
 

@@ -29,7 +29,9 @@ impl CallResolver for Resolver {
                 format!("{owner}/{repo}/{path}@{git_ref}"),
             ),
         };
-        let file = dir.join(path);
+        // Through symlinks only while they stay in that repository.
+        let file = crate::confine::resolve(&dir, path, "the repository")
+            .map_err(|e| format!("cannot read the workflow `{shown}`: {e}"))?;
         if file.is_file() {
             Ok((file, dir))
         } else {
@@ -57,10 +59,15 @@ pub(super) fn load_all_with_cache(
     let resolver = Resolver {
         cache_dir: cache_dir.to_path_buf(),
     };
-    let files = workflow::discover(&args.paths).map_err(|message| {
-        eprintln!("error: {message}");
-        ExitCode::from(EXIT_INVALID)
-    })?;
+    let files = workflow::discover(&args.paths)
+        .and_then(|files| {
+            files.iter().try_for_each(|f| check_inside_repository(f))?;
+            Ok(files)
+        })
+        .map_err(|message| {
+            eprintln!("error: {message}");
+            ExitCode::from(EXIT_INVALID)
+        })?;
     let mut loaded = Vec::new();
     let mut failed = false;
     for path in files {
@@ -102,4 +109,30 @@ pub(super) fn load_all_with_cache(
         return Err(ExitCode::from(EXIT_INVALID));
     }
     Ok(loaded)
+}
+
+/// Refuses a workflow file that a symlink in its repository (the file
+/// itself, `.github`, `workflows`) takes out of it: the file would run code,
+/// and its errors print lines, of something the repository does not hold.
+/// A file outside any repository that is named on the command line is the
+/// user's own choice.
+fn check_inside_repository(file: &Path) -> Result<(), String> {
+    let root = crate::workflow::calls::repository_root(file);
+    // Without `.github/workflows/` above it, the file's repository is the current directory.
+    let (root, relative) = if !root.as_os_str().is_empty() {
+        let relative = file.strip_prefix(&root).map(Path::to_path_buf);
+        (root, relative.ok())
+    } else if file.is_absolute() {
+        let cwd = std::env::current_dir().map_err(|e| e.to_string())?;
+        let relative = file.strip_prefix(&cwd).map(Path::to_path_buf);
+        (cwd, relative.ok())
+    } else {
+        (PathBuf::from("."), Some(file.to_path_buf()))
+    };
+    let Some(relative) = relative else {
+        return Ok(());
+    };
+    crate::confine::resolve(&root, &relative.to_string_lossy(), "the repository")
+        .map_err(|e| format!("cannot read the workflow {}: {e}", file.display()))?;
+    Ok(())
 }

@@ -67,9 +67,12 @@ async fn run(args: ModelsArgs) -> ExitCode {
                     "names and aliases use letters, digits, `.`, `-` and `_`, starting with a letter",
                 );
             }
-            let mut version = match open_cache().and_then(|cache| {
-                crate::registry::store_path(&cache, &name, &path).map(|v| (v, cache))
-            }) {
+            let stored = open_cache()
+                .map_err(crate::registry::FilesError::from)
+                .and_then(|cache| {
+                    crate::registry::store_path(&cache, &name, &path).map(|v| (v, cache))
+                });
+            let mut version = match stored {
                 Ok((version, cache)) => {
                     if let Some(remote) = remote
                         && let Err(error) = remote
@@ -83,6 +86,7 @@ async fn run(args: ModelsArgs) -> ExitCode {
                     }
                     version
                 }
+                Err(crate::registry::FilesError::Unsafe(error)) => return invalid(error),
                 Err(error) => return fail(error),
             };
             for pair in &metrics {
@@ -233,6 +237,7 @@ async fn run(args: ModelsArgs) -> ExitCode {
                     );
                     ExitCode::SUCCESS
                 }
+                Err(crate::registry::FilesError::Unsafe(error)) => invalid(error),
                 Err(error) => fail(error),
             }
         }

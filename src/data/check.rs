@@ -89,7 +89,9 @@ impl fmt::Display for Failure {
         match &self.column {
             Some(column) => write!(
                 f,
-                "column `{column}` [{}]: {}",
+                "column `{}` [{}]: {}",
+                // A column name is the data's text: what a message shows of it is clipped.
+                shorten(column),
                 self.rule.name(),
                 self.message
             )?,

@@ -13,6 +13,9 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::Path;
 
+/// Unexpected columns named one by one in the failures; the rest are counted.
+const MAX_UNEXPECTED_SHOWN: usize = 5;
+
 /// The outcome of [`validate`]: what failed, the statistics to store for
 /// later runs, and the drift of each column that has a baseline.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -132,11 +135,23 @@ impl Validator<'_> {
                 ));
             }
         }
-        for name in &self.unexpected {
+        // A file that is not the dataset has a header of any length: a few
+        // of its columns are named, the rest counted.
+        for name in self.unexpected.iter().take(MAX_UNEXPECTED_SHOWN) {
             failures.push(Failure::new(
                 Some(name),
                 Rule::Unexpected,
                 "a column of the data that the schema does not declare",
+            ));
+        }
+        if self.unexpected.len() > MAX_UNEXPECTED_SHOWN {
+            failures.push(Failure::new(
+                None,
+                Rule::Unexpected,
+                format!(
+                    "… and {} more columns that the schema does not declare",
+                    self.unexpected.len() - MAX_UNEXPECTED_SHOWN
+                ),
             ));
         }
         let mut columns = Vec::new();

@@ -492,8 +492,8 @@ fn hash_files(workspace: &Path, args: &[String]) -> Result<String, EvalError> {
 }
 
 /// Every regular file under `root` as (path relative to root with `/`, path).
-/// Symbolic links to files count; links to directories are not followed, so a
-/// cycle cannot trap the walk.
+/// Symbolic links to files inside `root` count (read where they lead); links to
+/// directories are not followed, so a cycle cannot trap the walk.
 fn collect_files(root: &Path, out: &mut Vec<(String, PathBuf)>) {
     let mut stack = vec![(String::new(), root.to_path_buf())];
     while let Some((rel, dir)) = stack.pop() {
@@ -513,8 +513,14 @@ fn collect_files(root: &Path, out: &mut Vec<(String, PathBuf)>) {
             };
             if meta.is_dir() {
                 stack.push((child_rel, path));
-            } else if meta.is_file() || std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
+            } else if meta.is_file() {
                 out.push((child_rel, path));
+            } else if meta.is_symlink()
+                // A link counts while it leads to a file inside the workspace.
+                && let Ok(target) = crate::confine::resolve(root, &child_rel, "the workspace")
+                && std::fs::metadata(&target).is_ok_and(|m| m.is_file())
+            {
+                out.push((child_rel, target));
             }
         }
     }

@@ -409,7 +409,14 @@ pub fn collect(root: &Path, files: &[String]) -> (Vec<Metric>, Vec<MetricsError>
     let mut metrics = Vec::new();
     let mut errors = Vec::new();
     for file in files {
-        match parse_file(&root.join(file)) {
+        let parsed = read_within(root, file, "the workspace").and_then(|text| match text {
+            Some(text) => parse_str(file, &text),
+            None => Err(MetricsError::Read {
+                path: file.clone(),
+                source: std::io::ErrorKind::NotFound.into(),
+            }),
+        });
+        match parsed {
             Ok(found) => metrics.extend(found),
             Err(error) => errors.push(error),
         }
@@ -422,16 +429,35 @@ pub fn collect_params(root: &Path, inputs: &[String]) -> (Vec<Param>, Vec<Metric
     let mut params = Vec::new();
     let mut errors = Vec::new();
     for input in inputs.iter().filter(|i| is_params_file(i)) {
-        let path = root.join(input);
-        if !path.is_file() {
-            continue;
-        }
-        match parse_params_file(&path) {
+        let parsed = match read_within(root, input, "the repository") {
+            Ok(None) => continue,
+            Ok(Some(text)) => parse_params_str(input, &text),
+            Err(error) => Err(error),
+        };
+        match parsed {
             Ok(found) => params.extend(found),
             Err(error) => errors.push(error),
         }
     }
     (params, errors)
+}
+
+/// The text of `file` under `root`, never through a symlink out of it; None
+/// when there is no such file.
+fn read_within(
+    root: &Path,
+    file: &str,
+    root_name: &'static str,
+) -> Result<Option<String>, MetricsError> {
+    let read_error = |source| MetricsError::Read {
+        path: file.to_string(),
+        source,
+    };
+    let bytes = crate::confine::read(root, file, root_name)
+        .map_err(|e| read_error(std::io::Error::other(e.to_string())))?;
+    bytes
+        .map(|b| String::from_utf8(b).map_err(|e| read_error(std::io::Error::other(e))))
+        .transpose()
 }
 
 #[cfg(test)]

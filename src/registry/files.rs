@@ -8,6 +8,29 @@ use crate::cache::{self, CacheKey, MODEL_KEY_PREFIX, Remote, SaveMeta, SaveOptio
 use crate::record::{ModelVersion, Store};
 use std::path::{Path, PathBuf};
 
+/// Why a version's files could not be pulled or stored: `Unsafe` is bad
+/// input (a record or a model whose paths lead outside where they belong),
+/// which the command line answers with exit 2.
+#[derive(Debug)]
+pub enum FilesError {
+    Unsafe(String),
+    Failed(String),
+}
+
+impl From<String> for FilesError {
+    fn from(message: String) -> FilesError {
+        FilesError::Failed(message)
+    }
+}
+
+impl std::fmt::Display for FilesError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FilesError::Unsafe(message) | FilesError::Failed(message) => f.write_str(message),
+        }
+    }
+}
+
 /// The version `reference` names, after reading the shared registry when there is one.
 pub async fn resolve(
     store: &mut Store,
@@ -54,7 +77,7 @@ pub async fn pull(
     remote: Option<&Remote>,
     version: &ModelVersion,
     dest: Option<&Path>,
-) -> Result<PathBuf, String> {
+) -> Result<PathBuf, FilesError> {
     let key = CacheKey::from_string(version.entry_key.clone());
     let mut entry = cache.lookup(&key);
     if entry.is_none()
@@ -87,7 +110,8 @@ pub async fn pull(
         return Err(format!(
             "{} exists already: remove it, or name another destination",
             target.display()
-        ));
+        )
+        .into());
     }
     let parent = target
         .parent()
@@ -102,17 +126,36 @@ pub async fn pull(
     cache
         .restore(&entry, staging.path())
         .map_err(|e| e.to_string())?;
-    let restored = staging.path().join(&version.path);
+    // The record's path comes from the run store or the shared registry: an
+    // absolute path or `..` there would move a host file into DEST.
+    let restored = crate::confine::resolve(staging.path(), &version.path, "the model's files")
+        .map_err(|e| {
+            FilesError::Unsafe(format!(
+                "the registry record of {} is unsafe: {e}",
+                version.label()
+            ))
+        })?;
+    if restored == staging.path() || std::fs::symlink_metadata(&restored).is_err() {
+        return Err(FilesError::Unsafe(format!(
+            "the registry record of {} names `{}`, which is not among its files",
+            version.label(),
+            version.path
+        )));
+    }
     std::fs::rename(&restored, &target).map_err(|e| format!("{}: {e}", target.display()))?;
     Ok(target)
 }
 
 /// Stores the files at `path` (a file or a directory) as a model entry;
 /// the version to register (numbered by the store), without run.
-pub fn store_path(cache: &cache::Store, name: &str, path: &Path) -> Result<ModelVersion, String> {
+pub fn store_path(
+    cache: &cache::Store,
+    name: &str,
+    path: &Path,
+) -> Result<ModelVersion, FilesError> {
     let path = std::path::absolute(path).map_err(|e| format!("{}: {e}", path.display()))?;
     if !path.exists() {
-        return Err(format!("{} does not exist", path.display()));
+        return Err(format!("{} does not exist", path.display()).into());
     }
     let root = path.parent().unwrap_or(Path::new("/")).to_path_buf();
     let relative = path
@@ -122,8 +165,10 @@ pub fn store_path(cache: &cache::Store, name: &str, path: &Path) -> Result<Model
     let patterns = vec![relative.clone()];
     let tree = Tree::from_dir(&root, &patterns, cache.index()).map_err(|e| e.to_string())?;
     if tree.files().next().is_none() {
-        return Err(format!("{} holds no file", path.display()));
+        return Err(format!("{} holds no file", path.display()).into());
     }
+    tree.check_links_within(&relative)
+        .map_err(|e| FilesError::Unsafe(format!("cannot register {}: {e}", path.display())))?;
     let tree_hash = tree.hash();
     let key = CacheKey::from_string(format!("{MODEL_KEY_PREFIX}{tree_hash}"));
     cache

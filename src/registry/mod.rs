@@ -15,6 +15,6 @@ mod reference;
 mod shared;
 
 pub use decide::{decide_candidates, publish, register};
-pub use files::{pull, resolve, store_path};
+pub use files::{FilesError, pull, resolve, store_path};
 pub use reference::{ModelRef, Pick};
 pub use shared::{publish_alias, sync};

@@ -505,7 +505,11 @@ fn params_on_host(
     metrics::select_params(params, |file| {
         let path = match overlay.get(file) {
             Some(item) => cache.store().object_path(&item.hash),
-            None => snapshot.join(file),
+            // A committed symlink is followed only while it stays in the repository.
+            None => {
+                return crate::confine::read(snapshot, file, "the repository")
+                    .map_err(|e| format!("cannot read `{file}`: {e}"));
+            }
         };
         match std::fs::read(&path) {
             Ok(bytes) => Ok(Some(bytes)),

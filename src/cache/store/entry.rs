@@ -163,37 +163,36 @@ pub(crate) fn check_safe(entry: &Entry) -> Result<(), StoreError> {
             rest = parent;
         }
         if item.kind == EntryKind::Symlink {
+            // Resolved through the entry's other links: `a -> .` and
+            // `b -> a/../..` each look inside, together they are not.
             let target = item.target.as_deref().unwrap_or_default();
-            if !symlink_stays_inside(&item.path, target) {
-                return Err(unsafe_entry(format!(
-                    "the symlink `{}` points outside the workspace (to `{target}`)",
-                    item.path
-                )));
+            match crate::confine::resolve_with(
+                &entry.outputs,
+                Path::new(&item.path),
+                "the workspace",
+            ) {
+                Err(crate::confine::PathError::Link { link, target, .. }) => {
+                    return Err(unsafe_entry(format!(
+                        "the symlink `{link}` points outside the workspace (to `{target}`)"
+                    )));
+                }
+                Err(error) if error.is_escape() => {
+                    return Err(unsafe_entry(format!(
+                        "the symlink `{}` points outside the workspace (to `{target}`): {error}",
+                        item.path
+                    )));
+                }
+                _ if target.is_empty() => {
+                    return Err(unsafe_entry(format!(
+                        "the symlink `{}` points outside the workspace (to `{target}`)",
+                        item.path
+                    )));
+                }
+                _ => {}
             }
         }
     }
     Ok(())
-}
-
-/// Whether a symlink at `link` (relative) with `target` resolves, lexically, inside the root.
-fn symlink_stays_inside(link: &str, target: &str) -> bool {
-    if target.is_empty() || target.starts_with('/') {
-        return false;
-    }
-    let mut depth: Vec<&str> = link.split('/').collect();
-    depth.pop();
-    for part in target.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                if depth.pop().is_none() {
-                    return false;
-                }
-            }
-            other => depth.push(other),
-        }
-    }
-    true
 }
 
 /// Milliseconds since the Unix epoch, as entries record their creation and use.

@@ -45,8 +45,12 @@ impl HostMounts {
         HostMounts { mounts }
     }
 
-    /// The mount a container path is in, and the path's host form.
-    fn resolve(&self, path: &str) -> Option<(&HostMount, PathBuf)> {
+    /// The mount a container path is in, and the path's host form, resolved
+    /// on the host under the mount's directory (through the last component
+    /// too when `follow_last`). A path that `..` or a symlink a step made
+    /// takes out of the mount is not on the host: the engine's archive API
+    /// then reads or writes it inside the container, never the host's files.
+    fn resolve(&self, path: &str, follow_last: bool) -> Option<(&HostMount, PathBuf)> {
         let path = path.trim_end_matches('/');
         self.mounts.iter().find_map(|m| {
             let rest = if path == m.container {
@@ -54,19 +58,30 @@ impl HostMounts {
             } else {
                 path.strip_prefix(&format!("{}/", m.container))?
             };
-            Some((m, m.host.join(rest)))
+            let (walked, last) = match rest.rsplit_once('/') {
+                _ if follow_last => (rest, None),
+                Some((parent, name)) if name != ".." && name != "." => (parent, Some(name)),
+                None if rest != ".." && rest != "." && !rest.is_empty() => ("", Some(rest)),
+                _ => (rest, None),
+            };
+            let mut host = crate::confine::resolve(&m.host, walked, "the mount").ok()?;
+            if let Some(last) = last {
+                host.push(last);
+            }
+            Some((m, host))
         })
     }
 
     /// The host form of a container path, for reading.
     pub fn readable(&self, path: &str) -> Option<PathBuf> {
-        self.resolve(path).map(|(_, host)| host)
+        self.resolve(path, true).map(|(_, host)| host)
     }
 
     /// The host form of a container path, for writing; None when the path is
-    /// not on the host, an error when it is in a read-only mount.
+    /// not on the host, an error when it is in a read-only mount. A symlink
+    /// at the path itself is replaced by what is written, not followed.
     pub fn writable(&self, path: &str) -> Result<Option<PathBuf>, String> {
-        match self.resolve(path) {
+        match self.resolve(path, false) {
             None => Ok(None),
             Some((m, host)) if m.writable => Ok(Some(host)),
             Some(_) => Err(format!("`{path}` is on a read-only mount")),
@@ -76,7 +91,7 @@ impl HostMounts {
     /// The host directory of a container directory when everything under it
     /// is in one writable mount: no read-only mount lies beneath it.
     pub fn whole_tree(&self, path: &str) -> Option<PathBuf> {
-        let (mount, host) = self.resolve(path)?;
+        let (mount, host) = self.resolve(path, true)?;
         let prefix = format!("{}/", path.trim_end_matches('/'));
         let nested = self
             .mounts
@@ -125,6 +140,10 @@ impl HostMounts {
 pub fn copy_tree(src: &Path, dest: &Path, owner: Option<Owner>) -> io::Result<()> {
     let meta = std::fs::symlink_metadata(src)?;
     if meta.is_dir() {
+        // A symlink where the directory goes is replaced, never written through.
+        if std::fs::symlink_metadata(dest).is_ok_and(|m| m.file_type().is_symlink()) {
+            std::fs::remove_file(dest)?;
+        }
         std::fs::create_dir_all(dest)?;
         for child in std::fs::read_dir(src)? {
             let child = child?;
@@ -220,6 +239,10 @@ pub fn write_file(path: &Path, contents: &[u8], mode: u32, owner: Option<Owner>)
         std::fs::create_dir_all(parent)?;
         chown(parent, owner);
     }
+    // A symlink at the path is replaced, never written through.
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        std::fs::remove_file(path)?;
+    }
     std::fs::write(path, contents)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
     chown(path, owner);
@@ -298,6 +321,31 @@ mod tests {
         assert!(m.writable("/__w/repo/repo/data/x.csv").is_err());
         assert_eq!(m.writable("/etc/passwd").unwrap(), None);
         assert_eq!(m.readable("/__w/repo/repository"), None);
+    }
+
+    #[test]
+    fn links_and_parents_out_of_a_mount_are_not_on_the_host() {
+        let root = tempfile::tempdir().unwrap();
+        let ws = root.path().join("workspace");
+        std::fs::create_dir_all(ws.join("data")).unwrap();
+        std::os::unix::fs::symlink(root.path(), ws.join("up")).unwrap();
+        std::os::unix::fs::symlink("data", ws.join("here")).unwrap();
+        let m = mounts(root.path());
+        // The engine reads these inside the container instead.
+        assert_eq!(m.readable("/__w/repo/repo/up/secret"), None);
+        assert_eq!(m.readable("/__w/repo/repo/../../secret"), None);
+        assert_eq!(m.writable("/__w/repo/repo/up/secret").unwrap(), None);
+        assert_eq!(
+            m.readable("/__w/repo/repo/here/x.csv").unwrap(),
+            ws.join("data/x.csv")
+        );
+        // A link at the written path itself is replaced, not followed.
+        assert_eq!(
+            m.writable("/__w/repo/repo/up").unwrap(),
+            Some(ws.join("up"))
+        );
+        write_file(&ws.join("up"), b"new", 0o644, None).unwrap();
+        assert!(std::fs::symlink_metadata(ws.join("up")).unwrap().is_file());
     }
 
     #[test]

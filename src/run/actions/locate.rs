@@ -19,11 +19,9 @@ pub(super) async fn locate<B: Backend>(
 ) -> Result<Located, String> {
     match reference {
         ActionRef::Local { path } => {
-            let host = if path.is_empty() {
-                ctx.shared.snapshot.clone()
-            } else {
-                ctx.shared.snapshot.join(path)
-            };
+            // A committed symlink is followed only while it stays in the repository.
+            let host = crate::confine::resolve(&ctx.shared.snapshot, path, "the repository")
+                .map_err(|e| format!("the action ./{path} cannot be used: {e}"))?;
             let container = if path.is_empty() {
                 ctx.workspace.to_string()
             } else {

@@ -97,9 +97,15 @@ pub enum LoadError {
 /// the directory as the user knows it (`./.github/actions/x`,
 /// `owner/repo@v1`); errors name the file under it.
 pub fn load(dir: &Path, shown: &str) -> Result<ActionManifest, LoadError> {
-    let (path, name) = ["action.yml", "action.yaml"]
-        .iter()
-        .map(|n| (dir.join(n), *n))
+    let mut found = Vec::new();
+    for name in ["action.yml", "action.yaml"] {
+        // A metadata file that is a symlink out of the action is not read.
+        let path = crate::confine::resolve(dir, name, "the action's directory")
+            .map_err(|e| LoadError::Missing(format!("cannot read {shown}/{name}: {e}")))?;
+        found.push((path, name));
+    }
+    let (path, name) = found
+        .into_iter()
         .find(|(p, _)| p.is_file())
         .ok_or_else(|| {
             if dir.is_dir() {

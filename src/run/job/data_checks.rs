@@ -22,7 +22,11 @@ pub(super) fn check<B: Backend>(
 ) -> Result<DataCheckRecord, String> {
     let data = data.trim_start_matches("./");
     let schema_path = schema_path.trim_start_matches("./");
-    let text = std::fs::read_to_string(root.join(schema_path))
+    // A step may have made either file a symlink: only what lies in the
+    // workspace is read.
+    let schema_file = crate::confine::resolve(root, schema_path, "the workspace")
+        .map_err(|e| format!("cannot read the schema {schema_path}: {e}"))?;
+    let text = std::fs::read_to_string(&schema_file)
         .map_err(|e| format!("cannot read the schema {schema_path}: {e}"))?;
     // Errors name the file as the workflow does, not the host directory.
     let mut schema = Schema::parse(Path::new(schema_path), &text).map_err(|e| e.to_string())?;
@@ -42,7 +46,8 @@ pub(super) fn check<B: Backend>(
         .dataset_baselines
         .get(data)
         .and_then(|json| DatasetStats::from_json(json).ok());
-    let file = root.join(data);
+    let file = crate::confine::resolve(root, data, "the workspace")
+        .map_err(|e| format!("cannot validate {data}: {e}"))?;
     if !file.is_file() {
         return Err(format!(
             "cannot validate {data}: no such file in the workspace"

@@ -59,7 +59,10 @@ pub(super) async fn after_step<B: Backend>(
                     .iter()
                     .any(|(path, _, _)| *path == record.path)
                 {
-                    let size = std::fs::metadata(root.join(&record.path)).map_or(0, |m| m.len());
+                    let size = crate::confine::resolve(&root, &record.path, "the workspace")
+                        .ok()
+                        .and_then(|file| std::fs::metadata(file).ok())
+                        .map_or(0, |m| m.len());
                     report
                         .inputs
                         .push((record.path.clone(), record.hash.clone(), size));
@@ -125,6 +128,8 @@ async fn store_model<B: Backend>(
     if tree.files().next().is_none() {
         return Err(format!("no file at `{path}` in the workspace"));
     }
+    tree.check_links_within(&pattern)
+        .map_err(|e| e.to_string())?;
     let tree_hash = tree.hash();
     let key = CacheKey::from_string(format!("{MODEL_KEY_PREFIX}{tree_hash}"));
     if cache.store().peek(&key).is_none() {

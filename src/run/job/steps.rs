@@ -201,11 +201,13 @@ async fn read_metrics<E: JobEnv>(
         let path = scope
             .eval_string(&path.value)
             .unwrap_or_else(|_| path.value.clone());
-        let full = if path.starts_with('/') {
-            path.clone()
-        } else {
-            format!("{workspace}/{}", path.trim_start_matches("./"))
-        };
+        // As written, the path was checked when the workflow was read; an
+        // expression's value that leaves the workspace is not read.
+        let relative = path.trim_start_matches("./");
+        if crate::confine::check_relative(relative, "the workspace").is_err() {
+            continue;
+        }
+        let full = format!("{workspace}/{relative}");
         if let Ok(Some(bytes)) = env.read_file(&full).await {
             metrics.push((path, bytes));
         }

@@ -6,7 +6,8 @@
 //!
 //! One file per part of the schema, all on the shared `reader` helpers:
 //! `workflow` → `triggers`, `settings`, `gates`, `jobs` → `container`,
-//! `strategy`, `steps` → `params`, `mlops` (register, validate); each reads values with `scalars` and checks their
+//! `strategy`, `steps` → `params`, `mlops` (register, validate), `paths` (files in
+//! the workspace); each reads values with `scalars` and checks their
 //! expressions with `expressions`.
 
 mod container;
@@ -15,6 +16,7 @@ mod gates;
 mod jobs;
 mod mlops;
 mod params;
+mod paths;
 mod reader;
 mod scalars;
 mod settings;

@@ -108,6 +108,7 @@ impl Reader<'_> {
                 _ => unreachable!("every step key is handled"),
             }
         }
+        self.check_step_paths(&step);
         let has_run = node.get("run").is_some();
         let has_uses = node.get("uses").is_some();
         let start = Span::point(node.span.start);
