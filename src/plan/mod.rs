@@ -4,6 +4,8 @@
 //!   include/exclude rules and job-instance names.
 //! - [`graph`] is the DAG of jobs by `needs`: validation (every problem at
 //!   once), layers, and text/Graphviz renderings for `mlci graph`.
+//! - [`inputs`] is what a run knows before it starts: the `inputs` context
+//!   by event ([`PlanInputs::for_event`]).
 //! - [`build`] turns a checked workflow into a [`Plan`]: each job's
 //!   instances with their names and `runs-on`, evaluated where possible.
 //! - [`schedule`] hands out runnable job instances under a global limit and
@@ -17,6 +19,7 @@ pub mod call_scope;
 pub mod calls;
 pub mod executor_support;
 pub mod graph;
+pub mod inputs;
 pub mod matrix;
 pub mod schedule;
 
