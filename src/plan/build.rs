@@ -8,25 +8,13 @@
 //! and expanded by the runner.
 
 use super::graph::JobGraph;
-use super::inputs::reads_pending;
+use super::inputs::{PlanInputs, reads_pending};
 use super::matrix::{self, Combination, Configuration, MatrixSpec};
 use crate::diag::{Diagnostic, Span};
 use crate::expr::{self, EvalContext, Object, Status, Value};
 use crate::workflow::{Job, Matrix, MatrixRows, MatrixValues, Workflow};
 use indexmap::IndexMap;
 use std::collections::BTreeSet;
-
-/// What is known before the run: the `github`, `inputs` and `vars` contexts
-/// (see [`PlanInputs::for_event`]).
-#[derive(Clone, Debug, Default)]
-pub struct PlanInputs {
-    pub github: Object,
-    pub inputs: Object,
-    pub vars: Object,
-    /// Inputs that are not in `inputs` because their caller gives them when
-    /// the job starts: what reads them is planned then.
-    pub pending: BTreeSet<String>,
-}
 
 #[derive(Debug)]
 pub struct Plan {

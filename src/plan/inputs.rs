@@ -8,10 +8,21 @@
 //! with no default, or one passed from the caller's `needs`) is *pending*:
 //! known only when the job starts, so what reads it is planned then.
 
-use super::PlanInputs;
 use crate::expr::{Object, Template, Value};
 use crate::workflow::{InputKind, Workflow};
 use std::collections::BTreeSet;
+
+/// What is known before the run: the `github`, `inputs` and `vars` contexts
+/// (see [`PlanInputs::for_event`]).
+#[derive(Clone, Debug, Default)]
+pub struct PlanInputs {
+    pub github: Object,
+    pub inputs: Object,
+    pub vars: Object,
+    /// Inputs that are not in `inputs` because their caller gives them when
+    /// the job starts: what reads them is planned then.
+    pub pending: BTreeSet<String>,
+}
 
 impl PlanInputs {
     /// What a run of `workflow` on `event` knows before it starts, with the
@@ -100,4 +111,59 @@ pub fn reads_pending(template: &Template, pending: &BTreeSet<String>) -> bool {
                 None => true,
             })
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inputs(on: &str, event: &str, given: &[(&str, &str)]) -> PlanInputs {
+        let yaml =
+            format!("on:\n{on}\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: echo\n");
+        let loaded = crate::workflow::parse(crate::diag::SourceFile::new("wf.yml", yaml));
+        assert!(!loaded.has_errors(), "{}", loaded.render_diagnostics());
+        let given = given
+            .iter()
+            .map(|(k, v)| (k.to_string(), Value::str(*v)))
+            .collect();
+        PlanInputs::for_event(&loaded.workflow, event, &given, Object::new())
+    }
+
+    const BOTH: &str = "  pull_request:\n  workflow_dispatch:\n    inputs:\n      n: {type: number, default: 100}\n      go: {type: boolean}";
+
+    #[test]
+    fn dispatch_inputs_are_seen_on_workflow_dispatch_only_and_typed() {
+        let dispatch = inputs(BOTH, "workflow_dispatch", &[]);
+        assert_eq!(dispatch.inputs.get("n"), Some(&Value::Number(100.0)));
+        assert_eq!(dispatch.inputs.get("go"), Some(&Value::Bool(false)));
+        let given = inputs(BOTH, "workflow_dispatch", &[("n", "7"), ("go", "true")]);
+        assert_eq!(given.inputs.get("n"), Some(&Value::Number(7.0)));
+        assert_eq!(given.inputs.get("go"), Some(&Value::Bool(true)));
+        assert!(inputs(BOTH, "pull_request", &[]).inputs.is_empty());
+        assert_eq!(
+            dispatch.github.get("event_name"),
+            Some(&Value::str("workflow_dispatch"))
+        );
+    }
+
+    #[test]
+    fn a_required_call_input_without_a_value_is_pending() {
+        let on = "  workflow_call:\n    inputs:\n      slices: {type: string, required: true}\n      id: {type: number, default: 1}";
+        let alone = inputs(on, "push", &[]);
+        assert_eq!(alone.pending, BTreeSet::from(["slices".to_string()]));
+        assert_eq!(alone.inputs.get("id"), Some(&Value::Number(1.0)));
+        assert!(inputs(on, "push", &[("slices", "[]")]).pending.is_empty());
+    }
+
+    #[test]
+    fn what_reads_a_pending_input_is_told_by_the_properties_it_reads() {
+        let pending = BTreeSet::from(["slices".to_string()]);
+        let reads =
+            |text: &str| reads_pending(&crate::expr::parse_template(text).unwrap(), &pending);
+        assert!(reads("${{ fromJson(inputs.slices)[inputs.id] }}"));
+        assert!(reads("${{ inputs['SLICES'] }}"));
+        assert!(reads("${{ toJSON(inputs) }}"));
+        assert!(reads("${{ inputs[format('s{0}', 'lices')] }}"));
+        assert!(!reads("${{ inputs.id }} on ${{ github.event_name }}"));
+    }
 }

@@ -23,10 +23,11 @@ pub mod inputs;
 pub mod matrix;
 pub mod schedule;
 
-pub use build::{JobInstance, Plan, PlanInputs, PlannedJob, build, expand_at_run_time};
+pub use build::{JobInstance, Plan, PlannedJob, build, expand_at_run_time};
 pub use call_scope::CallerScope;
 pub use calls::flatten;
 pub use graph::{GraphError, JobGraph, NodeLabel};
+pub use inputs::PlanInputs;
 pub use matrix::{
     Combination, Configuration, MAX_COMBINATIONS, MatrixError, MatrixSpec, expand,
     expand_configurations, instance_name,
