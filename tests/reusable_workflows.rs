@@ -468,6 +468,21 @@ fn a_matrix_read_from_inputs_passed_from_needs_is_expanded_when_the_called_job_s
             "no single `{line}` in:\n{text}"
         );
     }
+    // When the job they come from fails, the calls are skipped, unexpanded.
+    let ci = repo.path().join(".github/workflows/ci.yml");
+    let failing = std::fs::read_to_string(&ci)
+        .unwrap()
+        .replace("run: echo 'folder_slices=", "run: exit 1; echo '");
+    std::fs::write(&ci, failing).unwrap();
+    let (out, text) = run(repo.path(), state.path(), &[]);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert_eq!(
+        text.matches("] skipped (the `if` of its caller `run_models_gpu (single-gpu, ")
+            .count(),
+        2,
+        "{text}"
+    );
+    assert!(!text.contains("cannot evaluate"), "{text}");
 }
 
 const INPUTS_BY_EVENT: &str = r#"name: inputs

@@ -433,13 +433,15 @@ async fn run_instance<B: Backend + 'static>(
     }
     let (needs, _) = shared.finished.needs_context(job);
     let inputs = match &job.call {
-        Some(frame) => super::job::call_plan_inputs(shared, planned, frame),
+        Some(frame) => match super::job::call_plan_inputs(shared, planned, frame) {
+            // The call does not run: the job is skipped, as it is.
+            Ok(None) => return vec![run_job_instance(shared, planned, id.instance, cancel).await],
+            Ok(Some(inputs)) => Ok(inputs),
+            Err(message) => Err(Diagnostic::error(job.id.span, message)),
+        },
         None => Ok(shared.plan_inputs.clone()),
     };
-    let expanded = match inputs
-        .map_err(|message| Diagnostic::error(job.id.span, message))
-        .and_then(|inputs| plan::expand_at_run_time(job, &inputs, needs))
-    {
+    let expanded = match inputs.and_then(|inputs| plan::expand_at_run_time(job, &inputs, needs)) {
         Ok(expanded) => expanded,
         Err(diagnostic) => {
             let report = JobReport::new(&planned.id, &planned.id, JobResult::Failure);

@@ -38,12 +38,12 @@ pub(super) fn frame_values<B: Backend>(
 
 /// What a called job whose matrix was deferred is planned with when it
 /// starts: its call's `inputs`, now that the caller's `needs` are known.
-/// The run's own when the call does not run (the job is then skipped).
+/// None when the call does not run (the job is skipped, unexpanded).
 pub(crate) fn call_plan_inputs<B: Backend>(
     shared: &Shared<B>,
     planned: &PlannedJob,
     frame: &CallFrame,
-) -> Result<PlanInputs, String> {
+) -> Result<Option<PlanInputs>, String> {
     let job = shared
         .workflow
         .workflow
@@ -56,14 +56,13 @@ pub(crate) fn call_plan_inputs<B: Backend>(
         status,
         workspace: Some(shared.snapshot.clone()),
     };
-    Ok(match frame_values(shared, frame, &scope)? {
-        Some((inputs, _)) => PlanInputs {
+    Ok(
+        frame_values(shared, frame, &scope)?.map(|(inputs, _)| PlanInputs {
             inputs,
             pending: Default::default(),
             ..shared.plan_inputs.clone()
-        },
-        None => shared.plan_inputs.clone(),
-    })
+        }),
+    )
 }
 
 /// A called job's scope: its call's `inputs` and `secrets` in place of the
