@@ -422,6 +422,28 @@ fn names_use_dimension_values_like_github() {
     );
 }
 
+/// GitHub's own answer for values that `include` adds to a combination
+/// (issue 20 said they are in the name): 8398a7/action-slack#137 built the
+/// name `deploy (macos-latest, prod, hello macos)` from every matrix value of
+/// this matrix and found no such job on GitHub, and ChristopherHX/
+/// runner.server names such a job from the matrix's own keys only
+/// (src/Sdk/Actions/StrategyUtils.cs). Unmatched entries use all values.
+#[test]
+fn values_that_include_adds_to_a_combination_stay_out_of_its_name() {
+    let mut m = spec(&[
+        ("os", vec![s("ubuntu-latest"), s("macos-latest")]),
+        ("flavor", vec![s("dev"), s("stg"), s("prod")]),
+    ]);
+    m.include = vec![
+        combo(&[("os", s("ubuntu-latest")), ("text", s("hello ubuntu"))]),
+        combo(&[("os", s("macos-latest")), ("text", s("hello macos"))]),
+    ];
+    let configs = expand_configurations(&m).unwrap();
+    assert_eq!(configs.len(), 6);
+    assert_eq!(configs[5].matrix["text"], s("hello macos"));
+    assert_eq!(configs[5].name("deploy"), "deploy (macos-latest, prod)");
+}
+
 #[test]
 fn names_of_unmatched_includes_use_all_their_values() {
     let mut m = spec(&[("fruit", vec![s("apple")])]);

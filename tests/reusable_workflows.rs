@@ -376,3 +376,149 @@ jobs:
         "{text}"
     );
 }
+
+/// tests/fixtures/reusable/valid/matrix-from-inputs: transformers' model
+/// jobs, whose matrix is `fromJson(inputs.folder_slices)[inputs.slice_id]`,
+/// called with slices from the outputs of a setup job.
+fn matrix_from_inputs() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/reusable/valid/matrix-from-inputs")
+}
+
+/// `mlci list --json` of one workflow: each instance's (job, matrix shown
+/// as expanded at run time, runs-on).
+fn listed(dir: &Path, args: &[&str]) -> Vec<(String, bool, serde_json::Value)> {
+    let mut all = vec!["list", "--json"];
+    all.extend_from_slice(args);
+    let (out, text) = common::mlci_with(dir, &[], &all);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    json.as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|w| w["instances"].as_array().unwrap().clone())
+        .map(|i| {
+            (
+                i["job"].as_str().unwrap().to_string(),
+                i["matrix_expanded_at_run_time"].as_bool().unwrap(),
+                i["runs_on"].clone(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn list_shows_a_matrix_read_from_inputs_as_expanded_when_the_job_starts() {
+    let dir = matrix_from_inputs();
+    // On its own, the caller fills in the inputs: they are known at run time.
+    assert_eq!(
+        listed(&dir, &[".github/workflows/model_jobs.yml"]),
+        [(
+            "run_models_gpu".to_string(),
+            true,
+            serde_json::json!(["${{ inputs.machine_type }}"])
+        )]
+    );
+    // Called: the slices come from `needs`, the runner group from the
+    // caller's matrix, known now.
+    let called = listed(&dir, &[".github/workflows/ci.yml"]);
+    for (job, machine) in [
+        ("run_models_gpu.1/run_models_gpu", "single-gpu"),
+        ("run_models_gpu.2/run_models_gpu", "single-gpu"),
+    ] {
+        assert!(
+            called.contains(&(job.to_string(), true, serde_json::json!([machine]))),
+            "{called:?}"
+        );
+    }
+    // `-e` lists what `mlci run -e` runs: not the reusable workflow alone.
+    let (out, text) = common::mlci_with(&dir, &[], &["list", "-e", "pull_request"]);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("model_jobs.yml: not run: it is a reusable workflow"),
+        "{text}"
+    );
+    assert!(!text.contains("model jobs (.github"), "{text}");
+    // Run on its own, nothing can fill the required inputs in.
+    let (out, text) = common::mlci_with(&dir, &[], &["run", ".github/workflows/model_jobs.yml"]);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains(
+            "input `docker` of workflow_call is required: give it with --input docker=VALUE"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_matrix_read_from_inputs_passed_from_needs_is_expanded_when_the_called_job_starts() {
+    common::ensure_test_image();
+    let repo = tempfile::tempdir().unwrap();
+    common::copy_dir(&matrix_from_inputs(), repo.path());
+    common::git(repo.path(), &["init", "-q"]);
+    common::git(repo.path(), &["add", "-A"]);
+    common::git(repo.path(), &["commit", "-qm", "init"]);
+    let state = tempfile::tempdir().unwrap();
+    let (out, text) = run(repo.path(), state.path(), &[]);
+    assert!(out.status.success(), "{text}");
+    for (folder, slice) in [("models/bert", 0), ("models/gpt2", 0), ("models/t5", 1)] {
+        let line = format!("tested {folder} on single-gpu in slice {slice}");
+        assert_eq!(
+            text.lines().filter(|l| l.ends_with(&line)).count(),
+            1,
+            "no single `{line}` in:\n{text}"
+        );
+    }
+    // When the job they come from fails, the calls are skipped, unexpanded.
+    let ci = repo.path().join(".github/workflows/ci.yml");
+    let failing = std::fs::read_to_string(&ci)
+        .unwrap()
+        .replace("run: echo 'folder_slices=", "run: exit 1; echo '");
+    std::fs::write(&ci, failing).unwrap();
+    let (out, text) = run(repo.path(), state.path(), &[]);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert_eq!(
+        text.matches("] skipped (the `if` of its caller `run_models_gpu (single-gpu, ")
+            .count(),
+        2,
+        "{text}"
+    );
+    assert!(!text.contains("cannot evaluate"), "{text}");
+}
+
+const INPUTS_BY_EVENT: &str = r#"name: inputs
+on:
+  pull_request:
+  workflow_dispatch:
+    inputs:
+      n: {type: number, default: 100}
+jobs:
+  show:
+    runs-on: ubuntu-latest
+    container: mlci-test/busybox:latest
+    steps:
+      - run: echo "n is ${{ inputs.n || 3 }}"
+"#;
+
+#[test]
+fn the_inputs_context_holds_dispatch_inputs_only_on_workflow_dispatch() {
+    common::ensure_test_image();
+    let repo = common::git_repo(&[("inputs.yml", INPUTS_BY_EVENT)]);
+    let state = tempfile::tempdir().unwrap();
+    let cache = state.path().join("cache");
+    let db = state.path().join("runs.db");
+    let env = [
+        ("MLCI_CACHE_DIR", cache.as_os_str()),
+        ("MLCI_DB", db.as_os_str()),
+    ];
+    for (event, expected) in [
+        ("pull_request", "n is 3"),
+        ("workflow_dispatch", "n is 100"),
+    ] {
+        let (out, text) = common::mlci_with(repo.path(), &env, &["run", "inputs.yml", "-e", event]);
+        assert!(out.status.success(), "{text}");
+        assert!(
+            text.contains(&format!("[show] {expected}")),
+            "{event}:\n{text}"
+        );
+    }
+}

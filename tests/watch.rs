@@ -46,7 +46,7 @@ impl Watcher {
             .append(true)
             .open(&log)
             .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_mlci"))
+        let child = Command::new(common::mlci_bin())
             .args(["watch", "train.yml", "--interval", "100ms"])
             .arg("--db")
             .arg(side.join("runs.db"))
@@ -198,28 +198,47 @@ fn a_changed_file_runs_the_pipeline_exactly_once() {
 }
 
 #[test]
-fn a_change_while_the_pipeline_runs_is_skipped_not_queued() {
+fn changes_while_the_pipeline_runs_get_exactly_one_follow_up_run_that_sees_the_last() {
     let repo = common::git_repo(&[
         (
             "train.yml",
-            &workflow(ON_DATA_PUSH, "echo step-started; sleep 3"),
+            &workflow(
+                ON_DATA_PUSH,
+                "echo step-started on $(cat data/train.csv); sleep 3",
+            ),
         ),
         ("data/train.csv", "v1\n"),
     ]);
     let dir = repo.path();
     let side = tempfile::tempdir().unwrap();
-    let mut watch = Watcher::start(dir, side.path(), "skip");
+    let mut watch = Watcher::start(dir, side.path(), "queue");
     write(dir, "data/train.csv", "v2\n");
-    watch.wait_for("[train] step-started");
+    watch.wait_for("[train] step-started on v2");
+    // Two changes during the run: one run after it, on the last content.
     write(dir, "data/train.csv", "v3\n");
-    watch.wait_for("[watch] skipped: train.yml is still running (data/train.csv changed, push)");
+    watch.wait_for("[watch] queued: train.yml is still running, it runs again when it ends (data/train.csv changed, push)");
     write(dir, "data/raw/more.csv", "v4\n");
-    watch.wait_for("[watch] skipped: train.yml is still running (data/raw/more.csv changed, push)");
-    watch.wait_for("[watch] train.yml finished: success in ");
+    write(dir, "data/train.csv", "v5\n");
+    watch.wait_for_n("[watch] train.yml finished: success in ", 2);
     a_few_polls();
     let log = watch.log();
-    assert_eq!(log.matches("started (push)").count(), 1, "{log}");
-    assert_eq!(watch.runs().len(), 1, "{log}");
+    assert!(log.contains("[train] step-started on v5"), "{log}");
+    assert!(!log.contains("step-started on v3"), "{log}");
+    assert_eq!(log.matches("started (push)").count(), 2, "{log}");
+    assert_eq!(
+        log.matches("[watch] train.yml runs again for what changed while it ran")
+            .count(),
+        1,
+        "{log}"
+    );
+    assert_eq!(
+        watch.runs(),
+        vec![
+            ("push".to_string(), "Success".to_string()),
+            ("push".to_string(), "Success".to_string())
+        ],
+        "{log}"
+    );
     assert_eq!(watch.interrupt(), Some(130));
 }
 

@@ -455,6 +455,13 @@ pub struct ListArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// List what `mlci run -e EVENT` runs: the workflows it runs, planned
+    /// with that event's `inputs` [default: every workflow, as for push]
+    #[arg(short = 'e', long = "event")]
+    pub event: Option<String>,
+    /// An input, as `mlci run --input` (repeatable).
+    #[arg(long = "input", value_name = "K=V", value_parser = key_value)]
+    pub inputs: Vec<(String, String)>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -136,3 +136,20 @@ fn check_inside_repository(file: &Path) -> Result<(), String> {
         .map_err(|e| format!("cannot read the workflow {}: {e}", file.display()))?;
     Ok(())
 }
+
+/// Whether `mlci run -e EVENT` runs this workflow on its own: a reusable
+/// workflow found in a directory runs when a workflow calls it (as on
+/// GitHub); named as a file, or for `workflow_call`, it runs on its own.
+/// Prints why when it does not.
+pub(super) fn runs_on_its_own(workflow: &LoadedWorkflow, args: &PathsArgs, event: &str) -> bool {
+    let named = args.paths.iter().any(|p| p == &workflow.file.path);
+    if crate::plan::inputs::callable_only(&workflow.workflow) && !named && event != "workflow_call"
+    {
+        eprintln!(
+            "{}: not run: it is a reusable workflow (only `on: workflow_call`), run by the workflows that call it",
+            workflow.file.path.display()
+        );
+        return false;
+    }
+    true
+}

@@ -15,21 +15,7 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
-    // A reusable workflow found in a directory runs when a workflow calls it
-    // (as on GitHub); named as a file, it runs on its own.
-    loaded.retain(|w| {
-        let callable_only = !w.workflow.on.is_empty()
-            && w.workflow.on.iter().all(|t| t.event.value == "workflow_call");
-        let named = args.paths.paths.iter().any(|p| p == &w.file.path);
-        if callable_only && !named && args.event != "workflow_call" {
-            eprintln!(
-                "{}: not run: it is a reusable workflow (only `on: workflow_call`), run by the workflows that call it",
-                w.file.path.display()
-            );
-            return false;
-        }
-        true
-    });
+    loaded.retain(|w| super::load::runs_on_its_own(w, &args.paths, &args.event));
     if loaded.is_empty() {
         eprintln!("error: no workflow to run");
         return ExitCode::from(EXIT_INVALID);

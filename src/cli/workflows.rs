@@ -5,7 +5,7 @@ use super::args::{GraphArgs, ListArgs, PathsArgs};
 use super::exit::EXIT_INVALID;
 use super::load::load_all;
 use super::table::{or_dash, plural, table};
-use crate::expr::Value;
+use crate::expr::{Object, Value};
 use crate::plan::{self, NodeLabel, Plan, PlanInputs};
 use crate::workflow::LoadedWorkflow;
 use std::io::Write;
@@ -31,9 +31,21 @@ pub(super) fn validate(args: &PathsArgs) -> ExitCode {
 }
 
 pub(super) fn list(args: &ListArgs) -> ExitCode {
-    let (loaded, plans) = match load_and_plan(&args.paths) {
-        Ok(both) => both,
+    let mut loaded = match load_all(&args.paths) {
+        Ok(loaded) => loaded,
         Err(code) => return code,
+    };
+    if let Some(event) = &args.event {
+        loaded.retain(|w| super::load::runs_on_its_own(w, &args.paths, event));
+    }
+    let given: Object = args
+        .inputs
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    let event = args.event.as_deref().unwrap_or(DEFAULT_EVENT);
+    let Some(plans) = plan_all(&loaded, event, &given) else {
+        return ExitCode::from(EXIT_INVALID);
     };
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -136,19 +148,24 @@ pub(super) fn graph(args: &GraphArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// The event `mlci run` takes when given none.
+const DEFAULT_EVENT: &str = "push";
+
 /// The workflows at `paths` and their plans; the exit code when one of them is invalid.
 fn load_and_plan(paths: &PathsArgs) -> Result<(Vec<LoadedWorkflow>, Vec<Plan>), ExitCode> {
     let loaded = load_all(paths)?;
-    let plans = plan_all(&loaded).ok_or(ExitCode::from(EXIT_INVALID))?;
+    let plans =
+        plan_all(&loaded, DEFAULT_EVENT, &Object::new()).ok_or(ExitCode::from(EXIT_INVALID))?;
     Ok((loaded, plans))
 }
 
-/// Plans every workflow; prints the problems and returns None on failure.
-fn plan_all(loaded: &[LoadedWorkflow]) -> Option<Vec<Plan>> {
-    let inputs = PlanInputs::default();
+/// Plans every workflow as a run on `event` would; prints the problems and
+/// returns None on failure.
+fn plan_all(loaded: &[LoadedWorkflow], event: &str, given: &Object) -> Option<Vec<Plan>> {
     let mut plans = Vec::new();
     let mut failed = false;
     for workflow in loaded {
+        let inputs = PlanInputs::for_event(&workflow.workflow, event, given, Object::new());
         let flat = match plan::flatten(workflow, &inputs) {
             Ok(flat) => flat,
             Err(diagnostics) => {

@@ -43,6 +43,41 @@ impl Expr {
         out
     }
 
+    /// The properties of `context` that the expression may read: `Some(name)`
+    /// for `context.name` or `context['name']`, `None` where it reads the
+    /// context some other way (whole, or by a computed index).
+    pub fn context_properties(&self, context: &str) -> Vec<Option<String>> {
+        let is_context = |n: &syntax::Node| matches!(n, syntax::Node::Context { name, .. } if name.eq_ignore_ascii_case(context));
+        let mut named = Vec::new();
+        let mut by_name: Vec<*const syntax::Node> = Vec::new();
+        self.root.walk(&mut |n| {
+            if let syntax::Node::Index { target, index } = n {
+                if !is_context(target) {
+                    return;
+                }
+                let property = match index {
+                    syntax::Index::Property(p) => Some(p.clone()),
+                    syntax::Index::Expr(e) => match e.as_ref() {
+                        syntax::Node::Literal(Value::String(s)) => Some(s.clone()),
+                        _ => None,
+                    },
+                    syntax::Index::Star => None,
+                };
+                if let Some(p) = property {
+                    named.push(Some(p));
+                    by_name.push(&**target as *const syntax::Node);
+                }
+            }
+        });
+        // Every other mention of the context reads it in a way not known here.
+        self.root.walk(&mut |n| {
+            if is_context(n) && !by_name.contains(&(n as *const syntax::Node)) {
+                named.push(None);
+            }
+        });
+        named
+    }
+
     /// The functions the expression calls: lowercased name and byte offset.
     pub fn function_calls(&self) -> Vec<(String, usize)> {
         let mut out = Vec::new();

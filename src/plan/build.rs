@@ -2,24 +2,19 @@
 //! matrix instances, in an order that respects `needs`.
 //!
 //! Matrices are evaluated here when their values are known before the run
-//! (literals, `github`, `inputs`, `vars`). A matrix that reads `needs` is only
-//! known once the jobs it needs have run; such a job is planned as one
-//! deferred instance and expanded by the runner.
+//! (literals, `github`, `inputs`, `vars`). A matrix that reads `needs`, or an
+//! input that a caller passes when the job starts, is only known once the
+//! jobs it needs have run; such a job is planned as one deferred instance
+//! and expanded by the runner.
 
 use super::graph::JobGraph;
+use super::inputs::{PlanInputs, reads_pending};
 use super::matrix::{self, Combination, Configuration, MatrixSpec};
 use crate::diag::{Diagnostic, Span};
 use crate::expr::{self, EvalContext, Object, Status, Value};
-use crate::workflow::{InputKind, Job, Matrix, MatrixRows, MatrixValues, Workflow};
+use crate::workflow::{Job, Matrix, MatrixRows, MatrixValues, Workflow};
 use indexmap::IndexMap;
-
-/// What is known before the run: the `github`, `inputs` and `vars` contexts.
-#[derive(Clone, Debug, Default)]
-pub struct PlanInputs {
-    pub github: Object,
-    pub inputs: Object,
-    pub vars: Object,
-}
+use std::collections::BTreeSet;
 
 #[derive(Debug)]
 pub struct Plan {
@@ -75,7 +70,6 @@ pub fn build(workflow: &Workflow, inputs: &PlanInputs) -> Result<Plan, Vec<Diagn
             .map(|e| Diagnostic::error(Span::default(), e.to_string()))
             .collect::<Vec<_>>()
     })?;
-    let inputs = &with_input_defaults(workflow, inputs);
     let mut diagnostics = Vec::new();
     let mut jobs = Vec::new();
     for job in &workflow.jobs {
@@ -88,12 +82,21 @@ pub fn build(workflow: &Workflow, inputs: &PlanInputs) -> Result<Plan, Vec<Diagn
                 github: &inputs.github,
                 vars: &inputs.vars,
                 inputs: &inputs.inputs,
+                pending: &inputs.pending,
                 secrets: &secrets,
                 needs: &no_needs,
             };
             let (called, _) = scope.evaluate(frame).ok()??;
+            // What the call leaves out comes from the caller's `needs`.
+            let pending = frame
+                .declared_inputs
+                .iter()
+                .map(|i| i.name.value.clone())
+                .filter(|name| !called.contains_key(name))
+                .collect();
             Some(PlanInputs {
                 inputs: called,
+                pending,
                 ..inputs.clone()
             })
         });
@@ -109,50 +112,15 @@ pub fn build(workflow: &Workflow, inputs: &PlanInputs) -> Result<Plan, Vec<Diagn
     }
 }
 
-/// The `inputs` context: each declared input's default (typed as declared),
-/// overlaid by the values given for the run.
-fn with_input_defaults(workflow: &Workflow, given: &PlanInputs) -> PlanInputs {
-    let mut inputs = Object::new();
-    for trigger in &workflow.on {
-        for input in &trigger.filters.inputs {
-            let default = input.default.as_ref().map(|d| d.value.clone());
-            let value = match (input.kind, default) {
-                (InputKind::Boolean, Some(Value::String(s))) => {
-                    Value::Bool(s.eq_ignore_ascii_case("true"))
-                }
-                (InputKind::Boolean, None) => Value::Bool(false),
-                (InputKind::Number, Some(Value::String(s))) => s
-                    .trim()
-                    .parse()
-                    .map(Value::Number)
-                    .unwrap_or(Value::String(s)),
-                (_, Some(value)) => value,
-                (_, None) => Value::String(String::new()),
-            };
-            if !inputs.contains_key(&input.name.value) {
-                inputs.insert(input.name.value.clone(), value);
-            }
-        }
-    }
-    for (name, value) in &given.inputs {
-        inputs.insert(name.clone(), value.clone());
-    }
-    PlanInputs {
-        github: given.github.clone(),
-        inputs,
-        vars: given.vars.clone(),
-    }
-}
-
-/// Plans a job whose matrix reads `needs` (deferred by [`build`]) once the
-/// jobs it needs are done and `needs` holds their results and outputs.
+/// Plans a job whose matrix reads `needs` or a pending input (deferred by
+/// [`build`]) once the jobs it needs are done: `needs` holds their results
+/// and outputs, and `inputs` (a called job's: its call's) every input.
 pub fn expand_at_run_time(
-    workflow: &Workflow,
     job: &Job,
     inputs: &PlanInputs,
     needs: Object,
 ) -> Result<PlannedJob, Diagnostic> {
-    plan_job(job, &with_input_defaults(workflow, inputs), Some(needs))
+    plan_job(job, inputs, Some(needs))
 }
 
 fn plan_job(
@@ -169,6 +137,7 @@ fn plan_job(
         max_parallel: None,
         fail_fast: true,
     };
+    let pending = &inputs.pending;
     let mut base = base_contexts(inputs);
     if let Some(needs) = needs_context {
         base.insert("needs", Value::Object(needs));
@@ -177,18 +146,19 @@ fn plan_job(
     if let Some(fail_fast) = strategy.and_then(|s| s.fail_fast.as_ref()) {
         planned.fail_fast = match &fail_fast.value {
             crate::workflow::BoolOrExpr::Bool(b) => *b,
-            crate::workflow::BoolOrExpr::Expr(text) => match evaluate(text, &base, fail_fast.span)?
-            {
-                Some(value) => value.is_truthy(),
-                None => true,
-            },
+            crate::workflow::BoolOrExpr::Expr(text) => {
+                match evaluate(text, &base, pending, fail_fast.span)? {
+                    Some(value) => value.is_truthy(),
+                    None => true,
+                }
+            }
         };
     }
     if let Some(max_parallel) = strategy.and_then(|s| s.max_parallel.as_ref()) {
         let value = match &max_parallel.value {
             crate::workflow::NumberOrExpr::Number(n) => Some(*n),
             crate::workflow::NumberOrExpr::Expr(text) => {
-                match evaluate(text, &base, max_parallel.span)? {
+                match evaluate(text, &base, pending, max_parallel.span)? {
                     Some(Value::Number(n)) => Some(n),
                     Some(other) => other.to_display_string().trim().parse().ok(),
                     None => None,
@@ -214,12 +184,12 @@ fn plan_job(
     };
     let configurations = match strategy.and_then(|s| s.matrix.as_ref()) {
         None => vec![no_matrix()],
-        Some(matrix) => match matrix_spec(matrix, &base)? {
+        Some(matrix) => match matrix_spec(matrix, &base, pending)? {
             Some((spec, span)) => matrix::expand_configurations(&spec)
                 .map_err(|e| Diagnostic::error(span, format!("job `{}`: {e}", job.id.value)))?,
             None => {
                 planned.deferred = Some(
-                    "its matrix reads `needs` and is expanded when the job starts".to_string(),
+                    "its matrix reads `needs` or an input of its caller, and is expanded when the job starts".to_string(),
                 );
                 vec![no_matrix()]
             }
@@ -247,8 +217,8 @@ fn plan_job(
             Value::Number(planned.max_parallel.unwrap_or(total) as f64),
         );
         contexts.insert("strategy", Value::Object(strategy_context));
-        let name = instance_name(job, &configuration, &contexts)?;
-        let runs_on = runs_on(job, &contexts)?;
+        let name = instance_name(job, &configuration, &contexts, pending)?;
+        let runs_on = runs_on(job, &contexts, pending)?;
         planned.instances.push(JobInstance {
             job_id: job.id.value.clone(),
             name,
@@ -275,7 +245,7 @@ pub(super) fn plan_caller_cells(
         return Err(Diagnostic::error(
             span.unwrap_or(job.id.span),
             format!(
-                "job `{}` calls a reusable workflow with a matrix read from `needs`: mlci inlines calls before the run, so the matrix must be known then",
+                "job `{}` calls a reusable workflow with a matrix read from `needs` (or from an input known only when it starts): mlci inlines calls before the run, so the matrix must be known then",
                 job.id.value
             ),
         ));
@@ -296,14 +266,19 @@ fn base_contexts(inputs: &PlanInputs) -> Object {
 }
 
 /// Evaluates a template with the contexts known so far. Returns None when it
-/// reads `needs` before the run has filled it in.
-fn evaluate(text: &str, contexts: &Object, span: Span) -> Result<Option<Value>, Diagnostic> {
+/// reads `needs` before the run has filled it in, or a pending input.
+fn evaluate(
+    text: &str,
+    contexts: &Object,
+    pending: &BTreeSet<String>,
+    span: Span,
+) -> Result<Option<Value>, Diagnostic> {
     let template = expr::parse_template(text)
         .map_err(|e| Diagnostic::error(span, format!("invalid expression: {}", e.message)))?;
     let reads_runtime = template
         .expressions()
         .any(|(_, e)| e.named_values().iter().any(|(name, _)| name == "needs"));
-    if reads_runtime && !contexts.contains_key("needs") {
+    if (reads_runtime && !contexts.contains_key("needs")) || reads_pending(&template, pending) {
         return Ok(None);
     }
     let context = EvalContext {
@@ -321,10 +296,11 @@ fn evaluate(text: &str, contexts: &Object, span: Span) -> Result<Option<Value>, 
 fn matrix_spec(
     matrix: &Matrix,
     contexts: &Object,
+    pending: &BTreeSet<String>,
 ) -> Result<Option<(MatrixSpec, Span)>, Diagnostic> {
     match matrix {
         Matrix::Expr(text) => {
-            let Some(value) = evaluate(&text.value, contexts, text.span)? else {
+            let Some(value) = evaluate(&text.value, contexts, pending, text.span)? else {
                 return Ok(None);
             };
             let Value::Object(object) = value else {
@@ -354,27 +330,29 @@ fn matrix_spec(
                     MatrixValues::List(items) => {
                         let mut resolved = Vec::new();
                         for item in items {
-                            match resolve(&item.value, contexts, item.span)? {
+                            match resolve(&item.value, contexts, pending, item.span)? {
                                 Some(value) => resolved.push(value),
                                 None => return Ok(None),
                             }
                         }
                         resolved
                     }
-                    MatrixValues::Expr(text) => match evaluate(&text.value, contexts, text.span)? {
-                        None => return Ok(None),
-                        Some(Value::Array(items)) => items,
-                        Some(other) => {
-                            return Err(Diagnostic::error(
-                                text.span,
-                                format!(
-                                    "matrix dimension `{}` must be a list, but the expression gave {}",
-                                    name.value,
-                                    other.kind()
-                                ),
-                            ));
+                    MatrixValues::Expr(text) => {
+                        match evaluate(&text.value, contexts, pending, text.span)? {
+                            None => return Ok(None),
+                            Some(Value::Array(items)) => items,
+                            Some(other) => {
+                                return Err(Diagnostic::error(
+                                    text.span,
+                                    format!(
+                                        "matrix dimension `{}` must be a list, but the expression gave {}",
+                                        name.value,
+                                        other.kind()
+                                    ),
+                                ));
+                            }
                         }
-                    },
+                    }
                 };
                 spec.dimensions.insert(name.value.clone(), values);
             }
@@ -388,7 +366,7 @@ fn matrix_spec(
                         for row in items {
                             let mut resolved = Combination::new();
                             for (key, value) in &row.value {
-                                match resolve(value, contexts, row.span)? {
+                                match resolve(value, contexts, pending, row.span)? {
                                     Some(value) => resolved.insert(key.clone(), value),
                                     None => return Ok(None),
                                 };
@@ -397,7 +375,7 @@ fn matrix_spec(
                         }
                     }
                     Some(MatrixRows::Expr(text)) => {
-                        match evaluate(&text.value, contexts, text.span)? {
+                        match evaluate(&text.value, contexts, pending, text.span)? {
                             None => return Ok(None),
                             Some(value) => *target = rows_from_value(&value, key, text.span)?,
                         }
@@ -412,16 +390,23 @@ fn matrix_spec(
 /// Evaluates the `${{ }}` in the strings of a matrix value. A string that is
 /// one whole expression takes that expression's value (which may be a list
 /// or an object), as on GitHub.
-fn resolve(value: &Value, contexts: &Object, span: Span) -> Result<Option<Value>, Diagnostic> {
+fn resolve(
+    value: &Value,
+    contexts: &Object,
+    pending: &BTreeSet<String>,
+    span: Span,
+) -> Result<Option<Value>, Diagnostic> {
     Ok(Some(match value {
-        Value::String(text) if text.contains("${{") => match evaluate(text, contexts, span)? {
-            Some(value) => value,
-            None => return Ok(None),
-        },
+        Value::String(text) if text.contains("${{") => {
+            match evaluate(text, contexts, pending, span)? {
+                Some(value) => value,
+                None => return Ok(None),
+            }
+        }
         Value::Array(items) => {
             let mut resolved = Vec::new();
             for item in items {
-                match resolve(item, contexts, span)? {
+                match resolve(item, contexts, pending, span)? {
                     Some(value) => resolved.push(value),
                     None => return Ok(None),
                 }
@@ -431,7 +416,7 @@ fn resolve(value: &Value, contexts: &Object, span: Span) -> Result<Option<Value>
         Value::Object(object) => {
             let mut resolved = Object::new();
             for (key, item) in object {
-                match resolve(item, contexts, span)? {
+                match resolve(item, contexts, pending, span)? {
                     Some(value) => resolved.insert(key.clone(), value),
                     None => return Ok(None),
                 }
@@ -495,6 +480,7 @@ fn instance_name(
     job: &Job,
     configuration: &Configuration,
     contexts: &Object,
+    pending: &BTreeSet<String>,
 ) -> Result<String, Diagnostic> {
     let Some(name) = &job.name else {
         return Ok(configuration.name(&job.id.value));
@@ -507,7 +493,7 @@ fn instance_name(
     let uses_matrix = template
         .expressions()
         .any(|(_, e)| e.named_values().iter().any(|(n, _)| n == "matrix"));
-    let evaluated = match evaluate(&name.value, contexts, name.span)? {
+    let evaluated = match evaluate(&name.value, contexts, pending, name.span)? {
         Some(value) => value.to_display_string(),
         None => name.value.clone(),
     };
@@ -518,13 +504,17 @@ fn instance_name(
     }
 }
 
-fn runs_on(job: &Job, contexts: &Object) -> Result<Vec<String>, Diagnostic> {
+fn runs_on(
+    job: &Job,
+    contexts: &Object,
+    pending: &BTreeSet<String>,
+) -> Result<Vec<String>, Diagnostic> {
     let Some(runs_on) = &job.runs_on else {
         return Ok(Vec::new());
     };
     let mut labels = Vec::new();
     for label in runs_on.labels.iter().chain(runs_on.group.iter()) {
-        match evaluate(&label.value, contexts, label.span)? {
+        match evaluate(&label.value, contexts, pending, label.span)? {
             Some(Value::Array(items)) => labels.extend(items.iter().map(Value::to_display_string)),
             Some(value) => labels.push(value.to_display_string()),
             None => labels.push(label.value.clone()),

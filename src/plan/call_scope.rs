@@ -5,7 +5,7 @@
 
 use crate::expr::{self, EvalContext, Object, Status, Value};
 use crate::workflow::{CallFrame, InputKind, JobSecrets};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// A caller's matrix cell: its instance name and its matrix values.
 pub type Cell = (String, Vec<(String, Value)>);
@@ -21,6 +21,8 @@ pub struct CallerScope<'a> {
     pub vars: &'a Object,
     /// The top-level workflow's `inputs` context.
     pub inputs: &'a Object,
+    /// Its inputs known only when the job starts (see [`super::inputs`]).
+    pub pending: &'a BTreeSet<String>,
     pub secrets: &'a BTreeMap<String, String>,
     /// The `needs` context of these jobs (flattened id, written id); None
     /// before the run, when `needs` is not known yet.
@@ -60,14 +62,28 @@ impl CallerScope<'_> {
     }
 
     /// The `inputs` and `secrets` of a called workflow's jobs; None when a
-    /// caller's `if` says the call does not run.
+    /// caller's `if` says the call does not run. Before the run, an input
+    /// passed from what is known only when the call starts (the caller's
+    /// `needs`, or an input of the caller's that is pending) is left out.
     pub fn evaluate(&self, frame: &CallFrame) -> Result<Option<CallValues>, String> {
-        let (parent_inputs, parent_secrets) = match &frame.parent {
+        let (parent_inputs, parent_secrets, parent_pending) = match &frame.parent {
             Some(parent) => match self.evaluate(parent)? {
-                Some(found) => found,
+                Some((inputs, secrets)) => {
+                    let pending = parent
+                        .declared_inputs
+                        .iter()
+                        .map(|i| i.name.value.clone())
+                        .filter(|name| !inputs.contains_key(name))
+                        .collect();
+                    (inputs, secrets, pending)
+                }
                 None => return Ok(None),
             },
-            None => (self.inputs.clone(), self.secrets.clone()),
+            None => (
+                self.inputs.clone(),
+                self.secrets.clone(),
+                self.pending.clone(),
+            ),
         };
         let (contexts, status) = self.contexts(frame, parent_inputs, &parent_secrets);
         let known = contexts.contains_key("needs");
@@ -109,9 +125,9 @@ impl CallerScope<'_> {
                 .map(|(_, v)| &v.value);
             let raw = match given.or(input.default.as_ref().map(|d| &d.value)) {
                 Some(Value::String(text)) if text.contains("${{") => {
-                    if !known && reads_needs(text) {
+                    if !known && (reads_needs(text) || reads_pending_text(text, &parent_pending)) {
                         // Known when the call starts.
-                        None
+                        continue;
                     } else {
                         let template = expr::parse_template(text).map_err(|e| {
                             format!("input `{name}` of `{}`: {}", frame.uses, e.message)
@@ -151,6 +167,10 @@ impl CallerScope<'_> {
         };
         Ok(Some((inputs, secrets)))
     }
+}
+
+fn reads_pending_text(text: &str, pending: &BTreeSet<String>) -> bool {
+    expr::parse_template(text).is_ok_and(|t| super::inputs::reads_pending(&t, pending))
 }
 
 fn reads_needs(text: &str) -> bool {

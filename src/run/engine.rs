@@ -14,6 +14,7 @@ use super::report::JobReport;
 use super::shared::{
     Ahead, ConcurrencyGroups, FinishedJobs, RunActions, RunCache, RunOptions, Shared, new_run_id,
 };
+use crate::diag::Diagnostic;
 use crate::executor::Backend;
 use crate::expr::{Object, Value};
 use crate::plan::{self, InstanceId, JobPlan, JobResult, Plan, PlanInputs, Scheduler};
@@ -202,11 +203,18 @@ fn prepare<B: Backend + 'static>(
         .iter()
         .map(|(k, v)| (k.clone(), Value::String(v.clone())))
         .collect();
-    let plan_inputs = PlanInputs {
-        github: Object::new(),
-        inputs: given_inputs,
-        vars: to_object(&options.vars),
-    };
+    let plan_inputs = PlanInputs::for_event(
+        &workflow.workflow,
+        &options.event,
+        &given_inputs,
+        to_object(&options.vars),
+    );
+    if let Some(name) = plan_inputs.pending.first() {
+        return Err(format!(
+            "{}: input `{name}` of workflow_call is required: give it with --input {name}=VALUE",
+            workflow.file.path.display()
+        ));
+    }
     // The jobs of called workflows take the place of the jobs that call them.
     workflow.workflow = plan::flatten(&workflow, &plan_inputs).map_err(|diagnostics| {
         diagnostics
@@ -220,11 +228,7 @@ fn prepare<B: Backend + 'static>(
             .map(|d| workflow.file.render(d))
             .collect::<String>()
     })?;
-    let inputs = plan
-        .jobs
-        .first()
-        .map(|_| input_context(&workflow, &plan_inputs))
-        .unwrap_or_default();
+    let inputs = plan_inputs.inputs.clone();
     let payload = match &options.event_path {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -319,25 +323,6 @@ fn prepare<B: Backend + 'static>(
         phases,
         snapshot: snapshot_dir,
     })
-}
-
-/// The `inputs` context: declared defaults overlaid by `--input`.
-fn input_context(workflow: &LoadedWorkflow, given: &PlanInputs) -> Object {
-    let mut inputs = Object::new();
-    for trigger in &workflow.workflow.on {
-        for input in &trigger.filters.inputs {
-            let value = input
-                .default
-                .as_ref()
-                .map(|d| d.value.clone())
-                .unwrap_or(Value::String(String::new()));
-            inputs.insert(input.name.value.clone(), value);
-        }
-    }
-    for (name, value) in &given.inputs {
-        inputs.insert(name.clone(), value.clone());
-    }
-    inputs
 }
 
 /// With `-j`, the job and everything it needs; else every job.
@@ -453,12 +438,16 @@ async fn run_instance<B: Backend + 'static>(
         return vec![run_job_instance(shared, planned, id.instance, cancel).await];
     }
     let (needs, _) = shared.finished.needs_context(job);
-    let expanded = match plan::expand_at_run_time(
-        &shared.workflow.workflow,
-        job,
-        &shared.plan_inputs,
-        needs,
-    ) {
+    let inputs = match &job.call {
+        Some(frame) => match super::job::call_plan_inputs(shared, planned, frame) {
+            // The call does not run: the job is skipped, as it is.
+            Ok(None) => return vec![run_job_instance(shared, planned, id.instance, cancel).await],
+            Ok(Some(inputs)) => Ok(inputs),
+            Err(message) => Err(Diagnostic::error(job.id.span, message)),
+        },
+        None => Ok(shared.plan_inputs.clone()),
+    };
+    let expanded = match inputs.and_then(|inputs| plan::expand_at_run_time(job, &inputs, needs)) {
         Ok(expanded) => expanded,
         Err(diagnostic) => {
             let report = JobReport::new(&planned.id, &planned.id, JobResult::Failure);

@@ -10,8 +10,10 @@
 //!
 //! The tree is polled (every 500 ms by default): deterministic, and the same
 //! on every file system. A run is `mlci run <workflow> -e <event>` as a child
-//! process holding the workflow's lock ([`child`]); a trigger that fires
-//! while that workflow runs is logged as skipped and dropped, never queued.
+//! process holding the workflow's lock ([`child`]). Triggers that fire while
+//! that workflow runs are coalesced into one follow-up run, started when the
+//! current one ends (as GitHub's `concurrency` keeps one pending run), so
+//! the last change is always run on.
 //! SIGINT or SIGTERM is forwarded to the runs as SIGINT; the watcher waits
 //! for them to remove their containers and exits 130.
 
@@ -67,6 +69,8 @@ struct Entry {
     loaded: LoadedWorkflow,
     watched: Watched,
     running: Option<Box<child::Running>>,
+    /// What fired while it ran: one follow-up run when it ends.
+    pending: Vec<Fired>,
 }
 
 struct Watcher {
@@ -127,6 +131,17 @@ impl Watcher {
                 self.dispatch(index, fired, just_finished.contains(&index));
             }
         }
+        for index in 0..self.entries.len() {
+            let entry = &mut self.entries[index];
+            if entry.running.is_none() && !entry.pending.is_empty() {
+                let fired = std::mem::take(&mut entry.pending);
+                log(format!(
+                    "{} runs again for what changed while it ran",
+                    entry.watched.name
+                ));
+                self.start(index, fired);
+            }
+        }
         self.datasets.save();
     }
 
@@ -172,22 +187,32 @@ impl Watcher {
         fired
     }
 
-    /// Starts the workflow for the first of its fired triggers, or logs why not.
+    /// Starts the workflow for the first of its fired triggers, or queues
+    /// them for after its run. What a run wrote before it exited (seen in
+    /// the tick that reaps it) counts as written while it ran.
     fn dispatch(&mut self, index: usize, fired: Vec<Fired>, was_running: bool) {
         let entry = &mut self.entries[index];
         let name = entry.watched.name.clone();
         if entry.running.is_some() || was_running {
             for f in &fired {
                 log(format!(
-                    "skipped: {name} is still running ({}, {})",
+                    "queued: {name} is still running, it runs again when it ends ({}, {})",
                     f.reason, f.event
                 ));
             }
+            entry.pending.extend(fired);
             return;
         }
         for f in &fired {
             log(format!("{} → {name} ({})", f.reason, f.event));
         }
+        self.start(index, fired);
+    }
+
+    /// Starts the workflow for the first of `fired`, or logs why not.
+    fn start(&mut self, index: usize, fired: Vec<Fired>) {
+        let entry = &mut self.entries[index];
+        let name = entry.watched.name.clone();
         let first = &fired[0];
         let root = &self.config.root;
         let info = crate::run::github::git_info(root);
@@ -291,6 +316,7 @@ pub fn watch(config: Config, workflows: Vec<LoadedWorkflow>) -> Result<u8, Strin
             loaded,
             watched,
             running: None,
+            pending: Vec::new(),
         });
     }
     if entries.is_empty() {

@@ -79,6 +79,12 @@ impl Excluded {
     }
 
     pub fn contains(&self, rel: &str) -> bool {
+        // A file that mlci writes and renames into place while a run restores
+        // outputs (`.mlci-restore.*`) is the run's, not a change to run on.
+        let name = rel.rsplit('/').next().unwrap_or(rel);
+        if name.starts_with(".mlci-restore.") {
+            return true;
+        }
         self.prefixes.iter().any(|p| {
             if p.ends_with('/') {
                 rel.starts_with(p.as_str())
@@ -192,6 +198,7 @@ mod tests {
         assert!(excluded.contains(".mlci/runs.db"));
         assert!(excluded.contains("cache/x/y"));
         assert!(excluded.contains("db.sqlite"));
+        assert!(excluded.contains("model/.mlci-restore.1a2b"));
         assert!(!excluded.contains("cache.txt"));
         assert!(!excluded.contains("src/a.py"));
     }

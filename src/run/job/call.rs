@@ -5,7 +5,7 @@
 
 use crate::executor::Backend;
 use crate::expr::{self, EvalContext, Object, Status, Value};
-use crate::plan::{CallerScope, JobResult, PlannedJob};
+use crate::plan::{CallerScope, JobResult, PlanInputs, PlannedJob};
 use crate::run::report::JobReport;
 use crate::run::shared::Shared;
 use crate::run::step::JobScope;
@@ -29,10 +29,40 @@ pub(super) fn frame_values<B: Backend>(
         github: &github,
         vars: &vars,
         inputs: &shared.inputs,
+        pending: &shared.plan_inputs.pending,
         secrets: &shared.options.secrets,
         needs: &needs,
     };
     caller.evaluate(frame)
+}
+
+/// What a called job whose matrix was deferred is planned with when it
+/// starts: its call's `inputs`, now that the caller's `needs` are known.
+/// None when the call does not run (the job is skipped, unexpanded).
+pub(crate) fn call_plan_inputs<B: Backend>(
+    shared: &Shared<B>,
+    planned: &PlannedJob,
+    frame: &CallFrame,
+) -> Result<Option<PlanInputs>, String> {
+    let job = shared
+        .workflow
+        .workflow
+        .job(&planned.id)
+        .ok_or_else(|| format!("no job `{}`", planned.id))?;
+    let (needs, status) = shared.finished.needs_context(job);
+    let workspace = super::places::workspace_path(shared);
+    let scope = JobScope {
+        contexts: super::contexts::job_contexts(shared, planned, 0, needs, &workspace),
+        status,
+        workspace: Some(shared.snapshot.clone()),
+    };
+    Ok(
+        frame_values(shared, frame, &scope)?.map(|(inputs, _)| PlanInputs {
+            inputs,
+            pending: Default::default(),
+            ..shared.plan_inputs.clone()
+        }),
+    )
 }
 
 /// A called job's scope: its call's `inputs` and `secrets` in place of the

@@ -15,6 +15,7 @@ mod spec;
 mod steps;
 
 pub(crate) use ahead::may_start_ahead;
+pub(crate) use call::call_plan_inputs;
 pub(crate) use contexts::to_object;
 
 use super::cached;
