@@ -32,6 +32,9 @@ impl Store {
         let mut stats = RestoreStats::default();
         for item in entry.outputs.entries() {
             let dest = prepare_parents(dest_root, &item.path)?;
+            if let Some(parent) = dest.parent() {
+                self.note_temp_dir(parent);
+            }
             let existing = std::fs::symlink_metadata(&dest).ok();
             match item.kind {
                 EntryKind::File => {

@@ -13,6 +13,7 @@ mod mlops;
 mod places;
 mod spec;
 mod steps;
+mod timeout;
 
 pub(crate) use ahead::may_start_ahead;
 pub(crate) use contexts::to_object;
@@ -40,13 +41,34 @@ use tokio_util::sync::CancellationToken;
 /// container started ahead; more, and a new container mounts them instead.
 const AHEAD_COPY_LIMIT: u64 = 1 << 30;
 
-/// Runs instance `index` of a planned job.
+/// Runs instance `index` of a planned job, within its `timeout-minutes`.
 pub(super) async fn run_job_instance<B: Backend + 'static>(
     shared: &Shared<B>,
     planned: &PlannedJob,
     index: usize,
     cancel: &CancellationToken,
 ) -> JobReport {
+    let timeout = timeout::JobTimeout::new(cancel);
+    let mut report = run_job_body(shared, planned, index, &timeout).await;
+    if let Some((message, keep_going)) = timeout.exceeded() {
+        shared.print(&report.name, &format!("error: {message}"));
+        report.error = Some(message);
+        report.result = if keep_going {
+            JobResult::Success
+        } else {
+            JobResult::Failure
+        };
+    }
+    report
+}
+
+async fn run_job_body<B: Backend + 'static>(
+    shared: &Shared<B>,
+    planned: &PlannedJob,
+    index: usize,
+    timeout: &timeout::JobTimeout,
+) -> JobReport {
+    let cancel = timeout.token();
     let instance = &planned.instances[index];
     let job = shared
         .workflow
@@ -70,6 +92,8 @@ pub(super) async fn run_job_instance<B: Backend + 'static>(
     };
     // Job-level continue-on-error covers every way the job can fail, set-up included.
     let keep_going = scope.continue_on_error(job.continue_on_error.as_ref());
+    let limit = crate::run::step::timeout_minutes(&scope, job.timeout_minutes.as_ref());
+    timeout.arm(limit, started.elapsed(), keep_going);
     // A job that called a reusable workflow only gathers what its called jobs did.
     if let Some(called) = &job.called {
         return call::gather(shared, planned, called, &scope, report, started);
@@ -320,6 +344,9 @@ pub(super) async fn run_job_instance<B: Backend + 'static>(
     )
     .await;
     report.steps = outcome.reports;
+    if outcome.result == JobResult::Failure && report.error.is_none() {
+        report.error = report.step_failure();
+    }
     report.phases.merge(&outcome.phases);
     // The container goes in the background: the jobs that need this one
     // start now (every removal is waited for, or handed on, at the end).
