@@ -193,7 +193,9 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
                 Ok(output) => {
                     cleanups.push(output.cleanup);
                     let reports = output.jobs;
-                    failed |= reports.iter().any(|r| r.result == crate::plan::JobResult::Failure);
+                    failed |= reports
+                        .iter()
+                        .any(|r| r.result == crate::plan::JobResult::Failure);
                     let (record, warnings) = crate::run::run_record(&crate::run::RunFacts {
                         workflow: &kept,
                         reports: &reports,
@@ -242,7 +244,12 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
             let _ = sweep.await;
         }
         let interrupted_now = interrupted.load(std::sync::atomic::Ordering::SeqCst);
-        super::cleanup::finish(cleanups, interrupted_now, options.cache.as_ref().map(|c| c.dir.clone())).await;
+        super::cleanup::finish(
+            cleanups,
+            interrupted_now,
+            options.cache.as_ref().map(|c| c.dir.clone()),
+        )
+        .await;
         if interrupted.load(std::sync::atomic::Ordering::SeqCst) {
             ExitCode::from(EXIT_INTERRUPTED)
         } else if failed {

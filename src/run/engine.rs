@@ -252,7 +252,11 @@ fn prepare<B: Backend + 'static>(
     snapshot_builder.prefix(&snapshot_prefix);
     let snapshot_dir = cache
         .as_ref()
-        .and_then(|c| snapshot_builder.tempdir_in(c.store().dir().join("tmp")).ok())
+        .and_then(|c| {
+            snapshot_builder
+                .tempdir_in(c.store().dir().join("tmp"))
+                .ok()
+        })
         .map_or_else(|| snapshot_builder.tempdir(), Ok)
         .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
     super::workspace::snapshot(&options.repo, snapshot_dir.path()).map_err(|e| {
@@ -273,8 +277,8 @@ fn prepare<B: Backend + 'static>(
         options.run_id.clone()
     };
     let selected = selected_jobs(&plan, options.job.as_deref())?;
-    let console =
-        Console::new(masker.clone(), options.interactive).with_logs_on_stderr(options.logs_to_stderr);
+    let console = Console::new(masker.clone(), options.interactive)
+        .with_logs_on_stderr(options.logs_to_stderr);
     let actions = RunActions::new(&run_id);
     // The jobs whose containers may start while the jobs they need run.
     let mut candidates = BTreeMap::new();

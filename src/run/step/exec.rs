@@ -114,7 +114,10 @@ pub(crate) async fn exec_step<B: Backend>(
     };
     let (succeeded, mut outputs, mut saved_state) = sink.finish(outcome);
     if !succeeded {
-        state.current.failure.get_or_insert(shared.masker.mask(&reason));
+        state
+            .current
+            .failure
+            .get_or_insert(shared.masker.mask(&reason));
     }
     // Step files: outputs, environment and PATH for the steps after this one.
     saved_state.extend(ctx.collect_files(&exec.key, state, &mut outputs).await);
