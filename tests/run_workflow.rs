@@ -609,7 +609,8 @@ fn a_job_over_its_timeout_minutes_is_cancelled_and_fails_saying_so() {
         started.elapsed()
     );
     assert!(log.contains("[slow] slow-started"), "{log}");
-    assert!(!log.contains("not-reached"), "{log}");
+    assert!(!log.contains("[slow] not-reached"), "{log}");
+    assert!(log.contains("[slow] failure in"), "{log}");
     let message = "the job exceeded its timeout of 0.05 minutes and was cancelled";
     assert!(log.contains(message), "{log}");
     assert_eq!(
@@ -626,6 +627,9 @@ fn a_job_over_its_timeout_minutes_is_cancelled_and_fails_saying_so() {
 #[test]
 fn a_matrix_leg_cancelled_by_fail_fast_is_shown_and_recorded_as_cancelled() {
     ensure_image();
+    common::ensure_test_image();
+    // One leg fails on its step while the other is still starting: its
+    // service never becomes healthy.
     let dir = repo_with(
         r#"
 on: push
@@ -635,17 +639,25 @@ jobs:
     strategy:
       fail-fast: true
       matrix:
-        n: [1, 2]
+        leg: [fails, starting]
+        include:
+          - leg: fails
+            health: --health-cmd 'exit 0' --health-interval 1s --health-retries 5
+          - leg: starting
+            health: --health-cmd 'exit 1' --health-interval 1m --health-retries 5
+    services:
+      slow:
+        image: mlci-test/busybox:latest
+        options: ${{ matrix.health }}
     steps:
-      - run: |
-          if [ "${{ matrix.n }}" = 1 ]; then sleep 3; echo leg-failing; exit 3; fi
-          echo leg-waiting; sleep 60
+      - run: echo leg-failing; exit 3
 "#,
     );
     let id = run_id();
     let output = mlci_as(dir.path(), &["run", "wf.yml", "--json"], &id);
     let log = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{log}");
+    assert!(log.contains("[legs (fails)] leg-failing"), "{log}");
     let results: Vec<(String, String)> = job_results(&json_of(&output))
         .into_iter()
         .map(|(name, result, _)| (name, result))
@@ -653,8 +665,8 @@ jobs:
     assert_eq!(
         results,
         [
-            ("legs (1)".to_string(), "failure".to_string()),
-            ("legs (2)".to_string(), "cancelled".to_string()),
+            ("legs (fails)".to_string(), "failure".to_string()),
+            ("legs (starting)".to_string(), "cancelled".to_string()),
         ],
         "{log}"
     );
@@ -665,8 +677,8 @@ jobs:
         .output()
         .unwrap();
     let shown = String::from_utf8_lossy(&shown.stdout);
-    assert!(shown.contains("job legs (1): failure"), "{shown}");
-    assert!(shown.contains("job legs (2): cancelled"), "{shown}");
+    assert!(shown.contains("job legs (fails): failure"), "{shown}");
+    assert!(shown.contains("job legs (starting): cancelled"), "{shown}");
     assert_eq!(leftovers(&id), 0);
 }
 

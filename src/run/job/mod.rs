@@ -42,6 +42,12 @@ use tokio_util::sync::CancellationToken;
 const AHEAD_COPY_LIMIT: u64 = 1 << 30;
 
 /// Runs instance `index` of a planned job, within its `timeout-minutes`.
+///
+/// A job cut short before its steps (while its image was pulled or its
+/// container and services started) ends in its set-up's error; what cut
+/// it short decides its result: its own time limit fails it, the run's
+/// cancel (Ctrl-C, a failed sibling under `fail-fast`) cancels it, as on
+/// GitHub.
 pub(super) async fn run_job_instance<B: Backend + 'static>(
     shared: &Shared<B>,
     planned: &PlannedJob,
@@ -50,14 +56,20 @@ pub(super) async fn run_job_instance<B: Backend + 'static>(
 ) -> JobReport {
     let timeout = timeout::JobTimeout::new(cancel);
     let mut report = run_job_body(shared, planned, index, &timeout).await;
+    let failed_on_its_own = report.steps.iter().any(|s| s.conclusion == "failure");
     if let Some((message, keep_going)) = timeout.exceeded() {
-        shared.print(&report.name, &format!("error: {message}"));
-        report.error = Some(message);
-        report.result = if keep_going {
-            JobResult::Success
-        } else {
-            JobResult::Failure
-        };
+        if report.error.as_ref() != Some(&message) {
+            shared.print(&report.name, &format!("error: {message}"));
+            report.error = Some(message);
+            report.result = if keep_going {
+                JobResult::Success
+            } else {
+                JobResult::Failure
+            };
+        }
+    } else if cancel.is_cancelled() && report.result == JobResult::Failure && !failed_on_its_own {
+        shared.print(&report.name, "cancelled");
+        report.result = JobResult::Cancelled;
     }
     report
 }
@@ -344,7 +356,12 @@ async fn run_job_body<B: Backend + 'static>(
     )
     .await;
     report.steps = outcome.reports;
-    if outcome.result == JobResult::Failure && report.error.is_none() {
+    let mut result = outcome.result;
+    if let Some((message, _)) = timeout.exceeded() {
+        shared.print(&instance.name, &format!("error: {message}"));
+        report.error = Some(message);
+        result = JobResult::Failure;
+    } else if result == JobResult::Failure {
         report.error = report.step_failure();
     }
     report.phases.merge(&outcome.phases);
@@ -355,15 +372,7 @@ async fn run_job_body<B: Backend + 'static>(
     shared.tear_down(&instance.name, env, job_dir);
     report.phases.add_since(Phase::Teardown, teardown_started);
     report.summary = outcome.summary;
-    finish_job(
-        shared,
-        planned,
-        job,
-        &scope,
-        report,
-        outcome.result,
-        started,
-    )
+    finish_job(shared, planned, job, &scope, report, result, started)
 }
 
 /// The end of a job instance that ran (or was restored): its outputs for the
