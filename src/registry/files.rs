@@ -97,7 +97,8 @@ pub async fn pull(
     // Restored next to the target, then renamed: a pull cut short leaves no
     // half model, and one killed leaves a staging directory that carries its
     // pid, noted for the next run or pull to remove.
-    cache.note_temp_dir(parent);
+    let mut notes = cache.temp_notes();
+    notes.note(parent);
     let prefix = format!(".mlci-pull.{}.", std::process::id());
     let staging = tempfile::Builder::new()
         .prefix(&prefix)

@@ -3,14 +3,14 @@
 //! beside its destination. They sit there so that the final rename is atomic,
 //! and a process killed with SIGKILL leaves them behind. Each name carries the
 //! writer's process id, and each directory that gets one is first noted in the
-//! writer's journal, `tmp/outside.<pid>.journal`. When the writer is gone,
+//! restore's or pull's journal, `tmp/outside.<pid>.…`, removed when it is over.
+//! When the writer is gone,
 //! [`Store::remove_stale_temp`] reads its journal and removes, in each noted
 //! directory, the temporary files of writers that no longer run.
 
 use std::collections::HashSet;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use super::cache_dir::Store;
 use super::files::{make_writable_and_remove, writer_alive};
@@ -23,35 +23,47 @@ const OUTSIDE_TEMP_PREFIXES: [&str; 2] = [".mlci-restore.", ".mlci-pull."];
 /// this was not written by mlci.
 const JOURNAL_LIMIT: u64 = 1 << 20;
 
-/// The directories this process has noted, per journal.
-static NOTED: Mutex<Option<HashSet<(PathBuf, PathBuf)>>> = Mutex::new(None);
+/// The journal of one restore or pull: the directories where it writes
+/// temporary files. Removed when the work is over; a killed process
+/// leaves it for the next sweep.
+pub(crate) struct TempNotes {
+    journal: PathBuf,
+    noted: HashSet<PathBuf>,
+}
 
 impl Store {
-    /// Notes that this process is about to write temporary files in `dir`,
-    /// once per directory: written (not synced: a killed process's writes
+    /// A journal for temporary files written outside the cache.
+    pub(crate) fn temp_notes(&self) -> TempNotes {
+        TempNotes {
+            journal: self.temp_path("outside"),
+            noted: HashSet::new(),
+        }
+    }
+}
+
+impl TempNotes {
+    /// Notes that temporary files are about to be written in `dir`, once
+    /// per directory: written (not synced: a killed process's writes
     /// survive it) before the first file there.
-    pub(crate) fn note_temp_dir(&self, dir: &Path) {
-        let journal = self.journal_path();
+    pub(crate) fn note(&mut self, dir: &Path) {
         let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
-        let mut noted = NOTED.lock().unwrap_or_else(|e| e.into_inner());
-        if !noted
-            .get_or_insert_with(HashSet::new)
-            .insert((journal.clone(), dir.clone()))
-        {
+        if !self.noted.insert(dir.clone()) {
             return;
         }
         let line = format!("{}\n", dir.display());
         let _ = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(&journal)
+            .open(&self.journal)
             .and_then(|mut file| file.write_all(line.as_bytes()));
     }
+}
 
-    fn journal_path(&self) -> PathBuf {
-        self.dir
-            .join("tmp")
-            .join(format!("outside.{}.journal", std::process::id()))
+impl Drop for TempNotes {
+    fn drop(&mut self) {
+        if !self.noted.is_empty() {
+            let _ = std::fs::remove_file(&self.journal);
+        }
     }
 }
 
@@ -61,7 +73,7 @@ pub(super) fn clean_noted(path: &Path) {
     let is_journal = path
         .file_name()
         .map(|n| n.to_string_lossy())
-        .is_some_and(|n| n.starts_with("outside.") && n.ends_with(".journal"));
+        .is_some_and(|n| n.starts_with("outside."));
     if !is_journal {
         return;
     }
