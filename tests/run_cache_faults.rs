@@ -419,13 +419,15 @@ fn sigkill_during_a_step_leaves_nothing_after_the_next_run_which_records_it_as_i
             ("sleep.yml".to_string(), "interrupted".to_string()),
         ]
     );
-    // Its workspace snapshot and job directory, named with its pid, are gone.
+    // Its job directory (in the cache's tmp/) and its workspace snapshot
+    // (in the system's), named with its pid, are gone.
     let mark = format!(".{killed_pid}.");
     let left: Vec<String> = std::fs::read_dir(cache.path().join("tmp"))
         .unwrap()
+        .chain(std::fs::read_dir(std::env::temp_dir()).unwrap())
         .flatten()
         .map(|i| i.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.contains(&mark))
+        .filter(|n| n.contains(&mark) && (n.starts_with("job.") || n.starts_with("mlci-")))
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }

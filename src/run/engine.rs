@@ -238,26 +238,11 @@ fn prepare<B: Backend + 'static>(
         }
         None => github::default_payload(&options.event, &info, &inputs, &workflow.workflow),
     };
-    // Opened first: it removes what killed runs left in its tmp/, where the
-    // snapshot goes too (named with the pid, so that a run killed with
-    // SIGKILL leaves it for the next run to remove).
-    let cache = match options.cache.clone() {
-        Some(config) => Some(RunCache::open(config)?),
-        None => None,
-    };
     let mut phases = RunPhases::default();
     let snapshot_started = Instant::now();
-    let snapshot_prefix = format!("workspace.{}.", std::process::id());
-    let mut snapshot_builder = tempfile::Builder::new();
-    snapshot_builder.prefix(&snapshot_prefix);
-    let snapshot_dir = cache
-        .as_ref()
-        .and_then(|c| {
-            snapshot_builder
-                .tempdir_in(c.store().dir().join("tmp"))
-                .ok()
-        })
-        .map_or_else(|| snapshot_builder.tempdir(), Ok)
+    // What runs killed with SIGKILL left: removed beside this run.
+    std::thread::spawn(super::workspace::remove_stale_snapshots);
+    let snapshot_dir = super::workspace::snapshot_dir()
         .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
     super::workspace::snapshot(&options.repo, snapshot_dir.path()).map_err(|e| {
         format!(
@@ -280,6 +265,10 @@ fn prepare<B: Backend + 'static>(
     let console = Console::new(masker.clone(), options.interactive)
         .with_logs_on_stderr(options.logs_to_stderr);
     let actions = RunActions::new(&run_id);
+    let cache = match options.cache.clone() {
+        Some(config) => Some(RunCache::open(config)?),
+        None => None,
+    };
     // The jobs whose containers may start while the jobs they need run.
     let mut candidates = BTreeMap::new();
     let mut dependents: BTreeMap<String, Vec<String>> = BTreeMap::new();
