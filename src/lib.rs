@@ -28,6 +28,12 @@
 //! to `github`, which knows nothing of reports; `record` knows nothing of
 //! `report`; `cli` sits on top of everything. `.ci/module-graph.py` checks that
 //! no file imports a file that imports it back.
+//! `console` comes first: its print macros replace std's in every module
+//! after it, so that output to a closed pipe never panics. `owner` names the
+//! process that owns a run's objects, for the sweep after a `kill -9`.
+
+#[macro_use]
+pub mod console;
 
 pub mod cache;
 pub mod calendar;
@@ -41,6 +47,7 @@ pub mod github;
 pub mod images;
 pub mod lineage;
 pub mod metrics;
+pub mod owner;
 pub mod plan;
 pub mod record;
 pub mod registry;

@@ -230,3 +230,37 @@ fn pull_request_facts_come_from_the_event_payload() {
         mlci::record::PullRequestInfo::from_event(&serde_json::json!({"ref": "refs/heads/main"}));
     assert_eq!(push, mlci::record::PullRequestInfo::default());
 }
+
+#[test]
+fn a_started_run_keeps_its_id_when_it_ends_and_one_whose_process_is_gone_becomes_interrupted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("runs.db")).unwrap();
+    let record = run("main", "abc", &[("accuracy", 0.9)]);
+    let finished = store.start_run(&record, "host/100/7").unwrap();
+    let killed = store.start_run(&record, "host/200/7").unwrap();
+    // Runs still going are not listed (nor taken for the latest run).
+    assert!(store.list_runs(&RunFilter::default()).unwrap().is_empty());
+
+    assert_eq!(store.finish_run(finished, &record).unwrap(), finished);
+    let marked = store
+        .mark_interrupted(|owner| owner == "host/200/7")
+        .unwrap();
+    assert_eq!(marked, [killed]);
+    let listed: Vec<_> = store
+        .list_runs(&RunFilter::default())
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.id, r.result))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            (killed, RunResult::Interrupted),
+            (finished, RunResult::Success)
+        ]
+    );
+    // The finished run is whole: its metrics came with it.
+    let read = store.get_run(finished).unwrap().record;
+    assert_eq!(read.jobs.len(), record.jobs.len());
+    assert!(store.mark_interrupted(|_| true).unwrap().is_empty());
+}

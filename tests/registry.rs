@@ -442,3 +442,64 @@ fn models_register_alias_show_and_pull_from_the_command_line() {
         b"onnx bytes v2"
     );
 }
+
+#[test]
+fn a_pull_killed_midway_leaves_nothing_once_the_next_pull_ran() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cache, db) = (dir.path().join("cache"), dir.path().join("runs.db"));
+    std::fs::create_dir_all(dir.path().join("model")).unwrap();
+    let weights: Vec<u8> = (0..256u32 << 20).map(|i| (i % 251) as u8).collect();
+    std::fs::write(dir.path().join("model/weights.bin"), &weights).unwrap();
+    let (out, text) = mlci(
+        dir.path(),
+        &cache,
+        &db,
+        None,
+        &["models", "register", "net", "model"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{text}");
+
+    let staging = |dir: &Path| -> Vec<String> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .map(|i| i.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".mlci-pull."))
+            .collect()
+    };
+    let mut child = std::process::Command::new(common::mlci_bin())
+        .args(["models", "pull", "net@1", "first"])
+        .current_dir(dir.path())
+        .env("MLCI_CACHE_DIR", &cache)
+        .env("MLCI_DB", &db)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while staging(dir.path()).is_empty() {
+        assert!(child.try_wait().unwrap().is_none(), "the pull was missed");
+        assert!(std::time::Instant::now() < deadline, "no pull began");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        !staging(dir.path()).is_empty(),
+        "the killed pull left its staging"
+    );
+
+    let (out, text) = mlci(
+        dir.path(),
+        &cache,
+        &db,
+        None,
+        &["models", "pull", "net@1", "second"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert_eq!(staging(dir.path()), Vec::<String>::new());
+    assert_eq!(
+        std::fs::read(dir.path().join("second/weights.bin")).unwrap(),
+        weights
+    );
+}

@@ -300,3 +300,200 @@ fn a_tampered_store_file_is_detected_and_the_step_runs_again() {
     );
     assert!(leftovers(&run_id).is_empty(), "{:?}", leftovers(&run_id));
 }
+
+/// The results `mlci runs ls --json` lists, by workflow file.
+fn recorded_results(repo: &Path) -> Vec<(String, String)> {
+    let output = Command::new(common::mlci_bin())
+        .args(["runs", "ls", "--json"])
+        .current_dir(repo)
+        .output()
+        .unwrap();
+    let runs: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "runs ls --json ({e}): {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    let mut results: Vec<(String, String)> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["workflow"].as_str().unwrap().to_string(),
+                r["result"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    results.sort();
+    results
+}
+
+/// The `.mlci-*` temporary files in `dir`.
+fn temp_files(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|items| {
+            items
+                .flatten()
+                .map(|i| i.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(".mlci-"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+const SLEEPING: &str = r#"
+on: push
+jobs:
+  sleeper:
+    runs-on: python-ml
+    steps:
+      - run: echo step-started; sleep 300
+"#;
+
+const QUICK: &str = r#"
+on: push
+jobs:
+  quick:
+    runs-on: python-ml
+    steps:
+      - run: echo quick-ran
+"#;
+
+/// Reads `child`'s stdout until a line holds `needle`.
+fn wait_for_line(child: &mut std::process::Child, needle: &str) {
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut log = String::new();
+    loop {
+        let line = lines
+            .next()
+            .unwrap_or_else(|| panic!("mlci ended before `{needle}`:\n{log}"))
+            .unwrap();
+        log.push_str(&line);
+        log.push('\n');
+        if line.contains(needle) {
+            // The rest of its output goes nowhere; the reader is dropped.
+            return;
+        }
+    }
+}
+
+#[test]
+fn sigkill_during_a_step_leaves_nothing_after_the_next_run_which_records_it_as_interrupted() {
+    ensure_image();
+    let repo = repo_with(&[
+        ("sleep.yml", SLEEPING),
+        ("quick.yml", QUICK),
+        (".gitignore", ".mlci/\n"),
+    ]);
+    let cache = tempfile::tempdir().unwrap();
+    let killed = format!("faults-sigkill-step-{}", std::process::id());
+    let mut child = mlci_command(repo.path(), cache.path(), &killed, &["run", "sleep.yml"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_line(&mut child, "step-started");
+    let killed_pid = child.id();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        !common::run_objects(&killed).is_empty(),
+        "the killed run's container outlives it until the next run"
+    );
+
+    let next = format!("{killed}-next");
+    let (output, text) = mlci(repo.path(), cache.path(), &next, &["run", "quick.yml"]);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("removed the containers of runs whose process was killed"),
+        "{text}"
+    );
+    assert!(leftovers(&killed).is_empty(), "{:?}", leftovers(&killed));
+    assert!(leftovers(&next).is_empty(), "{:?}", leftovers(&next));
+    assert_eq!(
+        recorded_results(repo.path()),
+        [
+            ("quick.yml".to_string(), "success".to_string()),
+            ("sleep.yml".to_string(), "interrupted".to_string()),
+        ]
+    );
+    // Its job directory (in the cache's tmp/) and its workspace snapshot
+    // (in the system's), named with its pid, are gone.
+    let mark = format!(".{killed_pid}.");
+    let left: Vec<String> = std::fs::read_dir(cache.path().join("tmp"))
+        .unwrap()
+        .chain(std::fs::read_dir(std::env::temp_dir()).unwrap())
+        .flatten()
+        .map(|i| i.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(&mark) && (n.starts_with("job.") || n.starts_with("mlci-")))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+const BIG_RESTORE: &str = r#"
+on: push
+jobs:
+  make:
+    runs-on: python-ml
+    steps:
+      - run: |
+          mkdir -p big
+          head -c 268435456 /dev/zero > big/blob.bin
+        inputs: [seed.txt]
+        outputs: [big/]
+"#;
+
+#[test]
+fn sigkill_while_restoring_an_output_leaves_no_temp_file_after_the_next_run() {
+    ensure_image();
+    let repo = repo_with(&[
+        ("big.yml", BIG_RESTORE),
+        ("quick.yml", QUICK),
+        ("seed.txt", "seed\n"),
+        (".gitignore", "big/\n.mlci/\n"),
+    ]);
+    let cache = tempfile::tempdir().unwrap();
+    let id = format!("faults-sigkill-restore-{}", std::process::id());
+    let (output, text) = mlci(repo.path(), cache.path(), &id, &["run", "big.yml"]);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    let big = repo.path().join("big");
+    std::fs::remove_file(big.join("blob.bin")).unwrap();
+
+    // All hits: the run restores the 256 MB output into the working tree,
+    // through a temporary file beside it. Killed the moment that file appears.
+    let mut child = mlci_command(repo.path(), cache.path(), &id, &["run", "big.yml"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while temp_files(&big).is_empty() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the restore was missed"
+        );
+        assert!(std::time::Instant::now() < deadline, "no restore began");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        !temp_files(&big).is_empty(),
+        "the killed restore left its file"
+    );
+
+    let (output, text) = mlci(repo.path(), cache.path(), &id, &["run", "quick.yml"]);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert_eq!(temp_files(&big), Vec::<String>::new());
+    assert!(leftovers(&id).is_empty(), "{:?}", leftovers(&id));
+    assert_eq!(
+        recorded_results(repo.path()),
+        [
+            ("big.yml".to_string(), "interrupted".to_string()),
+            ("big.yml".to_string(), "success".to_string()),
+            ("quick.yml".to_string(), "success".to_string()),
+        ]
+    );
+}

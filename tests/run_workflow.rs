@@ -34,7 +34,7 @@ fn mlci(dir: &Path, args: &[&str]) -> Output {
 }
 
 fn mlci_as(dir: &Path, args: &[&str], run_id: &str) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mlci"))
+    Command::new(common::mlci_bin())
         .args(args)
         .current_dir(dir)
         .env("CI", "true")
@@ -150,16 +150,21 @@ fn a_failing_step_fails_the_run_with_exit_1_and_skips_dependents() {
     );
     let id = run_id();
     let output = mlci_as(dir.path(), &["run", "wf.yml", "--json"], &id);
-    let out = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(output.status.code(), Some(1), "{out}");
+    // With --json, stdout is the JSON document alone; the log is on stderr.
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{log}");
     assert!(
-        out.contains("[fails] error: the step exited with code 7"),
-        "{out}"
+        log.contains("[fails] error: the step exited with code 7"),
+        "{log}"
     );
-    assert!(out.contains("○ Run echo not-reached (skipped)"), "{out}");
-    assert!(!out.contains("b-ran"), "{out}");
-    let json_start = out.find("[\n").unwrap();
-    let json: serde_json::Value = serde_json::from_str(&out[json_start..]).unwrap();
+    assert!(log.contains("○ Run echo not-reached (skipped)"), "{log}");
+    assert!(!log.contains("b-ran"), "{log}");
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON document ({e}):\n{}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    });
     let results: Vec<(&str, &str)> = json[0]["jobs"]
         .as_array()
         .unwrap()
@@ -167,6 +172,11 @@ fn a_failing_step_fails_the_run_with_exit_1_and_skips_dependents() {
         .map(|j| (j["job"].as_str().unwrap(), j["result"].as_str().unwrap()))
         .collect();
     assert_eq!(results, [("fails", "failure"), ("after", "skipped")]);
+    // The failed job says why: its step's exit code.
+    assert_eq!(
+        json[0]["jobs"][0]["error"],
+        "step `Run echo before; exit 7` exited with code 7"
+    );
     assert_eq!(leftovers(&id), 0);
 }
 
@@ -287,7 +297,7 @@ jobs:
 "#,
     );
     let output = mlci(dir.path(), &["run", "wf.yml", "--json"]);
-    let out = String::from_utf8_lossy(&output.stdout);
+    let out = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{out}");
     assert!(
         out.contains("[fit (tree)] fitting tree depth= of 2"),
@@ -298,8 +308,7 @@ jobs:
         out.contains("[fit (forest)] fitting forest depth=7 of 2"),
         "{out}"
     );
-    let json_start = out.find("\n[\n").map(|i| i + 1).expect("the --json result");
-    let result: serde_json::Value = serde_json::from_str(&out[json_start..]).unwrap();
+    let result: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let names: Vec<&str> = result[0]["jobs"]
         .as_array()
         .unwrap()
@@ -552,4 +561,174 @@ fn run_on_a_terminal(dir: &std::path::Path, term: Option<&str>) -> std::process:
         None => script.env_remove("TERM"),
     };
     script.output().expect("script(1) from util-linux")
+}
+
+/// Parses stdout of `mlci run --json`: one JSON document, nothing else.
+fn json_of(output: &Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON document ({e}):\n{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+/// (job name, result, error) of each job of the first workflow.
+fn job_results(json: &serde_json::Value) -> Vec<(String, String, Option<String>)> {
+    let mut jobs: Vec<_> = json[0]["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| {
+            (
+                j["name"].as_str().unwrap().to_string(),
+                j["result"].as_str().unwrap().to_string(),
+                j["error"].as_str().map(str::to_string),
+            )
+        })
+        .collect();
+    jobs.sort();
+    jobs
+}
+
+#[test]
+fn a_job_over_its_timeout_minutes_is_cancelled_and_fails_saying_so() {
+    ensure_image();
+    let dir = repo_with(
+        "on: push\njobs:\n  slow:\n    runs-on: python-ml\n    timeout-minutes: 0.05\n    steps:\n      - run: echo slow-started; sleep 30; echo not-reached\n",
+    );
+    let id = run_id();
+    let started = std::time::Instant::now();
+    let output = mlci_as(dir.path(), &["run", "wf.yml", "--json"], &id);
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{log}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(25),
+        "the job ran its whole step: {:?}",
+        started.elapsed()
+    );
+    assert!(log.contains("[slow] slow-started"), "{log}");
+    assert!(!log.contains("[slow] not-reached"), "{log}");
+    assert!(log.contains("[slow] failure in"), "{log}");
+    let message = "the job exceeded its timeout of 0.05 minutes and was cancelled";
+    assert!(log.contains(message), "{log}");
+    assert_eq!(
+        job_results(&json_of(&output)),
+        [(
+            "slow".to_string(),
+            "failure".to_string(),
+            Some(message.to_string())
+        )]
+    );
+    assert_eq!(leftovers(&id), 0);
+}
+
+#[test]
+fn a_matrix_leg_cancelled_by_fail_fast_is_shown_and_recorded_as_cancelled() {
+    ensure_image();
+    common::ensure_test_image();
+    // One leg fails on its step while the other is still starting: its
+    // service never becomes healthy.
+    let dir = repo_with(
+        r#"
+on: push
+jobs:
+  legs:
+    runs-on: python-ml
+    strategy:
+      fail-fast: true
+      matrix:
+        leg: [fails, starting]
+        include:
+          - leg: fails
+            health: --health-cmd 'exit 0' --health-interval 1s --health-retries 5
+          - leg: starting
+            health: --health-cmd 'exit 1' --health-interval 1m --health-retries 5
+    services:
+      slow:
+        image: mlci-test/busybox:latest
+        options: ${{ matrix.health }}
+    steps:
+      - run: echo leg-failing; exit 3
+"#,
+    );
+    let id = run_id();
+    let output = mlci_as(dir.path(), &["run", "wf.yml", "--json"], &id);
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{log}");
+    assert!(log.contains("[legs (fails)] leg-failing"), "{log}");
+    let results: Vec<(String, String)> = job_results(&json_of(&output))
+        .into_iter()
+        .map(|(name, result, _)| (name, result))
+        .collect();
+    assert_eq!(
+        results,
+        [
+            ("legs (fails)".to_string(), "failure".to_string()),
+            ("legs (starting)".to_string(), "cancelled".to_string()),
+        ],
+        "{log}"
+    );
+    // The run store and what `runs show` prints say the same.
+    let shown = Command::new(common::mlci_bin())
+        .args(["runs", "show"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.contains("job legs (fails): failure"), "{shown}");
+    assert!(shown.contains("job legs (starting): cancelled"), "{shown}");
+    assert_eq!(leftovers(&id), 0);
+}
+
+#[test]
+fn a_closed_output_pipe_then_sigterm_stops_the_run_quickly_and_removes_its_container() {
+    ensure_image();
+    let dir = repo_with(
+        "on: push\njobs:\n  chatty:\n    runs-on: python-ml\n    steps:\n      - run: echo chatty-started; while true; do echo tick; sleep 0.1; done\n",
+    );
+    let id = run_id();
+    // `mlci run … 2>&1 | head`: one pipe for both, whose reader goes away.
+    let (reader, writer) = std::io::pipe().unwrap();
+    let mut child = Command::new(common::mlci_bin())
+        .args(["run", "wf.yml"])
+        .current_dir(dir.path())
+        .env("CI", "true")
+        .env("MLCI_RUN_ID", &id)
+        .stdout(writer.try_clone().unwrap())
+        .stderr(writer)
+        .spawn()
+        .unwrap();
+    {
+        use std::io::BufRead;
+        let mut lines = std::io::BufReader::new(reader).lines();
+        let mut seen = String::new();
+        while !seen.contains("chatty-started") {
+            let line = lines.next().expect("mlci ended early").unwrap();
+            seen.push_str(&line);
+            seen.push('\n');
+        }
+    }
+    // The reader is closed: every write now fails with EPIPE.
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    // SAFETY: kill(2) on the child's own pid.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            child.wait().unwrap();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let status = status.expect("mlci ignored SIGTERM for 20 s after its output pipe closed");
+    assert_eq!(status.code(), Some(130));
+    assert_eq!(leftovers(&id), 0);
 }

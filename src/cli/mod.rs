@@ -23,6 +23,8 @@ mod run_store;
 mod run_summary;
 mod runs;
 mod runs_file;
+mod signals;
+mod sweep;
 mod table;
 mod watch;
 mod workflows;

@@ -226,6 +226,8 @@ async fn run(args: ModelsArgs) -> ExitCode {
                 Ok(cache) => cache,
                 Err(error) => return fail(error),
             };
+            // What pulls and runs killed earlier left half-written.
+            cache.remove_stale_temp();
             match crate::registry::pull(&cache, remote, &version, dest.as_deref()).await {
                 Ok(written) => {
                     println!(

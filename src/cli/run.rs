@@ -105,6 +105,7 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
             .unwrap_or_else(crate::run::new_run_id),
         env,
         interactive: !args.json && crate::run::output::Console::is_interactive(),
+        logs_to_stderr: args.json,
         cache: Some(crate::run::CacheConfig {
             dir: args.cache.dir(),
             remote: args.cache.cache_remote.clone(),
@@ -129,40 +130,25 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
         let cancel = tokio_util::sync::CancellationToken::new();
         let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         {
-            // First Ctrl-C: cancel steps (always() cleanup still runs); second: leave now.
-            let cancel = cancel.clone();
-            let interrupted = interrupted.clone();
+            // Ctrl-C or SIGTERM: cancel (always() steps still run); again, or
+            // when that takes too long: remove the containers and leave.
             let executor = executor.clone();
-            tokio::spawn(async move {
-                let mut terminate =
-                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-                for round in 0..2 {
-                    let term = async {
-                        match terminate.as_mut() {
-                            Some(signal) => signal.recv().await,
-                            None => std::future::pending().await,
-                        }
-                    };
-                    tokio::select! {
-                        _ = tokio::signal::ctrl_c() => {}
-                        _ = term => {}
-                    }
-                    interrupted.store(true, std::sync::atomic::Ordering::SeqCst);
-                    if round == 0 {
-                        eprintln!("\ninterrupted: stopping the run and removing its containers (Ctrl-C again to force)");
-                        cancel.cancel();
-                    } else {
-                        eprintln!("removing the run's containers now");
-                        if let Ok(backend) = executor.connect().await {
-                            use crate::executor::Backend;
-                            let removal = backend.remove_run(&run_id);
-                            let _ = tokio::time::timeout(std::time::Duration::from_secs(30), removal).await;
-                        }
-                        std::process::exit(EXIT_INTERRUPTED.into());
-                    }
+            let run_id = run_id.clone();
+            let force = async move {
+                if let Ok(backend) = executor.connect().await {
+                    use crate::executor::Backend;
+                    let removal = backend.remove_run(&run_id);
+                    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), removal).await;
                 }
-            });
+            };
+            super::signals::handle(cancel.clone(), interrupted.clone(), force);
         }
+        let started = super::sweep::StartedRuns::start(
+            &crate::record::default_path(&options.repo, reporting.db.as_deref()),
+            &starting_records(&loaded, &options),
+            &options.secrets.values().cloned().collect::<Vec<_>>(),
+        );
+        let mut engine_sweep = None;
         let mut failed = false;
         let mut all_reports = Vec::new();
         let mut recorded = Vec::new();
@@ -174,11 +160,15 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
                 Err(error) => {
                     eprintln!("error: {error}");
                     runs_file.fail(&error.to_string());
+                    started.discard();
                     // The workflows that ran before leave nothing behind.
                     super::cleanup::finish(cleanups, true, None).await;
                     return ExitCode::FAILURE;
                 }
             };
+            if engine_sweep.is_none() {
+                engine_sweep = super::sweep::sweep_engine(&backend);
+            }
             let path = workflow.file.path.display().to_string();
             let gates = workflow.workflow.gates.clone();
             let kept = workflow.clone();
@@ -189,7 +179,9 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
                 Ok(output) => {
                     cleanups.push(output.cleanup);
                     let reports = output.jobs;
-                    failed |= reports.iter().any(|r| r.result == crate::plan::JobResult::Failure);
+                    failed |= reports
+                        .iter()
+                        .any(|r| r.result == crate::plan::JobResult::Failure);
                     let (record, warnings) = crate::run::run_record(&crate::run::RunFacts {
                         workflow: &kept,
                         reports: &reports,
@@ -213,6 +205,7 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
                 Err(message) => {
                     eprintln!("error: {message}");
                     runs_file.fail(&message);
+                    started.discard();
                     super::cleanup::finish(cleanups, true, None).await;
                     return ExitCode::from(EXIT_INVALID);
                 }
@@ -223,7 +216,8 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
             print_timings(&all_reports);
         }
         forward_step_summaries(&all_reports);
-        let (passed, run_ids) = record_and_report(&reporting, &options, recorded).await;
+        let (passed, run_ids) =
+            record_and_report(&reporting, &options, recorded, &started.ids).await;
         failed |= !passed;
         for (entry, id) in runs_file.file.workflows.iter_mut().zip(run_ids) {
             entry.run = id;
@@ -232,8 +226,16 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
         runs_file.file.error = (!all_recorded)
             .then(|| "the run could not be saved in the run store (its log says why)".to_string());
         runs_file.write();
+        if let Some(sweep) = engine_sweep {
+            let _ = sweep.await;
+        }
         let interrupted_now = interrupted.load(std::sync::atomic::Ordering::SeqCst);
-        super::cleanup::finish(cleanups, interrupted_now, options.cache.as_ref().map(|c| c.dir.clone())).await;
+        super::cleanup::finish(
+            cleanups,
+            interrupted_now,
+            options.cache.as_ref().map(|c| c.dir.clone()),
+        )
+        .await;
         if interrupted.load(std::sync::atomic::Ordering::SeqCst) {
             ExitCode::from(EXIT_INTERRUPTED)
         } else if failed {
@@ -299,6 +301,7 @@ async fn record_and_report(
     reporting: &Reporting,
     options: &crate::run::RunOptions,
     recorded: Vec<(crate::record::RunRecord, Vec<crate::workflow::Gate>)>,
+    started: &[Option<crate::record::RunId>],
 ) -> (bool, Vec<Option<crate::record::RunId>>) {
     let path = crate::record::default_path(&options.repo, reporting.db.as_deref());
     let mut store = match crate::record::Store::open(&path) {
@@ -311,8 +314,12 @@ async fn record_and_report(
     store.set_secrets(options.secrets.values().cloned());
     let mut passed = true;
     let mut ids = Vec::new();
-    for (record, gates) in recorded {
-        let run_id = match store.insert_run(&record) {
+    for (index, (record, gates)) in recorded.into_iter().enumerate() {
+        let written = match started.get(index).copied().flatten() {
+            Some(id) => store.finish_run(id, &record),
+            None => store.insert_run(&record),
+        };
+        let run_id = match written {
             Ok(id) => id,
             Err(error) => {
                 eprintln!("warning: the run is not recorded: {error}");
@@ -360,6 +367,35 @@ async fn record_and_report(
         }
     }
     (passed, ids)
+}
+
+/// What the run store knows of each workflow's run as it starts: its
+/// "started" row (see `super::sweep::StartedRuns`).
+fn starting_records(
+    loaded: &[crate::workflow::LoadedWorkflow],
+    options: &crate::run::RunOptions,
+) -> Vec<crate::record::RunRecord> {
+    let info = crate::run::github::git_info(&options.repo);
+    let now = crate::record::now_ms();
+    loaded
+        .iter()
+        .map(|workflow| {
+            let subject = crate::run::run_subject(workflow, options, &info);
+            crate::record::RunRecord {
+                workflow: subject.workflow,
+                workflow_path: workflow.file.path.display().to_string(),
+                event: options.event.clone(),
+                sha: subject.pr.head_sha.clone().unwrap_or(info.sha.clone()),
+                git_ref: info.git_ref.clone(),
+                branch: subject.branch,
+                base_ref: subject.pr.base_ref.clone(),
+                pr_number: subject.pr.number,
+                started_at: now,
+                finished_at: now,
+                ..Default::default()
+            }
+        })
+        .collect()
 }
 
 /// The name a workflow's runs are filed under (as the run store has it).

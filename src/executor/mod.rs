@@ -36,6 +36,9 @@ use tokio_util::sync::CancellationToken;
 /// a run's leftovers can always be found and removed.
 pub const LABEL_RUN: &str = "dev.mlci.run";
 pub const LABEL_JOB: &str = "dev.mlci.job";
+/// The process that made the object (`host/pid/start`, see
+/// [`crate::owner::Owner`]): what the next run removes once it is gone.
+pub const LABEL_OWNER: &str = "dev.mlci.owner";
 
 /// Everything a backend needs to set up one job instance.
 #[derive(Clone, Debug)]

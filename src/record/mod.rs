@@ -21,6 +21,7 @@ mod read;
 mod registry;
 mod run_metrics;
 mod schema;
+mod started;
 mod store;
 mod time;
 mod write;

@@ -53,6 +53,10 @@ pub enum RunResult {
     Success,
     Failure,
     Cancelled,
+    /// Still going: written when the run starts, replaced when it ends.
+    Started,
+    /// Its process was killed before it could record how the run ended.
+    Interrupted,
 }
 
 impl RunResult {
@@ -61,6 +65,8 @@ impl RunResult {
             RunResult::Success => "success",
             RunResult::Failure => "failure",
             RunResult::Cancelled => "cancelled",
+            RunResult::Started => "started",
+            RunResult::Interrupted => "interrupted",
         }
     }
 
@@ -68,6 +74,8 @@ impl RunResult {
         match text {
             "success" => RunResult::Success,
             "cancelled" => RunResult::Cancelled,
+            "started" => RunResult::Started,
+            "interrupted" => RunResult::Interrupted,
             _ => RunResult::Failure,
         }
     }

@@ -7,10 +7,10 @@ use super::store::Store;
 use rusqlite::OptionalExtension;
 
 impl Store {
-    /// Runs, newest first.
+    /// Runs that ended (or were interrupted), newest first; not the ones still going.
     pub fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunSummary>, StoreError> {
         let mut sql = String::from(
-            "SELECT id, workflow, event, branch, sha, pr_number, started_at, finished_at, result FROM runs WHERE 1 = 1",
+            "SELECT id, workflow, event, branch, sha, pr_number, started_at, finished_at, result FROM runs WHERE result != 'started'",
         );
         let mut args: Vec<rusqlite::types::Value> = Vec::new();
         if let Some(workflow) = &filter.workflow {

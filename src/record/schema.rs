@@ -188,6 +188,11 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX dataset_checks_by_run ON dataset_checks (run_id);
     "#,
+    // 4: the process that runs a run still going (`result = 'started'`), so
+    // that the next run can record one whose process was killed as `interrupted`
+    r#"
+    ALTER TABLE runs ADD COLUMN owner TEXT;
+    "#,
 ];
 
 /// The newest schema version this build knows.

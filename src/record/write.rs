@@ -10,6 +10,16 @@ use std::collections::BTreeMap;
 impl Store {
     /// Writes a run in one transaction and returns its id.
     pub fn insert_run(&mut self, run: &RunRecord) -> Result<RunId, StoreError> {
+        self.write_run(None, run)
+    }
+
+    /// Writes a finished run in the place of its "started" row (see
+    /// [`Store::start_run`]), keeping its id.
+    pub fn finish_run(&mut self, started: RunId, run: &RunRecord) -> Result<RunId, StoreError> {
+        self.write_run(Some(started), run)
+    }
+
+    fn write_run(&mut self, started: Option<RunId>, run: &RunRecord) -> Result<RunId, StoreError> {
         let path = self.path.display().to_string();
         let sql = |e: rusqlite::Error| StoreError::Sql {
             path: path.clone(),
@@ -24,9 +34,13 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql)?;
+        if let Some(id) = started {
+            tx.execute("DELETE FROM runs WHERE id = ?1", params![id])
+                .map_err(sql)?;
+        }
         tx.execute(
-            "INSERT INTO runs (workflow, workflow_path, event, sha, git_ref, branch, base_ref, pr_number, started_at, finished_at, result, url)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            "INSERT INTO runs (workflow, workflow_path, event, sha, git_ref, branch, base_ref, pr_number, started_at, finished_at, result, url, id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             params![
                 clean(&run.workflow),
                 clean(&run.workflow_path),
@@ -40,6 +54,7 @@ impl Store {
                 run.finished_at,
                 run.result.as_str(),
                 clean_opt(&run.url),
+                started,
             ],
         )
         .map_err(sql)?;

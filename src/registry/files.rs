@@ -118,9 +118,14 @@ pub async fn pull(
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
-    // Restored next to the target, then renamed: a pull cut short leaves no half model.
+    // Restored next to the target, then renamed: a pull cut short leaves no
+    // half model, and one killed leaves a staging directory that carries its
+    // pid, noted for the next run or pull to remove.
+    let mut notes = cache.temp_notes();
+    notes.note(parent);
+    let prefix = format!(".mlci-pull.{}.", std::process::id());
     let staging = tempfile::Builder::new()
-        .prefix(".mlci-pull.")
+        .prefix(&prefix)
         .tempdir_in(parent)
         .map_err(|e| format!("{}: {e}", parent.display()))?;
     cache

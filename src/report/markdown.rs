@@ -114,6 +114,8 @@ pub fn render(report: &Report) -> String {
             RunResult::Success => "succeeded",
             RunResult::Failure => "failed",
             RunResult::Cancelled => "cancelled",
+            RunResult::Started => "still running",
+            RunResult::Interrupted => "interrupted (its process was killed)",
         },
         format_time(r.started_at),
         format_time(r.finished_at)

@@ -244,9 +244,9 @@ fn prepare<B: Backend + 'static>(
     };
     let mut phases = RunPhases::default();
     let snapshot_started = Instant::now();
-    let snapshot_dir = tempfile::Builder::new()
-        .prefix("mlci-workspace-")
-        .tempdir()
+    // What runs killed with SIGKILL left: removed beside this run.
+    std::thread::spawn(super::workspace::remove_stale_snapshots);
+    let snapshot_dir = super::workspace::snapshot_dir()
         .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
     super::workspace::snapshot(&options.repo, snapshot_dir.path()).map_err(|e| {
         format!(
@@ -266,7 +266,8 @@ fn prepare<B: Backend + 'static>(
         options.run_id.clone()
     };
     let selected = selected_jobs(&plan, options.job.as_deref())?;
-    let console = Console::new(masker.clone(), options.interactive);
+    let console = Console::new(masker.clone(), options.interactive)
+        .with_logs_on_stderr(options.logs_to_stderr);
     // The step cache's directory holds the action cache and artifacts too.
     let cache_dir = options
         .cache

@@ -24,7 +24,8 @@ pub struct Console {
     /// Present on a terminal only.
     multi: Option<MultiProgress>,
     bars: Mutex<HashMap<String, ProgressBar>>,
-    out: Mutex<std::io::Stdout>,
+    /// Where log lines go: stdout, or stderr when stdout holds `--json`.
+    out: Mutex<Box<dyn Write + Send>>,
     /// `::error`/`::warning`/`::notice` by job instance, for the run store
     /// and check-run annotations; masked.
     annotations: Mutex<Vec<(String, super::commands::Annotation)>>,
@@ -37,9 +38,18 @@ impl Console {
             multi: interactive
                 .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stdout())),
             bars: Mutex::new(HashMap::new()),
-            out: Mutex::new(std::io::stdout()),
+            out: Mutex::new(Box::new(std::io::stdout())),
             annotations: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Log lines to stderr (`--json`: stdout holds one JSON document).
+    pub fn with_logs_on_stderr(mut self, on_stderr: bool) -> Console {
+        if on_stderr {
+            self.multi = None;
+            self.out = Mutex::new(Box::new(std::io::stderr()));
+        }
+        self
     }
 
     /// A terminal that a person watches: stdout is a TTY that says what it

@@ -55,6 +55,14 @@ impl JobReport {
             phases: PhaseTimes::default(),
         }
     }
+
+    /// The job's error when a step failed it and nothing else was said:
+    /// the first failed step and why (`step `train` exited with code 3`).
+    pub fn step_failure(&self) -> Option<String> {
+        let step = self.steps.iter().find(|s| s.conclusion == "failure")?;
+        let reason = step.failure.as_deref().unwrap_or("failed");
+        Some(format!("step `{}` {reason}", step.name))
+    }
 }
 
 /// How one step ended.
@@ -68,6 +76,8 @@ pub struct StepReport {
     /// After `continue-on-error`.
     pub conclusion: String,
     pub duration: Duration,
+    /// Why it failed, when its command says (`exited with code 3`).
+    pub failure: Option<String>,
     /// The step's cache key, when it has `inputs`.
     pub cache_key: Option<String>,
     pub cache_hit: bool,

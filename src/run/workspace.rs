@@ -3,8 +3,51 @@
 //! not ignore), plus `.git`. Taken once per run, so that edits made while a
 //! run goes on do not reach half of its jobs.
 
+use crate::owner::Owner;
 use std::path::Path;
 use std::process::Command;
+
+/// Snapshots are `mlci-workspace.<pid>.<start time>.<random>` in the
+/// system's temporary directory: the owner's pid and start time tell the
+/// snapshot of a run killed with SIGKILL, which the next run removes.
+const SNAPSHOT_PREFIX: &str = "mlci-workspace.";
+
+/// A fresh directory for this run's snapshot, named with its owner.
+pub fn snapshot_dir() -> std::io::Result<tempfile::TempDir> {
+    let me = Owner::current();
+    tempfile::Builder::new()
+        .prefix(&format!("{SNAPSHOT_PREFIX}{}.{}.", me.pid, me.start))
+        .tempdir()
+}
+
+/// Removes the snapshots of runs whose process is gone.
+pub fn remove_stale_snapshots() {
+    let Ok(items) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    let host = Owner::current().host;
+    for item in items.flatten() {
+        let name = item.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(SNAPSHOT_PREFIX)) else {
+            continue;
+        };
+        let mut parts = rest.split('.');
+        let (Some(Ok(pid)), Some(Ok(start))) = (
+            parts.next().map(str::parse::<u32>),
+            parts.next().map(str::parse::<u64>),
+        ) else {
+            continue;
+        };
+        let owner = Owner {
+            host: host.clone(),
+            pid,
+            start,
+        };
+        if owner.is_gone() {
+            let _ = std::fs::remove_dir_all(item.path());
+        }
+    }
+}
 
 /// The files git sees in `repo` (tracked, and untracked but not ignored),
 /// as the bytes of their relative paths; None outside a git repository.

@@ -155,6 +155,7 @@ impl Store {
             let name = item.file_name();
             if !writer_alive(&name.to_string_lossy()) {
                 let path = item.path();
+                super::outside::clean_noted(&path);
                 make_writable_and_remove(&path);
                 if std::fs::symlink_metadata(&path).is_ok() {
                     left.push(path);

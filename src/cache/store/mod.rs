@@ -19,7 +19,8 @@
 //!
 //! One file per concern: `entry` (the entry and its checks), `cache_dir` (the opened
 //! directory, its paths and lock), `save`, `lookup`, `restore`, `gc`, and `transfer`
-//! (what the remote cache reads and writes); `error` and `files` are shared below them.
+//! (what the remote cache reads and writes), `outside` (temporary files beside a restore's or a
+//! pull's destination, swept after a killed writer); `error` and `files` are shared below them.
 
 mod cache_dir;
 mod entry;
@@ -27,6 +28,7 @@ mod error;
 mod files;
 mod gc;
 mod lookup;
+mod outside;
 mod restore;
 mod save;
 mod transfer;

@@ -30,6 +30,7 @@ impl Store {
         check_safe(entry)?;
         std::fs::create_dir_all(dest_root).map_err(io(dest_root))?;
         let mut stats = RestoreStats::default();
+        let mut notes = self.temp_notes();
         for item in entry.outputs.entries() {
             let dest = prepare_parents(dest_root, &item.path)?;
             let existing = std::fs::symlink_metadata(&dest).ok();
@@ -73,6 +74,7 @@ impl Store {
                             reason: format!("the object of {} does not match its hash", item.path),
                         });
                     }
+                    notes.note(dest.parent().unwrap_or(dest_root));
                     let temp = dest.with_file_name(unique_name(".mlci-restore"));
                     reflink_copy::reflink_or_copy(&object, &temp).map_err(io(&temp))?;
                     std::fs::set_permissions(&temp, std::fs::Permissions::from_mode(mode))
@@ -104,6 +106,7 @@ impl Store {
                             reason: "a directory is where the cached symlink goes".into(),
                         });
                     }
+                    notes.note(dest.parent().unwrap_or(dest_root));
                     let temp = dest.with_file_name(unique_name(".mlci-restore"));
                     std::os::unix::fs::symlink(target, &temp).map_err(io(&temp))?;
                     std::fs::rename(&temp, &dest).map_err(io(&dest))?;

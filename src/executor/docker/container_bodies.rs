@@ -10,7 +10,7 @@ use bollard::models::{
 
 use super::container_config::DockerConfig;
 use crate::executor::options::split_volume_specs;
-use crate::executor::{ContainerOptions, JobSpec, LABEL_JOB, LABEL_RUN, ServiceSpec};
+use crate::executor::{ContainerOptions, JobSpec, LABEL_JOB, LABEL_OWNER, LABEL_RUN, ServiceSpec};
 
 /// Label that says what an object is to mlci: `job`, `service`, `network`, `volume`.
 pub const LABEL_ROLE: &str = "dev.mlci.role";
@@ -134,6 +134,10 @@ pub(super) fn labels(spec: &JobSpec, role: &str, service: Option<&str>) -> HashM
         (LABEL_RUN.to_string(), spec.run_id.clone()),
         (LABEL_JOB.to_string(), spec.job_name.clone()),
         (LABEL_ROLE.to_string(), role.to_string()),
+        (
+            LABEL_OWNER.to_string(),
+            crate::owner::Owner::current_encoded().to_string(),
+        ),
     ]);
     if let Some(s) = service {
         l.insert(LABEL_SERVICE.to_string(), s.to_string());

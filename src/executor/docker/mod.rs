@@ -46,6 +46,7 @@ mod job;
 mod job_env;
 mod job_setup;
 mod names;
+mod orphans;
 mod pull;
 mod reclaim;
 mod removal;

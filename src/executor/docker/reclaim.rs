@@ -14,7 +14,7 @@ use futures_util::StreamExt;
 use super::connection::DockerBackend;
 use super::errors::engine_error;
 use super::removal::remove_objects;
-use crate::executor::{ExecError, LABEL_RUN};
+use crate::executor::{ExecError, LABEL_OWNER, LABEL_RUN};
 
 /// Where the directory is mounted in the container.
 const MOUNT: &str = "/mlci-reclaim";
@@ -86,7 +86,13 @@ impl DockerBackend {
             cmd: Some(vec![]),
             user: Some("0".to_string()),
             network_disabled: Some(true),
-            labels: Some(HashMap::from([(LABEL_RUN.to_string(), run_id.to_string())])),
+            labels: Some(HashMap::from([
+                (LABEL_RUN.to_string(), run_id.to_string()),
+                (
+                    LABEL_OWNER.to_string(),
+                    crate::owner::Owner::current_encoded().to_string(),
+                ),
+            ])),
             host_config: Some(HostConfig {
                 binds: Some(vec![format!("{}:{MOUNT}", dir.display())]),
                 network_mode: Some("none".to_string()),

@@ -554,7 +554,16 @@ async fn probe_marker(
     let body = ContainerCreateBody {
         image: Some(image.to_string()),
         entrypoint: Some(vec!["true".to_string()]),
-        labels: Some([(LABEL_ROLE.to_string(), "probe".to_string())].into()),
+        labels: Some(
+            [
+                (LABEL_ROLE.to_string(), "probe".to_string()),
+                (
+                    crate::executor::LABEL_OWNER.to_string(),
+                    crate::owner::Owner::current_encoded().to_string(),
+                ),
+            ]
+            .into(),
+        ),
         network_disabled: Some(true),
         host_config: Some(HostConfig {
             mounts: Some(vec![Mount {

@@ -19,7 +19,7 @@ use super::errors::{docker_message, engine_error, start_error};
 use super::job::DockerJob;
 use super::removal::remove_objects;
 use crate::executor::{
-    ExecError, ExecOutcome, LABEL_JOB, LABEL_RUN, StepContainerSpec, StreamKind,
+    ExecError, ExecOutcome, LABEL_JOB, LABEL_OWNER, LABEL_RUN, StepContainerSpec, StreamKind,
 };
 
 impl DockerJob {
@@ -41,6 +41,10 @@ impl DockerJob {
             (LABEL_RUN.to_string(), self.run_id.clone()),
             (LABEL_JOB.to_string(), self.job_name.clone()),
             (LABEL_ROLE.to_string(), "step".to_string()),
+            (
+                LABEL_OWNER.to_string(),
+                crate::owner::Owner::current_encoded().to_string(),
+            ),
         ]);
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),

@@ -13,6 +13,7 @@ mod mlops;
 mod places;
 mod spec;
 mod steps;
+mod timeout;
 
 pub(crate) use ahead::may_start_ahead;
 pub(crate) use call::call_plan_inputs;
@@ -41,13 +42,46 @@ use tokio_util::sync::CancellationToken;
 /// container started ahead; more, and a new container mounts them instead.
 const AHEAD_COPY_LIMIT: u64 = 1 << 30;
 
-/// Runs instance `index` of a planned job.
+/// Runs instance `index` of a planned job, within its `timeout-minutes`.
+///
+/// A job cut short before its steps (while its image was pulled or its
+/// container and services started) ends in its set-up's error; what cut
+/// it short decides its result: its own time limit fails it, the run's
+/// cancel (Ctrl-C, a failed sibling under `fail-fast`) cancels it, as on
+/// GitHub.
 pub(super) async fn run_job_instance<B: Backend + 'static>(
     shared: &Shared<B>,
     planned: &PlannedJob,
     index: usize,
     cancel: &CancellationToken,
 ) -> JobReport {
+    let timeout = timeout::JobTimeout::new(cancel);
+    let mut report = run_job_body(shared, planned, index, &timeout).await;
+    let failed_on_its_own = report.steps.iter().any(|s| s.conclusion == "failure");
+    if let Some((message, keep_going)) = timeout.exceeded() {
+        if report.error.as_ref() != Some(&message) {
+            shared.print(&report.name, &format!("error: {message}"));
+            report.error = Some(message);
+            report.result = if keep_going {
+                JobResult::Success
+            } else {
+                JobResult::Failure
+            };
+        }
+    } else if cancel.is_cancelled() && report.result == JobResult::Failure && !failed_on_its_own {
+        shared.print(&report.name, "cancelled");
+        report.result = JobResult::Cancelled;
+    }
+    report
+}
+
+async fn run_job_body<B: Backend + 'static>(
+    shared: &Shared<B>,
+    planned: &PlannedJob,
+    index: usize,
+    timeout: &timeout::JobTimeout,
+) -> JobReport {
+    let cancel = timeout.token();
     let instance = &planned.instances[index];
     let job = shared
         .workflow
@@ -71,6 +105,8 @@ pub(super) async fn run_job_instance<B: Backend + 'static>(
     };
     // Job-level continue-on-error covers every way the job can fail, set-up included.
     let keep_going = scope.continue_on_error(job.continue_on_error.as_ref());
+    let limit = crate::run::step::timeout_minutes(&scope, job.timeout_minutes.as_ref());
+    timeout.arm(limit, started.elapsed(), keep_going);
     // A job that called a reusable workflow only gathers what its called jobs did.
     if let Some(called) = &job.called {
         return call::gather(shared, planned, called, &scope, report, started);
@@ -321,6 +357,14 @@ pub(super) async fn run_job_instance<B: Backend + 'static>(
     )
     .await;
     report.steps = outcome.reports;
+    let mut result = outcome.result;
+    if let Some((message, _)) = timeout.exceeded() {
+        shared.print(&instance.name, &format!("error: {message}"));
+        report.error = Some(message);
+        result = JobResult::Failure;
+    } else if result == JobResult::Failure {
+        report.error = report.step_failure();
+    }
     report.phases.merge(&outcome.phases);
     // The container goes in the background: the jobs that need this one
     // start now (every removal is waited for, or handed on, at the end).
@@ -329,15 +373,7 @@ pub(super) async fn run_job_instance<B: Backend + 'static>(
     shared.tear_down(&instance.name, env, job_dir);
     report.phases.add_since(Phase::Teardown, teardown_started);
     report.summary = outcome.summary;
-    finish_job(
-        shared,
-        planned,
-        job,
-        &scope,
-        report,
-        outcome.result,
-        started,
-    )
+    finish_job(shared, planned, job, &scope, report, result, started)
 }
 
 /// The end of a job instance that ran (or was restored): its outputs for the

@@ -27,6 +27,8 @@ pub struct RunOptions {
     pub env: BTreeMap<String, String>,
     /// Spinners and folded groups for a person at a terminal; plain lines otherwise.
     pub interactive: bool,
+    /// Log lines go to stderr (`--json`: stdout holds the summary alone).
+    pub logs_to_stderr: bool,
     /// The step cache; None runs every step and keeps nothing.
     pub cache: Option<CacheConfig>,
     /// The statistics (JSON) that the baseline run's `validate:` checks

@@ -5,7 +5,7 @@
 use super::context::{
     FILE_ENV, FILE_OUTPUT, FILE_PATH, FILE_STATE, FILE_SUMMARY, StepCtx, StepState, TEMP,
 };
-use crate::executor::{Backend, ExecRequest, FileToWrite, JobEnv, StreamKind};
+use crate::executor::{Backend, ExecOutcome, ExecRequest, FileToWrite, JobEnv, StreamKind};
 use crate::expr::{Object, Value};
 use crate::run::file_commands;
 use crate::run::shell;
@@ -104,7 +104,21 @@ pub(crate) async fn exec_step<B: Backend>(
         let mut on_output = |_kind: StreamKind, bytes: &[u8]| sink.push(bytes);
         env.exec(&request, ctx.cancel, &mut on_output).await
     };
+    // Why the step failed, for the job's `error` (`--json`, the run store).
+    let reason = match &outcome {
+        Ok(ExecOutcome::Exited(0)) => "failed: a workflow command failed it".to_string(),
+        Ok(ExecOutcome::Exited(code)) => format!("exited with code {code}"),
+        Ok(ExecOutcome::TimedOut) => "ran past its timeout-minutes".to_string(),
+        Ok(ExecOutcome::Cancelled) => "was cancelled".to_string(),
+        Err(error) => format!("failed: {error}"),
+    };
     let (succeeded, mut outputs, mut saved_state) = sink.finish(outcome);
+    if !succeeded {
+        state
+            .current
+            .failure
+            .get_or_insert(shared.masker.mask(&reason));
+    }
     // Step files: outputs, environment and PATH for the steps after this one.
     saved_state.extend(ctx.collect_files(&exec.key, state, &mut outputs).await);
     StepExecResult {
