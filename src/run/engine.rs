@@ -210,7 +210,9 @@ fn prepare<B: Backend + 'static>(
     // The jobs of called workflows take the place of the jobs that call
     // them; `validate` checks the same way (see `preflight`).
     let (flat, plan) = super::preflight::plan_workflow(&workflow, &plan_inputs)?;
-    workflow.workflow = flat;
+    if let Some(flat) = flat {
+        workflow.workflow = flat;
+    }
     let inputs = plan
         .jobs
         .first()

@@ -11,12 +11,13 @@ use crate::diag::Diagnostic;
 use crate::plan::{self, Plan, PlanInputs};
 use crate::workflow::{LoadedWorkflow, StepAction, Workflow};
 
-/// The workflow with its calls inlined, and its plan; or every problem
-/// found, rendered against the file each one is in.
+/// The workflow with its calls inlined (None when it calls none: it is its
+/// own plan's workflow, not copied), and its plan; or every problem found,
+/// rendered against the file each one is in.
 pub fn plan_workflow(
     loaded: &LoadedWorkflow,
     inputs: &PlanInputs,
-) -> Result<(Workflow, Plan), String> {
+) -> Result<(Option<Workflow>, Plan), String> {
     let steps = step_problems(loaded);
     if !steps.is_empty() {
         return Err(steps);
@@ -27,9 +28,13 @@ pub fn plan_workflow(
             .map(|d| loaded.file.render(d))
             .collect::<String>()
     };
+    if loaded.called.is_empty() {
+        let plan = plan::build(&loaded.workflow, inputs).map_err(render)?;
+        return Ok((None, plan));
+    }
     let flat = plan::flatten(loaded, inputs).map_err(render)?;
     let plan = plan::build(&flat, inputs).map_err(render)?;
-    Ok((flat, plan))
+    Ok((Some(flat), plan))
 }
 
 /// Steps' values that are wrong whatever the run: a `uses:` that is no
