@@ -315,6 +315,11 @@ fn validate_refuses_what_run_refuses_with_the_same_message_before_any_container(
             "wf.yml:6:15: error: `uses: /etc` is not a valid action reference: a local action starts with `./`",
         ),
         (
+            "uses: without a version",
+            workflow("", "      - uses: someone/something\n"),
+            "wf.yml:6:15: error: `uses: someone/something` has no version: write `someone/something@v1`",
+        ),
+        (
             "outputs: [../..]",
             workflow(
                 "",
@@ -481,18 +486,18 @@ fn a_workflow_file_over_1_mib_is_refused_without_being_parsed() {
 }
 
 #[test]
-fn an_error_on_a_10_mb_line_shows_a_window_of_the_line() {
+fn an_error_on_a_long_line_shows_a_window_of_the_line() {
     let dir = tempfile::tempdir().unwrap();
-    let long = "x".repeat(10 * 1024 * 1024);
-    let schema = format!("columns:\n  a:\n    type: int\n    bogus: \"{long}\"\n");
-    std::fs::write(dir.path().join("schema.yml"), schema).unwrap();
-    std::fs::write(dir.path().join("data.csv"), "a\n1\n").unwrap();
-    let answer = mlci(
-        dir.path(),
-        &["data", "validate", "data.csv", "--schema", "schema.yml"],
+    // As long a line as a workflow file may hold (1 MiB), after a bad key.
+    let long = "x".repeat(1_000_000);
+    let text = workflow(
+        "",
+        &format!("      - run: echo\n        bogus: \"{long}\"\n"),
     );
-    assert_refused(&answer, "a 10 MB line");
-    // It printed the line twice (20 MB); now a window of 200 characters.
+    std::fs::write(dir.path().join("wf.yml"), text).unwrap();
+    let answer = mlci(dir.path(), &["validate", "wf.yml"]);
+    assert_refused(&answer, "a 1 MB line");
+    // The whole line was printed (a 10 MB one printed 20 MB): now a window.
     assert!(
         answer.stderr.len() < 2000,
         "{} bytes: {}",
@@ -501,8 +506,8 @@ fn an_error_on_a_10_mb_line_shows_a_window_of_the_line() {
     );
     assert!(
         answer.stderr.contains(&format!(
-            "4 |     bogus: \"{}…\n  |     ^^^^^",
-            "x".repeat(200 - 12)
+            "7 |         bogus: \"{}…\n  |         ^^^^^",
+            "x".repeat(200 - 16)
         )),
         "{}",
         answer.stderr

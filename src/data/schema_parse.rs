@@ -19,8 +19,9 @@ const COLUMN_KEYS: &[&str] = &[
 impl Schema {
     /// Reads and checks a schema file.
     pub fn load(path: &Path) -> Result<Schema, DataError> {
-        // A schema is a page of YAML; the limit bounds what a hostile one costs.
-        let text = crate::diag::read_text(path, 16 * 1024 * 1024, "schema files")
+        // A schema is a page of YAML (1 MiB holds thousands of columns); the
+        // limit bounds what a hostile one costs, as for workflow files.
+        let text = crate::diag::read_text(path, 1024 * 1024, "schema files")
             .map_err(|e| DataError::io(path, e))?;
         Schema::parse(path, &text)
     }
