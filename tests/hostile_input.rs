@@ -532,3 +532,31 @@ fn a_span_over_several_lines_draws_its_caret_under_the_first_line_only() {
     );
     assert!(answer.stderr.contains(&expected), "{}", answer.stderr);
 }
+
+#[test]
+fn thousands_of_jobs_that_need_missing_jobs_are_answered_in_linear_time() {
+    let dir = tempfile::tempdir().unwrap();
+    // Each error looked its job up by a scan and compared the missing name
+    // with every job id for a hint: 15 000 such jobs took minutes.
+    let mut text = String::from("on: push\njobs:\n");
+    for i in 0..15_000 {
+        text.push_str(&format!(
+            "  j{i}:\n    needs: nope{i}\n    runs-on: x\n    steps: [{{run: x}}]\n"
+        ));
+    }
+    std::fs::write(dir.path().join("needs.yml"), text).unwrap();
+    let answer = mlci(dir.path(), &["validate", "needs.yml"]);
+    assert_refused(&answer, "15 000 missing needs");
+    assert!(
+        answer
+            .stderr
+            .contains("needs.yml:4:12: error: job `j0` needs `nope0`, which does not exist"),
+        "{}",
+        &answer.stderr[..2000.min(answer.stderr.len())]
+    );
+    assert!(
+        answer
+            .stderr
+            .contains("job `j14999` needs `nope14999`, which does not exist"),
+    );
+}
