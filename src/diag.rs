@@ -100,7 +100,7 @@ impl SourceFile {
     }
 
     pub fn read(path: &Path) -> std::io::Result<Self> {
-        Ok(Self::new(path, std::fs::read_to_string(path)?))
+        Ok(Self::new(path, read_text(path, u64::MAX, "files")?))
     }
 
     /// One-based line and column (in characters) of a byte offset.
@@ -174,28 +174,133 @@ impl SourceFile {
             line,
             column,
             kind,
-            diagnostic.message
+            clip(&diagnostic.message, MAX_MESSAGE_CHARS)
         );
-        let source_line = self.line_text(line);
         let gutter = line.to_string().len();
-        // The caret covers the span on its first line, at least one character.
-        let line_end_offset = self.offset_of(line, usize::MAX);
-        let end = self.clamp(diagnostic.span.end.min(line_end_offset));
-        let start = self.clamp(diagnostic.span.start);
-        let width = self.text[start..end.max(start)].chars().count().max(1);
-        let pad: String = source_line
-            .chars()
-            .take(column - 1)
-            .map(|c| if c == '\t' { '\t' } else { ' ' })
-            .collect();
+        let (shown, pad, width) = self.shown_line(line, diagnostic.span);
         let _ = writeln!(out, "{:gutter$} |", "");
-        let _ = writeln!(out, "{line:>gutter$} | {source_line}");
+        let _ = writeln!(out, "{line:>gutter$} | {shown}");
         let _ = write!(out, "{:gutter$} | {pad}{}", "", "^".repeat(width));
         if let Some(help) = &diagnostic.help {
-            let _ = write!(out, " {help}");
+            let _ = write!(out, " {}", clip(help, MAX_MESSAGE_CHARS));
         }
         out.push('\n');
         out
+    }
+
+    /// The part of `line` shown under a diagnostic, the padding before its
+    /// caret and the caret's width. The caret covers the span on its first
+    /// line only (at least one character), as rustc draws a span over
+    /// several lines. A long line is cut to a window around the span, so an
+    /// error on a 10 MB line prints a line, not the 10 MB.
+    fn shown_line(&self, line: usize, span: Span) -> (String, String, usize) {
+        let line_start = self.line_starts[line - 1];
+        let line_text = self.line_text(line);
+        let line_end = line_start + line_text.len();
+        let start = self.clamp(span.start).clamp(line_start, line_end);
+        let end = self.clamp(span.end.min(line_end)).max(start);
+        // At most CONTEXT_BEFORE characters before the span start and
+        // SHOWN_CHARS in all, each cut marked by an ellipsis.
+        let before = &self.text[line_start..start];
+        let window_start = before
+            .char_indices()
+            .rev()
+            .nth(CONTEXT_BEFORE - 1)
+            .map_or(line_start, |(i, _)| line_start + i);
+        let rest = &self.text[window_start..line_end];
+        let window_end = rest
+            .char_indices()
+            .nth(SHOWN_CHARS)
+            .map_or(line_end, |(i, _)| window_start + i);
+        let cut_before = window_start > line_start;
+        let cut_after = window_end < line_end;
+        let mut shown = String::new();
+        if cut_before {
+            shown.push('…');
+        }
+        shown.push_str(&self.text[window_start..window_end]);
+        if cut_after {
+            shown.push('…');
+        }
+        let mut pad: String = self.text[window_start..start]
+            .chars()
+            .map(|c| if c == '\t' { '\t' } else { ' ' })
+            .collect();
+        if cut_before {
+            pad.insert(0, ' ');
+        }
+        let width = self.text[start..end.min(window_end).max(start)]
+            .chars()
+            .count()
+            .max(1);
+        (shown, pad, width)
+    }
+}
+
+/// How much of a source line a diagnostic shows: the characters before the
+/// span's start, and all of them.
+const CONTEXT_BEFORE: usize = 80;
+const SHOWN_CHARS: usize = 200;
+
+/// Messages and hints longer than this are cut: GitHub's own limit on an
+/// error message (actions/runner `ParseOptions.MaxErrorMessageLength`).
+const MAX_MESSAGE_CHARS: usize = 500;
+
+/// `text` cut to `max` characters, with an ellipsis where it was cut.
+fn clip(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(max) {
+        None => text.into(),
+        Some((at, _)) => format!("{}…", &text[..at]).into(),
+    }
+}
+
+/// Reads a text file of at most `max_bytes` bytes. A bigger file, a UTF-16
+/// one or bytes that are not UTF-8 are an `InvalidData` error whose message
+/// says what and where (`invalid UTF-8 at line 3, column 7 (byte 40)`), for
+/// `kind` of files ("workflow files").
+pub fn read_text(path: &Path, max_bytes: u64, kind: &str) -> std::io::Result<String> {
+    use std::io::Read as _;
+    let invalid = |message: String| std::io::Error::new(std::io::ErrorKind::InvalidData, message);
+    let file = std::fs::File::open(path)?;
+    // Read one byte past the limit, so that a file that grows (or a device
+    // such as /dev/zero) is refused without being read whole.
+    let mut bytes = Vec::new();
+    file.take(max_bytes.saturating_add(1))
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max_bytes {
+        return Err(invalid(format!(
+            "the file is larger than {}, the limit for {kind}",
+            byte_size(max_bytes)
+        )));
+    }
+    decode_utf8(bytes, kind).map_err(invalid)
+}
+
+/// The text of `bytes`, or one sentence that says where it is not UTF-8.
+pub fn decode_utf8(bytes: Vec<u8>, kind: &str) -> Result<String, String> {
+    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+        return Err(format!("the file is UTF-16; {kind} must be UTF-8"));
+    }
+    String::from_utf8(bytes).map_err(|error| {
+        let bytes = error.as_bytes();
+        let at = error.utf8_error().valid_up_to();
+        // Everything before `at` is valid, so it can be read as text.
+        let before = std::str::from_utf8(&bytes[..at]).unwrap_or_default();
+        let line = before.matches('\n').count() + 1;
+        let column = before[before.rfind('\n').map_or(0, |i| i + 1)..]
+            .chars()
+            .count()
+            + 1;
+        format!("invalid UTF-8 at line {line}, column {column} (byte {at}); {kind} must be UTF-8")
+    })
+}
+
+/// `1 MiB`, `512 KiB`, `300 bytes`.
+fn byte_size(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 20 && b % (1 << 20) == 0 => format!("{} MiB", b >> 20),
+        b if b >= 1 << 10 && b % (1 << 10) == 0 => format!("{} KiB", b >> 10),
+        b => format!("{b} bytes"),
     }
 }
 

@@ -42,6 +42,15 @@ pub enum Style {
 /// Nesting deeper than this is refused rather than risking the stack.
 const MAX_DEPTH: usize = 256;
 
+/// Anchors are kept as copies and aliases copied into the tree, so a few
+/// bytes of `*name` can stand for a huge tree (9 aliases of 9 aliases of …
+/// is 9^9 nodes from 511 bytes). Copies past these budgets are refused. The
+/// text budget is GitHub's result limit (actions/runner `ParseOptions`,
+/// 10 MB); the node budget is a tenth of its 1 000 000 parse events, which
+/// keeps the copies under about 100 MB of memory.
+const MAX_COPIED_NODES: usize = 100_000;
+const MAX_COPIED_BYTES: usize = 10 * 1024 * 1024;
+
 impl Node {
     pub fn as_scalar(&self) -> Option<&Scalar> {
         match &self.kind {
@@ -295,6 +304,8 @@ pub fn load(source: &str) -> (Option<Node>, Vec<Diagnostic>) {
         positions: CharPositions::new(source),
         anchors: HashMap::new(),
         diagnostics: Vec::new(),
+        copied: TreeSize::default(),
+        line_starts: None,
     };
     let root = loader.run();
     (root, loader.diagnostics)
@@ -303,8 +314,46 @@ pub fn load(source: &str) -> (Option<Node>, Vec<Diagnostic>) {
 struct Loader<'a> {
     source: &'a str,
     positions: CharPositions,
-    anchors: HashMap<usize, Node>,
+    /// Each anchor's node, with its size as [`TreeSize`] counts it.
+    anchors: HashMap<usize, (Node, TreeSize)>,
     diagnostics: Vec<Diagnostic>,
+    /// What anchors and aliases have copied so far, against the budgets above.
+    copied: TreeSize,
+    /// Where each line starts, built on the first duplicate key.
+    line_starts: Option<Vec<usize>>,
+}
+
+/// The nodes of a tree and the bytes of its scalars: what an alias copies.
+#[derive(Clone, Copy, Default)]
+struct TreeSize {
+    nodes: usize,
+    bytes: usize,
+}
+
+impl TreeSize {
+    fn of(node: &Node) -> TreeSize {
+        let mut size = TreeSize { nodes: 1, bytes: 0 };
+        match &node.kind {
+            NodeKind::Scalar(scalar) => size.bytes = scalar.text.len(),
+            NodeKind::Sequence(items) => {
+                for item in items {
+                    size.add(TreeSize::of(item));
+                }
+            }
+            NodeKind::Mapping(entries) => {
+                for (key, value) in entries {
+                    size.add(TreeSize::of(key));
+                    size.add(TreeSize::of(value));
+                }
+            }
+        }
+        size
+    }
+
+    fn add(&mut self, other: TreeSize) {
+        self.nodes = self.nodes.saturating_add(other.nodes);
+        self.bytes = self.bytes.saturating_add(other.bytes);
+    }
 }
 
 /// A syntax error stops the walk; it has already been recorded.
@@ -397,11 +446,17 @@ impl<'a> Loader<'a> {
                     }),
                     span: start,
                 };
-                self.remember(anchor, &node);
+                self.remember(anchor, &node)?;
                 Ok(node)
             }
             Event::Alias(anchor) => match self.anchors.get(&anchor) {
-                Some(node) => Ok(node.clone()),
+                Some((_, size)) => {
+                    // Counted before the copy is made, so a bomb stops at
+                    // the first alias past the budget.
+                    let size = *size;
+                    self.charge_copy(size, start)?;
+                    Ok(self.anchors[&anchor].0.clone())
+                }
                 None => {
                     self.diagnostics.push(Diagnostic::error(
                         start,
@@ -430,11 +485,14 @@ impl<'a> Loader<'a> {
                     kind: NodeKind::Sequence(items),
                     span: Span::new(start.start, end),
                 };
-                self.remember(anchor, &node);
+                self.remember(anchor, &node)?;
                 Ok(node)
             }
             Event::MappingStart(anchor, _tag) => {
                 let mut entries: Vec<(Node, Node)> = Vec::new();
+                // Keys seen so far, case-folded, with where each one starts:
+                // one lookup per key, not a scan of the earlier ones.
+                let mut seen: HashMap<String, usize> = HashMap::new();
                 let end = loop {
                     let Some((event, span)) = self.next(parser)? else {
                         return Err(Stop);
@@ -449,7 +507,7 @@ impl<'a> Loader<'a> {
                     let value = self.node(parser, event, span, depth + 1)?;
                     // A refused merge key is left out, so that its map is not
                     // reported a second time as a wrongly typed value.
-                    if self.check_key(&key, &entries) {
+                    if self.check_key(&key, &mut seen) {
                         entries.push((key, value));
                     }
                 };
@@ -462,7 +520,7 @@ impl<'a> Loader<'a> {
                     kind: NodeKind::Mapping(entries),
                     span: Span::new(start.start, end),
                 };
-                self.remember(anchor, &node);
+                self.remember(anchor, &node)?;
                 Ok(node)
             }
             _ => {
@@ -473,14 +531,38 @@ impl<'a> Loader<'a> {
         }
     }
 
-    fn remember(&mut self, anchor: usize, node: &Node) {
+    fn remember(&mut self, anchor: usize, node: &Node) -> Result<(), Stop> {
         if anchor != 0 {
-            self.anchors.insert(anchor, node.clone());
+            // Sized once here, not at every alias; the walk costs what the
+            // budget is charged, so it is bounded too.
+            let size = TreeSize::of(node);
+            self.charge_copy(size, node.span)?;
+            self.anchors.insert(anchor, (node.clone(), size));
         }
+        Ok(())
+    }
+
+    /// Counts a copy of an anchored tree against the budgets.
+    fn charge_copy(&mut self, size: TreeSize, at: Span) -> Result<(), Stop> {
+        self.copied.add(size);
+        if self.copied.nodes <= MAX_COPIED_NODES && self.copied.bytes <= MAX_COPIED_BYTES {
+            return Ok(());
+        }
+        self.diagnostics.push(
+            Diagnostic::error(
+                at,
+                format!(
+                    "invalid YAML: anchors and aliases copy more than {MAX_COPIED_NODES} nodes or {} MB of text",
+                    MAX_COPIED_BYTES / (1024 * 1024)
+                ),
+            )
+            .with_help("each `*alias` copies its anchor's whole value: write smaller anchors, or the values themselves"),
+        );
+        Err(Stop)
     }
 
     /// Reports merge keys and duplicate keys; false when the entry is dropped.
-    fn check_key(&mut self, key: &Node, earlier: &[(Node, Node)]) -> bool {
+    fn check_key(&mut self, key: &Node, seen: &mut HashMap<String, usize>) -> bool {
         let Some(scalar) = key.as_scalar() else {
             self.diagnostics.push(Diagnostic::error(
                 key.span,
@@ -498,23 +580,37 @@ impl<'a> Loader<'a> {
             );
             return false;
         }
-        if let Some((first, _)) = earlier.iter().find(|(k, _)| {
-            k.as_str()
-                .is_some_and(|k| k.eq_ignore_ascii_case(&scalar.text))
-        }) {
-            let line = self.source[..first.span.start.min(self.source.len())]
-                .matches('\n')
-                .count()
-                + 1;
-            self.diagnostics.push(Diagnostic::error(
-                key.span,
-                format!(
-                    "duplicate key `{}` (first defined on line {line}; keys are compared ignoring case)",
-                    scalar.text
-                ),
-            ));
+        match seen.entry(scalar.text.to_ascii_lowercase()) {
+            std::collections::hash_map::Entry::Vacant(entry) => {
+                entry.insert(key.span.start);
+            }
+            std::collections::hash_map::Entry::Occupied(entry) => {
+                let line = self.line_of(*entry.get());
+                self.diagnostics.push(Diagnostic::error(
+                    key.span,
+                    format!(
+                        "duplicate key `{}` (first defined on line {line}; keys are compared ignoring case)",
+                        scalar.text
+                    ),
+                ));
+            }
         }
         true
+    }
+
+    /// The one-based line of a byte offset, by binary search in the line
+    /// starts (built once), so that many duplicates stay linear.
+    fn line_of(&mut self, offset: usize) -> usize {
+        let source = self.source;
+        let starts = self.line_starts.get_or_insert_with(|| {
+            std::iter::once(0)
+                .chain(source.match_indices('\n').map(|(i, _)| i + 1))
+                .collect()
+        });
+        match starts.binary_search(&offset) {
+            Ok(i) => i + 1,
+            Err(i) => i,
+        }
     }
 }
 

@@ -12,22 +12,44 @@ use std::io::Write;
 use std::process::ExitCode;
 
 pub(super) fn validate(args: &PathsArgs) -> ExitCode {
-    match load_all(args) {
-        Ok(loaded) => {
-            let mut out = std::io::stdout().lock();
-            for workflow in &loaded {
-                let jobs = workflow.workflow.jobs.len();
-                let _ = writeln!(
-                    out,
-                    "ok {} ({jobs} job{})",
-                    workflow.file.path.display(),
-                    plural(jobs)
-                );
+    let loaded = match load_all(args) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let mut out = std::io::stdout().lock();
+    let mut failed = false;
+    for workflow in &loaded {
+        // Planned as `run` plans it, so that what `run` would refuse before
+        // starting anything is refused here too. A reusable workflow found in
+        // a directory is planned inside the workflows that call it, as `run`
+        // runs it; named on its own, it is planned as `run` would run it.
+        let named = args.paths.iter().any(|p| p == &workflow.file.path);
+        if named || !is_callable_only(workflow) {
+            if let Err(rendered) = crate::run::plan_workflow(workflow, &PlanInputs::default()) {
+                eprint!("{rendered}");
+                failed = true;
+                continue;
             }
-            ExitCode::SUCCESS
         }
-        Err(code) => code,
+        let jobs = workflow.workflow.jobs.len();
+        let _ = writeln!(
+            out,
+            "ok {} ({jobs} job{})",
+            workflow.file.path.display(),
+            plural(jobs)
+        );
     }
+    if failed {
+        ExitCode::from(EXIT_INVALID)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Whether a workflow is only ever called (`on: workflow_call` alone).
+fn is_callable_only(workflow: &LoadedWorkflow) -> bool {
+    let on = &workflow.workflow.on;
+    !on.is_empty() && on.iter().all(|t| t.event.value == "workflow_call")
 }
 
 pub(super) fn list(args: &ListArgs) -> ExitCode {

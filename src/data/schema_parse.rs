@@ -19,7 +19,10 @@ const COLUMN_KEYS: &[&str] = &[
 impl Schema {
     /// Reads and checks a schema file.
     pub fn load(path: &Path) -> Result<Schema, DataError> {
-        let text = std::fs::read_to_string(path).map_err(|e| DataError::io(path, e))?;
+        // A schema is a page of YAML (1 MiB holds thousands of columns); the
+        // limit bounds what a hostile one costs, as for workflow files.
+        let text = crate::diag::read_text(path, 1024 * 1024, "schema files")
+            .map_err(|e| DataError::io(path, e))?;
         Schema::parse(path, &text)
     }
 

@@ -68,8 +68,7 @@ impl GithubConfig {
         };
         let max_wait = env("MLCI_GITHUB_MAX_WAIT")
             .and_then(|s| s.parse::<f64>().ok())
-            .filter(|s| s.is_finite() && *s >= 0.0)
-            .map(Duration::from_secs_f64)
+            .and_then(|s| Duration::try_from_secs_f64(s).ok())
             .unwrap_or(Duration::from_secs(15 * 60));
         Ok(GithubConfig {
             api_url,

@@ -215,19 +215,12 @@ fn prepare<B: Backend + 'static>(
             workflow.file.path.display()
         ));
     }
-    // The jobs of called workflows take the place of the jobs that call them.
-    workflow.workflow = plan::flatten(&workflow, &plan_inputs).map_err(|diagnostics| {
-        diagnostics
-            .iter()
-            .map(|d| workflow.file.render(d))
-            .collect::<String>()
-    })?;
-    let plan = plan::build(&workflow.workflow, &plan_inputs).map_err(|diagnostics| {
-        diagnostics
-            .iter()
-            .map(|d| workflow.file.render(d))
-            .collect::<String>()
-    })?;
+    // The jobs of called workflows take the place of the jobs that call
+    // them; `validate` checks the same way (see `preflight`).
+    let (flat, plan) = super::preflight::plan_workflow(&workflow, &plan_inputs)?;
+    if let Some(flat) = flat {
+        workflow.workflow = flat;
+    }
     let inputs = plan_inputs.inputs.clone();
     let payload = match &options.event_path {
         Some(path) => {
@@ -362,6 +355,7 @@ async fn schedule<B: Backend + 'static>(
     let mut scheduler = Scheduler::new(&plan.graph, &plans, shared.options.parallel.max(1));
     let plan = Arc::new(plan);
     let mut running: JoinSet<(InstanceId, Vec<JobReport>)> = JoinSet::new();
+    let mut by_task: BTreeMap<tokio::task::Id, InstanceId> = BTreeMap::new();
     let mut tokens: BTreeMap<(usize, usize), CancellationToken> = BTreeMap::new();
     let mut reports = Vec::new();
     loop {
@@ -371,16 +365,35 @@ async fn schedule<B: Backend + 'static>(
             tokens.insert((id.job, id.instance), token.clone());
             let shared = shared.clone();
             let plan = plan.clone();
-            running.spawn(async move {
+            let task = running.spawn(async move {
                 let report = run_instance(&shared, &plan, id, &token).await;
                 (id, report)
             });
+            by_task.insert(task.id(), id);
         }
-        let Some(joined) = running.join_next().await else {
+        let Some(joined) = running.join_next_with_id().await else {
             break;
         };
-        let Ok((id, instance_reports)) = joined else {
-            continue;
+        let (id, instance_reports) = match joined {
+            Ok((_, done)) => done,
+            // A job that panicked failed: it must never vanish from the
+            // reports, or the run would pass without it.
+            Err(error) => {
+                let Some(id) = by_task.get(&error.id()).copied() else {
+                    continue;
+                };
+                let job = &plan.jobs[id.job];
+                let name = match &job.deferred {
+                    Some(_) => job.id.clone(),
+                    None => job.instances[id.instance].name.clone(),
+                };
+                let report = JobReport::new(&job.id, &name, JobResult::Failure);
+                let why = panic_message(error);
+                (
+                    id,
+                    vec![shared.fail(report, &name, format!("mlci failed inside this job: {why}"))],
+                )
+            }
         };
         tokens.remove(&(id.job, id.instance));
         for report in &instance_reports {
@@ -419,6 +432,19 @@ async fn schedule<B: Backend + 'static>(
         }
     }
     reports
+}
+
+/// What a job's task panicked with, as one line.
+fn panic_message(error: tokio::task::JoinError) -> String {
+    if !error.is_panic() {
+        return "its task was cancelled".to_string();
+    }
+    let payload = error.into_panic();
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "a panic".to_string())
 }
 
 /// Runs one planned instance; a job whose matrix reads `needs` is expanded

@@ -23,6 +23,7 @@ mod cached;
 mod engine;
 pub mod github;
 mod job;
+mod preflight;
 mod report;
 mod shared;
 mod step;
@@ -30,6 +31,7 @@ pub mod workspace;
 
 pub use actions::fetch_repository;
 pub use engine::{PlannedSpec, RunCleanup, RunOutput, planned_specs, run};
+pub use preflight::plan_workflow;
 pub use recording::{RunFacts, RunSubject, run_record, run_subject};
 pub use report::{JobReport, StepReport};
 pub use shared::{CacheConfig, RunOptions, new_run_id};

@@ -96,9 +96,15 @@ pub fn parse(file: SourceFile) -> LoadedWorkflow {
     }
 }
 
+/// The largest workflow file read: GitHub's own limit (actions/runner
+/// `ParseOptions.MaxFileSize`), which also bounds the time and memory that
+/// parsing and planning a file can take.
+pub const MAX_WORKFLOW_BYTES: u64 = 1024 * 1024;
+
 /// Reads, parses and checks one workflow file.
 pub fn load(path: &Path) -> std::io::Result<LoadedWorkflow> {
-    Ok(parse(SourceFile::read(path)?))
+    let text = crate::diag::read_text(path, MAX_WORKFLOW_BYTES, "workflow files")?;
+    Ok(parse(SourceFile::new(path, text)))
 }
 
 /// The workflow files named by `paths`: files as given, directories searched

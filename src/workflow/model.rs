@@ -9,6 +9,12 @@ use crate::diag::Span;
 use crate::expr::Value;
 use indexmap::IndexMap;
 
+/// The largest `timeout-minutes`, of a job or a step: 35 days, the longest a
+/// workflow run may take on GitHub (self-hosted runners included), so no
+/// workflow that GitHub runs needs more. It keeps the limit a valid duration
+/// (`1e308` or `.inf` overflowed it and panicked the job).
+pub const MAX_TIMEOUT_MINUTES: f64 = 35.0 * 24.0 * 60.0;
+
 /// A value with the place in the file where it was written.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Spanned<T> {
@@ -171,6 +177,7 @@ pub struct Job {
     pub services: Vec<(Spanned<String>, Container)>,
     pub strategy: Option<Strategy>,
     pub outputs: IndexMap<String, Spanned<String>>,
+    /// At most [`MAX_TIMEOUT_MINUTES`] when written as a number.
     pub timeout_minutes: Option<Spanned<NumberOrExpr>>,
     pub continue_on_error: Option<Spanned<BoolOrExpr>>,
     pub concurrency: Option<Concurrency>,

@@ -15,15 +15,28 @@ pub fn check(workflow: &Workflow, source: &str) -> Vec<Diagnostic> {
     diagnostics
 }
 
+/// "Did you mean" hints for at most this many unknown needs: each one
+/// compares the name with every job id, so a hint per error made a file of
+/// 15 000 jobs with a missing need each take minutes. GitHub reports at
+/// most 10 errors of a file (actions/runner `ParseOptions.MaxErrors`).
+const MAX_NEED_SUGGESTIONS: usize = 10;
+
 fn check_needs(workflow: &Workflow, diagnostics: &mut Vec<Diagnostic>) {
     let jobs = workflow.needs_by_job();
     let Err(errors) = JobGraph::new(&jobs) else {
         return;
     };
+    // Each error names its job by id: one lookup each, not a scan.
+    let mut by_id = std::collections::HashMap::new();
+    for job in &workflow.jobs {
+        by_id.entry(job.id.value.as_str()).or_insert(job);
+    }
+    let ids: Vec<&str> = workflow.jobs.iter().map(|j| j.id.value.as_str()).collect();
+    let mut suggested = 0;
     for error in errors {
         match error {
             GraphError::UnknownNeed { job, need, index } => {
-                let Some(job) = workflow.job(&job) else {
+                let Some(job) = by_id.get(job.as_str()) else {
                     continue;
                 };
                 let span = job.needs.get(index).map(|n| n.span).unwrap_or(job.id.span);
@@ -34,14 +47,16 @@ fn check_needs(workflow: &Workflow, diagnostics: &mut Vec<Diagnostic>) {
                         job.id.value
                     ),
                 );
-                let ids: Vec<&str> = workflow.jobs.iter().map(|j| j.id.value.as_str()).collect();
-                if let Some(close) = super::parse::suggest(&need, &ids) {
-                    diagnostic = diagnostic.with_help(format!("did you mean `{close}`?"));
+                if suggested < MAX_NEED_SUGGESTIONS {
+                    suggested += 1;
+                    if let Some(close) = super::parse::suggest(&need, &ids) {
+                        diagnostic = diagnostic.with_help(format!("did you mean `{close}`?"));
+                    }
                 }
                 diagnostics.push(diagnostic);
             }
             GraphError::SelfNeed { job, index } => {
-                let Some(job) = workflow.job(&job) else {
+                let Some(job) = by_id.get(job.as_str()) else {
                     continue;
                 };
                 let span = job.needs.get(index).map(|n| n.span).unwrap_or(job.id.span);
@@ -53,7 +68,7 @@ fn check_needs(workflow: &Workflow, diagnostics: &mut Vec<Diagnostic>) {
             // The YAML loader already reports keys that differ only in case.
             GraphError::DuplicateJob { .. } => {}
             GraphError::Cycle(cycle) => {
-                let Some(first) = cycle.first().and_then(|id| workflow.job(id)) else {
+                let Some(first) = cycle.first().and_then(|id| by_id.get(id.as_str())) else {
                     continue;
                 };
                 let path: Vec<String> = cycle

@@ -117,8 +117,12 @@ pub fn load(dir: &Path, shown: &str) -> Result<ActionManifest, LoadError> {
             }
         })
         .map_err(LoadError::Missing)?;
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| LoadError::Missing(format!("cannot read {shown}/{name}: {e}")))?;
+    let text = crate::diag::read_text(
+        &path,
+        crate::workflow::MAX_WORKFLOW_BYTES,
+        "action metadata files",
+    )
+    .map_err(|e| LoadError::Missing(format!("cannot read {shown}/{name}: {e}")))?;
     let file = SourceFile::new(format!("{}/{name}", shown.trim_end_matches('/')), text);
     parse(file).map_err(LoadError::Invalid)
 }

@@ -2,7 +2,7 @@
 //! `if:` conditions, `continue-on-error`, a step's title and timeout.
 
 use crate::expr::{self, EvalContext, Object, Status, Value};
-use crate::workflow::{BoolOrExpr, NumberOrExpr, Spanned, Step};
+use crate::workflow::{BoolOrExpr, MAX_TIMEOUT_MINUTES, NumberOrExpr, Spanned, Step};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -92,5 +92,7 @@ pub(crate) fn timeout_minutes(
         None => None,
     }
     .filter(|m| *m > 0.0)
-    .map(|minutes| Duration::from_secs_f64(minutes * 60.0))
+    // An expression may give any number (the parser bounds literal ones);
+    // past the bound there is no limit to speak of, and `inf` must not panic.
+    .map(|minutes| Duration::from_secs_f64(minutes.min(MAX_TIMEOUT_MINUTES) * 60.0))
 }

@@ -8,6 +8,9 @@ use crate::workflow::context::{self, Site};
 use crate::workflow::model::Spanned;
 use crate::yaml::{Node, NodeKind};
 
+/// Functions whose value depends on the run: the job's status, the files.
+const RUN_FUNCTIONS: &[&str] = &["success", "failure", "always", "cancelled", "hashfiles"];
+
 impl Reader<'_> {
     /// Checks every `${{ }}` of a string: syntax, functions and contexts.
     pub(super) fn template(&mut self, node: &Node, text: &str, site: &Site) {
@@ -59,10 +62,32 @@ impl Reader<'_> {
                 self.error(Span::new(start, start + name.len()), message);
             }
         }
-        for (name, at) in expression.function_calls() {
-            if let Some(message) = context::check_function(&name, site) {
+        let calls = expression.function_calls();
+        for (name, at) in &calls {
+            if let Some(message) = context::check_function(name, site) {
                 let start = node.source_offset(self.source, offset + at);
                 self.error(Span::new(start, start + name.len()), message);
+            }
+        }
+        // An expression that reads no context has one value whatever the run:
+        // one that cannot be computed (a `format` or `toJSON` past the memory
+        // budget, `fromJSON` of bad JSON) is refused now, not in a job.
+        let reads_run = calls
+            .iter()
+            .any(|(name, _)| RUN_FUNCTIONS.contains(&name.as_str()));
+        if expression.named_values().is_empty() && !reads_run {
+            let contexts = expr::Object::new();
+            let context = expr::EvalContext {
+                contexts: &contexts,
+                status: expr::Status::Success,
+                workspace: None,
+            };
+            if let Err(error) = expression.eval(&context) {
+                let start = node.source_offset(self.source, offset);
+                self.error(
+                    Span::new(start, start + 1),
+                    format!("cannot evaluate this expression: {}", error.message),
+                );
             }
         }
     }

@@ -111,7 +111,7 @@ impl Reader<'_> {
                     }
                 }
                 "timeout-minutes" => {
-                    job.timeout_minutes = self.number_or_expr(value, &context::JOB)
+                    job.timeout_minutes = self.timeout_minutes(value, &context::JOB)
                 }
                 "continue-on-error" => {
                     job.continue_on_error = self.bool_or_expr(value, &context::JOB)

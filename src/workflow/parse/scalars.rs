@@ -4,7 +4,7 @@
 use super::reader::{Reader, is_expression};
 use crate::expr::Value;
 use crate::workflow::context::{self, Site};
-use crate::workflow::model::{BoolOrExpr, Env, NumberOrExpr, Spanned};
+use crate::workflow::model::{BoolOrExpr, Env, MAX_TIMEOUT_MINUTES, NumberOrExpr, Spanned};
 use crate::yaml::{Node, NodeKind};
 use indexmap::IndexMap;
 
@@ -117,6 +117,30 @@ impl Reader<'_> {
                 None
             }
         }
+    }
+
+    /// A `timeout-minutes`: an expression, or a number from 0 to
+    /// [`MAX_TIMEOUT_MINUTES`].
+    pub(super) fn timeout_minutes(
+        &mut self,
+        node: &Node,
+        site: &Site,
+    ) -> Option<Spanned<NumberOrExpr>> {
+        let minutes = self.number_or_expr(node, site)?;
+        if let NumberOrExpr::Number(n) = minutes.value {
+            if !(0.0..=MAX_TIMEOUT_MINUTES).contains(&n) {
+                self.error(
+                    node.span,
+                    format!(
+                        "`timeout-minutes` must be a number from 0 to {} (35 days, the longest a GitHub workflow run may take), found {}",
+                        MAX_TIMEOUT_MINUTES,
+                        node.as_str().unwrap_or_default()
+                    ),
+                );
+                return None;
+            }
+        }
+        Some(minutes)
     }
 
     /// A map of environment variables; values are turned into strings.

@@ -97,7 +97,7 @@ impl Reader<'_> {
                     step.continue_on_error = self.bool_or_expr(value, &context::STEP)
                 }
                 "timeout-minutes" => {
-                    step.timeout_minutes = self.number_or_expr(value, &context::STEP)
+                    step.timeout_minutes = self.timeout_minutes(value, &context::STEP)
                 }
                 "inputs" => step.inputs = self.string_list(value, Some(&context::STEP)),
                 "outputs" => step.outputs = self.string_list(value, Some(&context::STEP)),

@@ -1,0 +1,79 @@
+//! What `mlci run` checks before it starts anything, which is also what
+//! `mlci validate` checks once a file parses: the plan (calls inlined,
+//! matrices expanded within their budgets, the expressions known before the
+//! run evaluated within theirs), and each step's action reference and cache
+//! paths. One code path, so that `validate` refuses exactly what `run` would
+//! refuse, with the same message, and `run` refuses it before any container.
+
+use super::actions::ActionRef;
+use crate::cache::tree::pattern_base;
+use crate::diag::Diagnostic;
+use crate::plan::{self, Plan, PlanInputs};
+use crate::workflow::{LoadedWorkflow, StepAction, Workflow};
+
+/// The workflow with its calls inlined (None when it calls none: it is its
+/// own plan's workflow, not copied), and its plan; or every problem found,
+/// rendered against the file each one is in.
+pub fn plan_workflow(
+    loaded: &LoadedWorkflow,
+    inputs: &PlanInputs,
+) -> Result<(Option<Workflow>, Plan), String> {
+    let steps = step_problems(loaded);
+    if !steps.is_empty() {
+        return Err(steps);
+    }
+    let render = |diagnostics: Vec<Diagnostic>| {
+        diagnostics
+            .iter()
+            .map(|d| loaded.file.render(d))
+            .collect::<String>()
+    };
+    if loaded.called.is_empty() {
+        let plan = plan::build(&loaded.workflow, inputs).map_err(render)?;
+        return Ok((None, plan));
+    }
+    let flat = plan::flatten(loaded, inputs).map_err(render)?;
+    let plan = plan::build(&flat, inputs).map_err(render)?;
+    Ok((Some(flat), plan))
+}
+
+/// Steps' values that are wrong whatever the run: a `uses:` that is no
+/// action reference, an `inputs:` or `outputs:` path that leaves the
+/// workspace. Values with `${{ }}` are checked when they are known. Each
+/// file, the called ones included, is rendered against itself.
+fn step_problems(loaded: &LoadedWorkflow) -> String {
+    let mut rendered: String = check_steps(&loaded.workflow)
+        .iter()
+        .map(|d| loaded.file.render(d))
+        .collect();
+    let mut seen = std::collections::BTreeSet::new();
+    for (_, called) in &loaded.called {
+        // A workflow called twice is reported once.
+        if seen.insert(called.file.path.clone()) {
+            rendered.push_str(&step_problems(called));
+        }
+    }
+    rendered
+}
+
+fn check_steps(workflow: &Workflow) -> Vec<Diagnostic> {
+    let mut diagnostics = Vec::new();
+    for step in workflow.jobs.iter().flat_map(|job| &job.steps) {
+        if let StepAction::Uses(uses) = &step.action {
+            if !uses.value.contains("${{") {
+                if let Err(message) = ActionRef::parse(&uses.value) {
+                    diagnostics.push(Diagnostic::error(uses.span, message));
+                }
+            }
+        }
+        for pattern in step.inputs.iter().chain(&step.outputs) {
+            if pattern.value.contains("${{") {
+                continue;
+            }
+            if let Err(error) = pattern_base(&pattern.value) {
+                diagnostics.push(Diagnostic::error(pattern.span, error.to_string()));
+            }
+        }
+    }
+    diagnostics
+}
