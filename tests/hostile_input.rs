@@ -325,7 +325,7 @@ fn validate_refuses_what_run_refuses_with_the_same_message_before_any_container(
                 "",
                 "      - run: echo hi\n        inputs: [x]\n        outputs: [../..]\n",
             ),
-            "wf.yml:8:19: error: the pattern `../..` leaves the working directory",
+            "wf.yml:8:19: error: `outputs`: `../..` leaves the workspace through `..`",
         ),
         (
             "a job's timeout-minutes: .inf",

@@ -6,7 +6,6 @@
 //! refuse, with the same message, and `run` refuses it before any container.
 
 use super::actions::ActionRef;
-use crate::cache::tree::pattern_base;
 use crate::diag::Diagnostic;
 use crate::plan::{self, Plan, PlanInputs};
 use crate::workflow::{LoadedWorkflow, StepAction, Workflow};
@@ -38,8 +37,9 @@ pub fn plan_workflow(
 }
 
 /// Steps' values that are wrong whatever the run: a `uses:` that is no
-/// action reference, an `inputs:` or `outputs:` path that leaves the
-/// workspace. Values with `${{ }}` are checked when they are known. Each
+/// action reference (paths that leave the workspace are refused when the
+/// file is parsed: `workflow::parse::paths`). Values with `${{ }}` are
+/// checked when they are known. Each
 /// file, the called ones included, is rendered against itself.
 fn step_problems(loaded: &LoadedWorkflow) -> String {
     let mut rendered: String = check_steps(&loaded.workflow)
@@ -64,14 +64,6 @@ fn check_steps(workflow: &Workflow) -> Vec<Diagnostic> {
                 if let Err(message) = ActionRef::parse(&uses.value) {
                     diagnostics.push(Diagnostic::error(uses.span, message));
                 }
-            }
-        }
-        for pattern in step.inputs.iter().chain(&step.outputs) {
-            if pattern.value.contains("${{") {
-                continue;
-            }
-            if let Err(error) = pattern_base(&pattern.value) {
-                diagnostics.push(Diagnostic::error(pattern.span, error.to_string()));
             }
         }
     }
