@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
+mod readers;
+
 struct Out {
     code: i32,
     stdout: String,

@@ -1,13 +1,15 @@
 //! JSON lines: one object per line, read line by line into a reused buffer.
 //! Keys are columns; a key missing from a line is a null there; nested
-//! arrays and objects are kept as their JSON text.
+//! arrays and objects are kept as their JSON text. A line longer than
+//! [`MAX_RECORD_BYTES`] is refused before it is held whole.
 
+use super::limits::{MAX_NAME_BYTES, MAX_RECORD_BYTES, check_count, size};
 use super::visitor::{Visitor, open, recycle};
 use crate::data::DataError;
 use crate::data::value::Cell;
 use serde_json::Value;
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 pub(super) fn read(path: &Path, visitor: &mut dyn Visitor) -> Result<(), DataError> {
@@ -20,14 +22,25 @@ pub(super) fn read(path: &Path, visitor: &mut dyn Visitor) -> Result<(), DataErr
     let mut announced = false;
     loop {
         line.clear();
-        if input
+        // One byte past the limit tells a line over it from one exactly at it.
+        let read = (&mut input)
+            .take(MAX_RECORD_BYTES + 1)
             .read_until(b'\n', &mut line)
-            .map_err(|e| DataError::io(path, e))?
-            == 0
-        {
+            .map_err(|e| DataError::io(path, e))?;
+        if read == 0 {
             break;
         }
         line_number += 1;
+        let body = line.strip_suffix(b"\n").unwrap_or(&line);
+        if body.len() as u64 > MAX_RECORD_BYTES {
+            return Err(DataError::malformed(
+                path,
+                format!(
+                    "line {line_number} is longer than mlci's limit of {} for one record",
+                    size(MAX_RECORD_BYTES)
+                ),
+            ));
+        }
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
@@ -52,6 +65,19 @@ pub(super) fn read(path: &Path, visitor: &mut dyn Visitor) -> Result<(), DataErr
         let before = names.len();
         for key in object.keys() {
             if !index.contains_key(key) {
+                if key.len() > MAX_NAME_BYTES {
+                    return Err(DataError::malformed(
+                        path,
+                        format!(
+                            "line {line_number}: a key is {} long, over mlci's limit of {} for a column name",
+                            size(key.len() as u64),
+                            size(MAX_NAME_BYTES as u64)
+                        ),
+                    ));
+                }
+                check_count(names.len() + 1).map_err(|message| {
+                    DataError::malformed(path, format!("line {line_number}: {message}"))
+                })?;
                 index.insert(key.clone(), names.len());
                 names.push(key.clone());
             }

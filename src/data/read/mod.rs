@@ -4,8 +4,11 @@
 //! Parquet one row group at a time, JSON lines one line at a time).
 
 mod csv;
+mod csv_guard;
 mod jsonl;
+pub mod limits;
 mod parquet;
+mod parquet_guard;
 mod visitor;
 
 pub use visitor::Visitor;
