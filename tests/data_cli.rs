@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
+mod common;
+#[path = "data_cli/readers.rs"]
 mod readers;
 
 struct Out {
@@ -20,7 +22,7 @@ struct Out {
 }
 
 fn mlci(dir: &Path, args: &[&str]) -> Out {
-    let output = Command::new(env!("CARGO_BIN_EXE_mlci"))
+    let output = Command::new(common::mlci_bin())
         .args(args)
         .current_dir(dir)
         .output()
