@@ -302,7 +302,7 @@ fn garbage_inputs_exit_with_a_message_and_never_panic() {
         (
             "binary.parquet",
             b"PAR1 not really parquet",
-            "not a readable Parquet file",
+            "not a Parquet file: it does not end with the magic bytes `PAR1`",
         ),
         (
             "truncated.jsonl",
@@ -334,7 +334,8 @@ fn garbage_inputs_exit_with_a_message_and_never_panic() {
     );
     assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
     assert!(
-        out.stderr.contains("not a readable Parquet file"),
+        out.stderr
+            .contains("not a Parquet file: it does not start with the magic bytes `PAR1`"),
         "{}",
         out.stderr
     );
