@@ -12,8 +12,9 @@ pub const MAX_RECORD_BYTES: u64 = 8 << 20;
 pub const MAX_PAGE_BYTES: u64 = 16 << 20;
 
 /// The Parquet pages held at once while a row group is read (one data page,
-/// and its dictionary, per column).
-pub const MAX_PAGES_IN_FLIGHT_BYTES: u64 = 128 << 20;
+/// and its dictionary, per column): string values are copied out of their
+/// page, so the reader holds up to twice this (96 columns of 1 MiB pages).
+pub const MAX_PAGES_IN_FLIGHT_BYTES: u64 = 96 << 20;
 
 /// A Parquet footer (the file's metadata), in bytes.
 pub const MAX_FOOTER_BYTES: u64 = 16 << 20;
