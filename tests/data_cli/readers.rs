@@ -331,3 +331,33 @@ fn an_inferred_schema_is_one_that_validate_accepts_for_the_same_data() {
         );
     }
 }
+
+#[test]
+fn a_corrupt_parquet_file_the_crate_panics_on_is_an_error_not_a_crash() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/data");
+    let dir = tempfile::tempdir().unwrap();
+    for (name, why) in [
+        (
+            "corrupt-definition-level.parquet",
+            "max definition level: 1, current level: 126",
+        ),
+        (
+            "corrupt-column-start.parquet",
+            "column start and length should not be negative",
+        ),
+    ] {
+        let file = fixtures.join(name);
+        let out = mlci(
+            dir.path(),
+            &["data", "schema", "infer", file.to_str().unwrap()],
+        );
+        assert_eq!(out.code, 2, "{name}: {}", out.stderr);
+        assert!(
+            out.stderr.contains(&format!(
+                "{name}: a corrupt file the Parquet reader cannot decode: "
+            )) && out.stderr.contains(why),
+            "{name}: {}",
+            out.stderr
+        );
+    }
+}

@@ -3,6 +3,7 @@
 //! buffer, so that no file is ever held whole (CSV one record at a time,
 //! Parquet one row group at a time, JSON lines one line at a time).
 
+mod contain;
 mod csv;
 mod csv_guard;
 mod jsonl;

@@ -3,6 +3,7 @@
 //! integers, DOUBLE as floats, UTF8 as strings, DATE and TIMESTAMP as such).
 //! The crate reads the file through [`Guarded`], which bounds what it holds.
 
+use super::contain::contain;
 use super::limits::check_names;
 use super::parquet_guard::{Guarded, refusal};
 use super::visitor::{Visitor, open};
@@ -13,6 +14,15 @@ use ::parquet::record::Field;
 use std::path::Path;
 
 pub(super) fn read(path: &Path, visitor: &mut dyn Visitor) -> Result<(), DataError> {
+    contain(|| read_guarded(path, visitor)).unwrap_or_else(|panic| {
+        Err(DataError::malformed(
+            path,
+            format!("a corrupt file the Parquet reader cannot decode: {panic}"),
+        ))
+    })
+}
+
+fn read_guarded(path: &Path, visitor: &mut dyn Visitor) -> Result<(), DataError> {
     let file = Guarded::new(open(path)?).map_err(|e| DataError::malformed(path, e.to_string()))?;
     let pages = file.pages();
     let reader = SerializedFileReader::new(file).map_err(|e| match refusal(&e) {
