@@ -11,6 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
+mod common;
+#[path = "data_cli/readers.rs"]
+mod readers;
+
 struct Out {
     code: i32,
     stdout: String,
@@ -18,7 +22,7 @@ struct Out {
 }
 
 fn mlci(dir: &Path, args: &[&str]) -> Out {
-    let output = Command::new(env!("CARGO_BIN_EXE_mlci"))
+    let output = Command::new(common::mlci_bin())
         .args(args)
         .current_dir(dir)
         .output()
@@ -298,7 +302,7 @@ fn garbage_inputs_exit_with_a_message_and_never_panic() {
         (
             "binary.parquet",
             b"PAR1 not really parquet",
-            "not a readable Parquet file",
+            "not a Parquet file: it does not end with the magic bytes `PAR1`",
         ),
         (
             "truncated.jsonl",
@@ -330,7 +334,8 @@ fn garbage_inputs_exit_with_a_message_and_never_panic() {
     );
     assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
     assert!(
-        out.stderr.contains("not a readable Parquet file"),
+        out.stderr
+            .contains("not a Parquet file: it does not start with the magic bytes `PAR1`"),
         "{}",
         out.stderr
     );

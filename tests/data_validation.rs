@@ -214,3 +214,40 @@ fn a_validate_key_that_is_wrong_is_a_workflow_error_before_any_container() {
     assert!(text.contains("`validate` is missing `schema`"), "{text}");
     assert!(!text.contains("starting in"), "{text}");
 }
+
+/// The job leaves a 3 GB file of NUL bytes where the dataset should be (a
+/// `truncate` away): the reader refuses it at its limit in bounded memory,
+/// the step fails with that one sentence, and the run still tears down.
+#[test]
+fn an_endless_dataset_fails_its_step_and_the_run_still_cleans_up() {
+    common::ensure_runner_image();
+    let workflow = WORKFLOW.replace(
+        "mkdir -p data && cp source.csv data/train.csv",
+        "mkdir -p data && truncate -s 3G data/train.csv",
+    );
+    let repo = git_repo(&[
+        (".github/workflows/data.yml", workflow.as_str()),
+        ("schema.yml", SCHEMA),
+    ]);
+    let state = tempfile::tempdir().unwrap();
+    let run_id = format!("data-endless-{}", std::process::id());
+    let (cache, db) = (state.path().join("cache"), state.path().join("runs.db"));
+    let (out, text) = common::mlci_with(
+        repo.path(),
+        &[
+            ("MLCI_CACHE_DIR", cache.as_os_str()),
+            ("MLCI_DB", db.as_os_str()),
+            ("MLCI_RUN_ID", std::ffi::OsStr::new(&run_id)),
+        ],
+        &["run"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(
+            "error: data/train.csv: the header (line 1) is longer than mlci's limit of 8 MiB for one record"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("] after the check"), "{text}");
+    assert!(common::run_leftovers(&run_id).is_empty());
+}

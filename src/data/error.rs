@@ -40,6 +40,20 @@ impl DataError {
         }
     }
 
+    /// The same error naming the file as `path`: a run names a dataset by
+    /// its path in the workspace, not in the host's scratch directory.
+    pub fn named(mut self, name: &std::path::Path) -> Self {
+        match &mut self {
+            DataError::Io { path, .. }
+            | DataError::Malformed { path, .. }
+            | DataError::UnknownFormat { path }
+            | DataError::Stats { path, .. } => *path = name.to_path_buf(),
+            // Rendered already, with the schema's own name.
+            DataError::Schema { .. } => {}
+        }
+        self
+    }
+
     pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
         DataError::Io {
             path: path.to_path_buf(),

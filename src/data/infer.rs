@@ -8,13 +8,18 @@ use super::DataError;
 use super::read::{self, Format, Visitor};
 use super::schema::{ColumnSchema, RowBounds, Schema};
 use super::value::{
-    Cell, ColumnType, parse_bool, parse_date, parse_float, parse_int, parse_timestamp,
+    Cell, ColumnType, format_date, format_timestamp, parse_bool, parse_date, parse_float,
+    parse_int, parse_timestamp, shorten,
 };
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
 /// String columns with at most this many distinct values get `allowed:`.
 pub const MAX_ALLOWED_VALUES: usize = 20;
+
+/// A value longer than this (in bytes) is text, not a category: a column
+/// that has one gets no `allowed:` (and the schema no huge value).
+pub const MAX_ALLOWED_VALUE_BYTES: usize = 200;
 
 /// Infers a schema from the dataset at `path` (format from its extension).
 pub fn infer_schema(path: &Path) -> Result<Schema, DataError> {
@@ -26,6 +31,7 @@ pub fn infer_schema_as(path: &Path, format: Option<Format>) -> Result<Schema, Da
     let format = Format::resolve(format, path)?;
     let mut inference = Inference::default();
     read::read(path, format, &mut inference)?;
+    inference.check_names(path)?;
     let mut schema = Schema::new(
         inference
             .columns
@@ -34,8 +40,10 @@ pub fn infer_schema_as(path: &Path, format: Option<Format>) -> Result<Schema, Da
             .collect(),
     );
     schema.format = Some(format);
+    // A file with a header and no rows gets no lower bound, so that the
+    // schema passes the data it came from.
     schema.rows = RowBounds {
-        min: Some(1),
+        min: (inference.rows > 0).then_some(1),
         max: None,
     };
     Ok(schema)
@@ -45,6 +53,34 @@ pub fn infer_schema_as(path: &Path, format: Option<Format>) -> Result<Schema, Da
 struct Inference {
     columns: Vec<InferredColumn>,
     rows: u64,
+}
+
+impl Inference {
+    /// Refuses data that no schema can name: no columns at all, or names
+    /// that a schema's keys cannot tell apart (they are compared ignoring
+    /// case, as in workflow files).
+    fn check_names(&self, path: &Path) -> Result<(), DataError> {
+        if self.columns.is_empty() {
+            return Err(DataError::malformed(
+                path,
+                "no columns to infer a schema from: the file holds no row",
+            ));
+        }
+        let mut seen: HashMap<String, &str> = HashMap::new();
+        for column in &self.columns {
+            if let Some(first) = seen.insert(column.name.to_ascii_lowercase(), &column.name) {
+                return Err(DataError::malformed(
+                    path,
+                    format!(
+                        "columns `{}` and `{}` differ only in case: a schema's keys are compared ignoring case, so no schema can name both",
+                        shorten(first),
+                        shorten(&column.name)
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Visitor for Inference {
@@ -74,6 +110,8 @@ struct InferredColumn {
     timestamps: Range,
     /// Up to one more than [`MAX_ALLOWED_VALUES`]: more means none.
     distinct: BTreeSet<String>,
+    /// A value over [`MAX_ALLOWED_VALUE_BYTES`] was seen: no `allowed:`.
+    long_values: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -110,6 +148,7 @@ impl InferredColumn {
             dates: Range::EMPTY,
             timestamps: Range::EMPTY,
             distinct: BTreeSet::new(),
+            long_values: false,
         }
     }
 
@@ -191,6 +230,10 @@ impl InferredColumn {
     }
 
     fn remember(&mut self, text: &str) {
+        if text.len() > MAX_ALLOWED_VALUE_BYTES {
+            self.long_values = true;
+            return;
+        }
         if self.distinct.len() <= MAX_ALLOWED_VALUES && !self.distinct.contains(text) {
             self.distinct.insert(text.to_string());
         }
@@ -200,22 +243,40 @@ impl InferredColumn {
         let kind = self.kind.unwrap_or(ColumnType::String);
         let mut column = ColumnSchema::new(&self.name, kind);
         column.nullable = self.nulls > 0 || self.kind.is_none();
-        (column.min, column.max) = match kind {
+        let (min, max) = match kind {
             ColumnType::Integer | ColumnType::Float => self.numbers.bounds(),
             ColumnType::Date => self.dates.bounds(),
             ColumnType::Timestamp => {
                 let days = Range(self.dates.0 * 86_400.0, self.dates.1 * 86_400.0);
-                self.timestamps.merge(days).bounds()
+                // A schema writes whole seconds: round outwards to keep every value in.
+                let (min, max) = self.timestamps.merge(days).bounds();
+                (min.map(f64::floor), max.map(f64::ceil))
             }
             ColumnType::String | ColumnType::Boolean => (None, None),
         };
+        // A bound the schema cannot write (an infinity, a date past year
+        // 9999) is left out: the column is unbounded on that side.
+        column.min = min.filter(|&x| writable(kind, x));
+        column.max = max.filter(|&x| writable(kind, x));
         if kind == ColumnType::String
             && self.kind.is_some()
+            && !self.long_values
             && self.distinct.len() <= MAX_ALLOWED_VALUES
         {
             column.allowed = Some(self.distinct.iter().cloned().collect());
         }
         column
+    }
+}
+
+/// Whether a schema can hold `x` as a bound of a `kind` column: schemas
+/// write numbers as YAML numbers (finite ones only), dates as `YYYY-MM-DD`
+/// and timestamps as `YYYY-MM-DDTHH:MM:SSZ`, which must read back the same.
+fn writable(kind: ColumnType, x: f64) -> bool {
+    match kind {
+        ColumnType::Date => x.abs() < 1e9 && parse_date(&format_date(x as i64)) == Some(x as i64),
+        ColumnType::Timestamp => x.abs() < 1e15 && parse_timestamp(&format_timestamp(x)) == Some(x),
+        _ => x.is_finite(),
     }
 }
 

@@ -19,6 +19,8 @@ pub const STATS_VERSION: u32 = 1;
 pub const HISTOGRAM_BINS: usize = 20;
 /// Distinct values counted per categorical column; later new values count as "other".
 pub const MAX_TRACKED_VALUES: usize = 1000;
+/// Values longer than this (in bytes) are counted under `other`.
+pub const MAX_TRACKED_VALUE_BYTES: usize = 200;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DatasetStats {
@@ -190,7 +192,11 @@ impl ColumnAccumulator {
 
     pub fn text(&mut self, value: &str) {
         self.count += 1;
-        if let Some(n) = self.counts.get_mut(value) {
+        // A long value is free text, not a category: it is counted, not kept
+        // (the stats stay small whatever the values' size).
+        if value.len() > MAX_TRACKED_VALUE_BYTES {
+            self.other += 1;
+        } else if let Some(n) = self.counts.get_mut(value) {
             *n += 1;
         } else if self.counts.len() < MAX_TRACKED_VALUES {
             self.counts.insert(value.to_string(), 1);

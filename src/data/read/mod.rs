@@ -3,9 +3,13 @@
 //! buffer, so that no file is ever held whole (CSV one record at a time,
 //! Parquet one row group at a time, JSON lines one line at a time).
 
+mod contain;
 mod csv;
+mod csv_guard;
 mod jsonl;
+pub mod limits;
 mod parquet;
+mod parquet_guard;
 mod visitor;
 
 pub use visitor::Visitor;

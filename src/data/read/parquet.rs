@@ -1,7 +1,11 @@
 //! Parquet through the crate's record API, one row group at a time: the
 //! file's physical and logical types arrive as typed cells (INT32/INT64 as
 //! integers, DOUBLE as floats, UTF8 as strings, DATE and TIMESTAMP as such).
+//! The crate reads the file through [`Guarded`], which bounds what it holds.
 
+use super::contain::contain;
+use super::limits::check_names;
+use super::parquet_guard::{Guarded, refusal};
 use super::visitor::{Visitor, open};
 use crate::data::DataError;
 use crate::data::value::Cell;
@@ -10,9 +14,21 @@ use ::parquet::record::Field;
 use std::path::Path;
 
 pub(super) fn read(path: &Path, visitor: &mut dyn Visitor) -> Result<(), DataError> {
-    let file = open(path)?;
-    let reader = SerializedFileReader::new(file)
-        .map_err(|e| DataError::malformed(path, format!("not a readable Parquet file: {e}")))?;
+    contain(|| read_guarded(path, visitor)).unwrap_or_else(|panic| {
+        Err(DataError::malformed(
+            path,
+            format!("a corrupt file the Parquet reader cannot decode: {panic}"),
+        ))
+    })
+}
+
+fn read_guarded(path: &Path, visitor: &mut dyn Visitor) -> Result<(), DataError> {
+    let file = Guarded::new(open(path)?).map_err(|e| DataError::malformed(path, e.to_string()))?;
+    let pages = file.pages();
+    let reader = SerializedFileReader::new(file).map_err(|e| match refusal(&e) {
+        Some(refusal) => DataError::malformed(path, refusal.to_string()),
+        None => DataError::malformed(path, format!("not a readable Parquet file: {e}")),
+    })?;
     let names: Vec<String> = reader
         .metadata()
         .file_metadata()
@@ -22,12 +38,15 @@ pub(super) fn read(path: &Path, visitor: &mut dyn Visitor) -> Result<(), DataErr
         .iter()
         .map(|f| f.name().to_string())
         .collect();
+    check_names(&names).map_err(|message| DataError::malformed(path, message))?;
     visitor.columns(&names);
     let mut row = 0u64;
     for group in 0..reader.num_row_groups() {
-        let broken = |e: ::parquet::errors::ParquetError| {
-            DataError::malformed(path, format!("row group {group}: {e}"))
+        let broken = |e: ::parquet::errors::ParquetError| match refusal(&e) {
+            Some(refusal) => DataError::malformed(path, format!("row group {group}: {refusal}")),
+            None => DataError::malformed(path, format!("row group {group}: {e}")),
         };
+        pages.enter(reader.metadata().row_group(group));
         let group_reader = reader.get_row_group(group).map_err(broken)?;
         for record in group_reader.get_row_iter(None).map_err(broken)? {
             let record = record.map_err(broken)?;

@@ -53,6 +53,10 @@ pub(super) fn check<B: Backend>(
             "cannot validate {data}: no such file in the workspace"
         ));
     }
+    // Read first: a file that is no dataset (a 3 GB hole, /dev/zero's like)
+    // is refused within the reader's limits, before a hash reads it whole.
+    let validation = crate::data::validate(&file, &schema, baseline.as_ref())
+        .map_err(|e| e.named(Path::new(data)).to_string())?;
     // Through the cache's file index: a dataset the run already hashed (an
     // input or output of a cached step) is a stat, not a second read.
     let hash = std::fs::metadata(&file)
@@ -62,8 +66,6 @@ pub(super) fn check<B: Backend>(
         })
         .map(|h| h.to_hex().to_string())
         .map_err(|e| format!("cannot read {data}: {e}"))?;
-    let validation =
-        crate::data::validate(&file, &schema, baseline.as_ref()).map_err(|e| e.to_string())?;
     let failures: Vec<String> = validation.failures.iter().map(|f| f.to_string()).collect();
     let name = ctx.name;
     if failures.is_empty() {

@@ -1,0 +1,141 @@
+//! What the csv crate lets through: it grows a record's buffer without limit
+//! (a file of NUL bytes is one endless field) and ends a quoted field that is
+//! never closed at the end of the file, silently swallowing every row after
+//! the opening quote. [`Guard`] sits between the file and the csv reader and
+//! follows the same quoting rules over the raw bytes (RFC 4180 with `""` for
+//! a quote, as the crate's defaults), so that it can refuse both as pandas
+//! does: a record over [`MAX_RECORD_BYTES`], and "EOF inside string".
+
+use super::limits::{MAX_RECORD_BYTES, size};
+use std::io::{self, Read};
+
+/// Why the guard stopped the read; carried inside the `io::Error` that the
+/// csv reader hands back, and turned into the dataset's error there.
+#[derive(Debug)]
+pub(super) enum Refusal {
+    /// A record longer than [`MAX_RECORD_BYTES`], starting at `line`.
+    TooLong { line: u64 },
+    /// A quoted value opened at `line` and still open at the end of the file.
+    Unterminated { line: u64 },
+}
+
+impl Refusal {
+    /// One sentence about the `row`-th record (0 for the header).
+    pub(super) fn describe(&self, row: u64) -> String {
+        let at = |line: u64| match row {
+            0 => format!("the header (line {line})"),
+            row => format!("row {row} (line {line})"),
+        };
+        match self {
+            Refusal::TooLong { line } => format!(
+                "{} is longer than mlci's limit of {} for one record",
+                at(*line),
+                size(MAX_RECORD_BYTES)
+            ),
+            Refusal::Unterminated { line } => format!(
+                "{}: EOF inside string: the quote that opens a value there is never closed",
+                at(*line)
+            ),
+        }
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe(0))
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+#[derive(Clone, Copy, PartialEq)]
+enum State {
+    /// At the start of a field (or of a record).
+    FieldStart,
+    /// Inside a field that did not start with a quote: quotes are literal.
+    Unquoted,
+    /// Inside a quoted field.
+    Quoted,
+    /// A quote inside a quoted field: it closes the field, unless another
+    /// quote follows (`""`, an escaped quote).
+    QuoteInQuoted,
+}
+
+pub(super) struct Guard<R> {
+    inner: R,
+    state: State,
+    /// Lines start at 1; `record_line` is where the current record began,
+    /// `quote_line` where the open quote did.
+    line: u64,
+    record_line: u64,
+    quote_line: u64,
+    /// Bytes of the current record so far.
+    record_bytes: u64,
+}
+
+impl<R: Read> Guard<R> {
+    pub(super) fn new(inner: R) -> Self {
+        Guard {
+            inner,
+            state: State::FieldStart,
+            line: 1,
+            record_line: 1,
+            quote_line: 1,
+            record_bytes: 0,
+        }
+    }
+
+    fn scan(&mut self, bytes: &[u8]) -> Result<(), Refusal> {
+        for &byte in bytes {
+            self.record_bytes += 1;
+            let terminator = byte == b'\n' || byte == b'\r';
+            self.state = match (self.state, byte) {
+                (State::Quoted, b'"') => State::QuoteInQuoted,
+                (State::Quoted, _) => State::Quoted,
+                (State::QuoteInQuoted, b'"') => State::Quoted,
+                (State::FieldStart, b'"') => {
+                    self.quote_line = self.line;
+                    State::Quoted
+                }
+                (_, b',') => State::FieldStart,
+                (_, _) if terminator => {
+                    self.record_bytes = 0;
+                    self.record_line = self.line + u64::from(byte == b'\n');
+                    State::FieldStart
+                }
+                _ => State::Unquoted,
+            };
+            if byte == b'\n' {
+                self.line += 1;
+            }
+            if self.record_bytes > MAX_RECORD_BYTES {
+                return Err(Refusal::TooLong {
+                    line: self.record_line,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<R: Read> Read for Guard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && self.state == State::Quoted {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                Refusal::Unterminated {
+                    line: self.quote_line,
+                },
+            ));
+        }
+        self.scan(&buf[..n])
+            .map_err(|refusal| io::Error::new(io::ErrorKind::InvalidData, refusal))?;
+        Ok(n)
+    }
+}
+
+/// The guard's refusal inside an error the csv reader returned, if it is one.
+pub(super) fn refusal(error: &io::Error) -> Option<&Refusal> {
+    error.get_ref()?.downcast_ref::<Refusal>()
+}
