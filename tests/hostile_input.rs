@@ -560,3 +560,45 @@ fn thousands_of_jobs_that_need_missing_jobs_are_answered_in_linear_time() {
             .contains("job `j14999` needs `nope14999`, which does not exist"),
     );
 }
+
+#[test]
+fn a_bad_second_workflow_is_refused_before_the_first_starts() {
+    // `mlci run` on a directory planned each file just before running it, so
+    // a refused second file came after the first had run its containers.
+    let good = workflow("", "      - run: echo first-ran\n");
+    let bad = workflow(
+        &format!(
+            "    strategy:\n      matrix:\n        n: [{}]\n",
+            (0..300)
+                .map(|i| i.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+        "      - run: echo hi\n",
+    );
+    let dir = common::git_repo(&[
+        (".github/workflows/a.yml", &good),
+        (".github/workflows/b.yml", &bad),
+    ]);
+    let run_id = format!("hostile-second-{}", std::process::id());
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let ran = Command::new(common::mlci_bin())
+        .args(["run", ".github/workflows"])
+        .current_dir(dir.path())
+        .env("CI", "true")
+        .env("MLCI_RUN_ID", &run_id)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&ran.stdout);
+    let stderr = String::from_utf8_lossy(&ran.stderr);
+    assert_eq!(ran.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("b.yml") && stderr.contains("at most 256 jobs"),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("first-ran") && !stderr.contains("first-ran"));
+    assert_eq!(containers_created(&run_id, since), Vec::<String>::new());
+}

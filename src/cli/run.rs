@@ -118,6 +118,15 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
     if dry_run {
         return super::dry_run::print_manifests(&executor.kube, loaded, &options);
     }
+    // Every file is planned before the first starts: a bad second workflow
+    // is refused (exit 2) before anything of the first ran.
+    for workflow in &loaded {
+        if let Err(message) = crate::run::plan_for_run(workflow, &options) {
+            eprintln!("error: {message}");
+            runs_file.fail(&message);
+            return ExitCode::from(EXIT_INVALID);
+        }
+    }
     let run_id = options.run_id.clone();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,

@@ -7,7 +7,7 @@
 //! expanded when it starts; `-j` selects a job and what it needs.
 
 use super::github::{self, GitInfo};
-use super::job::{may_start_ahead, run_job_instance, to_object};
+use super::job::{may_start_ahead, run_job_instance};
 use super::mask::Masker;
 use super::output::Console;
 use super::report::JobReport;
@@ -16,8 +16,7 @@ use super::shared::{
 };
 use crate::diag::Diagnostic;
 use crate::executor::Backend;
-use crate::expr::{Object, Value};
-use crate::plan::{self, InstanceId, JobPlan, JobResult, Plan, PlanInputs, Scheduler};
+use crate::plan::{self, InstanceId, JobPlan, JobResult, Plan, Scheduler};
 use crate::timings::RunPhases;
 use crate::workflow::LoadedWorkflow;
 use futures_util::StreamExt;
@@ -198,26 +197,10 @@ fn prepare<B: Backend + 'static>(
     options: RunOptions,
 ) -> Result<Prepared<B>, String> {
     let info = github::git_info(&options.repo);
-    let given_inputs: Object = options
-        .inputs
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-        .collect();
-    let plan_inputs = PlanInputs::for_event(
-        &workflow.workflow,
-        &options.event,
-        &given_inputs,
-        to_object(&options.vars),
-    );
-    if let Some(name) = plan_inputs.pending.first() {
-        return Err(format!(
-            "{}: input `{name}` of workflow_call is required: give it with --input {name}=VALUE",
-            workflow.file.path.display()
-        ));
-    }
     // The jobs of called workflows take the place of the jobs that call
-    // them; `validate` checks the same way (see `preflight`).
-    let (flat, plan) = super::preflight::plan_workflow(&workflow, &plan_inputs)?;
+    // them; `validate` and `mlci run`'s check of every file before the
+    // first starts plan the same way (see `preflight`).
+    let (plan_inputs, flat, plan) = super::preflight::plan_for_run(&workflow, &options)?;
     if let Some(flat) = flat {
         workflow.workflow = flat;
     }

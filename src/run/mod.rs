@@ -31,7 +31,7 @@ pub mod workspace;
 
 pub use actions::fetch_repository;
 pub use engine::{PlannedSpec, RunCleanup, RunOutput, planned_specs, run};
-pub use preflight::plan_workflow;
+pub use preflight::{plan_for_run, plan_workflow};
 pub use recording::{RunFacts, RunSubject, run_record, run_subject};
 pub use report::{JobReport, StepReport};
 pub use shared::{CacheConfig, RunOptions, new_run_id};

@@ -5,7 +5,9 @@
 //! paths. One code path, so that `validate` refuses exactly what `run` would
 //! refuse, with the same message, and `run` refuses it before any container.
 
+use super::RunOptions;
 use super::actions::ActionRef;
+use super::job::to_object;
 use crate::diag::Diagnostic;
 use crate::plan::{self, Plan, PlanInputs};
 use crate::workflow::{LoadedWorkflow, StepAction, Workflow};
@@ -34,6 +36,30 @@ pub fn plan_workflow(
     let flat = plan::flatten(loaded, inputs).map_err(render)?;
     let plan = plan::build(&flat, inputs).map_err(render)?;
     Ok((Some(flat), plan))
+}
+
+/// The plan `mlci run` runs, with the inputs of its event: what the engine
+/// runs, and what `mlci run` checks for every workflow before it starts the
+/// first, so that a bad second file is refused before anything ran.
+pub fn plan_for_run(
+    loaded: &LoadedWorkflow,
+    options: &RunOptions,
+) -> Result<(PlanInputs, Option<Workflow>, Plan), String> {
+    let given = to_object(&options.inputs);
+    let inputs = PlanInputs::for_event(
+        &loaded.workflow,
+        &options.event,
+        &given,
+        to_object(&options.vars),
+    );
+    if let Some(name) = inputs.pending.first() {
+        return Err(format!(
+            "{}: input `{name}` of workflow_call is required: give it with --input {name}=VALUE",
+            loaded.file.path.display()
+        ));
+    }
+    let (flat, plan) = plan_workflow(loaded, &inputs)?;
+    Ok((inputs, flat, plan))
 }
 
 /// Steps' values that are wrong whatever the run: a `uses:` that is no
