@@ -74,9 +74,30 @@ impl Owner {
     }
 }
 
-/// This machine's name (what `hostname` prints); inside a container, the
-/// container's, so that processes of other pid namespaces are not judged.
+/// Where a pid means one process: this machine's name, and on Linux its pid
+/// namespace (`hostname~4026531836`). A container with the host's network
+/// has the host's name but pids of its own, and a runner that is itself a
+/// container shares the engine with the host: without the namespace, each
+/// would take the other's live runs for gone and remove their containers.
 fn host_name() -> String {
+    static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HOST.get_or_init(|| match pid_namespace() {
+        Some(namespace) => format!("{}~{namespace}", machine_name()),
+        None => machine_name(),
+    })
+    .clone()
+}
+
+/// The inode of this process's pid namespace (`/proc/self/ns/pid` reads
+/// `pid:[4026531836]`); None without `/proc`.
+fn pid_namespace() -> Option<u64> {
+    let link = std::fs::read_link("/proc/self/ns/pid").ok()?;
+    let link = link.to_str()?;
+    link.strip_prefix("pid:[")?.strip_suffix(']')?.parse().ok()
+}
+
+/// What `hostname` prints; inside a container, the container's.
+fn machine_name() -> String {
     if let Ok(name) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
         return name.trim().to_string();
     }
@@ -121,5 +142,25 @@ mod tests {
         };
         assert!(!elsewhere.is_gone());
         assert_eq!(Owner::parse("x/y"), None);
+    }
+
+    #[test]
+    fn a_process_of_another_pid_namespace_on_this_machine_is_never_taken_for_gone() {
+        // A runner in a container with the host's network has the host's
+        // name; its pids mean nothing here, so its runs are not ours to judge.
+        let no_such_pid = 1 << 30;
+        let here = Owner {
+            host: host_name(),
+            pid: no_such_pid,
+            start: 1,
+        };
+        assert!(here.is_gone());
+        if pid_namespace().is_some() {
+            let other_namespace = Owner {
+                host: format!("{}~1", machine_name()),
+                ..here
+            };
+            assert!(!other_namespace.is_gone());
+        }
     }
 }
