@@ -699,3 +699,48 @@ fn no_secret_value_reaches_the_cache_the_remote_or_the_run_store_and_another_val
         assert_eq!(remote, Vec::<String>::new(), "remote objects hold {secret}");
     }
 }
+
+/// A step that rewrites a 17 MB output; the output is not git-ignored, so
+/// the next run's snapshot of the repository holds it.
+const BIG_OUTPUT: &str = r#"
+on: push
+jobs:
+  make:
+    runs-on: python-ml
+    steps:
+      - run: |
+          head -c 17000000 /dev/zero > big.bin
+          cat seed.txt >> big.bin
+          echo "made big.bin"
+        inputs: [seed.txt]
+        outputs: [big.bin]
+"#;
+
+#[test]
+fn a_large_output_left_in_the_working_tree_is_rewritten_on_the_next_miss() {
+    ensure_image();
+    let repo = repo_with(&[("wf.yml", BIG_OUTPUT), ("seed.txt", "one\n")]);
+    let cache = tempfile::tempdir().unwrap();
+    let (output, first) = mlci(repo.path(), cache.path(), &["run", "wf.yml"]);
+    assert_eq!(output.status.code(), Some(0), "{first}");
+    let big = repo.path().join("big.bin");
+    assert_eq!(std::fs::metadata(&big).unwrap().len(), 17_000_004);
+
+    // The input changed: the step runs again and rewrites its output, which
+    // the snapshot now holds (16 MB or more: not copied into the job).
+    std::fs::write(repo.path().join("seed.txt"), "two\n").unwrap();
+    let (output, second) = mlci(repo.path(), cache.path(), &["run", "wf.yml"]);
+    assert_eq!(output.status.code(), Some(0), "{second}");
+    assert!(second.contains("made big.bin"), "{second}");
+    assert!(!second.contains("Read-only file system"), "{second}");
+    let bytes = std::fs::read(&big).unwrap();
+    assert_eq!(bytes.len(), 17_000_004);
+    assert!(bytes.ends_with(b"two\n"));
+
+    // Back to the first input: a hit, restored over the rewritten file.
+    std::fs::write(repo.path().join("seed.txt"), "one\n").unwrap();
+    let (output, third) = mlci(repo.path(), cache.path(), &["run", "wf.yml"]);
+    assert_eq!(output.status.code(), Some(0), "{third}");
+    assert!(third.contains("restored from cache"), "{third}");
+    assert!(std::fs::read(&big).unwrap().ends_with(b"one\n"));
+}

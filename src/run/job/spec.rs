@@ -56,6 +56,7 @@ pub(super) fn job_spec<B: Backend>(
         ports: Vec::new(),
         services: Vec::new(),
         workspace: shared.snapshot.clone(),
+        outputs: output_bases(job, scope),
         workspace_path: workspace.to_string(),
         copies: Vec::new(),
         files: vec![FileToWrite {
@@ -107,6 +108,33 @@ pub(super) fn job_spec<B: Backend>(
         });
     }
     Ok(spec)
+}
+
+/// Where the job's steps write their declared `outputs` and `metrics`: the
+/// literal part of each pattern (a pattern that cannot be evaluated before
+/// the job runs counts from its last `/` before the first expression).
+fn output_bases(job: &Job, scope: &JobScope) -> Vec<String> {
+    let mut bases: Vec<String> = Vec::new();
+    for pattern in job
+        .steps
+        .iter()
+        .flat_map(|s| s.outputs.iter().chain(&s.metrics))
+    {
+        let text = scope.eval_string(&pattern.value).unwrap_or_else(|_| {
+            let literal = pattern.value.split("${{").next().unwrap_or_default();
+            literal
+                .rsplit_once('/')
+                .map_or("", |(dir, _)| dir)
+                .to_string()
+        });
+        let text = text.trim().trim_start_matches("./");
+        if let Ok(base) = crate::cache::tree::pattern_base(text)
+            && !bases.contains(&base)
+        {
+            bases.push(base);
+        }
+    }
+    bases
 }
 
 /// `credentials:` of a container or service, evaluated. As on GitHub, they
