@@ -700,8 +700,8 @@ fn no_secret_value_reaches_the_cache_the_remote_or_the_run_store_and_another_val
     }
 }
 
-/// A step that rewrites a 17 MB output; the output is not git-ignored, so
-/// the next run's snapshot of the repository holds it.
+/// A step that rewrites a 17 MB output, and a job that reads it; the output
+/// is not git-ignored, so the next run's snapshot of the repository holds it.
 const BIG_OUTPUT: &str = r#"
 on: push
 jobs:
@@ -714,6 +714,11 @@ jobs:
           echo "made big.bin"
         inputs: [seed.txt]
         outputs: [big.bin]
+  use:
+    needs: make
+    runs-on: python-ml
+    steps:
+      - run: echo "use sees $(tail -c 4 big.bin)"
 "#;
 
 #[test]
@@ -733,6 +738,8 @@ fn a_large_output_left_in_the_working_tree_is_rewritten_on_the_next_miss() {
     assert_eq!(output.status.code(), Some(0), "{second}");
     assert!(second.contains("made big.bin"), "{second}");
     assert!(!second.contains("Read-only file system"), "{second}");
+    // The job that needs it gets the new one over the snapshot's old one.
+    assert!(second.contains("[use] use sees two"), "{second}");
     let bytes = std::fs::read(&big).unwrap();
     assert_eq!(bytes.len(), 17_000_004);
     assert!(bytes.ends_with(b"two\n"));
