@@ -199,3 +199,58 @@ fn bad_arguments_get_one_sentence_and_exit_2() {
     // Nothing was removed by the failed commands.
     assert!(stdout(&mlci(cache.path(), &["ls"])).contains("3 entries"));
 }
+
+#[test]
+fn a_model_whose_object_has_a_flipped_byte_is_never_pulled() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = |args: &[&str]| {
+        Command::new(common::mlci_bin())
+            .arg("models")
+            .args(args)
+            .current_dir(dir.path())
+            .env("MLCI_CACHE_DIR", dir.path().join("cache"))
+            .env("MLCI_DB", dir.path().join("runs.db"))
+            .env_remove("MLCI_CACHE_REMOTE")
+            .output()
+            .expect("mlci runs")
+    };
+    let weights: Vec<u8> = (0..1_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(dir.path().join("model.onnx"), &weights).unwrap();
+    let out = models(&["register", "clf", "model.onnx"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // One bit of the stored object, with its size and mtime kept: what a
+    // stat says of it does not change.
+    let hash = blake3::hash(&weights).to_hex().to_string();
+    let object = dir
+        .path()
+        .join("cache/objects")
+        .join(&hash[..2])
+        .join(&hash[2..]);
+    let metadata = std::fs::metadata(&object).unwrap();
+    let modified = metadata.modified().unwrap();
+    #[allow(clippy::permissions_set_readonly_false)]
+    let writable = {
+        let mut p = metadata.permissions();
+        p.set_readonly(false);
+        p
+    };
+    std::fs::set_permissions(&object, writable).unwrap();
+    let mut flipped = weights.clone();
+    flipped[500_000] ^= 0x01;
+    let file = std::fs::File::options().write(true).open(&object).unwrap();
+    std::io::Write::write_all(&mut &file, &flipped).unwrap();
+    file.set_modified(modified).unwrap();
+    drop(file);
+    std::fs::set_permissions(&object, metadata.permissions()).unwrap();
+
+    let out = models(&["pull", "clf@1", "out.onnx"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("does not match its hash"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!dir.path().join("out.onnx").exists());
+    assert!(!object.exists(), "the corrupt object is removed");
+}

@@ -286,3 +286,82 @@ async fn a_tampered_remote_object_or_entry_is_refused() {
     assert!(error.to_string().contains("is unsafe"), "{error}");
     assert!(!fresh.contains(&k));
 }
+
+/// `mlci` as a machine of its own: its cache and run store, the moto remote.
+fn machine(dir: &Path, moto: &common::moto::Moto, args: &[&str]) -> (std::process::Output, String) {
+    let mut env: Vec<(&str, std::ffi::OsString)> = vec![
+        ("MLCI_CACHE_DIR", dir.join("cache").into()),
+        ("MLCI_DB", dir.join("runs.db").into()),
+        ("MLCI_CACHE_REMOTE", "s3://cache/team".into()),
+    ];
+    env.extend(moto.env().into_iter().map(|(k, v)| (k, v.into())));
+    let env: Vec<(&str, &std::ffi::OsStr)> = env.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
+    common::mlci_with(dir, &env, args)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_swapped_model_entry_on_the_remote_is_refused_on_pull() {
+    let moto = start_moto();
+    let a = tempfile::tempdir().unwrap();
+    for (content, version) in [(b"weights of v1", "clf@1"), (b"weights of v2", "clf@2")] {
+        std::fs::write(a.path().join("model.onnx"), content).unwrap();
+        let (out, text) = machine(
+            a.path(),
+            &moto,
+            &["models", "register", "clf", "model.onnx"],
+        );
+        assert!(out.status.success(), "{text}");
+        assert!(text.contains(&format!("registered {version}")), "{text}");
+    }
+    let entry_key = |version: &str| {
+        let (out, text) = machine(a.path(), &moto, &["models", "show", version, "--json"]);
+        assert!(out.status.success(), "{text}");
+        let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        shown["entry_key"].as_str().unwrap().to_string()
+    };
+    let (v1, v2) = (entry_key("clf@1"), entry_key("clf@2"));
+
+    // Someone with write access to the bucket puts v2's files under v1's
+    // entry: the entry is well-formed, its key is v1's, its objects are there.
+    let mut config = RemoteConfig::new("s3://cache/team");
+    config.endpoint = Some(format!("http://127.0.0.1:{}", moto.port));
+    config.region = Some("us-east-1".into());
+    config.access_key_id = Some("testing".into());
+    config.secret_access_key = Some("testing".into());
+    let remote = Remote::connect(config).unwrap();
+    let objects = remote.object_store();
+    let v2_entry = objects
+        .get(&remote.entry_location(&v2))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let swapped = String::from_utf8(v2_entry.to_vec())
+        .unwrap()
+        .replace(&v2, &v1);
+    objects
+        .put(
+            &remote.entry_location(&v1),
+            PutPayload::from(swapped.into_bytes()),
+        )
+        .await
+        .unwrap();
+
+    // Another machine pulls v1: refused, and nothing is written.
+    let b = tempfile::tempdir().unwrap();
+    let (out, text) = machine(b.path(), &moto, &["models", "pull", "clf@1", "out.onnx"]);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("its files are not the ones its key names"),
+        "{text}"
+    );
+    assert!(!b.path().join("out.onnx").exists());
+    // v2 itself is intact.
+    let (out, text) = machine(b.path(), &moto, &["models", "pull", "clf@2", "v2.onnx"]);
+    assert!(out.status.success(), "{text}");
+    assert_eq!(
+        std::fs::read(b.path().join("v2.onnx")).unwrap(),
+        b"weights of v2"
+    );
+}

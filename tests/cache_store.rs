@@ -4,7 +4,9 @@
 
 use mlci::cache::actions_cache;
 use mlci::cache::store::GcReport;
-use mlci::cache::{CacheKey, FileIndex, KeyInput, SaveMeta, SaveOptions, StepRef, Store, Tree};
+use mlci::cache::{
+    CacheKey, FileIndex, KeyInput, SaveMeta, SaveOptions, SecretKey, StepRef, Store, Tree,
+};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -211,7 +213,7 @@ fn an_unchanged_50_mb_input_is_rekeyed_from_the_index_without_reading_it() {
 }
 
 #[test]
-fn the_key_follows_inputs_command_env_and_image_but_not_secret_values() {
+fn the_key_follows_inputs_command_env_image_and_secret_values_only_sealed() {
     let repo = tempfile::tempdir().unwrap();
     write(repo.path(), "params.yaml", b"epochs: 3\n");
     write(repo.path(), "data/a.csv", b"1,2,3\n");
@@ -222,7 +224,6 @@ fn the_key_follows_inputs_command_env_and_image_but_not_secret_values() {
         shell: "bash".into(),
         image_digest: "sha256:aaaa".into(),
         env: BTreeMap::from([("SEED".to_string(), "1".to_string())]),
-        secret_names: ["HF_TOKEN".to_string()].into(),
         working_directory: "/work".into(),
         inputs: Tree::from_dir(repo.path(), &inputs, &index).unwrap(),
         params: BTreeMap::new(),
@@ -243,12 +244,6 @@ fn the_key_follows_inputs_command_env_and_image_but_not_secret_values() {
     assert_ne!(
         changed(&|i| {
             i.env.insert("SEED".into(), "2".into());
-        }),
-        k
-    );
-    assert_ne!(
-        changed(&|i| {
-            i.secret_names.insert("AWS_KEY".into());
         }),
         k
     );
@@ -280,12 +275,24 @@ fn the_key_follows_inputs_command_env_and_image_but_not_secret_values() {
         changed(&|i| i.inputs = Tree::from_dir(repo.path(), &inputs, &index).unwrap()),
         k
     );
-    // A secret's value never reaches the key: KeyInput has no place for it, and the
-    // environment the engine passes leaves secrets out. Same names, same key.
-    assert_eq!(
-        changed(&|i| i.secret_names = ["HF_TOKEN".to_string()].into()),
-        k
-    );
+    // A variable that carries a secret enters sealed: another value, another key;
+    // the same value in the same cache, the same key.
+    let cache = tempfile::tempdir().unwrap();
+    let secret_key = SecretKey::load_or_create(cache.path()).unwrap();
+    let with_token = |token: &str| {
+        changed(&|i| {
+            i.env.insert("HF_TOKEN".into(), secret_key.seal(token));
+        })
+    };
+    assert_ne!(with_token("hf_one"), with_token("hf_two"));
+    let again = SecretKey::load_or_create(cache.path()).unwrap();
+    assert_eq!(again.seal("hf_one"), secret_key.seal("hf_one"));
+    // Another cache has another secret key: a key read from a shared remote
+    // gives nothing to test guesses of the value against.
+    let other = tempfile::tempdir().unwrap();
+    let other_key = SecretKey::load_or_create(other.path()).unwrap();
+    assert_ne!(other_key.seal("hf_one"), secret_key.seal("hf_one"));
+    assert!(!secret_key.seal("hf_one").contains("hf_one"));
 }
 
 #[test]

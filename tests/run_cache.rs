@@ -160,7 +160,7 @@ fn a_second_run_restores_everything_without_a_container_and_a_param_change_rerun
 }
 
 #[test]
-fn secrets_key_by_name_and_inputs_after_an_uncached_step_are_read_from_the_container() {
+fn secrets_key_by_sealed_value_and_inputs_after_an_uncached_step_are_read_from_the_container() {
     ensure_image();
     let repo = repo_with(&[(
         "wf.yml",
@@ -200,10 +200,13 @@ jobs:
     let (output, first) = run("a.env", "first-secret");
     assert_eq!(output.status.code(), Some(0), "{first}");
     assert!(first.contains("hashing alpha"), "{first}");
-    // Another secret value: same key (secrets are keyed by name only).
+    // Another secret value: another key (the value enters it sealed), so
+    // the step runs again; the same value again is a hit.
     let (_, second) = run("a.env", "second-secret");
-    assert!(!second.contains("[job] hashing"), "{second}");
-    assert!(second.contains("restored from cache"), "{second}");
+    assert!(second.contains("hashing alpha"), "{second}");
+    let (_, again) = run("a.env", "second-secret");
+    assert!(!again.contains("[job] hashing"), "{again}");
+    assert!(again.contains("restored from cache"), "{again}");
     // The input was written by a step the cache does not track: its new
     // content is read from the container and the step runs again.
     let (_, third) = run("b.env", "second-secret");
@@ -212,7 +215,7 @@ jobs:
         std::fs::read_to_string(repo.path().join("out/copy.txt")).unwrap(),
         "beta\n"
     );
-    for text in [&first, &second, &third] {
+    for text in [&first, &second, &again, &third] {
         assert!(!text.contains("first-secret") && !text.contains("second-secret"));
     }
 }
@@ -504,4 +507,247 @@ jobs:
     assert!(third.contains("[deps] hit=false"), "{third}");
     assert!(third.contains("[deps] warm: built for numpy==1"), "{third}");
     assert!(third.contains("cache saved with key: deps-"), "{third}");
+}
+
+/// Every file under `dir` (recursively) whose bytes hold `needle`.
+fn files_holding(dir: &Path, needle: &[u8]) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let Ok(items) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for item in items.flatten() {
+        let path = item.path();
+        match item.file_type() {
+            Ok(kind) if kind.is_dir() => found.extend(files_holding(&path, needle)),
+            Ok(kind) if kind.is_file() => {
+                let bytes = std::fs::read(&path).unwrap_or_default();
+                if bytes.windows(needle.len()).any(|w| w == needle) {
+                    found.push(path);
+                }
+            }
+            _ => {}
+        }
+    }
+    found
+}
+
+/// Every object in the moto bucket `cache`, by name, with its bytes.
+fn bucket_objects(moto: &common::moto::Moto) -> Vec<(String, Vec<u8>)> {
+    use futures_util::StreamExt;
+    use object_store::ObjectStoreExt;
+    let mut config = mlci::cache::RemoteConfig::new("s3://cache");
+    config.endpoint = Some(format!("http://127.0.0.1:{}", moto.port));
+    config.region = Some("us-east-1".into());
+    config.access_key_id = Some("testing".into());
+    config.secret_access_key = Some("testing".into());
+    config.progress = false;
+    let remote = mlci::cache::Remote::connect(config).unwrap();
+    let store = remote.object_store();
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let mut objects = Vec::new();
+        let mut listing = store.list(None);
+        while let Some(meta) = listing.next().await {
+            let meta = meta.unwrap();
+            let bytes = store
+                .get(&meta.location)
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap();
+            objects.push((meta.location.to_string(), bytes.to_vec()));
+        }
+        objects
+    })
+}
+
+/// Steps that see a secret: one passes it on as a step output, one writes it
+/// to an output file, one only uses it (and has it in its name). The steps
+/// after them print what they got.
+const SECRET_STEPS: &str = r#"
+name: secrets
+on: push
+jobs:
+  job:
+    runs-on: python-ml
+    steps:
+      - id: pass
+        run: |
+          echo "token=$TOKEN" >> "$GITHUB_OUTPUT"
+          mkdir -p a && echo plain > a/plain.txt
+          echo "pass ran"
+        env:
+          TOKEN: ${{ secrets.TOKEN }}
+        inputs: [seed.txt]
+        outputs: [a/]
+      - id: write
+        run: |
+          mkdir -p b && echo "$TOKEN" > b/token.txt
+          echo "write ran"
+        env:
+          TOKEN: ${{ secrets.TOKEN }}
+        inputs: [seed.txt]
+        outputs: [b/]
+      - id: use
+        name: use ${{ secrets.TOKEN }}
+        run: |
+          echo "length=${#TOKEN}" >> "$GITHUB_OUTPUT"
+          mkdir -p c && echo "${#TOKEN}" > c/length.txt
+          echo "use ran"
+        env:
+          TOKEN: ${{ secrets.TOKEN }}
+        inputs: [seed.txt]
+        outputs: [c/]
+      - run: echo "got ${{ steps.pass.outputs.token }} and ${{ steps.use.outputs.length }}"
+"#;
+
+#[test]
+fn no_secret_value_reaches_the_cache_the_remote_or_the_run_store_and_another_value_is_another_key()
+{
+    ensure_image();
+    let moto = common::moto::start_moto();
+    let repo = repo_with(&[
+        ("wf.yml", SECRET_STEPS),
+        ("seed.txt", "1\n"),
+        (".gitignore", "a/\nb/\nc/\n"),
+    ]);
+    let state = tempfile::tempdir().unwrap();
+    let (cache, db) = (state.path().join("cache"), state.path().join("runs.db"));
+    let secrets = ["tok-first-4d1b7c9e", "tok-second-83aa02f5"];
+    let run = |secret: &str| {
+        let mut env: Vec<(&str, std::ffi::OsString)> = vec![
+            ("MLCI_CACHE_DIR", cache.clone().into()),
+            ("MLCI_DB", db.clone().into()),
+            ("MLCI_CACHE_REMOTE", "s3://cache/team".into()),
+        ];
+        env.extend(moto.env().into_iter().map(|(k, v)| (k, v.into())));
+        let env: Vec<(&str, &std::ffi::OsStr)> =
+            env.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
+        common::mlci_with(
+            repo.path(),
+            &env,
+            &[
+                "run",
+                "wf.yml",
+                "--json",
+                "--secret",
+                &format!("TOKEN={secret}"),
+            ],
+        )
+    };
+    let (output, first) = run(secrets[0]);
+    assert_eq!(output.status.code(), Some(0), "{first}");
+    for step in ["pass", "write", "use"] {
+        assert!(first.contains(&format!("{step} ran")), "{first}");
+    }
+    // Results derived from the secret are not cached, and the log says why.
+    assert!(
+        first.contains("the step's result is not cached: its output `token` contains a secret"),
+        "{first}"
+    );
+    assert!(
+        first.contains(
+            "the step's result is not cached: its output file `b/token.txt` contains a secret"
+        ),
+        "{first}"
+    );
+    // Only `use` was stored, under its masked name.
+    let (out, listed) = common::mlci_with(
+        repo.path(),
+        &[("MLCI_CACHE_DIR", cache.as_os_str())],
+        &["cache", "ls"],
+    );
+    assert!(out.status.success(), "{listed}");
+    assert!(listed.contains("use ***"), "{listed}");
+
+    // Another value: nothing of the first run is taken for it, and nothing
+    // of the first value is printed.
+    let (output, second) = run(secrets[1]);
+    assert_eq!(output.status.code(), Some(0), "{second}");
+    for step in ["pass", "write", "use"] {
+        assert!(second.contains(&format!("{step} ran")), "{second}");
+    }
+    assert!(second.contains("got *** and 19"), "{second}");
+
+    assert!(db.is_file(), "the run store is where the test looks");
+    for secret in secrets {
+        let needle = secret.as_bytes();
+        for (what, text) in [
+            ("first run", &first),
+            ("second run", &second),
+            ("cache ls", &listed),
+        ] {
+            assert!(!text.contains(secret), "{what} prints {secret}: {text}");
+        }
+        assert_eq!(
+            files_holding(&cache, needle),
+            Vec::<std::path::PathBuf>::new()
+        );
+        assert_eq!(
+            files_holding(state.path(), needle),
+            Vec::<std::path::PathBuf>::new()
+        );
+        assert_eq!(
+            files_holding(&repo.path().join(".mlci"), needle),
+            Vec::<std::path::PathBuf>::new()
+        );
+        let remote: Vec<String> = bucket_objects(&moto)
+            .into_iter()
+            .filter(|(_, bytes)| bytes.windows(needle.len()).any(|w| w == needle))
+            .map(|(name, _)| name)
+            .collect();
+        assert_eq!(remote, Vec::<String>::new(), "remote objects hold {secret}");
+    }
+}
+
+/// A step that rewrites a 17 MB output, and a job that reads it; the output
+/// is not git-ignored, so the next run's snapshot of the repository holds it.
+const BIG_OUTPUT: &str = r#"
+on: push
+jobs:
+  make:
+    runs-on: python-ml
+    steps:
+      - run: |
+          head -c 17000000 /dev/zero > big.bin
+          cat seed.txt >> big.bin
+          echo "made big.bin"
+        inputs: [seed.txt]
+        outputs: [big.bin]
+  use:
+    needs: make
+    runs-on: python-ml
+    steps:
+      - run: echo "use sees $(tail -c 4 big.bin)"
+"#;
+
+#[test]
+fn a_large_output_left_in_the_working_tree_is_rewritten_on_the_next_miss() {
+    ensure_image();
+    let repo = repo_with(&[("wf.yml", BIG_OUTPUT), ("seed.txt", "one\n")]);
+    let cache = tempfile::tempdir().unwrap();
+    let (output, first) = mlci(repo.path(), cache.path(), &["run", "wf.yml"]);
+    assert_eq!(output.status.code(), Some(0), "{first}");
+    let big = repo.path().join("big.bin");
+    assert_eq!(std::fs::metadata(&big).unwrap().len(), 17_000_004);
+
+    // The input changed: the step runs again and rewrites its output, which
+    // the snapshot now holds (16 MB or more: not copied into the job).
+    std::fs::write(repo.path().join("seed.txt"), "two\n").unwrap();
+    let (output, second) = mlci(repo.path(), cache.path(), &["run", "wf.yml"]);
+    assert_eq!(output.status.code(), Some(0), "{second}");
+    assert!(second.contains("made big.bin"), "{second}");
+    assert!(!second.contains("Read-only file system"), "{second}");
+    // The job that needs it gets the new one over the snapshot's old one.
+    assert!(second.contains("[use] use sees two"), "{second}");
+    let bytes = std::fs::read(&big).unwrap();
+    assert_eq!(bytes.len(), 17_000_004);
+    assert!(bytes.ends_with(b"two\n"));
+
+    // Back to the first input: a hit, restored over the rewritten file.
+    std::fs::write(repo.path().join("seed.txt"), "one\n").unwrap();
+    let (output, third) = mlci(repo.path(), cache.path(), &["run", "wf.yml"]);
+    assert_eq!(output.status.code(), Some(0), "{third}");
+    assert!(third.contains("restored from cache"), "{third}");
+    assert!(std::fs::read(&big).unwrap().ends_with(b"one\n"));
 }

@@ -497,3 +497,69 @@ fn sigkill_while_restoring_an_output_leaves_no_temp_file_after_the_next_run() {
         ]
     );
 }
+
+/// Flips one byte of a file in place and puts its mtime back, so that what
+/// `stat` says of it (device, inode, size, mtime) does not change.
+fn flip_byte_keeping_stat(path: &Path, at: usize) {
+    let metadata = std::fs::metadata(path).unwrap();
+    let modified = metadata.modified().unwrap();
+    let read_only = metadata.permissions();
+    let mut writable = read_only.clone();
+    #[allow(clippy::permissions_set_readonly_false)]
+    writable.set_readonly(false);
+    std::fs::set_permissions(path, writable).unwrap();
+    let mut bytes = std::fs::read(path).unwrap();
+    bytes[at] ^= 0x01;
+    let file = std::fs::File::options().write(true).open(path).unwrap();
+    std::io::Write::write_all(&mut &file, &bytes).unwrap();
+    file.set_modified(modified).unwrap();
+    drop(file);
+    std::fs::set_permissions(path, read_only).unwrap();
+    let after = std::fs::metadata(path).unwrap();
+    assert_eq!(after.len(), metadata.len());
+    assert_eq!(after.modified().unwrap(), modified);
+}
+
+#[test]
+fn a_flipped_byte_with_size_and_mtime_kept_is_detected_and_never_restored() {
+    ensure_image();
+    let repo = repo_with(&pipeline_files());
+    let cache = tempfile::tempdir().unwrap();
+    let run_id = format!("faults-flip-{}", std::process::id());
+    let (output, first) = mlci(repo.path(), cache.path(), &run_id, &["run", "wf.yml"]);
+    assert_eq!(output.status.code(), Some(0), "{first}");
+    let original = std::fs::read(repo.path().join("data/set.bin")).unwrap();
+    let sum = std::fs::read(repo.path().join("model/sum.txt")).unwrap();
+
+    // One bit of the 20 MB object, with its size and mtime kept: a stat
+    // cannot tell, only the content can.
+    let objects = object_files(&cache.path().join("objects"));
+    let dataset = objects
+        .iter()
+        .find(|p| std::fs::metadata(p).unwrap().len() == 20 << 20)
+        .expect("the dataset's object");
+    flip_byte_keeping_stat(dataset, 7 << 20);
+    std::fs::remove_dir_all(repo.path().join("data")).unwrap();
+    std::fs::remove_dir_all(repo.path().join("model")).unwrap();
+
+    let (output, second) = mlci(repo.path(), cache.path(), &run_id, &["run", "wf.yml"]);
+    assert_eq!(output.status.code(), Some(0), "{second}");
+    assert!(
+        second.contains("does not match its hash"),
+        "the corruption is reported: {second}"
+    );
+    assert!(
+        second.contains("prepare ran"),
+        "the step ran again: {second}"
+    );
+    assert_eq!(
+        std::fs::read(repo.path().join("data/set.bin")).unwrap(),
+        original,
+        "the working tree has the real dataset, not the flipped one"
+    );
+    assert_eq!(
+        std::fs::read(repo.path().join("model/sum.txt")).unwrap(),
+        sum
+    );
+    assert!(leftovers(&run_id).is_empty(), "{:?}", leftovers(&run_id));
+}

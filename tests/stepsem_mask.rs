@@ -288,3 +288,19 @@ fn no_panic_on_random_streams() {
         assert!(!pieces.contains("ab"), "round {round}: {pieces:?}");
     }
 }
+
+#[test]
+fn found_in_finds_a_value_cut_between_two_pieces_of_a_large_file() {
+    let m = Masker::new();
+    assert!(!m.found_in(&b"anything"[..]).unwrap(), "nothing registered");
+    m.add("tok-81c2");
+    // The reader hands out 1 MiB pieces: the value straddles the first cut.
+    let mut data = vec![b'x'; (1 << 20) - 4];
+    data.extend_from_slice(b"tok-81c2");
+    data.extend(vec![b'y'; 3 << 20]);
+    assert!(m.found_in(&data[..]).unwrap());
+    // Its base64 form counts too, as in the log.
+    let encoded = format!("{}dG9rLTgxYzI=", "z".repeat(5 << 20));
+    assert!(m.found_in(encoded.as_bytes()).unwrap());
+    assert!(!m.found_in(&vec![b'x'; 3 << 20][..]).unwrap());
+}

@@ -1,7 +1,7 @@
 //! Cache keys: everything a step's result depends on, hashed.
 
 use super::tree::Tree;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// The version of the key format. Changing how keys are computed bumps it, so that
 /// entries saved under the old format are never taken for the new.
@@ -10,16 +10,16 @@ pub const KEY_VERSION: &str = "k1";
 /// What a step's key is computed from.
 #[derive(Clone, Debug, Default)]
 pub struct KeyInput {
-    /// The command after expression evaluation.
+    /// The command after expression evaluation; sealed when it carries a
+    /// secret (see [`super::SecretKey`]).
     pub command: String,
     /// The shell (`bash`, `python`, a custom `{0}` template…).
     pub shell: String,
     /// The image's content digest (`sha256:…`), not its tag.
     pub image_digest: String,
-    /// The environment that reaches the step, secrets left out.
+    /// The environment that reaches the step; a value that carries a secret
+    /// is sealed (see [`super::SecretKey`]), never hashed in clear.
     pub env: BTreeMap<String, String>,
-    /// Names of the secrets that reach the step: their values never enter the key.
-    pub secret_names: BTreeSet<String>,
     pub working_directory: String,
     /// The step's inputs as the step will see them (see [`Tree::overlay`]).
     pub inputs: Tree,
@@ -76,9 +76,6 @@ impl KeyInput {
         for (name, value) in &self.env {
             field("env.name", name.as_bytes());
             field("env.value", value.as_bytes());
-        }
-        for name in &self.secret_names {
-            field("secret", name.as_bytes());
         }
         field("workdir", self.working_directory.as_bytes());
         field("inputs", self.inputs.hash().as_bytes());

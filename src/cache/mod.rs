@@ -5,7 +5,8 @@
 //! ```text
 //! inputs on disk ──index──▶ file hashes by (dev, inode, size, mtime): a stat, not a read
 //!                ──tree───▶ Tree: sorted (path, kind, mode, blake3, size), overlaid with earlier outputs
-//!                ──key────▶ CacheKey: command, shell, image digest, env, secret names, workdir, inputs
+//!                ──key────▶ CacheKey: command, shell, image digest, env, workdir, inputs
+//!                           (a part that carries a secret value enters sealed: `secret_key`)
 //!                ──store──▶ content-addressed objects + one entry per key (atomic, locked, LRU)
 //!                ──remote─▶ the same layout on S3-compatible storage (pull on miss, push after save)
 //! ```
@@ -19,6 +20,7 @@ pub mod index;
 pub mod key;
 mod location;
 pub mod remote;
+mod secret_key;
 pub mod store;
 pub mod tree;
 mod units;
@@ -27,6 +29,7 @@ pub use index::FileIndex;
 pub use key::{CacheKey, KeyInput};
 pub use location::{DEFAULT_MAX_SIZE, default_cache_dir};
 pub use remote::{Remote, RemoteConfig};
+pub use secret_key::SecretKey;
 pub use store::{
     Entry, MODEL_KEY_PREFIX, SaveMeta, SaveOptions, StepRef, Store, StoreError, WarnFn, now_ms,
     stderr_warnings,

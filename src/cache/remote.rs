@@ -344,13 +344,11 @@ impl Remote {
                 Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
                 Err(error) => return Err(self.unavailable(error)),
             }
+            // A corrupt local object is never sent (and is removed).
+            store
+                .verify_object(&file.hash, file.size)
+                .map_err(|fault| RemoteError::Local(fault.for_entry(key.as_str(), &file.path)))?;
             let object = store.object_path(&file.hash);
-            if !store.index().verify(&object, &file.hash).unwrap_or(false) {
-                return Err(RemoteError::Local(StoreError::Corrupt {
-                    key: key.to_string(),
-                    reason: format!("the local object of {} does not match its hash", file.path),
-                }));
-            }
             self.upload_object(&object, &location, file.size, &file.path)
                 .await?;
             stats.objects_sent += 1;

@@ -65,6 +65,10 @@ pub struct JobSpec {
     pub services: Vec<ServiceSpec>,
     /// Host directory copied into the container at `workspace_path`.
     pub workspace: PathBuf,
+    /// Where the job's steps write their declared outputs: paths relative to
+    /// the workspace, each a file or a directory. A file there is the job's
+    /// to rewrite, so a backend never shares it read-only with `workspace`.
+    pub outputs: Vec<String>,
     /// Where the workspace lives inside the container.
     pub workspace_path: String,
     /// Host paths copied in after the workspace, in the same upload (one

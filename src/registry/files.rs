@@ -97,6 +97,17 @@ pub async fn pull(
             }
         )
     })?;
+    // The entry is checked against its own key (the hash of its files); the
+    // version must name that same tree, or it points at another model's files.
+    if entry.outputs.hash() != version.tree_hash {
+        return Err(format!(
+            "the files of {} in the cache are not the ones it was registered with (tree {} instead of {}): refusing to pull them",
+            version.label(),
+            entry.outputs.hash(),
+            version.tree_hash
+        )
+        .into());
+    }
     let base = Path::new(&version.path)
         .file_name()
         .map(PathBuf::from)

@@ -10,14 +10,15 @@
 //! of the container into the store. Jobs that need this one get its outputs
 //! at the same paths; at the end every output is left in the working tree.
 
+use super::cache_secrets;
 use super::report::StepReport;
-use super::shared::{RunCache, Shared, workflow_name};
+use super::shared::{RunCache, Shared};
 use super::step::{
     JobCacheState, JobScope, StepCtx, StepExec, StepKeyParts, StepState, exec_step, is_checkout,
     prepare_run, step_env, step_title,
 };
 use crate::cache::tree::pattern_base;
-use crate::cache::{CacheKey, Entry, SaveMeta, StepRef, Tree};
+use crate::cache::{CacheKey, Entry, SaveMeta, Tree};
 use crate::executor::{Backend, JobEnv, JobSpec};
 use crate::expr::{Object, Status, Value};
 use crate::metrics::{self, ParamValues};
@@ -395,8 +396,26 @@ pub(super) async fn run_cached_step<B: Backend>(
             (root, true)
         }
     };
+    // Values derived from secrets are never cached (see `cache_secrets`).
+    let files = parts
+        .sees_secret
+        .then(|| Tree::from_dir(&root, &patterns, cache.store().index()).ok())
+        .flatten();
+    let files = files.as_ref().map(|tree| (root.as_path(), tree));
+    if let Some(what) = cache_secrets::secret_in_results(&shared.masker, &result.outputs, files) {
+        shared.print(
+            name,
+            &format!("the step's result is not cached: {what} contains a secret"),
+        );
+        drop(scratch);
+        // Its files are in the container only: later steps read theirs there.
+        if let Some(job_cache) = state.cache.as_mut() {
+            job_cache.dirty = true;
+        }
+        return ("success", result.outputs);
+    }
     let meta = SaveMeta {
-        made_by: step_ref(workflow_name(shared), ctx.name, &title),
+        made_by: cache_secrets::made_by(shared, ctx.name, &title),
         step_outputs: result
             .outputs
             .iter()
@@ -652,15 +671,6 @@ pub fn top_level_sizes(tree: &Tree) -> BTreeMap<String, u64> {
         *sizes.entry(top).or_insert(0) += item.size;
     }
     sizes
-}
-
-/// A save's description of the step that made the entry.
-pub fn step_ref(workflow: &str, job: &str, step: &str) -> StepRef {
-    StepRef {
-        workflow: workflow.to_string(),
-        job: job.to_string(),
-        step: step.to_string(),
-    }
 }
 
 #[cfg(test)]

@@ -166,6 +166,32 @@ impl Masker {
         out
     }
 
+    /// Whether what `reader` yields holds a registered value anywhere. Read in
+    /// pieces that overlap by the longest value, so memory stays bounded and
+    /// a value cut between two pieces is still found.
+    pub fn found_in(&self, mut reader: impl std::io::Read) -> std::io::Result<bool> {
+        if self.is_empty() {
+            return Ok(false);
+        }
+        let overlap = self.max_len().saturating_sub(1);
+        let mut window: Vec<u8> = Vec::new();
+        let mut piece = vec![0u8; 1 << 20];
+        loop {
+            let n = match reader.read(&mut piece) {
+                Ok(0) => return Ok(false),
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            window.extend_from_slice(&piece[..n]);
+            if !self.runs(&window).is_empty() {
+                return Ok(true);
+            }
+            let keep_from = window.len().saturating_sub(overlap);
+            window.drain(..keep_from);
+        }
+    }
+
     /// Merged runs of secret bytes in `hay`, sorted; touching runs merge.
     fn runs(&self, hay: &[u8]) -> Vec<(usize, usize)> {
         let mut found = Vec::new();

@@ -19,6 +19,7 @@ pub mod shell;
 // Running a workflow: the repository snapshot, the `github` context, and the
 // layers that drive jobs through an executor backend.
 mod actions;
+mod cache_secrets;
 mod cached;
 mod engine;
 pub mod github;

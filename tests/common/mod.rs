@@ -205,6 +205,7 @@ pub fn spec(run_id: &str, job: &str, workspace: &Path, options: &str) -> JobSpec
         ports: vec![],
         services: vec![],
         workspace: workspace.to_path_buf(),
+        outputs: vec![],
         workspace_path: WORKSPACE_PATH.to_string(),
         copies: vec![],
         files: vec![],

@@ -25,6 +25,10 @@ pub struct Store {
     /// Files and directories written but not yet synced, when syncs wait
     /// for [`Store::sync_deferred`] (see [`Store::deferring_syncs`]).
     pub(super) deferred_syncs: Option<std::sync::Mutex<Vec<PathBuf>>>,
+    /// Objects whose content this process hashed (or wrote from hashed
+    /// bytes), with what `stat` said of them then: see `verify`.
+    pub(super) verified:
+        std::sync::Mutex<std::collections::HashMap<String, crate::cache::index::FileStamp>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -59,6 +63,7 @@ impl Store {
             index,
             warn: stderr_warnings(),
             deferred_syncs: None,
+            verified: Default::default(),
         })
     }
 

@@ -96,7 +96,7 @@ pub(super) fn read_entry(path: &Path, key: &str) -> Result<Option<Entry>, String
 }
 
 /// Parses an entry and checks that it is well-formed: the format, the key (when given),
-/// hashes of 64 hex digits, safe relative paths.
+/// a model entry's tree hash, hashes of 64 hex digits, safe relative paths.
 pub(super) fn parse_entry(bytes: &[u8], key: &str) -> Result<Entry, String> {
     let entry: Entry = serde_json::from_slice(bytes).map_err(|e| format!("unreadable: {e}"))?;
     if entry.format != ENTRY_FORMAT {
@@ -104,6 +104,13 @@ pub(super) fn parse_entry(bytes: &[u8], key: &str) -> Result<Entry, String> {
     }
     if !key.is_empty() && entry.key != key {
         return Err("it holds another key".into());
+    }
+    // A model entry is named by the hash of its files: another tree under that
+    // name is a swapped entry.
+    if let Some(tree_hash) = entry.key.strip_prefix(MODEL_KEY_PREFIX)
+        && entry.outputs.hash() != tree_hash
+    {
+        return Err("its files are not the ones its key names (the hash of its files)".into());
     }
     for item in entry.outputs.entries() {
         if !valid_hash(&item.hash) {

@@ -7,7 +7,6 @@ use std::path::Path;
 use super::cache_dir::Store;
 use super::entry::{Entry, check_safe, now_ms, read_entry};
 use super::error::{StoreError, io};
-use super::files::make_writable_and_remove;
 
 impl Store {
     /// Whether an entry file exists for the key (not verified, use not recorded).
@@ -55,20 +54,11 @@ impl Store {
             return None;
         }
         for file in entry.outputs.files() {
-            let object = self.object_path(&file.hash);
-            let ok = match std::fs::symlink_metadata(&object) {
-                Ok(m) if m.is_file() && m.len() == file.size => {
-                    self.index.verify(&object, &file.hash).unwrap_or(false)
-                }
-                _ => false,
-            };
-            if !ok {
-                let reason = if object.exists() {
-                    // A corrupt object is removed so that no other entry uses it.
-                    make_writable_and_remove(&object);
-                    format!("the object of {} does not match its hash", file.path)
-                } else {
-                    format!("the object of {} is missing", file.path)
+            // A corrupt object is removed so that no other entry uses it.
+            if let Err(fault) = self.verify_object(&file.hash, file.size) {
+                let reason = match fault.for_entry(key, &file.path) {
+                    StoreError::Corrupt { reason, .. } => reason,
+                    other => other.to_string(),
                 };
                 self.discard(key, &path, &reason);
                 return None;

@@ -13,14 +13,16 @@
 //! entry is written last, the same way. A process killed at any point leaves at most
 //! temporary files (removed by the next run or `gc`) and objects no entry names, never an entry
 //! that looks valid. Lookups verify: the entry parses, names only safe paths and
-//! well-formed hashes, and every object it names is there with its hash, checked by a
-//! stat against the index (a file written to since it was stored has a new mtime and is
-//! re-read and re-hashed).
+//! well-formed hashes (a model entry's files hash to the tree hash in its key), and every
+//! object it names is there with its content's hash: read and hashed once per process,
+//! not vouched for by a stat (`verify`); a corrupt object is removed and the entry is a
+//! miss.
 //!
 //! One file per concern: `entry` (the entry and its checks), `cache_dir` (the opened
 //! directory, its paths and lock), `save`, `lookup`, `restore`, `gc`, and `transfer`
 //! (what the remote cache reads and writes), `outside` (temporary files beside a restore's or a
-//! pull's destination, swept after a killed writer); `error` and `files` are shared below them.
+//! pull's destination, swept after a killed writer); `error`, `files` and `verify` are shared
+//! below them.
 
 mod cache_dir;
 mod entry;
@@ -32,6 +34,7 @@ mod outside;
 mod restore;
 mod save;
 mod transfer;
+mod verify;
 
 pub use cache_dir::{Store, WarnFn, stderr_warnings};
 pub use entry::{ENTRY_FORMAT, Entry, MODEL_KEY_PREFIX, StepRef, entry_file_name, now_ms};

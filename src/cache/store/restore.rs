@@ -2,7 +2,7 @@
 //! a read-only tree for a read-only bind mount.
 
 use crate::cache::tree::EntryKind;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::cache_dir::Store;
@@ -23,7 +23,8 @@ pub struct RestoreStats {
 impl Store {
     /// Restores an entry's outputs under `dest_root`. Files already there with the right
     /// content (a stat and an index lookup) are left alone; others are reflinked or
-    /// copied from verified objects (never hard-linked) and renamed into place. Refuses
+    /// copied from objects verified by content (never hard-linked) and renamed into
+    /// place; a corrupt object fails the restore and is removed. Refuses
     /// the whole entry, before writing anything, when any path would leave `dest_root`.
     pub fn restore(&self, entry: &Entry, dest_root: &Path) -> Result<RestoreStats, StoreError> {
         let _lock = self.lock(false)?;
@@ -67,16 +68,11 @@ impl Store {
                             reason: "a directory is where the cached file goes".into(),
                         });
                     }
-                    let object = self.object_path(&item.hash);
-                    if !self.index.verify(&object, &item.hash).unwrap_or(false) {
-                        return Err(StoreError::Corrupt {
-                            key: entry.key.clone(),
-                            reason: format!("the object of {} does not match its hash", item.path),
-                        });
-                    }
                     notes.note(dest.parent().unwrap_or(dest_root));
                     let temp = dest.with_file_name(unique_name(".mlci-restore"));
-                    reflink_copy::reflink_or_copy(&object, &temp).map_err(io(&temp))?;
+                    // Verified as it is copied: a corrupt object is never restored.
+                    self.copy_object(&item.hash, &temp)
+                        .map_err(|fault| fault.for_entry(&entry.key, &item.path))?;
                     std::fs::set_permissions(&temp, std::fs::Permissions::from_mode(mode))
                         .map_err(io(&temp))?;
                     if let Err(e) = std::fs::rename(&temp, &dest) {
@@ -126,10 +122,14 @@ impl Store {
     pub fn materialize(&self, entry: &Entry) -> Result<PathBuf, StoreError> {
         check_safe(entry)?;
         let final_dir = self.dir.join("trees").join(entry.outputs.hash());
-        if final_dir.is_dir() {
-            return Ok(final_dir);
-        }
         let _lock = self.lock(false)?;
+        if final_dir.is_dir() {
+            if self.tree_intact(entry, &final_dir) {
+                return Ok(final_dir);
+            }
+            // A file of it was changed: built again from verified objects.
+            make_writable_and_remove(&final_dir);
+        }
         let build = self.temp_path("tree");
         std::fs::create_dir_all(&build).map_err(io(&build))?;
         let result = (|| {
@@ -139,16 +139,9 @@ impl Store {
                 std::fs::create_dir_all(parent).map_err(io(parent))?;
                 match item.kind {
                     EntryKind::File => {
+                        self.verify_object(&item.hash, item.size)
+                            .map_err(|fault| fault.for_entry(&entry.key, &item.path))?;
                         let object = self.object_path(&item.hash);
-                        if !self.index.verify(&object, &item.hash).unwrap_or(false) {
-                            return Err(StoreError::Corrupt {
-                                key: entry.key.clone(),
-                                reason: format!(
-                                    "the object of {} does not match its hash",
-                                    item.path
-                                ),
-                            });
-                        }
                         if item.executable || std::fs::hard_link(&object, &dest).is_err() {
                             reflink_copy::reflink_or_copy(&object, &dest).map_err(io(&dest))?;
                             let mode = if item.executable { 0o555 } else { 0o444 };
@@ -182,6 +175,35 @@ impl Store {
             }
         }
         Ok(final_dir)
+    }
+
+    /// Whether a materialised tree still holds the entry's files: each one a
+    /// hard link to its verified object, or a copy whose content is hashed
+    /// again; symlinks with their targets.
+    fn tree_intact(&self, entry: &Entry, dir: &Path) -> bool {
+        entry.outputs.entries().iter().all(|item| {
+            let path = dir.join(&item.path);
+            let Ok(metadata) = std::fs::symlink_metadata(&path) else {
+                return false;
+            };
+            match item.kind {
+                EntryKind::Symlink => std::fs::read_link(&path)
+                    .is_ok_and(|t| Some(t.as_path()) == item.target.as_deref().map(Path::new)),
+                EntryKind::File if !metadata.is_file() || metadata.len() != item.size => false,
+                EntryKind::File => {
+                    let object = std::fs::symlink_metadata(self.object_path(&item.hash));
+                    let linked = object
+                        .is_ok_and(|o| (o.dev(), o.ino()) == (metadata.dev(), metadata.ino()));
+                    if linked {
+                        self.verify_object(&item.hash, item.size).is_ok()
+                    } else {
+                        std::fs::File::open(&path)
+                            .and_then(crate::cache::index::hash_reader)
+                            .is_ok_and(|(hash, _)| hash.to_hex().as_str() == item.hash)
+                    }
+                }
+            }
+        })
     }
 }
 

@@ -12,8 +12,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::cache_dir::Store;
-use super::entry::{ENTRY_FORMAT, Entry, StepRef, now_ms};
+use super::entry::{ENTRY_FORMAT, Entry, MODEL_KEY_PREFIX, StepRef, now_ms};
 use super::error::{StoreError, io};
+use super::verify::ObjectFault;
 
 /// What a step leaves besides its output files.
 #[derive(Clone, Debug, Default)]
@@ -66,6 +67,14 @@ impl Store {
         if !missing.is_empty() {
             return Err(StoreError::MissingOutput(missing));
         }
+        // A model entry is named by the hash of its files (see `parse_entry`).
+        if let Some(tree_hash) = key.as_str().strip_prefix(MODEL_KEY_PREFIX)
+            && tree.hash() != tree_hash
+        {
+            return Err(StoreError::Changed {
+                path: src_root.to_path_buf(),
+            });
+        }
         if !options.overwrite && self.entry_path(key.as_str()).exists() {
             return Err(StoreError::Exists(key.to_string()));
         }
@@ -96,16 +105,18 @@ impl Store {
         Ok(entry)
     }
 
-    /// Stores one file as an object, unless an object with its hash is already there.
+    /// Stores one file as an object, unless an object with its hash is already
+    /// there (and verifies; a corrupt one is replaced).
     fn put_object(
         &self,
         source: &Path,
         entry: &TreeEntry,
         move_file: bool,
     ) -> Result<(), StoreError> {
-        let dest = self.object_path(&entry.hash);
-        if std::fs::symlink_metadata(&dest).is_ok_and(|m| m.is_file() && m.len() == entry.size) {
-            return Ok(());
+        match self.verify_object(&entry.hash, entry.size) {
+            Ok(()) => return Ok(()),
+            Err(ObjectFault::Io(error)) => return Err(error),
+            Err(ObjectFault::Missing | ObjectFault::Corrupt) => {}
         }
         let temp = self.temp_path("object");
         let mut moved = false;
@@ -133,7 +144,8 @@ impl Store {
         self.commit_object(&temp, &entry.hash)
     }
 
-    /// Moves a verified temporary file into `objects/`: sync, read-only, rename, index.
+    /// Moves a verified temporary file (one whose bytes were hashed to `hash`
+    /// as they were written) into `objects/`: sync, read-only, rename, index.
     pub(crate) fn commit_object(&self, temp: &Path, hash: &str) -> Result<(), StoreError> {
         let dest = self.object_path(hash);
         self.sync_or_defer(temp, &dest).map_err(io(temp))?;
@@ -141,10 +153,11 @@ impl Store {
         let parent = dest.parent().expect("objects have a parent");
         std::fs::create_dir_all(parent).map_err(io(parent))?;
         std::fs::rename(temp, &dest).map_err(io(&dest))?;
-        if let Ok(metadata) = std::fs::symlink_metadata(&dest)
-            && let Ok(parsed) = blake3::Hash::from_hex(hash)
-        {
-            self.index.record(&metadata, parsed);
+        if let Ok(metadata) = std::fs::symlink_metadata(&dest) {
+            self.mark_verified(hash, &metadata);
+            if let Ok(parsed) = blake3::Hash::from_hex(hash) {
+                self.index.record(&metadata, parsed);
+            }
         }
         Ok(())
     }

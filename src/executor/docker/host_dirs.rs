@@ -10,7 +10,12 @@
 //! other's files and a job cannot change the repository. Files of at least
 //! [`LARGE_FILE`] are not copied: they are hard links to the snapshot,
 //! bind-mounted read-only over themselves, so a 10 GB dataset in the
-//! repository costs nothing per job and cannot be changed by one.
+//! repository costs nothing per job and cannot be changed by one. The
+//! exception is a file where a step of the job declares an output (such as a
+//! large output of an earlier run left in the working tree): the step
+//! rewrites it, so the job gets a copy of its own (reflinked where the file
+//! system can). A job that runs is one with a step to run, so that copy is
+//! made only when the job may write the file.
 
 use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -189,24 +194,47 @@ fn copy_entry(
 }
 
 /// The job's workspace: the snapshot copied into `dest`, except files of at
-/// least [`LARGE_FILE`], which are hard-linked; returns those (relative
+/// least [`LARGE_FILE`] that are not at or under one of `outputs` (paths
+/// the job's steps write), which are hard-linked; returns those (relative
 /// paths), to be mounted read-only.
 pub fn copy_workspace(
     snapshot: &Path,
     dest: &Path,
     owner: Option<Owner>,
+    outputs: &[String],
 ) -> io::Result<Vec<PathBuf>> {
     let mut large = Vec::new();
-    copy_workspace_dir(snapshot, dest, Path::new(""), owner, &mut large)?;
+    let mut place = Placing {
+        owner,
+        outputs,
+        large: &mut large,
+    };
+    copy_workspace_dir(snapshot, dest, Path::new(""), &mut place)?;
     Ok(large)
+}
+
+/// What [`copy_workspace`] carries down the tree.
+struct Placing<'a> {
+    owner: Option<Owner>,
+    outputs: &'a [String],
+    large: &'a mut Vec<PathBuf>,
+}
+
+impl Placing<'_> {
+    /// Whether a step of the job writes `relative` (the path itself or a
+    /// directory above it is a declared output).
+    fn written(&self, relative: &Path) -> bool {
+        self.outputs
+            .iter()
+            .any(|base| base.is_empty() || relative.starts_with(base))
+    }
 }
 
 fn copy_workspace_dir(
     src: &Path,
     dest: &Path,
     relative: &Path,
-    owner: Option<Owner>,
-    large: &mut Vec<PathBuf>,
+    place: &mut Placing<'_>,
 ) -> io::Result<()> {
     std::fs::create_dir_all(dest)?;
     for child in std::fs::read_dir(src)? {
@@ -215,19 +243,20 @@ fn copy_workspace_dir(
         let target = dest.join(child.file_name());
         let child_relative = relative.join(child.file_name());
         if meta.is_dir() {
-            copy_workspace_dir(&child.path(), &target, &child_relative, owner, large)?;
+            copy_workspace_dir(&child.path(), &target, &child_relative, place)?;
         } else if meta.is_file()
             && meta.len() >= LARGE_FILE
+            && !place.written(&child_relative)
             && std::fs::hard_link(child.path(), &target).is_ok()
         {
-            large.push(child_relative);
+            place.large.push(child_relative);
         } else {
-            copy_entry(&child.path(), &target, &meta, owner)?;
+            copy_entry(&child.path(), &target, &meta, place.owner)?;
         }
     }
     let meta = std::fs::metadata(src)?;
     std::fs::set_permissions(dest, meta.permissions())?;
-    chown(dest, owner);
+    chown(dest, place.owner);
     Ok(())
 }
 
@@ -377,7 +406,7 @@ mod tests {
         let big = std::fs::File::create(snapshot.join("big.bin")).unwrap();
         big.set_len(LARGE_FILE).unwrap();
         let dest = root.path().join("workspace");
-        let large = copy_workspace(&snapshot, &dest, None).unwrap();
+        let large = copy_workspace(&snapshot, &dest, None, &[]).unwrap();
         assert_eq!(large, vec![PathBuf::from("big.bin")]);
         let linked = std::fs::metadata(dest.join("big.bin")).unwrap();
         assert_eq!(
@@ -391,5 +420,28 @@ mod tests {
                 .unwrap()
                 .ino()
         );
+    }
+
+    #[test]
+    fn large_files_where_the_job_writes_outputs_are_copies_of_its_own() {
+        let root = tempfile::tempdir().unwrap();
+        let snapshot = root.path().join("snapshot");
+        std::fs::create_dir_all(snapshot.join("model")).unwrap();
+        for name in ["model/weights.bin", "data.bin", "model.bin"] {
+            let big = std::fs::File::create(snapshot.join(name)).unwrap();
+            big.set_len(LARGE_FILE).unwrap();
+        }
+        let dest = root.path().join("workspace");
+        let outputs = ["model".to_string(), "model.bin".to_string()];
+        let large = copy_workspace(&snapshot, &dest, None, &outputs).unwrap();
+        assert_eq!(large, vec![PathBuf::from("data.bin")]);
+        for name in ["model/weights.bin", "model.bin"] {
+            let own = std::fs::metadata(dest.join(name)).unwrap();
+            assert_ne!(
+                own.ino(),
+                std::fs::metadata(snapshot.join(name)).unwrap().ino()
+            );
+            assert_eq!(own.len(), LARGE_FILE);
+        }
     }
 }

@@ -516,7 +516,7 @@ fn host_dirs_for(
     let workspace = dir.join("workspace");
     let temp = dir.join("temp");
     let workflow = dir.join("workflow");
-    let large = host_dirs::copy_workspace(&spec.workspace, &workspace, owner)?;
+    let large = host_dirs::copy_workspace(&spec.workspace, &workspace, owner, &spec.outputs)?;
     for d in [&temp, &workflow] {
         std::fs::create_dir_all(d)?;
         std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o777))?;

@@ -214,6 +214,7 @@ mod tests {
             ports: vec![],
             services: vec![],
             workspace: "/tmp/ws".into(),
+            outputs: vec![],
             workspace_path: "/__w/r/r".into(),
             copies: vec![],
             files: vec![],

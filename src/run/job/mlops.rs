@@ -6,9 +6,9 @@
 use crate::cache::{CacheKey, MODEL_KEY_PREFIX, SaveMeta, Tree};
 use crate::executor::Backend;
 use crate::record::ModelCandidate;
-use crate::run::cached::{step_ref, workspace_on_host};
+use crate::run::cache_secrets::made_by;
+use crate::run::cached::workspace_on_host;
 use crate::run::report::StepReport;
-use crate::run::shared::workflow_name;
 use crate::run::step::{JobScope, StepCtx};
 use crate::workflow::Step;
 use std::path::Path;
@@ -134,7 +134,7 @@ async fn store_model<B: Backend>(
     let key = CacheKey::from_string(format!("{MODEL_KEY_PREFIX}{tree_hash}"));
     if cache.store().peek(&key).is_none() {
         let meta = SaveMeta {
-            made_by: step_ref(workflow_name(ctx.shared), ctx.name, title),
+            made_by: made_by(ctx.shared, ctx.name, title),
             ..SaveMeta::default()
         };
         cache

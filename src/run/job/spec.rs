@@ -56,6 +56,7 @@ pub(super) fn job_spec<B: Backend>(
         ports: Vec::new(),
         services: Vec::new(),
         workspace: shared.snapshot.clone(),
+        outputs: output_bases(shared, job, scope),
         workspace_path: workspace.to_string(),
         copies: Vec::new(),
         files: vec![FileToWrite {
@@ -107,6 +108,53 @@ pub(super) fn job_spec<B: Backend>(
         });
     }
     Ok(spec)
+}
+
+/// Where the job writes over the repository's snapshot: the declared
+/// `outputs` and `metrics` of its steps, and of the steps of the jobs it
+/// needs (directly or not), whose outputs are laid over its workspace. Each is
+/// the literal part of a pattern: this job's patterns are evaluated, others
+/// (and what cannot be evaluated before the job runs) count from the last `/`
+/// before their first expression.
+fn output_bases<B: Backend>(shared: &Shared<B>, job: &Job, scope: &JobScope) -> Vec<String> {
+    let patterns = |j: &Job| {
+        j.steps
+            .iter()
+            .flat_map(|s| s.outputs.iter().chain(&s.metrics))
+            .map(|p| p.value.clone())
+            .collect::<Vec<String>>()
+    };
+    let mut texts: Vec<String> = patterns(job)
+        .into_iter()
+        .map(|p| scope.eval_string(&p).unwrap_or_else(|_| literal_part(&p)))
+        .collect();
+    let needed = super::transitive_needs(shared, job);
+    for other in &shared.workflow.workflow.jobs {
+        if needed.contains(&other.id.value) {
+            texts.extend(patterns(other).iter().map(|p| literal_part(p)));
+        }
+    }
+    let mut bases: Vec<String> = Vec::new();
+    for text in texts {
+        if let Ok(base) = crate::cache::tree::pattern_base(text.trim().trim_start_matches("./"))
+            && !bases.contains(&base)
+        {
+            bases.push(base);
+        }
+    }
+    bases
+}
+
+/// A pattern without its expressions: the whole of it when it has none,
+/// else the directories before the first.
+fn literal_part(pattern: &str) -> String {
+    match pattern.split_once("${{") {
+        None => pattern.to_string(),
+        Some((before, _)) => before
+            .rsplit_once('/')
+            .map_or("", |(dir, _)| dir)
+            .to_string(),
+    }
 }
 
 /// `credentials:` of a container or service, evaluated. As on GitHub, they

@@ -3,7 +3,9 @@
 //! the run's jobs made or restored, for the jobs after them and for the
 //! working tree at the end.
 
-use crate::cache::{CacheKey, Entry, Remote, RemoteConfig, SaveMeta, SaveOptions, Store, Tree};
+use crate::cache::{
+    CacheKey, Entry, Remote, RemoteConfig, SaveMeta, SaveOptions, SecretKey, Store, Tree,
+};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -34,6 +36,8 @@ pub struct RunCache {
     /// What killed runs left in the cache's `tmp/` that this user could not
     /// remove (their containers wrote it as root): the engine removes it.
     left_by_killed_runs: Mutex<Vec<PathBuf>>,
+    /// Seals the parts of step keys that carry a secret.
+    secret_key: SecretKey,
 }
 
 impl RunCache {
@@ -46,6 +50,12 @@ impl RunCache {
                     config.dir.display()
                 )
             })?;
+        let secret_key = SecretKey::load_or_create(store.dir()).map_err(|e| {
+            format!(
+                "cannot open the cache directory {}: its secret key: {e}",
+                config.dir.display()
+            )
+        })?;
         let remote = match config.remote.as_deref() {
             None => None,
             Some(url) => match Remote::connect(RemoteConfig::new(url)) {
@@ -66,7 +76,14 @@ impl RunCache {
             config,
             produced: Mutex::new(Vec::new()),
             left_by_killed_runs,
+            secret_key,
         })
+    }
+
+    /// A value that carries a secret, as it enters a step's key: sealed with
+    /// this cache's secret key, so that no stored byte holds the value.
+    pub fn seal(&self, value: &str) -> String {
+        self.secret_key.seal(value)
     }
 
     /// What killed runs left that this user could not remove (once).

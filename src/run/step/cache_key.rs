@@ -1,23 +1,28 @@
 //! What a step's cache key is made of besides the content of its inputs:
-//! command, shell, environment (secrets by name only), working directory,
-//! the `inputs`/`outputs`/`metrics` patterns, and the values of `params`.
+//! command, shell, environment, working directory, the
+//! `inputs`/`outputs`/`metrics` patterns, and the values of `params`. A part
+//! that carries a secret value enters sealed (`RunCache::seal`).
 
 use super::exec::StepExec;
 use super::scope::JobScope;
 use crate::cache::{CacheKey, Tree};
 use crate::executor::Backend;
 use crate::metrics::ParamValues;
+use crate::run::mask::Masker;
 use crate::run::shared::Shared;
 use crate::workflow::{Spanned, Step};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// Everything a step's key is made of besides the content of its inputs.
 pub struct StepKeyParts {
     pub command: String,
     pub shell: String,
     pub env: BTreeMap<String, String>,
-    pub secret_names: BTreeSet<String>,
     pub workdir: String,
+    /// Whether a secret value reaches the step (through its command, its
+    /// environment or its working directory): its results are then checked
+    /// for secrets before they are stored.
+    pub sees_secret: bool,
     pub inputs: Vec<String>,
     pub outputs: Vec<String>,
     pub metrics: Vec<String>,
@@ -32,7 +37,6 @@ impl StepKeyParts {
             shell: self.shell.clone(),
             image_digest: image_digest.to_string(),
             env: self.env.clone(),
-            secret_names: self.secret_names.clone(),
             working_directory: self.workdir.clone(),
             inputs,
             params: params.keyed.clone(),
@@ -52,25 +56,28 @@ impl StepKeyParts {
     }
 }
 
-/// Splits a step's environment into what is hashed by value and the names
-/// of variables that carry a secret (hashed by name only, never by value).
-pub fn split_secret_env(
-    env: BTreeMap<String, String>,
-    secrets: &BTreeMap<String, String>,
-) -> (BTreeMap<String, String>, BTreeSet<String>) {
-    let mut plain = BTreeMap::new();
-    let mut secret_names = BTreeSet::new();
-    for (name, value) in env {
-        let carries_secret = secrets
-            .values()
-            .any(|secret| !secret.is_empty() && value.contains(secret.as_str()));
-        if carries_secret {
-            secret_names.insert(name);
-        } else {
-            plain.insert(name, value);
-        }
+/// Seals each value that carries a secret (one the masker would mask): the
+/// key changes with the value, and holds nothing to guess it from.
+pub fn seal_secrets(
+    values: BTreeMap<String, String>,
+    masker: &Masker,
+    seal: impl Fn(&str) -> String,
+) -> BTreeMap<String, String> {
+    values
+        .into_iter()
+        .map(|(name, value)| {
+            let value = seal_if_secret(value, masker, &seal);
+            (name, value)
+        })
+        .collect()
+}
+
+fn seal_if_secret(value: String, masker: &Masker, seal: impl Fn(&str) -> String) -> String {
+    if masker.mask(&value) == value {
+        value
+    } else {
+        seal(&value)
     }
-    (plain, secret_names)
 }
 
 /// What a step with `inputs` is keyed by, besides the content of its inputs.
@@ -92,13 +99,17 @@ pub(super) fn key_parts<B: Backend>(
             })
             .collect::<Result<Vec<String>, String>>()
     };
-    let (env, secret_names) = split_secret_env(exec.env.clone(), &shared.options.secrets);
+    let cache = shared.cache.as_ref().ok_or("the step cache is off")?;
+    let seal = |value: &str| cache.seal(value);
+    let carries = |value: &str| shared.masker.mask(value) != value;
+    let sees_secret =
+        carries(&command) || carries(&exec.workdir) || exec.env.values().any(|v| carries(v));
     Ok(StepKeyParts {
-        command,
+        command: seal_if_secret(command, &shared.masker, seal),
         shell,
-        env,
-        secret_names,
-        workdir: exec.workdir.clone(),
+        env: seal_secrets(exec.env.clone(), &shared.masker, seal),
+        workdir: seal_if_secret(exec.workdir.clone(), &shared.masker, seal),
+        sees_secret,
         inputs: eval_all(&step.inputs, "inputs")?,
         outputs: eval_all(&step.outputs, "outputs")?,
         metrics: eval_all(&step.metrics, "metrics")?,
@@ -128,16 +139,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn secrets_are_keyed_by_name_only() {
+    fn values_that_carry_a_secret_are_sealed() {
         let env: BTreeMap<String, String> = [
             ("TOKEN".to_string(), "Bearer s3cr3t".to_string()),
             ("LR".to_string(), "0.1".to_string()),
         ]
         .into();
-        let secrets: BTreeMap<String, String> = [("API".to_string(), "s3cr3t".to_string())].into();
-        let (plain, names) = split_secret_env(env, &secrets);
-        assert_eq!(plain.len(), 1);
-        assert!(plain.contains_key("LR"));
-        assert!(names.contains("TOKEN"));
+        let masker = Masker::new();
+        masker.add("s3cr3t");
+        let key = crate::cache::SecretKey::random().unwrap();
+        let sealed = seal_secrets(env.clone(), &masker, |v| key.seal(v));
+        assert_eq!(sealed["LR"], "0.1");
+        assert!(sealed["TOKEN"].starts_with("sealed:"), "{sealed:?}");
+        assert!(!sealed["TOKEN"].contains("s3cr3t"));
+        // Another value, another seal; the same value, the same seal.
+        let mut other = env.clone();
+        other.insert("TOKEN".into(), "Bearer s3cr3u".into());
+        masker.add("s3cr3u");
+        assert_ne!(
+            seal_secrets(other, &masker, |v| key.seal(v))["TOKEN"],
+            sealed["TOKEN"]
+        );
+        assert_eq!(seal_secrets(env, &masker, |v| key.seal(v)), sealed);
     }
 }
