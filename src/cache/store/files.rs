@@ -4,6 +4,8 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
+use super::error::{StoreError, io};
+
 /// Removes a file or a directory tree, making read-only directories writable first.
 pub(crate) fn make_writable_and_remove(path: &Path) {
     let Ok(metadata) = std::fs::symlink_metadata(path) else {
@@ -48,4 +50,31 @@ pub(super) fn unique_name(what: &str) -> String {
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+/// Copies `source` (open) to a new file `dest`, hashing what it reads in the
+/// same pass: what a restore and a save both need, so that an object is read
+/// once. Returns the hash and how many bytes it took.
+pub(super) fn copy_hashing(
+    input: &mut std::fs::File,
+    source: &Path,
+    dest: &Path,
+) -> Result<(blake3::Hash, u64), StoreError> {
+    use std::io::{Read, Write};
+    let mut output = std::fs::File::create(dest).map_err(io(dest))?;
+    let mut hasher = blake3::Hasher::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    loop {
+        let n = match input.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io(source)(e)),
+        };
+        hasher.update(&buffer[..n]);
+        output.write_all(&buffer[..n]).map_err(io(dest))?;
+        total += n as u64;
+    }
+    Ok((hasher.finalize(), total))
 }

@@ -1,7 +1,7 @@
 //! Saving a step's outputs: each file as an object (copied, reflinked or moved into
 //! `tmp/`, checked against its hash, synced and renamed into place), the entry last.
 
-use crate::cache::index::{FileIndex, hash_reader};
+use crate::cache::index::hash_reader;
 use crate::cache::key::CacheKey;
 use crate::cache::tree::{EntryKind, Tree, TreeEntry};
 use std::collections::BTreeMap;
@@ -14,6 +14,7 @@ use std::time::Duration;
 use super::cache_dir::Store;
 use super::entry::{ENTRY_FORMAT, Entry, MODEL_KEY_PREFIX, StepRef, now_ms};
 use super::error::{StoreError, io};
+use super::files::copy_hashing;
 use super::verify::ObjectFault;
 
 /// What a step leaves besides its output files.
@@ -132,7 +133,10 @@ impl Store {
                 self.index.count_hashed(read);
                 hash
             } else {
-                copy_hashing(source, &temp, &self.index)?
+                let mut input = File::open(source).map_err(io(source))?;
+                let (hash, read) = copy_hashing(&mut input, source, &temp)?;
+                self.index.count_hashed(read);
+                hash
             };
             if hash.to_hex().as_str() != entry.hash {
                 let _ = std::fs::remove_file(&temp);
@@ -194,29 +198,6 @@ impl Store {
         let _ = self.sync_or_defer(&entries, &entries);
         Ok(())
     }
-}
-
-/// Copies `source` to `dest`, hashing what it reads; records nothing.
-fn copy_hashing(source: &Path, dest: &Path, index: &FileIndex) -> Result<blake3::Hash, StoreError> {
-    use std::io::Read;
-    let mut input = File::open(source).map_err(io(source))?;
-    let mut output = File::create(dest).map_err(io(dest))?;
-    let mut hasher = blake3::Hasher::new();
-    let mut buffer = vec![0u8; 1 << 20];
-    let mut total = 0u64;
-    loop {
-        let n = match input.read(&mut buffer) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(io(source)(e)),
-        };
-        hasher.update(&buffer[..n]);
-        output.write_all(&buffer[..n]).map_err(io(dest))?;
-        total += n as u64;
-    }
-    index.count_hashed(total);
-    Ok(hasher.finalize())
 }
 
 fn owned_by_me(path: &Path) -> bool {

@@ -13,12 +13,11 @@
 
 use crate::cache::index::FileStamp;
 use std::fs::{File, Metadata};
-use std::io::{Read, Write};
 use std::path::Path;
 
 use super::cache_dir::Store;
 use super::error::{StoreError, io};
-use super::files::make_writable_and_remove;
+use super::files::{copy_hashing, make_writable_and_remove};
 
 /// Why an object cannot be used.
 #[derive(Debug)]
@@ -102,25 +101,10 @@ impl Store {
                 .map(|_| ())
                 .map_err(|e| ObjectFault::Io(io(dest)(e)));
         }
-        let copied = (|| {
-            let mut output = File::create(dest).map_err(io(dest))?;
-            let mut hasher = blake3::Hasher::new();
-            let mut buffer = vec![0u8; 1 << 20];
-            let mut total = 0u64;
-            loop {
-                let n = match input.read(&mut buffer) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(io(&object)(e)),
-                };
-                hasher.update(&buffer[..n]);
-                output.write_all(&buffer[..n]).map_err(io(dest))?;
-                total += n as u64;
-            }
+        let copied = copy_hashing(&mut input, &object, dest).map(|(hash, total)| {
             self.index.count_hashed(total);
-            Ok(hasher.finalize())
-        })();
+            hash
+        });
         match copied {
             Ok(actual) if actual.to_hex().as_str() == hash => {
                 self.mark_verified(hash, &metadata);

@@ -33,7 +33,6 @@ use contexts::{fill_step_contexts, job_contexts};
 use gpu::{gpu_flag, gpu_name};
 use places::{job_dir, workspace_path};
 use spec::job_spec;
-use std::collections::BTreeSet;
 use std::time::Instant;
 use steps::run_steps;
 use tokio_util::sync::CancellationToken;
@@ -217,7 +216,7 @@ async fn run_job_body<B: Backend + 'static>(
     let upstream = shared
         .cache
         .as_ref()
-        .and_then(|cache| cache.upstream(&transitive_needs(shared, job)));
+        .and_then(|cache| cache.upstream(&spec::transitive_needs(shared, job)));
     let uses_cache = upstream.is_some() || job.steps.iter().any(|s| s.is_cached());
     // The image's digest is in every cache key: pull it first (once per
     // run, shared with start_job). A missing image is left for start_job to
@@ -420,21 +419,6 @@ fn finish_job<B: Backend>(
         &format!("{} in {:.1}s", report.result, report.duration.as_secs_f64()),
     );
     report
-}
-
-/// Every job this one needs, directly or through others.
-fn transitive_needs<B: Backend>(shared: &Shared<B>, job: &Job) -> BTreeSet<String> {
-    let by_job = shared.workflow.workflow.needs_by_job();
-    let mut seen = BTreeSet::new();
-    let mut todo: Vec<String> = job.needs.iter().map(|n| n.value.clone()).collect();
-    while let Some(next) = todo.pop() {
-        if seen.insert(next.clone())
-            && let Some((_, needs)) = by_job.iter().find(|(id, _)| **id == next)
-        {
-            todo.extend(needs.iter().map(|n| n.to_string()));
-        }
-    }
-    seen
 }
 
 /// Takes a job's spinner away however `run_instance` returns.

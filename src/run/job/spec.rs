@@ -9,7 +9,7 @@ use crate::plan::JobInstance;
 use crate::run::shared::Shared;
 use crate::run::step::{EVENT_PATH, JobScope};
 use crate::workflow::Job;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The container a job instance runs in.
 pub(super) fn job_spec<B: Backend>(
@@ -128,7 +128,7 @@ fn output_bases<B: Backend>(shared: &Shared<B>, job: &Job, scope: &JobScope) -> 
         .into_iter()
         .map(|p| scope.eval_string(&p).unwrap_or_else(|_| literal_part(&p)))
         .collect();
-    let needed = super::transitive_needs(shared, job);
+    let needed = transitive_needs(shared, job);
     for other in &shared.workflow.workflow.jobs {
         if needed.contains(&other.id.value) {
             texts.extend(patterns(other).iter().map(|p| literal_part(p)));
@@ -178,4 +178,19 @@ fn credentials<B: Backend>(
         username: scope.eval_string(&c.username.value)?,
         password: scope.eval_string(&c.password.value)?,
     }))
+}
+
+/// Every job this one needs, directly or through others.
+pub(super) fn transitive_needs<B: Backend>(shared: &Shared<B>, job: &Job) -> BTreeSet<String> {
+    let by_job = shared.workflow.workflow.needs_by_job();
+    let mut seen = BTreeSet::new();
+    let mut todo: Vec<String> = job.needs.iter().map(|n| n.value.clone()).collect();
+    while let Some(next) = todo.pop() {
+        if seen.insert(next.clone())
+            && let Some((_, needs)) = by_job.iter().find(|(id, _)| **id == next)
+        {
+            todo.extend(needs.iter().map(|n| n.to_string()));
+        }
+    }
+    seen
 }
