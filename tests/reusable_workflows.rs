@@ -408,7 +408,10 @@ fn listed(dir: &Path, args: &[&str]) -> Vec<(String, bool, serde_json::Value)> {
 
 #[test]
 fn list_shows_a_matrix_read_from_inputs_as_expanded_when_the_job_starts() {
-    let dir = matrix_from_inputs();
+    // A copy: `mlci run` below may write its run store where it runs.
+    let copy = tempfile::tempdir().unwrap();
+    common::copy_dir(&matrix_from_inputs(), copy.path());
+    let dir = copy.path().to_path_buf();
     // On its own, the caller fills in the inputs: they are known at run time.
     assert_eq!(
         listed(&dir, &[".github/workflows/model_jobs.yml"]),
