@@ -4,92 +4,13 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-/// What one bounded command did.
-struct Answer {
-    code: Option<i32>,
-    stderr: String,
-    elapsed: Duration,
-    /// CPU time (user and system): the bound that does not depend on how
-    /// busy the machine running the tests is.
-    cpu: Duration,
-    /// Peak resident memory of the process, in KiB (getrusage's ru_maxrss).
-    max_rss_kib: i64,
-}
-
-/// Runs `mlci ARGS` in `dir` and waits for it with wait4(2), so that the
-/// peak memory measured is this process's alone.
-#[allow(clippy::zombie_processes)] // reaped by wait4, not by Child::wait
-fn mlci(dir: &Path, args: &[&str]) -> Answer {
-    let started = Instant::now();
-    let err_path = dir.join(".mlci-test-stderr");
-    let child = Command::new(common::mlci_bin())
-        .args(args)
-        .current_dir(dir)
-        .env("CI", "true")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&err_path).unwrap())
-        .spawn()
-        .unwrap();
-    // A watchdog, so that a regression fails the test instead of hanging it.
-    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let watchdog = {
-        let done = done.clone();
-        let pid = child.id() as i32;
-        std::thread::spawn(move || {
-            let until = Instant::now() + Duration::from_secs(20);
-            while Instant::now() < until {
-                if done.load(std::sync::atomic::Ordering::SeqCst) {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            // SAFETY: our own child, not reaped before `done` is set.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-        })
-    };
-    // Wait without reaping first, so that the watchdog can never signal a
-    // process id that has been reused.
-    // SAFETY: siginfo is plain data that waitid fills in.
-    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    // SAFETY: waits for our own child, by its id, leaving it waitable.
-    unsafe {
-        libc::waitid(
-            libc::P_PID,
-            child.id(),
-            &mut info,
-            libc::WEXITED | libc::WNOWAIT,
-        )
-    };
-    done.store(true, std::sync::atomic::Ordering::SeqCst);
-    let _ = watchdog.join();
-    let mut status = 0;
-    // SAFETY: rusage is plain data that wait4 fills in.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waits for our own child, by its id.
-    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
-    assert_eq!(pid, child.id() as i32, "wait4 failed");
-    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
-    Answer {
-        code,
-        stderr: std::fs::read_to_string(&err_path).unwrap_or_default(),
-        elapsed: started.elapsed(),
-        cpu: cpu_time(&usage),
-        max_rss_kib: usage.ru_maxrss,
-    }
-}
-
-fn cpu_time(usage: &libc::rusage) -> Duration {
-    let micros = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
-    Duration::from_micros(micros(usage.ru_utime) + micros(usage.ru_stime))
-}
+use common::measure::{Measured, mlci};
 
 /// Asserts the bound: exit 2, no panic, 2 s of CPU, 256 MB.
-fn assert_refused(answer: &Answer, what: &str) {
+fn assert_refused(answer: &Measured, what: &str) {
     assert_eq!(
         answer.code,
         Some(2),

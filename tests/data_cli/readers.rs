@@ -9,9 +9,9 @@ use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::parser::parse_message_type;
 use std::path::Path;
-use std::process::{Command, Stdio};
+
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// What a user would notice of one command: its exit code, its output, the
 /// most memory it held and how long it took.
@@ -23,47 +23,21 @@ struct Measured {
     took: Duration,
 }
 
-/// Runs `mlci ARGS` and reads its peak resident memory from wait4(2).
-// The child is reaped by that wait4, not by `Child::wait`.
-#[allow(clippy::zombie_processes)]
+/// Runs `mlci ARGS`, measured (`common::measure`); it never panics.
 fn measured(dir: &Path, args: &[&str]) -> Measured {
-    let start = Instant::now();
-    let child = Command::new(super::common::mlci_bin())
-        .args(args)
-        .current_dir(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("mlci starts");
-    let pid = child.id() as libc::pid_t;
-    let mut stdout = child.stdout.unwrap();
-    let mut stderr = child.stderr.unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut text = Vec::new();
-        std::io::Read::read_to_end(&mut stdout, &mut text).unwrap();
-        text
-    });
-    let mut errors = Vec::new();
-    std::io::Read::read_to_end(&mut stderr, &mut errors).unwrap();
-    let stdout = reader.join().unwrap();
-    let mut status = 0;
-    // SAFETY: `usage` is a plain struct that wait4 fills in.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(waited, pid, "wait4");
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        128 + libc::WTERMSIG(status)
-    };
-    let stderr = String::from_utf8_lossy(&errors).into_owned();
-    assert!(!stderr.contains("panicked"), "mlci {args:?}: {stderr}");
+    let answer = super::common::measure::mlci(dir, args);
+    assert!(
+        !answer.stderr.contains("panicked"),
+        "mlci {args:?}: {}",
+        answer.stderr
+    );
     Measured {
-        code,
-        stdout: String::from_utf8_lossy(&stdout).into_owned(),
-        stderr,
-        max_rss_mb: usage.ru_maxrss as u64 / 1024,
-        took: start.elapsed(),
+        // Killed by a signal: no exit code, and none of those a test expects.
+        code: answer.code.unwrap_or(-1),
+        stdout: answer.stdout,
+        stderr: answer.stderr,
+        max_rss_mb: answer.max_rss_kib as u64 / 1024,
+        took: answer.elapsed,
     }
 }
 

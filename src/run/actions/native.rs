@@ -46,6 +46,15 @@ pub(super) async fn run<B: Backend>(
         Native::UploadArtifact => upload(ctx, call).await,
         Native::DownloadArtifact => download(ctx, call).await,
     };
+    conclude(ctx, call, result)
+}
+
+/// A native action's conclusion and outputs; a failure prints its reason.
+pub(super) fn conclude<B: Backend>(
+    ctx: &StepCtx<'_, B>,
+    call: &Call<'_>,
+    result: Result<Object, String>,
+) -> (&'static str, Object) {
     match result {
         Ok(outputs) => ("success", outputs),
         Err(message) => {

@@ -49,13 +49,7 @@ pub(crate) fn call_plan_inputs<B: Backend>(
         .workflow
         .job(&planned.id)
         .ok_or_else(|| format!("no job `{}`", planned.id))?;
-    let (needs, status) = shared.finished.needs_context(job);
-    let workspace = super::places::workspace_path(shared);
-    let scope = JobScope {
-        contexts: super::contexts::job_contexts(shared, planned, 0, needs, &workspace),
-        status,
-        workspace: Some(shared.snapshot.clone()),
-    };
+    let (scope, _) = super::contexts::instance_scope(shared, planned, job, 0);
     Ok(
         frame_values(shared, frame, &scope)?.map(|(inputs, _)| PlanInputs {
             inputs,

@@ -9,6 +9,7 @@ use crate::run::defaults;
 use crate::run::github::{self, GithubContextInput};
 use crate::run::shared::{Shared, workflow_name};
 use crate::run::step::{JobScope, TEMP};
+use crate::workflow::Job;
 use std::collections::BTreeMap;
 
 /// A map of strings as an expression object.
@@ -16,6 +17,24 @@ pub(crate) fn to_object(map: &BTreeMap<String, String>) -> Object {
     map.iter()
         .map(|(k, v)| (k.clone(), Value::String(v.clone())))
         .collect()
+}
+
+/// The scope instance `index` of a planned job starts with, as the jobs it
+/// needs have finished so far, and its workspace in the container.
+pub(super) fn instance_scope<B: Backend>(
+    shared: &Shared<B>,
+    planned: &PlannedJob,
+    job: &Job,
+    index: usize,
+) -> (JobScope, String) {
+    let (needs, status) = shared.finished.needs_context(job);
+    let workspace = super::places::workspace_path(shared);
+    let scope = JobScope {
+        contexts: job_contexts(shared, planned, index, needs, &workspace),
+        status,
+        workspace: Some(shared.snapshot.clone()),
+    };
+    (scope, workspace)
 }
 
 /// The contexts of instance `index` of a planned job, given its `needs`

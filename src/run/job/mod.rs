@@ -29,9 +29,9 @@ use crate::plan::{JobResult, PlannedJob};
 use crate::run::output::Console;
 use crate::timings::Phase;
 use crate::workflow::Job;
-use contexts::{fill_step_contexts, job_contexts};
+use contexts::fill_step_contexts;
 use gpu::{gpu_flag, gpu_name};
-use places::{job_dir, workspace_path};
+use places::job_dir;
 use spec::job_spec;
 use std::time::Instant;
 use steps::run_steps;
@@ -94,14 +94,7 @@ async fn run_job_body<B: Backend + 'static>(
         .iter()
         .map(|(k, v)| (k.clone(), v.to_display_string()))
         .collect();
-    let (needs, status) = shared.finished.needs_context(job);
-    let workspace = workspace_path(shared);
-    let contexts = job_contexts(shared, planned, index, needs, &workspace);
-    let mut scope = JobScope {
-        contexts,
-        status,
-        workspace: Some(shared.snapshot.clone()),
-    };
+    let (mut scope, workspace) = contexts::instance_scope(shared, planned, job, index);
     // Job-level continue-on-error covers every way the job can fail, set-up included.
     let keep_going = scope.continue_on_error(job.continue_on_error.as_ref());
     let limit = crate::run::step::timeout_minutes(&scope, job.timeout_minutes.as_ref());
@@ -443,13 +436,7 @@ pub(crate) fn instance_spec<B: Backend + 'static>(
         .workflow
         .job(&planned.id)
         .ok_or_else(|| format!("no job `{}`", planned.id))?;
-    let (needs, status) = shared.finished.needs_context(job);
-    let workspace = workspace_path(shared);
-    let mut scope = JobScope {
-        contexts: job_contexts(shared, planned, index, needs, &workspace),
-        status,
-        workspace: Some(shared.snapshot.clone()),
-    };
+    let (mut scope, workspace) = contexts::instance_scope(shared, planned, job, index);
     if let Some(frame) = &job.call {
         call::enter_call(shared, frame, &mut scope)?;
     }

@@ -48,16 +48,8 @@ pub(super) async fn run<B: Backend>(
     state: &mut StepState,
     cache_saves: &mut Vec<CacheSave>,
 ) -> (&'static str, Object) {
-    match setup(ctx, call, scope, state, cache_saves).await {
-        Ok(outputs) => ("success", outputs),
-        Err(message) => {
-            ctx.shared.print(
-                ctx.name,
-                &format!("error: step `{}`: {message}", call.title),
-            );
-            ("failure", Object::new())
-        }
-    }
+    let result = setup(ctx, call, scope, state, cache_saves).await;
+    super::native::conclude(ctx, call, result)
 }
 
 async fn setup<B: Backend>(
