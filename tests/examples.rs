@@ -31,17 +31,7 @@ fn train_evaluate_passes_its_gates_writes_a_report_and_is_restored_the_second_ti
     let report = std::fs::read_to_string(repo.path().join("report.md")).unwrap();
     assert!(report.contains("| accuracy |"), "{report}");
     assert!(repo.path().join("metrics/eval.json").is_file());
-    // mlci waits for its removals this time, so that nothing of it is still
-    // going when the repository is removed below.
-    let cache = repo.path().join(".cache");
-    let (output, second) = common::mlci_with(
-        repo.path(),
-        &[
-            ("MLCI_CACHE_DIR", cache.as_os_str()),
-            ("MLCI_WAIT_FOR_REMOVAL", "1".as_ref()),
-        ],
-        &["run"],
-    );
+    let (output, second) = mlci_run(repo.path(), &[]);
     assert_eq!(output.status.code(), Some(0), "{second}");
     assert!(!second.contains("starting in"), "{second}");
     assert_eq!(second.matches("restored from cache").count(), 4, "{second}");
@@ -81,9 +71,19 @@ fn hello_ml_trains_two_models_in_parallel() {
     assert!(text.contains("[report] last accuracy 0.9"), "{text}");
 }
 
+/// mlci waits for its removals rather than handing them to a process of its
+/// own, so that nothing of a run is still going when a test removes the
+/// repository it ran in.
 fn mlci(dir: &Path, args: &[&str]) -> (Output, String) {
     let cache = dir.join(".cache");
-    common::mlci_with(dir, &[("MLCI_CACHE_DIR", cache.as_os_str())], args)
+    common::mlci_with(
+        dir,
+        &[
+            ("MLCI_CACHE_DIR", cache.as_os_str()),
+            ("MLCI_WAIT_FOR_REMOVAL", "1".as_ref()),
+        ],
+        args,
+    )
 }
 
 #[test]

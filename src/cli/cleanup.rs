@@ -97,13 +97,11 @@ pub(super) fn remove_run_objects(args: RemoveRunObjectsArgs) -> ExitCode {
     while parent.exists() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(10));
     }
-    // Opening a store creates its directories: a cache removed meanwhile (a
-    // test's, a user's `rm -rf`) must not come back as an empty skeleton.
-    if let Some(dir) = args.cache_dir
-        && dir.join("tmp").is_dir()
-        && let Ok(store) = crate::cache::Store::open(&dir)
-    {
-        store.remove_stale_temp();
+    // Not through `Store::open`, which creates the cache's directories: a
+    // cache being removed meanwhile (a test's, a user's `rm -rf`) must not
+    // come back as an empty skeleton, nor make that removal fail.
+    if let Some(dir) = args.cache_dir {
+        crate::cache::store::remove_stale_temp_in(&dir);
     }
     if removed.is_ok() {
         ExitCode::SUCCESS

@@ -3,7 +3,7 @@
 
 use crate::cache::key::CacheKey;
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::cache_dir::Store;
 use super::entry::{Entry, MODEL_KEY_PREFIX};
@@ -147,21 +147,28 @@ impl Store {
     /// what could not be removed: files a killed job's container wrote as root, which a
     /// normal user may not remove.
     pub fn remove_stale_temp(&self) -> Vec<PathBuf> {
-        let Ok(items) = std::fs::read_dir(self.dir.join("tmp")) else {
-            return Vec::new();
-        };
-        let mut left = Vec::new();
-        for item in items.flatten() {
-            let name = item.file_name();
-            if !writer_alive(&name.to_string_lossy()) {
-                let path = item.path();
-                super::outside::clean_noted(&path);
-                make_writable_and_remove(&path);
-                if std::fs::symlink_metadata(&path).is_ok() {
-                    left.push(path);
-                }
+        remove_stale_temp_in(&self.dir)
+    }
+}
+
+/// [`Store::remove_stale_temp`] for the cache at `cache_dir`, without opening
+/// it: opening creates the cache's directories, and a cache being removed
+/// meanwhile (a user's `rm -rf`, a test's clean-up) must not get them back.
+pub fn remove_stale_temp_in(cache_dir: &Path) -> Vec<PathBuf> {
+    let Ok(items) = std::fs::read_dir(cache_dir.join("tmp")) else {
+        return Vec::new();
+    };
+    let mut left = Vec::new();
+    for item in items.flatten() {
+        let name = item.file_name();
+        if !writer_alive(&name.to_string_lossy()) {
+            let path = item.path();
+            super::outside::clean_noted(&path);
+            make_writable_and_remove(&path);
+            if std::fs::symlink_metadata(&path).is_ok() {
+                left.push(path);
             }
         }
-        left
     }
+    left
 }

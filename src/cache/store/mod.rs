@@ -40,6 +40,6 @@ pub use cache_dir::{Store, WarnFn, stderr_warnings};
 pub use entry::{ENTRY_FORMAT, Entry, MODEL_KEY_PREFIX, StepRef, entry_file_name, now_ms};
 pub(crate) use entry::{check_safe, valid_hash};
 pub use error::StoreError;
-pub use gc::GcReport;
+pub use gc::{GcReport, remove_stale_temp_in};
 pub use restore::RestoreStats;
 pub use save::{SaveMeta, SaveOptions};
