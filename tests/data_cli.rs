@@ -230,7 +230,7 @@ fn a_drifted_distribution_fails_against_the_baseline() {
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
     assert!(
         out.stdout
-            .contains("column `length` [drift]: Jensen-Shannon distance"),
+            .contains("column `length` [drift]: Kolmogorov-Smirnov D = 0.673: p = 9.6e-61 (2.9e-60 after Holm's correction for 3 columns) < 0.05 (300 baseline and 300 current values)"),
         "{}",
         out.stdout
     );
@@ -260,7 +260,10 @@ fn a_drifted_distribution_fails_against_the_baseline() {
         .iter()
         .find(|d| d["column"] == "length")
         .unwrap();
-    assert!(length["distance"].as_f64().unwrap() > 0.1, "{length}");
+    assert_eq!(length["method"], "ks", "{length}");
+    assert!(length["statistic"].as_f64().unwrap() > 0.5, "{length}");
+    assert!(length["p_adjusted"].as_f64().unwrap() < 1e-50, "{length}");
+    assert_eq!(length["drifted"], true, "{length}");
 }
 
 #[test]

@@ -109,24 +109,8 @@ fn summary(args: &DataValidateArgs, validation: &Validation, with_baseline: bool
         if validation.drift.is_empty() {
             out.push_str("drift: no column to compare with the baseline\n");
         } else {
-            let mut rows = vec![[
-                "COLUMN".to_string(),
-                "METRIC".to_string(),
-                "DISTANCE".to_string(),
-                "THRESHOLD".to_string(),
-                "".to_string(),
-            ]];
-            rows.extend(validation.drift.iter().map(|d| {
-                [
-                    d.column.clone(),
-                    d.metric.name().to_string(),
-                    format!("{:.4}", d.distance),
-                    d.threshold.to_string(),
-                    if d.drifted() { "DRIFT" } else { "ok" }.to_string(),
-                ]
-            }));
             out.push_str("drift from the baseline:\n");
-            out.push_str(&table(&rows));
+            out.push_str(&drift_table(validation));
         }
     }
     let stats = &validation.stats;
@@ -146,5 +130,68 @@ fn summary(args: &DataValidateArgs, validation: &Validation, with_baseline: bool
         plural(stats.columns.len()),
         args.schema.display()
     ));
+    out
+}
+
+/// One row per column: the method, its figure, the p-value (corrected for
+/// the columns tested), what the column drifts at, the values compared on
+/// each side, and the verdict; then how the p-values were corrected.
+fn drift_table(validation: &Validation) -> String {
+    use crate::data::{Correction, figure, p_figure};
+    let header = [
+        "COLUMN",
+        "METHOD",
+        "STATISTIC",
+        "P-VALUE",
+        "DRIFTS AT",
+        "VALUES",
+        "",
+    ];
+    let mut rows = vec![header.map(str::to_string)];
+    for d in &validation.drift {
+        let statistic = match (d.method.map(|m| m.key()), d.statistic) {
+            (Some("ks"), Some(x)) => format!("D {}", figure(x)),
+            (Some("chi-square"), Some(x)) => {
+                format!(
+                    "χ² {} ({} df)",
+                    figure(x),
+                    d.degrees_of_freedom.unwrap_or(0)
+                )
+            }
+            (_, Some(x)) => figure(x),
+            (_, None) => "—".to_string(),
+        };
+        let p = d.p_adjusted.or(d.p_value).map_or("—".to_string(), p_figure);
+        let drifts_at = match (d.method, d.threshold) {
+            (None, _) => "—".to_string(),
+            (Some(_), Some(t)) => format!("> {t}, p < {}", d.p_threshold),
+            (Some(_), None) => format!("p < {}", d.p_threshold),
+        };
+        rows.push([
+            d.column.clone(),
+            d.method.map_or("—", |m| m.name()).to_string(),
+            statistic,
+            p,
+            drifts_at,
+            format!("{}/{}", d.baseline_values, d.current_values),
+            d.verdict().to_string(),
+        ]);
+    }
+    let mut out = table(&rows);
+    let tested = validation
+        .drift
+        .iter()
+        .filter(|d| d.p_value.is_some())
+        .count();
+    if tested > 1 {
+        let how = match validation.correction {
+            Correction::Holm => "corrected by Holm's method",
+            Correction::Bonferroni => "corrected by Bonferroni's method",
+            Correction::None => "not corrected",
+        };
+        out.push_str(&format!(
+            "p-values {how} for the {tested} columns tested; VALUES: baseline/current\n"
+        ));
+    }
     out
 }

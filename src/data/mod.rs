@@ -27,12 +27,17 @@ mod validate;
 mod value;
 
 pub use check::{Example, Failure, MAX_EXAMPLES, Rule};
-pub use drift::{Drift, DriftMetric};
+pub use drift::{
+    Correction, DEFAULT_P_VALUE, Drift, DriftMethod, DriftRule, MIN_DRIFT_VALUES,
+    SMALL_SAMPLE_ROWS, figure, p_figure,
+};
 pub use error::DataError;
 pub use infer::{MAX_ALLOWED_VALUES, infer_schema, infer_schema_as};
 pub use read::Format;
-pub use schema::{ColumnSchema, DEFAULT_DRIFT_THRESHOLD, DriftSetting, RowBounds, Schema};
-pub use stats::{ColumnStats, DatasetStats, Frequencies, HISTOGRAM_BINS, Histogram, ValueCount};
+pub use schema::{ColumnSchema, DriftSetting, RowBounds, Schema, SchemaDrift};
+pub use stats::{
+    ColumnStats, DatasetStats, Frequencies, HISTOGRAM_BINS, Histogram, Quantiles, ValueCount,
+};
 pub use validate::{Validation, validate};
 pub use value::ColumnType;
 

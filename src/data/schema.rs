@@ -7,12 +7,10 @@
 //!
 //! Loading (with `file:line:column` errors) is in `schema_parse`.
 
+use super::drift::{Correction, DEFAULT_P_VALUE, DriftMethod, DriftRule};
 use super::read::Format;
 use super::value::{ColumnType, format_date, format_timestamp};
 use std::fmt::Write as _;
-
-/// The drift threshold when the schema names none: TFDV's usual setting.
-pub const DEFAULT_DRIFT_THRESHOLD: f64 = 0.1;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Schema {
@@ -21,9 +19,9 @@ pub struct Schema {
     pub rows: RowBounds,
     /// In the schema file's order.
     pub columns: Vec<ColumnSchema>,
-    /// The drift threshold of columns that do not set their own; None when
-    /// the schema says `drift: false` (no drift checked unless a column asks).
-    pub drift_threshold: Option<f64>,
+    /// How columns that do not set their own are checked for drift; None
+    /// when the schema says `drift: false` (none unless a column asks).
+    pub drift: Option<SchemaDrift>,
     /// CSV texts read as null besides the empty field (such as `NA`).
     pub null_values: Vec<String>,
 }
@@ -52,12 +50,41 @@ pub struct ColumnSchema {
     pub drift: DriftSetting,
 }
 
+/// The schema's `drift:` key: `{method: auto, p: 0.05, correction: holm}`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SchemaDrift {
+    /// None (`auto`): by sample size, see `data::drift`.
+    pub method: Option<DriftMethod>,
+    /// The family-wise p-value below which a column drifts.
+    pub p_value: f64,
+    /// The threshold of distances; None: each method's default.
+    pub threshold: Option<f64>,
+    pub correction: Correction,
+}
+
+impl Default for SchemaDrift {
+    fn default() -> Self {
+        SchemaDrift {
+            method: None,
+            p_value: DEFAULT_P_VALUE,
+            threshold: None,
+            correction: Correction::Holm,
+        }
+    }
+}
+
 /// A column's `drift:` key.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum DriftSetting {
-    /// The schema's threshold.
+    /// The schema's setting.
     Default,
-    Threshold(f64),
+    /// `drift: {method: ks, p: 0.01}`, `drift: {method: psi, threshold: 0.2}`,
+    /// or `drift: 0.2` (a threshold); what is not given is the schema's.
+    Custom {
+        method: Option<DriftMethod>,
+        p_value: Option<f64>,
+        threshold: Option<f64>,
+    },
     /// `drift: false`: never checked.
     Off,
 }
@@ -83,7 +110,7 @@ impl Schema {
             format: None,
             rows: RowBounds::default(),
             columns,
-            drift_threshold: Some(DEFAULT_DRIFT_THRESHOLD),
+            drift: Some(SchemaDrift::default()),
             null_values: Vec::new(),
         }
     }
@@ -92,13 +119,33 @@ impl Schema {
         self.columns.iter().find(|c| c.name == name)
     }
 
-    /// The drift threshold of a column, None when its drift is not checked.
-    pub fn drift_threshold(&self, column: &ColumnSchema) -> Option<f64> {
+    /// How a column is checked for drift, None when it is not.
+    pub fn drift_rule(&self, column: &ColumnSchema) -> Option<DriftRule> {
+        let schema = self.drift;
+        let defaults = schema.unwrap_or_default();
+        let rule = DriftRule {
+            method: defaults.method,
+            p_value: defaults.p_value,
+            threshold: defaults.threshold,
+        };
         match column.drift {
-            DriftSetting::Default => self.drift_threshold,
-            DriftSetting::Threshold(t) => Some(t),
+            DriftSetting::Default => schema.map(|_| rule),
+            DriftSetting::Custom {
+                method,
+                p_value,
+                threshold,
+            } => Some(DriftRule {
+                method: method.or(rule.method),
+                p_value: p_value.unwrap_or(rule.p_value),
+                threshold: threshold.or(rule.threshold),
+            }),
             DriftSetting::Off => None,
         }
+    }
+
+    /// How p-values are corrected across columns.
+    pub fn drift_correction(&self) -> Correction {
+        self.drift.map(|d| d.correction).unwrap_or_default()
     }
 
     /// The schema as YAML that [`Schema::parse`] reads back to the same schema,
@@ -134,9 +181,9 @@ impl Schema {
                 column_yaml(column)
             );
         }
-        match self.drift_threshold {
-            Some(t) => {
-                let _ = writeln!(out, "drift: {{threshold: {t}}}");
+        match self.drift {
+            Some(drift) => {
+                let _ = writeln!(out, "drift: {{{}}}", schema_drift_yaml(&drift));
             }
             None => out.push_str("drift: false\n"),
         }
@@ -175,10 +222,41 @@ fn column_yaml(column: &ColumnSchema) -> String {
     }
     match column.drift {
         DriftSetting::Default => {}
-        DriftSetting::Threshold(t) => parts.push(format!("drift: {t}")),
+        DriftSetting::Custom {
+            method,
+            p_value,
+            threshold,
+        } => {
+            let mut keys = Vec::new();
+            if let Some(method) = method {
+                keys.push(format!("method: {}", method.key()));
+            }
+            if let Some(p) = p_value {
+                keys.push(format!("p: {p}"));
+            }
+            if let Some(t) = threshold {
+                keys.push(format!("threshold: {t}"));
+            }
+            parts.push(format!("drift: {{{}}}", keys.join(", ")));
+        }
         DriftSetting::Off => parts.push("drift: false".to_string()),
     }
     parts.join(", ")
+}
+
+/// `method: auto, p: 0.05`, and the threshold and correction when set.
+fn schema_drift_yaml(drift: &SchemaDrift) -> String {
+    let mut keys = vec![
+        format!("method: {}", drift.method.map_or("auto", DriftMethod::key)),
+        format!("p: {}", drift.p_value),
+    ];
+    if let Some(t) = drift.threshold {
+        keys.push(format!("threshold: {t}"));
+    }
+    if drift.correction != Correction::Holm {
+        keys.push(format!("correction: {}", drift.correction.key()));
+    }
+    keys.join(", ")
 }
 
 /// A string as a YAML scalar that reads back as that string: plain when

@@ -3,8 +3,9 @@
 //! line and a caret, all of them at once, as workflow files are.
 
 use super::DataError;
+use super::drift::{Correction, DriftMethod, METHOD_NAMES};
 use super::read::Format;
-use super::schema::{ColumnSchema, DEFAULT_DRIFT_THRESHOLD, DriftSetting, RowBounds, Schema};
+use super::schema::{ColumnSchema, DriftSetting, RowBounds, Schema, SchemaDrift};
 use super::value::{ColumnType, parse_date, parse_float, parse_timestamp};
 use crate::diag::{Diagnostic, SourceFile};
 use crate::expr::Value;
@@ -123,29 +124,7 @@ impl SchemaReader {
                     columns_seen = true;
                     schema.columns = self.columns(value);
                 }
-                "drift" => {
-                    schema.drift_threshold = match value.to_value() {
-                        Value::Bool(false) => None,
-                        Value::Object(_) => {
-                            let mut threshold = Some(DEFAULT_DRIFT_THRESHOLD);
-                            for (k, v) in self.entries(value, &["threshold"], "`{threshold: 0.1}`")
-                            {
-                                if k.as_str() == Some("threshold") {
-                                    threshold = self.threshold(v);
-                                }
-                            }
-                            threshold
-                        }
-                        Value::Number(_) => self.threshold(value),
-                        _ => {
-                            self.expected(
-                                value,
-                                "`{threshold: 0.1}`, a number between 0 and 1, or `false`",
-                            );
-                            None
-                        }
-                    }
-                }
+                "drift" => schema.drift = self.schema_drift(value),
                 "null_values" => {
                     schema.null_values =
                         self.scalars(value, "a list of texts read as null, such as [NA, \"-\"]")
@@ -162,11 +141,128 @@ impl SchemaReader {
         Some(schema)
     }
 
+    /// The schema's `drift:`: `false`, a distance threshold, or
+    /// `{method, p, threshold, correction}`.
+    fn schema_drift(&mut self, value: &Node) -> Option<SchemaDrift> {
+        let mut drift = SchemaDrift::default();
+        match value.to_value() {
+            Value::Bool(false) => return None,
+            Value::Bool(true) => {}
+            Value::Number(_) => drift.threshold = self.threshold(value),
+            Value::Object(_) => {
+                let keys = &["method", "p", "threshold", "correction"];
+                let what = "`{method: auto, p: 0.05, threshold: 0.1, correction: holm}`";
+                for (key, v) in self.entries(value, keys, what) {
+                    match key.as_str().unwrap_or_default() {
+                        "method" => drift.method = self.method(v).flatten(),
+                        "p" => drift.p_value = self.p_value(v).unwrap_or(drift.p_value),
+                        "threshold" => drift.threshold = self.threshold(v),
+                        "correction" => match v.as_str().and_then(Correction::from_name) {
+                            Some(c) => drift.correction = c,
+                            None => self.expected(v, "`holm`, `bonferroni` or `none`"),
+                        },
+                        _ => {}
+                    }
+                }
+            }
+            _ => self.expected(
+                value,
+                "`{method: auto, p: 0.05}`, a distance threshold such as 0.1, or `false`",
+            ),
+        }
+        Some(drift)
+    }
+
+    /// A column's `drift:`: `false`, a distance threshold, or `{method, p,
+    /// threshold}`, the method one that measures the column's type.
+    fn column_drift(&mut self, value: &Node, column: &ColumnSchema) -> DriftSetting {
+        let (mut method, mut p_value, mut threshold) = (None, None, None);
+        match value.to_value() {
+            Value::Bool(false) => return DriftSetting::Off,
+            Value::Bool(true) => return DriftSetting::Default,
+            Value::Number(_) => threshold = self.threshold(value),
+            Value::Object(_) => {
+                let what = "`{method: ks, p: 0.01}` or `{method: psi, threshold: 0.2}`";
+                for (key, v) in self.entries(value, &["method", "p", "threshold"], what) {
+                    match key.as_str().unwrap_or_default() {
+                        "method" => {
+                            method = self.method(v).flatten();
+                            let numeric = column.kind.is_numeric();
+                            if let Some(m) = method.filter(|m| !m.fits(numeric)) {
+                                let fitting: Vec<&str> = METHOD_NAMES
+                                    .iter()
+                                    .filter(|(name, m)| {
+                                        m.fits(numeric) && !name.contains("smirnov")
+                                    })
+                                    .map(|(name, _)| *name)
+                                    .collect();
+                                self.diagnostics.push(Diagnostic::error(
+                                    v.span,
+                                    format!(
+                                        "`{}` measures {} columns, and `{}` is a {} column: use {}",
+                                        m.key(),
+                                        if numeric { "categorical" } else { "numeric" },
+                                        column.name,
+                                        column.kind,
+                                        fitting.join(", ")
+                                    ),
+                                ));
+                            }
+                        }
+                        "p" => p_value = self.p_value(v),
+                        "threshold" => threshold = self.threshold(v),
+                        _ => {}
+                    }
+                }
+            }
+            _ => self.expected(
+                value,
+                "`{method: ks, p: 0.01}`, a distance threshold such as 0.1, `true` or `false`",
+            ),
+        }
+        DriftSetting::Custom {
+            method,
+            p_value,
+            threshold,
+        }
+    }
+
+    /// A drift method's name; Some(None) for `auto`.
+    fn method(&mut self, node: &Node) -> Option<Option<DriftMethod>> {
+        let name = node.as_str().unwrap_or_default();
+        if name.eq_ignore_ascii_case("auto") {
+            return Some(None);
+        }
+        match DriftMethod::from_name(name) {
+            Some(method) => Some(Some(method)),
+            None => {
+                self.expected(
+                    node,
+                    "`auto`, `ks`, `chi-square`, `wasserstein`, `jensen-shannon`, `psi` or `l-infinity`",
+                );
+                None
+            }
+        }
+    }
+
+    fn p_value(&mut self, node: &Node) -> Option<f64> {
+        match node.to_value() {
+            Value::Number(p) if p > 0.0 && p <= 1.0 => Some(p),
+            _ => {
+                self.expected(node, "a p-value above 0 and at most 1, such as 0.05");
+                None
+            }
+        }
+    }
+
     fn threshold(&mut self, node: &Node) -> Option<f64> {
         match node.to_value() {
-            Value::Number(t) if (0.0..=1.0).contains(&t) => Some(t),
+            Value::Number(t) if (0.0..=1e6).contains(&t) => Some(t),
             _ => {
-                self.expected(node, "a drift threshold between 0 and 1");
+                self.expected(
+                    node,
+                    "a distance threshold of 0 or more (0.1 for Jensen-Shannon, 0.2 for PSI)",
+                );
                 None
             }
         }
@@ -250,15 +346,7 @@ impl SchemaReader {
                 "min" => column.min = self.bound(value, kind),
                 "max" => column.max = self.bound(value, kind),
                 "allowed" => column.allowed = Some(self.allowed(value, kind)),
-                "drift" => {
-                    column.drift = match value.to_value() {
-                        Value::Bool(false) => DriftSetting::Off,
-                        Value::Bool(true) => DriftSetting::Default,
-                        _ => self
-                            .threshold(value)
-                            .map_or(DriftSetting::Default, DriftSetting::Threshold),
-                    }
-                }
+                "drift" => column.drift = self.column_drift(value, &column),
                 _ => {}
             }
         }
@@ -373,13 +461,26 @@ mod tests {
             }
         );
         assert_eq!(schema.null_values, vec!["NA"]);
-        assert_eq!(schema.drift_threshold, Some(0.05));
+        assert_eq!(
+            schema.drift,
+            Some(SchemaDrift {
+                threshold: Some(0.05),
+                ..SchemaDrift::default()
+            })
+        );
         let a = schema.column("a").unwrap();
         assert_eq!(
             (a.kind, a.nullable, a.min, a.max),
             (ColumnType::Float, false, Some(0.0), Some(10.0))
         );
-        assert_eq!(a.drift, DriftSetting::Threshold(0.2));
+        assert_eq!(
+            a.drift,
+            DriftSetting::Custom {
+                method: None,
+                p_value: None,
+                threshold: Some(0.2)
+            }
+        );
         let b = schema.column("b").unwrap();
         assert_eq!(b.allowed, Some(vec!["x".to_string(), "y".to_string()]));
         assert!(!b.required);
@@ -422,6 +523,48 @@ mod tests {
             errors("columns: {a: integer}\nrows: {min: 5, max: 2}\n")
                 .contains("min 5 is above max 2")
         );
-        assert!(errors("columns: {a: integer}\ndrift: 3\n").contains("between 0 and 1"));
+        assert!(errors("columns: {a: integer}\ndrift: -3\n").contains("a distance threshold"));
+    }
+
+    #[test]
+    fn drift_methods_p_values_and_corrections_are_read_and_checked() {
+        let text = "columns:\n  x: {type: float, drift: {method: ks, p: 0.01}}\n  s: {type: string, drift: {method: psi, threshold: 0.25}}\n  n: integer\ndrift: {method: auto, p: 0.02, correction: bonferroni}\n";
+        let schema = Schema::parse(Path::new("s.yml"), text).unwrap();
+        let x = schema.drift_rule(schema.column("x").unwrap()).unwrap();
+        assert_eq!(
+            (x.method, x.p_value, x.threshold),
+            (Some(DriftMethod::Ks), 0.01, None)
+        );
+        let s = schema.drift_rule(schema.column("s").unwrap()).unwrap();
+        assert_eq!(
+            (s.method, s.p_value, s.threshold),
+            (Some(DriftMethod::Psi), 0.02, Some(0.25))
+        );
+        let n = schema.drift_rule(schema.column("n").unwrap()).unwrap();
+        assert_eq!((n.method, n.p_value), (None, 0.02));
+        assert_eq!(schema.drift_correction(), Correction::Bonferroni);
+        // What the schema writes reads back the same.
+        let again = Schema::parse(Path::new("s.yml"), &schema.to_yaml("")).unwrap();
+        assert_eq!(again, schema);
+
+        let rendered = errors("columns:\n  s: {type: string, drift: {method: ks}}\n");
+        assert!(
+            rendered.contains("s.yml:2:37: error: `ks` measures numeric columns, and `s` is a string column: use chi-square, jensen-shannon, psi, l-infinity"),
+            "{rendered}"
+        );
+        assert!(
+            errors("columns: {x: {type: float, drift: {method: t-test}}}\n")
+                .contains("expected `auto`, `ks`, `chi-square`")
+        );
+        assert!(
+            errors("columns: {x: {type: float, drift: {p: 0}}}\n").contains("a p-value above 0")
+        );
+        assert!(
+            errors("columns: {x: float}\ndrift: {correction: fdr}\n")
+                .contains("`holm`, `bonferroni` or `none`")
+        );
+        assert!(
+            errors("columns: {x: float}\ndrift: {pvalue: 0.1}\n").contains("unknown key `pvalue`")
+        );
     }
 }

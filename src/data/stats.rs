@@ -1,8 +1,8 @@
 //! Statistics of a dataset, gathered in one pass and bounded memory: per
 //! column the count, nulls, range, mean and standard deviation (Welford's
-//! update), and the distribution that drift is measured on, a 20-bin
-//! histogram for numeric columns and the frequencies of the most common values
-//! for the others.
+//! update), and the distribution that drift is measured on: quantiles (and a
+//! 20-bin histogram, for people and the Jensen–Shannon distance) of numeric
+//! columns, the frequencies of the most common values of the others.
 //!
 //! [`DatasetStats`] is serde (JSON) because the run store keeps it, to compare
 //! a later run's data with it (`--baseline`).
@@ -17,6 +17,8 @@ use std::collections::HashMap;
 pub const STATS_VERSION: u32 = 1;
 /// Bins of a numeric column's histogram.
 pub const HISTOGRAM_BINS: usize = 20;
+/// Points kept of a numeric column's distribution (see [`Quantiles`]).
+pub const QUANTILES: usize = 1001;
 /// Distinct values counted per categorical column; later new values count as "other".
 pub const MAX_TRACKED_VALUES: usize = 1000;
 /// Values longer than this (in bytes) are counted under `other`.
@@ -73,6 +75,48 @@ pub struct ColumnStats {
     pub histogram: Option<Histogram>,
     /// String and boolean columns.
     pub frequencies: Option<Frequencies>,
+    /// Numeric columns: the distribution that drift tests compare with
+    /// (absent from the stats of mlci before 0.x, which drift reads still).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantiles: Option<Quantiles>,
+}
+
+/// Points of a numeric column's sorted values that stand for its
+/// distribution: every value of a sample of at most [`QUANTILES`], else
+/// that many evenly spaced quantiles of it (from the smallest to the
+/// largest), each point standing for the same share of the values. Enough
+/// for a Kolmogorov–Smirnov test to within 1/1000.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Quantiles {
+    /// The number of values the points summarize (the column's sample).
+    pub of: u64,
+    pub values: Vec<f64>,
+}
+
+impl Quantiles {
+    /// From a sample of a column's values, in any order.
+    pub fn of_sample(sample: &[f64]) -> Quantiles {
+        let mut sorted = sample.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let values = if sorted.len() <= QUANTILES {
+            sorted.clone()
+        } else {
+            let last = (sorted.len() - 1) as f64;
+            (0..QUANTILES)
+                .map(|i| {
+                    // Linear interpolation between the order statistics.
+                    let at = last * i as f64 / (QUANTILES - 1) as f64;
+                    let (low, frac) = (at.floor() as usize, at.fract());
+                    let high = (low + 1).min(sorted.len() - 1);
+                    sorted[low] + (sorted[high] - sorted[low]) * frac
+                })
+                .collect()
+        };
+        Quantiles {
+            of: sorted.len() as u64,
+            values,
+        }
+    }
 }
 
 /// Equal-width bins between the column's min and max, counted on a
@@ -251,6 +295,7 @@ impl ColumnAccumulator {
                 )
             }),
             frequencies,
+            quantiles: numeric.then(|| Quantiles::of_sample(self.sample.values())),
         }
     }
 }

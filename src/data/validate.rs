@@ -4,7 +4,7 @@
 
 use super::DataError;
 use super::check::{ColumnCheck, Failure, Rule};
-use super::drift::{Drift, DriftMetric, jensen_shannon, l_infinity};
+use super::drift::{self, Correction, Drift};
 use super::read::{self, Format, Visitor};
 use super::schema::Schema;
 use super::stats::{DatasetStats, STATS_VERSION};
@@ -23,6 +23,8 @@ pub struct Validation {
     pub failures: Vec<Failure>,
     pub stats: DatasetStats,
     pub drift: Vec<Drift>,
+    /// How the drift tests' p-values were corrected for their number.
+    pub correction: Correction,
 }
 
 impl Validation {
@@ -163,38 +165,25 @@ impl Validator<'_> {
             let check = &mut self.checks[i];
             failures.extend(check.failures());
             let stats = check.stats.finish();
-            let threshold = schema.drift_threshold(column);
+            let rule = schema.drift_rule(column);
             let base = baseline.and_then(|b| b.column(&column.name));
-            if let (Some(threshold), Some(base)) = (threshold, base) {
-                let measured = match (&base.histogram, &base.frequencies, &stats.frequencies) {
-                    (Some(h), _, _) if column.kind.is_numeric() && base.kind.is_numeric() => {
-                        jensen_shannon(h, check.stats.sample())
-                            .map(|d| (DriftMetric::JensenShannon, d))
-                    }
-                    (_, Some(b), Some(c)) => l_infinity(b, c).map(|d| (DriftMetric::LInfinity, d)),
-                    _ => None,
+            if let (Some(rule), Some(base)) = (rule, base) {
+                let current = drift::Current {
+                    stats: &stats,
+                    sample: check.stats.sample(),
                 };
-                if let Some((metric, distance)) = measured {
-                    drift.push(Drift {
-                        column: column.name.clone(),
-                        metric,
-                        distance,
-                        threshold,
-                    });
-                }
+                drift.push(drift::measure(base, current, &rule));
             }
             columns.push(stats);
         }
-        for d in drift.iter().filter(|d| d.drifted()) {
+        let correction = schema.drift_correction();
+        drift::correct(&mut drift, correction);
+        let tested = drift.iter().filter(|d| d.p_value.is_some()).count();
+        for d in drift.iter().filter(|d| d.drifted) {
             failures.push(Failure::new(
                 Some(&d.column),
                 Rule::Drift,
-                format!(
-                    "{} distance {:.3} from the baseline is above the threshold {}",
-                    d.metric.name(),
-                    d.distance,
-                    d.threshold
-                ),
+                d.explain(tested, correction),
             ));
         }
         Validation {
@@ -206,6 +195,7 @@ impl Validator<'_> {
                 columns,
             },
             drift,
+            correction,
         }
     }
 }
@@ -265,7 +255,9 @@ mod tests {
         assert!(same.passed(), "{same}");
         assert_eq!(same.drift.len(), 2);
         assert!(
-            same.drift.iter().all(|d| d.distance < 1e-9),
+            same.drift
+                .iter()
+                .all(|d| d.statistic.unwrap() < 0.01 && d.p_value == Some(1.0) && !d.drifted),
             "{:?}",
             same.drift
         );
@@ -276,7 +268,10 @@ mod tests {
             .map(|f| (f.column.as_deref(), f.rule))
             .collect();
         assert_eq!(rules, [(Some("x"), Rule::Drift)], "{moved}");
-        assert_eq!(moved.drift[0].metric, DriftMetric::JensenShannon);
-        assert_eq!(moved.drift[1].metric, DriftMetric::LInfinity);
+        // 2000 rows a side: distances, each beside its test.
+        use crate::data::DriftMethod;
+        assert_eq!(moved.drift[0].method, Some(DriftMethod::Wasserstein));
+        assert_eq!(moved.drift[1].method, Some(DriftMethod::JensenShannon));
+        assert!(moved.drift[0].p_value.unwrap() < 1e-6, "{:?}", moved.drift);
     }
 }

@@ -171,11 +171,61 @@ pub struct DataCheckRecord {
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ColumnDrift {
     pub column: String,
-    /// `jensen-shannon` or `l-infinity`.
+    /// The method's key: `ks`, `chi-square`, `fisher-exact`, `wasserstein`,
+    /// `jensen-shannon`, `psi`, `l-infinity`; empty when not tested.
     pub measure: String,
-    pub distance: f64,
-    pub threshold: f64,
+    /// The method's figure: D, χ² or the distance (runs before p-values
+    /// were kept stored the distance as `distance`).
+    #[serde(alias = "distance")]
+    pub statistic: Option<f64>,
+    #[serde(default)]
+    pub p_value: Option<f64>,
+    /// Corrected for the number of columns tested.
+    #[serde(default)]
+    pub p_adjusted: Option<f64>,
+    #[serde(default)]
+    pub p_threshold: Option<f64>,
+    /// A distance's threshold.
+    pub threshold: Option<f64>,
+    #[serde(default)]
+    pub baseline_values: u64,
+    #[serde(default)]
+    pub current_values: u64,
     pub drifted: bool,
+    /// Why the column was not tested.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl ColumnDrift {
+    /// `Kolmogorov-Smirnov D 0.213, p 0.0048 < 0.05` for a report's cell.
+    pub fn summary(&self) -> String {
+        let name = crate::data::DriftMethod::from_key(&self.measure)
+            .map_or(self.measure.as_str(), |m| m.name());
+        let mut text = name.to_string();
+        if let Some(statistic) = self.statistic {
+            let label = match self.measure.as_str() {
+                "ks" => "D ",
+                "chi-square" => "χ² ",
+                _ => "",
+            };
+            text.push_str(&format!(" {label}{}", crate::data::figure(statistic)));
+        }
+        if let Some(threshold) = self.threshold {
+            text.push_str(&format!(" (threshold {threshold})"));
+        }
+        if let (Some(p), Some(alpha)) = (self.p_adjusted.or(self.p_value), self.p_threshold) {
+            let sign = if p < alpha { "<" } else { "≥" };
+            text.push_str(&format!(", p {} {sign} {alpha}", crate::data::p_figure(p)));
+        }
+        if self.measure.is_empty() {
+            text = self
+                .note
+                .clone()
+                .unwrap_or_else(|| "not tested".to_string());
+        }
+        text
+    }
 }
 
 /// A file or directory with its content hash (blake3, hex).

@@ -71,18 +71,24 @@ pub fn data_section(record: &RunRecord) -> String {
     );
     let mut failures = String::new();
     for (job, check) in &checks {
+        // A drifted column first, else the one nearest to drifting.
         let worst = check
             .drift
             .iter()
-            .max_by(|a, b| a.distance.total_cmp(&b.distance))
+            .filter(|d| !d.measure.is_empty())
+            .min_by(|a, b| {
+                b.drifted.cmp(&a.drifted).then_with(|| {
+                    let p =
+                        |d: &crate::record::ColumnDrift| d.p_adjusted.or(d.p_value).unwrap_or(1.0);
+                    p(a).total_cmp(&p(b))
+                })
+            })
             .map(|d| {
                 format!(
-                    "{}`{}` {} {:.3} (threshold {})",
+                    "{}`{}` {}",
                     if d.drifted { "❌ " } else { "" },
                     cell(&d.column),
-                    d.measure,
-                    d.distance,
-                    d.threshold
+                    cell(&d.summary())
                 )
             })
             .unwrap_or_else(|| "— (no baseline)".to_string());

@@ -67,7 +67,10 @@ pub fn csv(rng: &mut Rng, rows: usize, shift: f64) -> String {
         let count = rng.poisson(POISSON_MEAN) as f64 + (shift * POISSON_MEAN.sqrt()).round();
         let mut pick = rng.uniform();
         let mut species = "setosa";
-        for (share, name) in shares.iter().zip(["setosa", "versicolor", "virginica", "arctica"]) {
+        for (share, name) in shares
+            .iter()
+            .zip(["setosa", "versicolor", "virginica", "arctica"])
+        {
             species = name;
             if pick < *share {
                 break;

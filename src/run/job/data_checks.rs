@@ -32,12 +32,18 @@ pub(super) fn check<B: Backend>(
     let mut schema = Schema::parse(Path::new(schema_path), &text).map_err(|e| e.to_string())?;
     match drift {
         Some(DriftSetting::Off) => {
-            schema.drift_threshold = None;
+            schema.drift = None;
             for column in &mut schema.columns {
                 column.drift = crate::data::DriftSetting::Off;
             }
         }
-        Some(DriftSetting::Threshold(t)) => schema.drift_threshold = Some(t),
+        // The threshold of distances; the method and p-value stay the schema's.
+        Some(DriftSetting::Threshold(t)) => {
+            schema.drift = Some(crate::data::SchemaDrift {
+                threshold: Some(t),
+                ..schema.drift.unwrap_or_default()
+            })
+        }
         None => {}
     }
     let baseline: Option<DatasetStats> = ctx
@@ -104,10 +110,16 @@ pub(super) fn check<B: Backend>(
             .iter()
             .map(|d| ColumnDrift {
                 column: d.column.clone(),
-                measure: d.metric.name().to_string(),
-                distance: d.distance,
+                measure: d.method.map(|m| m.key().to_string()).unwrap_or_default(),
+                statistic: d.statistic,
+                p_value: d.p_value,
+                p_adjusted: d.p_adjusted,
+                p_threshold: Some(d.p_threshold),
                 threshold: d.threshold,
-                drifted: d.drifted(),
+                baseline_values: d.baseline_values,
+                current_values: d.current_values,
+                drifted: d.drifted,
+                note: d.note.clone(),
             })
             .collect(),
         stats: Some(validation.stats.to_json()),
