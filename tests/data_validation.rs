@@ -164,14 +164,17 @@ fn drift_is_measured_against_the_base_branch_last_run_and_a_shifted_distribution
         .lines()
         .find(|l| l.contains("column `height` [drift]"))
         .unwrap_or_else(|| panic!("{text}"));
+    // 200 rows a side: a test, whose p-value decides (the step's `drift:
+    // 0.2` is the threshold of distances, used from 1000 rows up).
     assert!(
-        line.contains("threshold 0.2") || line.contains("0.2"),
+        line.contains("Kolmogorov-Smirnov D = ")
+            && line.contains("< 0.05 (200 baseline and 200 current values)"),
         "{line}"
     );
     assert!(!text.contains("column `city` [drift]"), "{text}");
     let markdown = std::fs::read_to_string(&report).unwrap();
     assert!(
-        markdown.contains("❌ `height` Jensen-Shannon"),
+        markdown.contains("❌ `height` Kolmogorov-Smirnov D "),
         "{markdown}"
     );
 
