@@ -245,7 +245,7 @@ impl Drift {
         );
         match (self.method, self.statistic, self.threshold) {
             (Some(m), Some(distance), Some(threshold)) if m.is_distance() => format!(
-                "{method} distance {} from the baseline is above the threshold {threshold}, and more than chance ({p}; {sizes})",
+                "{method} distance {} from the baseline is above the threshold {threshold}, and more than chance: {p} ({sizes})",
                 figure(distance)
             ),
             (Some(DriftMethod::FisherExact), _, _) => format!("{method}: {p} ({sizes})"),
@@ -276,8 +276,8 @@ impl Drift {
         };
         match self.p_adjusted {
             Some(adjusted) if tested > 1 && correction != Correction::None => format!(
-                "p = {} ({} after {} correction for {tested} columns) {below} {}",
-                p_figure(p),
+                "p {} ({} after {} correction for {tested} columns) {below} {}",
+                p_equals(p),
                 p_figure(adjusted),
                 match correction {
                     Correction::Holm => "Holm's",
@@ -285,7 +285,7 @@ impl Drift {
                 },
                 self.p_threshold
             ),
-            _ => format!("p = {} {below} {}", p_figure(p), self.p_threshold),
+            _ => format!("p {} {below} {}", p_equals(p), self.p_threshold),
         }
     }
 }
@@ -302,12 +302,25 @@ pub fn figure(x: f64) -> String {
 
 /// A p-value as people read them: 0.034, 0.0012, 3.1e-9.
 pub fn p_figure(p: f64) -> String {
-    if p >= 0.01 {
+    if p < 1e-300 {
+        // Below what a double holds: the distributions do not overlap.
+        "< 1e-300".to_string()
+    } else if p >= 0.01 {
         format!("{p:.3}")
     } else if p >= 0.0001 {
         format!("{p:.4}")
     } else {
         format!("{p:.1e}")
+    }
+}
+
+/// `= 0.034`, or `< 1e-300` for a p-value below what a double holds.
+fn p_equals(p: f64) -> String {
+    let figure = p_figure(p);
+    if figure.starts_with('<') {
+        figure
+    } else {
+        format!("= {figure}")
     }
 }
 
