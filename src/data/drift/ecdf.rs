@@ -19,11 +19,17 @@ fn walk(baseline: &[f64], current: &[f64], mut f: impl FnMut(f64, f64, f64, Opti
             (None, Some(&b)) => b,
             (None, None) => break,
         };
+        let (i0, j0) = (i, j);
         while baseline.get(i).is_some_and(|&a| a <= x) {
             i += 1;
         }
         while current.get(j).is_some_and(|&b| b <= x) {
             j += 1;
+        }
+        // Only a NaN (which a baseline file may hold) stops both: the rest
+        // is not comparable.
+        if (i, j) == (i0, j0) {
+            break;
         }
         let next = match (baseline.get(i), current.get(j)) {
             (Some(&a), Some(&b)) => Some(a.min(b)),
@@ -54,7 +60,8 @@ pub fn wasserstein(baseline: &[f64], current: &[f64]) -> f64 {
     }
     let mut area = 0.0;
     walk(baseline, current, |x, fb, fc, next| {
-        if let Some(next) = next {
+        // An infinite value (`1e999` reads as one) adds no finite area.
+        if let Some(next) = next.filter(|n| (n - x).is_finite()) {
             area += (fb - fc).abs() * (next - x);
         }
     });
@@ -90,6 +97,12 @@ mod tests {
         // Ties on both sides step together.
         assert_eq!(ks_statistic(&[1.0, 1.0, 2.0, 2.0], &[1.0, 2.0]), 0.0);
         assert_eq!(ks_statistic(&[], &a), 0.0);
+    }
+
+    #[test]
+    fn nan_and_infinities_from_a_hostile_baseline_end_the_walk() {
+        assert_eq!(ks_statistic(&[1.0, f64::NAN], &[1.0]), 0.5);
+        assert!(wasserstein(&[f64::NEG_INFINITY, 0.0], &[0.0, f64::INFINITY]).is_finite());
     }
 
     #[test]
