@@ -29,7 +29,10 @@ mod value;
 pub use check::{Example, Failure, MAX_EXAMPLES, Rule};
 pub use drift::{Drift, DriftMetric};
 pub use error::DataError;
-pub use infer::{MAX_ALLOWED_VALUES, infer_schema, infer_schema_as};
+pub use infer::{
+    InferMode, Inferred, MAX_ALLOWED_VALUES, MIN_CATEGORY_COUNT, infer_schema, infer_schema_as,
+    infer_schema_with_notes,
+};
 pub use read::Format;
 pub use schema::{ColumnSchema, DEFAULT_DRIFT_THRESHOLD, DriftSetting, RowBounds, Schema};
 pub use stats::{ColumnStats, DatasetStats, Frequencies, HISTOGRAM_BINS, Histogram, ValueCount};
