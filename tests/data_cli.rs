@@ -380,9 +380,12 @@ fn an_inferred_schema_validates_its_own_data() {
         out.stdout
     );
     for expected in [
-        "  length: {type: float, nullable: false, min: 4, max: 6.988}",
+        // The observed range widened by its spread about the median.
+        "  # length: 300 values, observed 4.000 to 6.988 (median 5.508)\n  # enforced 2.492 to 8.469: the observed range widened by its spread about the median\n",
+        "  length: {type: float, nullable: false, min: 2.492, max: 8.469}",
+        "  # species: 3 values, each seen at least 100 times: closed, so allowed\n",
         "  species: {type: string, nullable: false, allowed: [setosa, versicolor, virginica]}",
-        "  label: {type: integer, nullable: false, min: 0, max: 2}",
+        "  label: {type: integer, nullable: false, min: 0, max: 3}",
         "rows: {min: 1}",
     ] {
         assert!(out.stdout.contains(expected), "{expected}:\n{}", out.stdout);
@@ -484,8 +487,8 @@ fn parquet_files_are_inferred_and_validated() {
     let schema = std::fs::read_to_string(dir.path().join("schema.yml")).unwrap();
     for expected in [
         "format: parquet",
-        "  id: {type: integer, nullable: false, min: 0, max: 99}",
-        "  x: {type: float, nullable: false, min: 0, max: 9.9}",
+        "  id: {type: integer, nullable: false, min: 0, max: 149}",
+        "  x: {type: float, nullable: false, min: 0, max: 14.86}",
         "  name: {type: string, allowed: [alpha, beta]}",
     ] {
         assert!(schema.contains(expected), "{expected}:\n{schema}");
@@ -503,7 +506,7 @@ fn parquet_files_are_inferred_and_validated() {
     std::fs::write(
         dir.path().join("strict.yml"),
         schema.replace(
-            "{type: integer, nullable: false, min: 0, max: 99}",
+            "{type: integer, nullable: false, min: 0, max: 149}",
             "{type: string}",
         ),
     )
@@ -548,10 +551,10 @@ fn json_lines_are_inferred_and_validated() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     let schema = std::fs::read_to_string(dir.path().join("schema.yml")).unwrap();
     for expected in [
-        "  id: {type: integer, nullable: false, min: 0, max: 49}",
-        "  score: {type: float, nullable: false, min: 0, max: 12.25}",
+        "  id: {type: integer, nullable: false, min: 0, max: 74}",
+        "  score: {type: float, nullable: false, min: 0, max: 18.38}",
         "  ok: {type: boolean, nullable: false}",
-        "  day: {type: date, nullable: false, min: \"2024-03-01\", max: \"2024-03-28\"}",
+        "  day: {type: date, nullable: false, min: \"2024-02-18\", max: \"2024-04-12\"}",
     ] {
         assert!(schema.contains(expected), "{expected}:\n{schema}");
     }

@@ -549,8 +549,10 @@ pub enum DataCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum DataSchemaCommand {
-    /// Write a first schema from a dataset: types, nullability, ranges and
-    /// the allowed values of string columns with few of them.
+    /// Write a first schema from a dataset: types, nullability, ranges
+    /// widened so that a fresh sample of the same source passes, and the
+    /// allowed values of string columns whose few values were each seen
+    /// often enough to be the whole list.
     Infer {
         /// The dataset: .csv, .parquet, .jsonl.
         file: PathBuf,
@@ -560,6 +562,11 @@ pub enum DataSchemaCommand {
         /// Read the file as csv, parquet or jsonl [default: from its extension].
         #[arg(long, value_parser = ["csv", "parquet", "jsonl"])]
         format: Option<String>,
+        /// Enforce exactly what was observed: the observed ranges, and
+        /// `allowed` for every string column of at most 20 values. A fresh
+        /// sample of the same source will often fail it.
+        #[arg(long)]
+        strict: bool,
     },
 }
 

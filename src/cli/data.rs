@@ -5,7 +5,7 @@
 use super::args::{DataCommand, DataSchemaCommand, DataValidateArgs};
 use super::exit::EXIT_INVALID;
 use super::table::{plural, table};
-use crate::data::{self, DataError, Format, Schema, Validation};
+use crate::data::{self, DataError, Format, InferMode, Schema, Validation};
 use serde_json::json;
 use std::path::Path;
 use std::process::ExitCode;
@@ -16,7 +16,15 @@ pub(super) fn data(command: DataCommand) -> ExitCode {
             file,
             output,
             format,
-        }) => infer(&file, output.as_deref(), format.as_deref()),
+            strict,
+        }) => {
+            let mode = if strict {
+                InferMode::Strict
+            } else {
+                InferMode::Widened
+            };
+            infer(&file, output.as_deref(), format.as_deref(), mode)
+        }
         DataCommand::Validate(args) => validate(&args),
     }
 }
@@ -30,16 +38,30 @@ fn invalid(error: &DataError) -> ExitCode {
     ExitCode::from(EXIT_INVALID)
 }
 
-fn infer(file: &Path, output: Option<&Path>, format: Option<&str>) -> ExitCode {
-    let schema = match data::infer_schema_as(file, format.and_then(Format::from_name)) {
-        Ok(schema) => schema,
-        Err(e) => return invalid(&e),
+fn infer(file: &Path, output: Option<&Path>, format: Option<&str>, mode: InferMode) -> ExitCode {
+    let inferred =
+        match data::infer_schema_with_notes(file, format.and_then(Format::from_name), mode) {
+            Ok(inferred) => inferred,
+            Err(e) => return invalid(&e),
+        };
+    let header = match mode {
+        InferMode::Widened => format!(
+            "mlci data schema, inferred from {} by `mlci data schema infer`.\n\
+             Bounds are the observed ranges widened by their spread, and `allowed` lists only\n\
+             values each seen at least {} times, so that a fresh sample of the same source passes.\n\
+             Edit them to what the data must satisfy.",
+            file.display(),
+            data::MIN_CATEGORY_COUNT
+        ),
+        InferMode::Strict => format!(
+            "mlci data schema, inferred from {} by `mlci data schema infer --strict`.\n\
+             Bounds and allowed values are exactly those observed: a fresh sample of the same\n\
+             source will often fail them. Edit them to what the data must satisfy.",
+            file.display()
+        ),
     };
-    let header = format!(
-        "mlci data schema, inferred from {} by `mlci data schema infer`.\nEdit the bounds and allowed values to what the data must satisfy.",
-        file.display()
-    );
-    let yaml = schema.to_yaml(&header);
+    let schema = &inferred.schema;
+    let yaml = schema.to_yaml_with_notes(&header, &inferred.notes);
     match output {
         None => print!("{yaml}"),
         Some(path) => {

@@ -32,7 +32,10 @@ pub use drift::{
     SMALL_SAMPLE_ROWS, figure, p_figure,
 };
 pub use error::DataError;
-pub use infer::{MAX_ALLOWED_VALUES, infer_schema, infer_schema_as};
+pub use infer::{
+    InferMode, Inferred, MAX_ALLOWED_VALUES, MIN_CATEGORY_COUNT, infer_schema, infer_schema_as,
+    infer_schema_with_notes,
+};
 pub use read::Format;
 pub use schema::{ColumnSchema, DriftSetting, RowBounds, Schema, SchemaDrift};
 pub use stats::{

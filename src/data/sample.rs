@@ -9,18 +9,26 @@ pub const SAMPLE_SIZE: usize = 10_000;
 #[derive(Clone, Debug)]
 pub struct Reservoir {
     values: Vec<f64>,
+    /// The most values kept.
+    size: usize,
     seen: u64,
     state: u64,
 }
 
 impl Reservoir {
     pub fn new(seed: &str) -> Self {
+        Reservoir::with_size(seed, SAMPLE_SIZE)
+    }
+
+    /// A reservoir of at most `size` values.
+    pub fn with_size(seed: &str, size: usize) -> Self {
         // FNV-1a of the seed: deterministic across runs and platforms.
         let state = seed.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
             (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
         });
         Reservoir {
             values: Vec::new(),
+            size,
             seen: 0,
             state,
         }
@@ -28,7 +36,7 @@ impl Reservoir {
 
     pub fn push(&mut self, x: f64) {
         self.seen += 1;
-        if self.values.len() < SAMPLE_SIZE {
+        if self.values.len() < self.size {
             self.values.push(x);
             return;
         }

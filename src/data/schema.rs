@@ -151,6 +151,13 @@ impl Schema {
     /// The schema as YAML that [`Schema::parse`] reads back to the same schema,
     /// one line per column, after `header` (each of its lines becomes a comment).
     pub fn to_yaml(&self, header: &str) -> String {
+        self.to_yaml_with_notes(header, &[])
+    }
+
+    /// As [`Schema::to_yaml`], with `notes[i]` written as comments above
+    /// the line of column `i` (what inference observed and why it enforces
+    /// what it does). Columns past the end of `notes` get none.
+    pub fn to_yaml_with_notes(&self, header: &str, notes: &[Vec<String>]) -> String {
         let mut out = String::new();
         for line in header.lines() {
             let _ = writeln!(out, "# {line}");
@@ -173,7 +180,10 @@ impl Schema {
             let _ = writeln!(out, "null_values: [{}]", values.join(", "));
         }
         out.push_str("columns:\n");
-        for column in &self.columns {
+        for (i, column) in self.columns.iter().enumerate() {
+            for note in notes.get(i).into_iter().flatten() {
+                let _ = writeln!(out, "  # {}", comment_text(note));
+            }
             let _ = writeln!(
                 out,
                 "  {}: {{{}}}",
@@ -257,6 +267,26 @@ fn schema_drift_yaml(drift: &SchemaDrift) -> String {
         keys.push(format!("correction: {}", drift.correction.key()));
     }
     keys.join(", ")
+}
+
+/// A note as the text of one comment line: a line break or another
+/// character YAML does not print (it may come from a column's name or
+/// value) is escaped, so it can neither end the comment nor fail the parse.
+fn comment_text(note: &str) -> String {
+    let mut out = String::with_capacity(note.len());
+    for c in note.chars() {
+        if c.is_control()
+            || matches!(
+                c,
+                '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'
+            )
+        {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// A string as a YAML scalar that reads back as that string: plain when

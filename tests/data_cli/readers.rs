@@ -181,7 +181,11 @@ fn a_quote_never_closed_is_refused_as_pandas_does() {
         "a,b\n1,\"x \"\"q\"\" y\"\n2,\"two\nlines\"\n3,a\"b\n",
     )
     .unwrap();
-    let out = mlci(dir.path(), &["data", "schema", "infer", "fine.csv"]);
+    // --strict: each value is seen once, and only a strict schema lists them.
+    let out = mlci(
+        dir.path(),
+        &["data", "schema", "infer", "fine.csv", "--strict"],
+    );
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.contains("\"x \\\"q\\\" y\""), "{}", out.stdout);
 }
@@ -212,9 +216,10 @@ fn zstd_and_lz4_parquet_written_by_pyarrow_are_read() {
     for name in ["zstd.parquet", "lz4.parquet"] {
         let file = fixtures.join(name);
         let file = file.to_str().unwrap();
+        // --strict: four rows are too few for the exact values otherwise.
         let out = mlci(
             dir.path(),
-            &["data", "schema", "infer", file, "-o", "s.yml"],
+            &["data", "schema", "infer", file, "-o", "s.yml", "--strict"],
         );
         assert_eq!(out.code, 0, "{name}: {}", out.stderr);
         let schema = std::fs::read_to_string(dir.path().join("s.yml")).unwrap();
@@ -234,10 +239,17 @@ fn zstd_and_lz4_parquet_written_by_pyarrow_are_read() {
     }
 }
 
-/// `schema infer FILE` then `data validate FILE` against what it wrote.
-fn round_trip(dir: &Path, name: &str, content: &str) -> (super::Out, Option<super::Out>) {
+/// `schema infer FILE [EXTRA]` then `data validate FILE` against what it wrote.
+fn round_trip(
+    dir: &Path,
+    name: &str,
+    content: &str,
+    extra: &[&str],
+) -> (super::Out, Option<super::Out>) {
     std::fs::write(dir.join(name), content).unwrap();
-    let inferred = mlci(dir, &["data", "schema", "infer", name, "-o", "s.yml"]);
+    let mut args = vec!["data", "schema", "infer", name, "-o", "s.yml"];
+    args.extend(extra);
+    let inferred = mlci(dir, &args);
     if inferred.code != 0 {
         return (inferred, None);
     }
@@ -263,18 +275,22 @@ fn an_inferred_schema_is_one_that_validate_accepts_for_the_same_data() {
         ),
         ("long.csv", format!("s\nshort\n{long}\n")),
     ];
+    // Both modes: the default's notes quote a value seen rarely (control
+    // characters and all), strict's `allowed` lists every value.
     for (name, content) in passing {
-        let (inferred, validated) = round_trip(d, name, &content);
-        assert_eq!(inferred.code, 0, "{name}: {}", inferred.stderr);
-        let validated = validated.unwrap();
-        assert_eq!(
-            validated.code,
-            0,
-            "{name}: {}{}\n{}",
-            validated.stdout,
-            validated.stderr,
-            std::fs::read_to_string(d.join("s.yml")).unwrap()
-        );
+        for extra in [&[][..], &["--strict"]] {
+            let (inferred, validated) = round_trip(d, name, &content, extra);
+            assert_eq!(inferred.code, 0, "{name}: {}", inferred.stderr);
+            let validated = validated.unwrap();
+            assert_eq!(
+                validated.code,
+                0,
+                "{name} {extra:?}: {}{}\n{}",
+                validated.stdout,
+                validated.stderr,
+                std::fs::read_to_string(d.join("s.yml")).unwrap()
+            );
+        }
     }
     assert!(
         !std::fs::read_to_string(d.join("s.yml"))
@@ -296,7 +312,7 @@ fn an_inferred_schema_is_one_that_validate_accepts_for_the_same_data() {
         ),
     ];
     for (name, content, message) in refused {
-        let (inferred, _) = round_trip(d, name, content);
+        let (inferred, _) = round_trip(d, name, content, &[]);
         assert_eq!(inferred.code, 2, "{name}: {}", inferred.stderr);
         assert!(
             inferred.stderr.contains(message),
