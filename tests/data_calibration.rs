@@ -107,6 +107,77 @@ fn clean_resamples_pass_drift_at_300_and_2000_rows() {
     }
 }
 
+/// The measure: a schema inferred from one sample, and that
+/// sample's statistics as the baseline; each fresh sample of the same
+/// source counts as a false alarm when anything fails, bounds or drift.
+#[test]
+fn an_inferred_schema_and_drift_pass_clean_resamples_at_300_and_2000_rows() {
+    for (rows, seed) in [(300, 6), (2000, 7)] {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let mut rng = Rng::new(seed);
+        samples::write(&d.join("base.csv"), &mut rng, rows, 0.0);
+        let out = mlci(
+            d,
+            &["data", "schema", "infer", "base.csv", "-o", "schema.yml"],
+        );
+        assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+        let out = mlci(
+            d,
+            &[
+                "data",
+                "validate",
+                "base.csv",
+                "--schema",
+                "schema.yml",
+                "--stats-out",
+                "base.json",
+            ],
+        );
+        assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+        let mut failed = Vec::new();
+        for _ in 0..20 {
+            samples::write(&d.join("current.csv"), &mut rng, rows, 0.0);
+            let out = mlci(
+                d,
+                &[
+                    "data",
+                    "validate",
+                    "current.csv",
+                    "--schema",
+                    "schema.yml",
+                    "--baseline",
+                    "base.json",
+                ],
+            );
+            if out.code != 0 {
+                failed.push(out.stdout);
+            }
+        }
+        assert!(
+            failed.len() <= 2,
+            "{rows} rows, {} of 20 failed:\n{}",
+            failed.len(),
+            failed.join("\n")
+        );
+        // And the shift of half a standard deviation still fails it.
+        samples::write(&d.join("shifted.csv"), &mut rng, rows, 0.5);
+        let out = mlci(
+            d,
+            &[
+                "data",
+                "validate",
+                "shifted.csv",
+                "--schema",
+                "schema.yml",
+                "--baseline",
+                "base.json",
+            ],
+        );
+        assert_eq!(out.code, 1, "{}", out.stdout);
+    }
+}
+
 #[test]
 fn half_a_standard_deviation_is_caught_in_each_numeric_column_at_300_rows() {
     let dir = tempfile::tempdir().unwrap();
