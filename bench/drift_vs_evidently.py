@@ -137,13 +137,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mlci", required=True, help="the mlci binary")
     parser.add_argument("--trials", type=int, default=20)
-    parser.add_argument("--sizes", default="100,300,1000,10000", help="rows, comma-separated")
+    parser.add_argument("--sizes", default=[100, 300, 1000, 10000],
+                        type=lambda text: [int(v) for v in text.split(",")],
+                        help="rows, comma-separated")
     args = parser.parse_args()
     mlci = os.path.abspath(args.mlci)
-    sizes = [int(s) for s in args.sizes.split(",")]
-
     tallies = {}
-    for rows in sizes:
+    for rows in args.sizes:
         tally = {key: 0 for key in ("mlci_false_any", "mlci_false_drift", "evid_false_col",
                                     "evid_false_dataset", "evid_shifted_dataset")}
         tally.update({f"{tool}_{c}": 0 for tool in ("mlci", "evid") for c in COLUMNS})
