@@ -15,15 +15,21 @@
 # validate again with those statistics as the baseline (drift computed).
 #
 # Usage: bench/data-validate.sh [SIZE_MB]   (default 1024). Needs python3.
+# MLCI_BIN=path: measure that build of mlci instead of target/release/mlci.
 # The CSV lives in a temporary directory, removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size_mb=${1:-1024}
 
-mlci=$PWD/target/release/mlci
-if [ ! -x "$mlci" ] || [ -n "$(find src Cargo.toml Cargo.lock -newer "$mlci" -print -quit)" ]; then
-  echo "target/release/mlci is missing or older than the sources: cargo build --release" >&2
-  cargo build --release -q
+# MLCI_BIN=path: measure that build of mlci instead (a baseline, for before/after).
+if [ -n "${MLCI_BIN:-}" ]; then
+  mlci=$(realpath "$MLCI_BIN")
+else
+  mlci=${CARGO_TARGET_DIR:-$PWD/target}/release/mlci
+  if [ ! -x "$mlci" ] || [ -n "$(find src Cargo.toml Cargo.lock -newer "$mlci" -print -quit)" ]; then
+    echo "$mlci is missing or older than the sources: cargo build --release" >&2
+    cargo build --release -q
+  fi
 fi
 if [ ! -x /usr/bin/time ]; then
   echo "/usr/bin/time is missing: apt-get install time" >&2
