@@ -323,9 +323,14 @@ impl InferredColumn {
             self.long_values = true;
             return;
         }
+        // Past MAX_ALLOWED_VALUES distinct values the column gets no list:
+        // counting more would cost a lookup per value for nothing.
+        if self.counts.len() > MAX_ALLOWED_VALUES {
+            return;
+        }
         if let Some(count) = self.counts.get_mut(text) {
             *count += 1;
-        } else if self.counts.len() <= MAX_ALLOWED_VALUES {
+        } else {
             self.counts.insert(text.to_string(), 1);
         }
     }
