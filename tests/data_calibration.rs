@@ -5,7 +5,6 @@
 //! Every figure here comes from the real binary on files written to disk.
 
 use std::path::Path;
-use std::process::Command;
 
 mod common;
 #[path = "data_calibration/samples.rs"]
@@ -13,26 +12,7 @@ mod samples;
 
 use samples::Rng;
 
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn mlci(dir: &Path, args: &[&str]) -> Out {
-    let output = Command::new(common::mlci_bin())
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("mlci runs");
-    let out = Out {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    };
-    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
-    out
-}
+use common::cli::mlci;
 
 /// Types only: what is measured here is drift, not bounds.
 const SCHEMA: &str =

@@ -8,37 +8,13 @@ use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::parser::parse_message_type;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 
 mod common;
 #[path = "data_cli/readers.rs"]
 mod readers;
 
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn mlci(dir: &Path, args: &[&str]) -> Out {
-    let output = Command::new(common::mlci_bin())
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("mlci runs");
-    let out = Out {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    };
-    assert!(
-        !out.stderr.contains("panicked"),
-        "mlci {args:?} panicked:\n{}",
-        out.stderr
-    );
-    out
-}
+use common::cli::{Out, mlci};
 
 const SPECIES: [&str; 3] = ["setosa", "versicolor", "virginica"];
 

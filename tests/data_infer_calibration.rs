@@ -5,7 +5,6 @@
 //! figure is printed (`--nocapture` shows them).
 
 use std::path::Path;
-use std::process::Command;
 
 mod common;
 #[path = "data_calibration/samples.rs"]
@@ -16,24 +15,7 @@ use samples::Rng;
 /// Fresh samples validated against each inferred schema.
 const RESAMPLES: u64 = 20;
 
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn mlci(dir: &Path, args: &[&str]) -> Out {
-    let output = Command::new(common::mlci_bin())
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("mlci runs");
-    Out {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
+use common::cli::mlci;
 
 /// Infers `schema.yml` in `dir` from a sample of `rows` rows (shift 0),
 /// with `extra` arguments, and returns its text.

@@ -10,6 +10,7 @@
 
 #![allow(dead_code)]
 
+pub mod cli;
 pub mod measure;
 pub mod moto;
 pub mod registry;
