@@ -85,34 +85,69 @@ impl<R: Read> Guard<R> {
         }
     }
 
+    /// Follows `bytes` through the quoting rules. Inside an unquoted field
+    /// only a comma or a line end can change anything, inside a quoted one
+    /// only a quote or a new line: the bytes in between are skipped with
+    /// `memchr` and counted, and the rest go through [`Guard::step`] one by
+    /// one, as all of them once did (a quarter of `mlci data validate`'s time).
     fn scan(&mut self, bytes: &[u8]) -> Result<(), Refusal> {
-        for &byte in bytes {
-            self.record_bytes += 1;
-            let terminator = byte == b'\n' || byte == b'\r';
-            self.state = match (self.state, byte) {
-                (State::Quoted, b'"') => State::QuoteInQuoted,
-                (State::Quoted, _) => State::Quoted,
-                (State::QuoteInQuoted, b'"') => State::Quoted,
-                (State::FieldStart, b'"') => {
-                    self.quote_line = self.line;
-                    State::Quoted
-                }
-                (_, b',') => State::FieldStart,
-                (_, _) if terminator => {
-                    self.record_bytes = 0;
-                    self.record_line = self.line + u64::from(byte == b'\n');
-                    State::FieldStart
-                }
-                _ => State::Unquoted,
+        let mut at = 0;
+        while at < bytes.len() {
+            let rest = &bytes[at..];
+            let next = match self.state {
+                State::Unquoted => memchr::memchr3(b',', b'\n', b'\r', rest),
+                State::Quoted => memchr::memchr2(b'"', b'\n', rest),
+                State::FieldStart | State::QuoteInQuoted => Some(0),
             };
-            if byte == b'\n' {
-                self.line += 1;
+            let Some(skip) = next else {
+                return self.count(rest.len() as u64);
+            };
+            self.count(skip as u64)?;
+            at += skip;
+            self.step(bytes[at])?;
+            at += 1;
+        }
+        Ok(())
+    }
+
+    /// Bytes that change neither the state nor the line.
+    fn count(&mut self, bytes: u64) -> Result<(), Refusal> {
+        self.record_bytes += bytes;
+        if self.record_bytes > MAX_RECORD_BYTES {
+            return Err(Refusal::TooLong {
+                line: self.record_line,
+            });
+        }
+        Ok(())
+    }
+
+    /// One byte through the quoting rules.
+    fn step(&mut self, byte: u8) -> Result<(), Refusal> {
+        self.record_bytes += 1;
+        let terminator = byte == b'\n' || byte == b'\r';
+        self.state = match (self.state, byte) {
+            (State::Quoted, b'"') => State::QuoteInQuoted,
+            (State::Quoted, _) => State::Quoted,
+            (State::QuoteInQuoted, b'"') => State::Quoted,
+            (State::FieldStart, b'"') => {
+                self.quote_line = self.line;
+                State::Quoted
             }
-            if self.record_bytes > MAX_RECORD_BYTES {
-                return Err(Refusal::TooLong {
-                    line: self.record_line,
-                });
+            (_, b',') => State::FieldStart,
+            (_, _) if terminator => {
+                self.record_bytes = 0;
+                self.record_line = self.line + u64::from(byte == b'\n');
+                State::FieldStart
             }
+            _ => State::Unquoted,
+        };
+        if byte == b'\n' {
+            self.line += 1;
+        }
+        if self.record_bytes > MAX_RECORD_BYTES {
+            return Err(Refusal::TooLong {
+                line: self.record_line,
+            });
         }
         Ok(())
     }
@@ -138,4 +173,78 @@ impl<R: Read> Read for Guard<R> {
 /// The guard's refusal inside an error the csv reader returned, if it is one.
 pub(super) fn refusal(error: &io::Error) -> Option<&Refusal> {
     error.get_ref()?.downcast_ref::<Refusal>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The guard's state after `bytes`, read in chunks of `chunk`.
+    fn follow(bytes: &[u8], chunk: usize, fast: bool) -> (u8, u64, u64, u64, u64, bool) {
+        let mut guard = Guard::new(io::empty());
+        let mut refused = false;
+        for part in bytes.chunks(chunk.max(1)) {
+            let result = if fast {
+                guard.scan(part)
+            } else {
+                part.iter().try_for_each(|&b| guard.step(b))
+            };
+            if result.is_err() {
+                refused = true;
+                break;
+            }
+        }
+        (
+            guard.state as u8,
+            guard.line,
+            guard.record_line,
+            guard.quote_line,
+            guard.record_bytes,
+            refused,
+        )
+    }
+
+    #[test]
+    fn skipping_ahead_ends_where_stepping_through_every_byte_does() {
+        // SplitMix64 over an alphabet of the bytes that matter and one that does not.
+        let mut state = 7u64;
+        let mut next = || {
+            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        };
+        let alphabet = b"a,\"\n\rbbbb";
+        for _ in 0..2_000 {
+            let len = (next() % 200) as usize;
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect();
+            let chunk = 1 + (next() % 17) as usize;
+            assert_eq!(
+                follow(&bytes, chunk, true),
+                follow(&bytes, chunk, false),
+                "{:?} in chunks of {chunk}",
+                String::from_utf8_lossy(&bytes)
+            );
+        }
+    }
+
+    #[test]
+    fn a_record_over_the_limit_is_refused_in_a_skipped_stretch_too() {
+        let long = vec![b'x'; MAX_RECORD_BYTES as usize + 1];
+        let mut guard = Guard::new(io::empty());
+        assert!(matches!(
+            guard.scan(&long),
+            Err(Refusal::TooLong { line: 1 })
+        ));
+        let mut quoted = vec![b'"'];
+        quoted.extend(std::iter::repeat_n(b'y', MAX_RECORD_BYTES as usize));
+        let mut guard = Guard::new(io::empty());
+        assert!(matches!(
+            guard.scan(&quoted),
+            Err(Refusal::TooLong { line: 1 })
+        ));
+    }
 }
