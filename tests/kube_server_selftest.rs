@@ -94,7 +94,7 @@ async fn watch_until(
     selector: &str,
     mut done: impl FnMut(&WatchEvent<Pod>) -> bool,
 ) -> Vec<String> {
-    let params = WatchParams::default().labels(selector).timeout(20);
+    let params = WatchParams::default().labels(selector).timeout(60);
     let mut stream = pods.watch(&params, "0").await.unwrap().boxed();
     let mut seen = Vec::new();
     while let Some(event) = stream.try_next().await.unwrap() {
@@ -356,7 +356,15 @@ async fn a_missing_image_waits_and_a_job_delete_orphans_its_pods_by_default() {
         .unwrap();
     jobs.create(
         &PostParams::default(),
-        &job("mlci-r2-job1", "r2", "mlci-test/no-such-image:1", "true"),
+        // A registry that refuses at once (nothing listens on port 9): a name
+        // on Docker Hub hung on the engine under a loaded CI run, past the
+        // watch's timeout.
+        &job(
+            "mlci-r2-job1",
+            "r2",
+            "127.0.0.1:9/mlci-test/no-such-image:1",
+            "true",
+        ),
     )
     .await
     .unwrap();
