@@ -190,7 +190,9 @@ pub struct ColumnAccumulator {
     mean: f64,
     m2: f64,
     sample: Reservoir,
-    counts: HashMap<String, u64>,
+    /// foldhash, not SipHash: a lookup per string value of a gigabyte,
+    /// over at most [`MAX_TRACKED_VALUES`] keys (no flood to defend against).
+    counts: HashMap<String, u64, foldhash::fast::RandomState>,
     other: u64,
 }
 
@@ -207,7 +209,7 @@ impl ColumnAccumulator {
             mean: 0.0,
             m2: 0.0,
             sample: Reservoir::new(name),
-            counts: HashMap::new(),
+            counts: HashMap::default(),
             other: 0,
         }
     }
