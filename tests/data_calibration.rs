@@ -12,7 +12,7 @@ mod samples;
 
 use samples::Rng;
 
-use common::cli::mlci;
+use common::cli::{Out, mlci};
 
 /// Types only: what is measured here is drift, not bounds.
 const SCHEMA: &str =
@@ -22,6 +22,11 @@ const SCHEMA: &str =
 fn baseline(dir: &Path, rng: &mut Rng, rows: usize) {
     std::fs::write(dir.join("schema.yml"), SCHEMA).unwrap();
     samples::write(&dir.join("base.csv"), rng, rows, 0.0);
+    record_baseline(dir);
+}
+
+/// `base.json` from `base.csv`, which must pass `schema.yml`.
+fn record_baseline(dir: &Path) {
     let out = mlci(
         dir,
         &[
@@ -37,22 +42,25 @@ fn baseline(dir: &Path, rng: &mut Rng, rows: usize) {
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
 }
 
+/// `mlci data validate FILE` against `schema.yml` and `base.json`.
+fn against_baseline(dir: &Path, file: &str, extra: &[&str]) -> Out {
+    let mut args = vec![
+        "data",
+        "validate",
+        file,
+        "--schema",
+        "schema.yml",
+        "--baseline",
+        "base.json",
+    ];
+    args.extend_from_slice(extra);
+    mlci(dir, &args)
+}
+
 /// Validates a fresh sample against the baseline; the columns that drifted.
 fn drifted(dir: &Path, rng: &mut Rng, rows: usize, shift: f64) -> Vec<String> {
     samples::write(&dir.join("current.csv"), rng, rows, shift);
-    let out = mlci(
-        dir,
-        &[
-            "data",
-            "validate",
-            "current.csv",
-            "--schema",
-            "schema.yml",
-            "--baseline",
-            "base.json",
-            "--json",
-        ],
-    );
+    let out = against_baseline(dir, "current.csv", &["--json"]);
     let value: serde_json::Value = serde_json::from_str(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}{}", out.stdout, out.stderr));
     let columns: Vec<String> = value["drift"]
@@ -102,34 +110,11 @@ fn an_inferred_schema_and_drift_pass_clean_resamples_at_300_and_2000_rows() {
             &["data", "schema", "infer", "base.csv", "-o", "schema.yml"],
         );
         assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
-        let out = mlci(
-            d,
-            &[
-                "data",
-                "validate",
-                "base.csv",
-                "--schema",
-                "schema.yml",
-                "--stats-out",
-                "base.json",
-            ],
-        );
-        assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+        record_baseline(d);
         let mut failed = Vec::new();
         for _ in 0..20 {
             samples::write(&d.join("current.csv"), &mut rng, rows, 0.0);
-            let out = mlci(
-                d,
-                &[
-                    "data",
-                    "validate",
-                    "current.csv",
-                    "--schema",
-                    "schema.yml",
-                    "--baseline",
-                    "base.json",
-                ],
-            );
+            let out = against_baseline(d, "current.csv", &[]);
             if out.code != 0 {
                 failed.push(out.stdout);
             }
@@ -142,18 +127,7 @@ fn an_inferred_schema_and_drift_pass_clean_resamples_at_300_and_2000_rows() {
         );
         // And the shift of half a standard deviation still fails it.
         samples::write(&d.join("shifted.csv"), &mut rng, rows, 0.5);
-        let out = mlci(
-            d,
-            &[
-                "data",
-                "validate",
-                "shifted.csv",
-                "--schema",
-                "schema.yml",
-                "--baseline",
-                "base.json",
-            ],
-        );
+        let out = against_baseline(d, "shifted.csv", &[]);
         assert_eq!(out.code, 1, "{}", out.stdout);
     }
 }
@@ -247,33 +221,10 @@ fn empty_single_row_all_null_and_constant_columns_get_a_verdict() {
         base.push_str(&format!("{},5,{}\n", i as f64 / 10.0, ["a", "b"][i % 2]));
     }
     std::fs::write(d.join("base.csv"), &base).unwrap();
-    let out = mlci(
-        d,
-        &[
-            "data",
-            "validate",
-            "base.csv",
-            "--schema",
-            "schema.yml",
-            "--stats-out",
-            "base.json",
-        ],
-    );
-    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    record_baseline(d);
     let validate = |file: &str, text: &str| {
         std::fs::write(d.join(file), text).unwrap();
-        mlci(
-            d,
-            &[
-                "data",
-                "validate",
-                file,
-                "--schema",
-                "schema.yml",
-                "--baseline",
-                "base.json",
-            ],
-        )
+        against_baseline(d, file, &[])
     };
     // A header and no rows.
     let out = validate("empty.csv", "x,k,s\n");
@@ -339,19 +290,7 @@ fn a_baseline_from_an_older_mlci_is_still_read() {
     }
     std::fs::write(&path, serde_json::to_string(&stats).unwrap()).unwrap();
     samples::write(&dir.path().join("current.csv"), &mut rng, 300, 0.0);
-    let out = mlci(
-        dir.path(),
-        &[
-            "data",
-            "validate",
-            "current.csv",
-            "--schema",
-            "schema.yml",
-            "--baseline",
-            "base.json",
-            "--json",
-        ],
-    );
+    let out = against_baseline(dir.path(), "current.csv", &["--json"]);
     let value: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     let x = value["drift"]
         .as_array()
