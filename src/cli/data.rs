@@ -171,16 +171,12 @@ fn drift_table(validation: &Validation) -> String {
     ];
     let mut rows = vec![header.map(str::to_string)];
     for d in &validation.drift {
-        let statistic = match (d.method.map(|m| m.key()), d.statistic) {
-            (Some("ks"), Some(x)) => format!("D {}", figure(x)),
-            (Some("chi-square"), Some(x)) => {
-                format!(
-                    "χ² {} ({} df)",
-                    figure(x),
-                    d.degrees_of_freedom.unwrap_or(0)
-                )
-            }
-            (_, Some(x)) => figure(x),
+        let statistic = match (d.method, d.statistic) {
+            (Some(m), Some(x)) => match d.degrees_of_freedom {
+                Some(df) => format!("{} ({df} df)", m.labelled(x)),
+                None => m.labelled(x),
+            },
+            (None, Some(x)) => figure(x),
             (_, None) => "—".to_string(),
         };
         let p = d.p_adjusted.or(d.p_value).map_or("—".to_string(), p_figure);

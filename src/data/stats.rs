@@ -98,8 +98,9 @@ impl Quantiles {
     pub fn of_sample(sample: &[f64]) -> Quantiles {
         let mut sorted = sample.to_vec();
         sorted.sort_by(f64::total_cmp);
+        let of = sorted.len() as u64;
         let values = if sorted.len() <= QUANTILES {
-            sorted.clone()
+            sorted
         } else {
             let last = (sorted.len() - 1) as f64;
             (0..QUANTILES)
@@ -112,10 +113,7 @@ impl Quantiles {
                 })
                 .collect()
         };
-        Quantiles {
-            of: sorted.len() as u64,
-            values,
-        }
+        Quantiles { of, values }
     }
 }
 

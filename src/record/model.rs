@@ -200,16 +200,16 @@ pub struct ColumnDrift {
 impl ColumnDrift {
     /// `Kolmogorov-Smirnov D 0.213, p 0.0048 < 0.05` for a report's cell.
     pub fn summary(&self) -> String {
-        let name = crate::data::DriftMethod::from_key(&self.measure)
-            .map_or(self.measure.as_str(), |m| m.name());
-        let mut text = name.to_string();
+        let method = crate::data::DriftMethod::from_key(&self.measure);
+        let mut text = method
+            .map_or(self.measure.as_str(), |m| m.name())
+            .to_string();
         if let Some(statistic) = self.statistic {
-            let label = match self.measure.as_str() {
-                "ks" => "D ",
-                "chi-square" => "χ² ",
-                _ => "",
+            let labelled = match method {
+                Some(m) => m.labelled(statistic),
+                None => crate::data::figure(statistic),
             };
-            text.push_str(&format!(" {label}{}", crate::data::figure(statistic)));
+            text.push_str(&format!(" {labelled}"));
         }
         if let Some(threshold) = self.threshold {
             text.push_str(&format!(" (threshold {threshold})"));

@@ -108,6 +108,16 @@ impl DriftMethod {
         }
     }
 
+    /// The statistic with its symbol, for tables and reports: `D 0.213`,
+    /// `χ² 8`, or a distance's bare figure.
+    pub fn labelled(self, statistic: f64) -> String {
+        match self {
+            DriftMethod::Ks => format!("D {}", figure(statistic)),
+            DriftMethod::ChiSquare => format!("χ² {}", figure(statistic)),
+            _ => figure(statistic),
+        }
+    }
+
     /// A distance, with a threshold, rather than a test.
     pub fn is_distance(self) -> bool {
         matches!(
