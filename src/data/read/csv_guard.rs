@@ -174,12 +174,8 @@ impl<R: Read> Guard<R> {
         if byte == b'\n' {
             self.line += 1;
         }
-        if self.record_bytes > MAX_RECORD_BYTES {
-            return Err(Refusal::TooLong {
-                line: self.record_line,
-            });
-        }
-        Ok(())
+        // The limit, checked after a line end has reset the count.
+        self.count(0)
     }
 }
 
