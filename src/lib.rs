@@ -40,6 +40,7 @@ pub mod calendar;
 pub mod cli;
 pub mod confine;
 pub mod data;
+pub mod deploy;
 pub mod diag;
 pub mod executor;
 pub mod expr;

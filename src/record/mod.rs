@@ -11,6 +11,7 @@
 //! transaction. The schema is versioned with `PRAGMA user_version`; opening
 //! an older file applies the missing migrations in order.
 
+mod deployments;
 mod error;
 mod event;
 mod gate_spec;
@@ -26,6 +27,7 @@ mod store;
 mod time;
 mod write;
 
+pub use deployments::{DeployAction, DeployOutcome, DeploymentRecord, DeploymentState};
 pub use error::StoreError;
 pub use event::{PullRequestInfo, branch_name};
 pub use gate_spec::{GateSpec, comparison_symbol, describe};

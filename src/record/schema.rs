@@ -193,6 +193,32 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE runs ADD COLUMN owner TEXT;
     "#,
+    // 5: deployments of model versions (`mlci deploy`, `deploy:` steps): every
+    // switch, refusal, canary, promotion, rollback and removal, oldest first
+    r#"
+    CREATE TABLE deployments (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL,
+        target TEXT NOT NULL,
+        action TEXT NOT NULL,
+        result TEXT NOT NULL,
+        model TEXT NOT NULL,
+        version INTEGER,
+        tree_hash TEXT,
+        image TEXT,
+        image_digest TEXT,
+        url TEXT,
+        previous_version INTEGER,
+        canary_percent INTEGER,
+        run_id INTEGER,
+        sha TEXT,
+        message TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        finished_at INTEGER NOT NULL
+    );
+    CREATE INDEX deployments_by_name ON deployments (name, id);
+    CREATE INDEX deployments_by_run ON deployments (run_id);
+    "#,
 ];
 
 /// The newest schema version this build knows.

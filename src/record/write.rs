@@ -261,7 +261,7 @@ impl Store {
 }
 
 /// `text` with every secret replaced by `***`.
-fn mask_secrets(secrets: &[String], text: &str) -> String {
+pub(super) fn mask_secrets(secrets: &[String], text: &str) -> String {
     let mut out = text.to_string();
     for secret in secrets {
         if out.contains(secret.as_str()) {
