@@ -38,6 +38,14 @@ pub enum Command {
     Models(ModelsArgs),
     /// Where an artifact or a model version came from, and what was made of it.
     Lineage(LineageArgs),
+    /// Serve a registered model version (MLflow format) behind a stable
+    /// port: built, health- and smoke-tested, switched in with no request
+    /// lost; or roll back, promote a canary, remove. Exits 0 when the version
+    /// is live, 1 when it was refused (what served still serves), 2 on bad input.
+    Deploy(Box<DeployArgs>),
+    /// What is deployed where: versions, since when, and the history.
+    #[command(subcommand)]
+    Deployments(DeploymentsCommand),
     /// Render a run's report (gates, metrics against the baseline, charts,
     /// stages), to a file, the terminal, or GitHub. Exits 1 when a gate fails.
     Report(ReportArgs),
@@ -58,6 +66,118 @@ pub enum Command {
     /// --executor k8s|slurm` leaves in its mailbox.
     #[command(hide = true)]
     Agent(AgentArgs),
+    /// The front of a Docker deployment: the reverse proxy that `mlci deploy`
+    /// runs in a container of its own.
+    #[command(name = "__deploy-front", hide = true)]
+    DeployFront(DeployFrontArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DeployFrontArgs {
+    #[arg(long, default_value = "0.0.0.0:8080")]
+    pub listen: std::net::SocketAddr,
+    #[arg(long, default_value = "127.0.0.1:9901")]
+    pub control: std::net::SocketAddr,
+    /// Where the routing table and the request log are kept.
+    #[arg(long, default_value = "/var/lib/mlci-front")]
+    pub state: PathBuf,
+    /// The routing table (JSON) to start with when the state has none.
+    #[arg(long)]
+    pub routes: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    pub cache: CacheOptions,
+    /// The run store, which holds the registry and the deployments [default: $MLCI_DB, else .mlci/runs.db]
+    #[arg(long, value_name = "FILE", global = true)]
+    pub db: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<DeployCommand>,
+    /// The model version: NAME (the newest), NAME@VERSION or NAME:ALIAS.
+    #[arg(required = true)]
+    pub model: Option<String>,
+    /// The deployment's name [default: the model's name].
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The host port of the deployment's front [default: the deployment's, else 8080].
+    /// On k8s: the Service's port [default: 80].
+    #[arg(long)]
+    pub port: Option<u16>,
+    #[arg(long, value_enum, default_value_t = DeployTarget::Docker)]
+    pub target: DeployTarget,
+    /// The smoke test's request body (JSON, as POST /invocations takes it)
+    /// [default: the model's serving_input_example.json].
+    #[arg(long, value_name = "FILE")]
+    pub smoke: Option<PathBuf>,
+    /// The predictions the smoke test must answer (JSON: a list, or {"predictions": …}).
+    #[arg(long, value_name = "FILE")]
+    pub expect: Option<PathBuf>,
+    /// Send PCT % of requests (1–99) to the new version until `deploy promote` or `deploy rollback`.
+    #[arg(long, value_name = "PCT")]
+    pub canary: Option<u8>,
+    /// k8s: print the manifests instead of applying them.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// k8s with --dry-run: print a KServe InferenceService with the same container instead.
+    #[arg(long, requires = "dry_run")]
+    pub kserve: bool,
+    /// k8s: the namespace [default: default].
+    #[arg(long, default_value = "default")]
+    pub namespace: String,
+    /// k8s: the number of pods.
+    #[arg(long, default_value_t = 2)]
+    pub replicas: i32,
+    /// k8s: the repository the cluster pulls the serving image from
+    /// (registry.example.com/ml/iris); the image is pushed there.
+    #[arg(long, value_name = "REPOSITORY")]
+    pub registry: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum DeployTarget {
+    Docker,
+    K8s,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeployCommand {
+    /// Back to the version that served before the live one (or --to); during a
+    /// canary, the live version takes all traffic back.
+    Rollback {
+        name: String,
+        #[arg(long, value_name = "VERSION")]
+        to: Option<i64>,
+    },
+    /// The canary takes all traffic.
+    Promote { name: String },
+    /// Remove the deployment: its front, its model servers, its network.
+    Rm { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeploymentsCommand {
+    /// Every deployment: what version is live where, the canary, since when.
+    Ls {
+        /// Removed deployments too.
+        #[arg(long)]
+        all: bool,
+        /// Print JSON: each deployment's state and its whole history.
+        #[arg(long)]
+        json: bool,
+        #[arg(long, value_name = "FILE")]
+        db: Option<PathBuf>,
+    },
+    /// One deployment: its state and its history.
+    Show {
+        name: String,
+        #[arg(long)]
+        json: bool,
+        #[arg(long, value_name = "FILE")]
+        db: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, clap::Args)]

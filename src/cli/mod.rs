@@ -9,6 +9,7 @@ mod args;
 mod cache;
 mod cleanup;
 mod data;
+mod deploy;
 mod dry_run;
 pub mod exit;
 mod images;
@@ -58,5 +59,8 @@ pub fn main() -> ExitCode {
         Command::Watch(args) => watch::watch(args),
         Command::RemoveRunObjects(args) => cleanup::remove_run_objects(args),
         Command::Agent(args) => agent::agent(args),
+        Command::Deploy(args) => deploy::deploy(*args),
+        Command::Deployments(command) => deploy::deployments(command),
+        Command::DeployFront(args) => deploy::front(args),
     }
 }
