@@ -94,9 +94,15 @@ async fn run(args: DeployArgs) -> ExitCode {
     }
 }
 
-async fn deploy_model(args: DeployArgs, store: &mut Store, cache: &crate::cache::Store) -> ExitCode {
+async fn deploy_model(
+    args: DeployArgs,
+    store: &mut Store,
+    cache: &crate::cache::Store,
+) -> ExitCode {
     let Some(model) = args.model.as_deref() else {
-        return invalid("name the model to deploy: mlci deploy NAME[@VERSION|:ALIAS] --name DEPLOYMENT");
+        return invalid(
+            "name the model to deploy: mlci deploy NAME[@VERSION|:ALIAS] --name DEPLOYMENT",
+        );
     };
     let reference = match ModelRef::parse(model) {
         Ok(reference) => reference,
@@ -165,7 +171,10 @@ fn finish(outcome: Result<Deployed, DeployError>) -> ExitCode {
             );
             match row.previous_version {
                 Some(previous) => eprintln!("v{previous} still serves {}", row.name),
-                None => eprintln!("nothing was serving `{}` before; nothing serves it now", row.name),
+                None => eprintln!(
+                    "nothing was serving `{}` before; nothing serves it now",
+                    row.name
+                ),
             }
             ExitCode::FAILURE
         }
@@ -220,7 +229,9 @@ pub(super) fn deployments(command: DeploymentsCommand) -> ExitCode {
                 Err(error) => return fail(error),
             };
             if history.is_empty() {
-                return invalid(format!("no deployment `{name}` (see `mlci deployments ls`)"));
+                return invalid(format!(
+                    "no deployment `{name}` (see `mlci deployments ls`)"
+                ));
             }
             let state = DeploymentState::replay(&history);
             if json {
@@ -233,7 +244,12 @@ pub(super) fn deployments(command: DeploymentsCommand) -> ExitCode {
             rows.push(state_row(&state));
             print!("{}", table(&rows));
             println!();
-            let mut rows = vec![["WHEN", "ACTION", "VERSION", "OUTCOME", "IMAGE", "RUN", "MESSAGE"].map(String::from)];
+            let mut rows = vec![
+                [
+                    "WHEN", "ACTION", "VERSION", "OUTCOME", "IMAGE", "RUN", "MESSAGE",
+                ]
+                .map(String::from),
+            ];
             for row in &history {
                 rows.push([
                     format_time(row.finished_at),

@@ -97,10 +97,8 @@ impl Engine {
 
     /// The deployment's containers, running or not.
     pub async fn containers(&self, name: &str) -> Result<Vec<Container>, DeployError> {
-        let filters = HashMap::from([(
-            "label".to_string(),
-            vec![format!("{DEPLOY_LABEL}={name}")],
-        )]);
+        let filters =
+            HashMap::from([("label".to_string(), vec![format!("{DEPLOY_LABEL}={name}")])]);
         let options = ListContainersOptionsBuilder::default()
             .all(true)
             .filters(&filters)
@@ -298,7 +296,10 @@ impl Engine {
         if state.running == Some(true) {
             return None;
         }
-        Some((state.exit_code.unwrap_or(-1), self.log_tail(container, 30).await))
+        Some((
+            state.exit_code.unwrap_or(-1),
+            self.log_tail(container, 30).await,
+        ))
     }
 
     pub async fn log_tail(&self, container: &str, lines: usize) -> String {
@@ -366,10 +367,17 @@ impl Engine {
         body: Option<&str>,
         timeout_s: u32,
     ) -> Result<Probe, DeployError> {
-        let mut cmd: Vec<String> = ["curl", "-sS", "-m", &timeout_s.to_string(), "-w", "\n%{http_code}"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let mut cmd: Vec<String> = [
+            "curl",
+            "-sS",
+            "-m",
+            &timeout_s.to_string(),
+            "-w",
+            "\n%{http_code}",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         if let Some(file) = body {
             cmd.extend([
                 "-X".into(),
@@ -402,7 +410,9 @@ impl Engine {
         let archive = archive
             .into_inner()
             .map_err(|e| failed(&format!("packing {}", dir.display()), e))?;
-        let options = UploadToContainerOptionsBuilder::default().path(parent).build();
+        let options = UploadToContainerOptionsBuilder::default()
+            .path(parent)
+            .build();
         self.docker
             .upload_to_container(container, Some(options), bollard::body_full(archive.into()))
             .await
@@ -410,7 +420,12 @@ impl Engine {
     }
 
     /// Puts `bytes` at `path` in the container.
-    pub async fn upload(&self, container: &str, path: &str, bytes: &[u8]) -> Result<(), DeployError> {
+    pub async fn upload(
+        &self,
+        container: &str,
+        path: &str,
+        bytes: &[u8],
+    ) -> Result<(), DeployError> {
         let (dir, file) = path.rsplit_once('/').unwrap_or(("/", path));
         let mut archive = tar::Builder::new(Vec::new());
         let mut header = tar::Header::new_gnu();
@@ -462,8 +477,7 @@ impl Engine {
                 output.trim()
             )));
         }
-        serde_json::from_str(&output)
-            .map_err(|e| failed(&format!("the front {front}'s answer"), e))
+        serde_json::from_str(&output).map_err(|e| failed(&format!("the front {front}'s answer"), e))
     }
 
     /// The front's routes and its counts per model server.
@@ -499,10 +513,12 @@ impl Engine {
     /// The front's request log, as it is now (empty when none was written).
     pub async fn request_log(&self, front: &str) -> Result<Vec<u8>, DeployError> {
         let path = format!("{FRONT_STATE}/{}", super::front::REQUEST_LOG);
-        let (code, output) = self
-            .exec(front, vec!["cat".into(), path])
-            .await?;
-        Ok(if code == 0 { output.into_bytes() } else { Vec::new() })
+        let (code, output) = self.exec(front, vec!["cat".into(), path]).await?;
+        Ok(if code == 0 {
+            output.into_bytes()
+        } else {
+            Vec::new()
+        })
     }
 }
 

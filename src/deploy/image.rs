@@ -151,10 +151,7 @@ pub async fn version(
         copy_tree(&model.dir, &context.join("model"))?;
         std::fs::write(
             context.join("Dockerfile"),
-            format!(
-                "FROM {}\nCOPY model {MODEL_DIR}\n",
-                environment.tag
-            ),
+            format!("FROM {}\nCOPY model {MODEL_DIR}\n", environment.tag),
         )
     })
     .await
@@ -172,8 +169,8 @@ pub async fn front(
     }
     let exe = std::env::current_exe()
         .map_err(|e| DeployError::Failed(format!("cannot find the mlci binary: {e}")))?;
-    let bytes = std::fs::read(&exe)
-        .map_err(|e| DeployError::Failed(format!("{}: {e}", exe.display())))?;
+    let bytes =
+        std::fs::read(&exe).map_err(|e| DeployError::Failed(format!("{}: {e}", exe.display())))?;
     let hash = blake3::hash(&bytes).to_hex();
     let tag = format!("mlci/deploy-front:{}", &hash[..16]);
     build_unless_present(docker, &tag, "front", on_line, |context| {

@@ -21,9 +21,7 @@ pub mod switch;
 
 pub use rollout::DEFAULT_PORT;
 
-use crate::record::{
-    DeployAction, DeploymentRecord, DeploymentState, ModelVersion, RunId, Store,
-};
+use crate::record::{DeployAction, DeploymentRecord, DeploymentState, ModelVersion, RunId, Store};
 use std::path::PathBuf;
 
 /// Where a deployment runs.
@@ -167,7 +165,10 @@ pub async fn rollback(
         .model_version(&state.model, target)
         .map_err(|e| DeployError::Failed(e.to_string()))?
         .ok_or_else(|| {
-            DeployError::Invalid(format!("no version {}@{target} in the registry", state.model))
+            DeployError::Invalid(format!(
+                "no version {}@{target} in the registry",
+                state.model
+            ))
         })?;
     let request = DeployRequest {
         name: name.to_string(),

@@ -180,7 +180,10 @@ mod tests {
     fn reads_what_save_model_writes() {
         let dir = model(&[
             ("MLmodel", MLMODEL),
-            ("requirements.txt", "mlflow==3.18.0\n# a comment\nscikit-learn==1.9.1\n"),
+            (
+                "requirements.txt",
+                "mlflow==3.18.0\n# a comment\nscikit-learn==1.9.1\n",
+            ),
             ("serving_input_example.json", "{}"),
         ]);
         let read = MlflowModel::read(dir.path()).unwrap();

@@ -93,14 +93,20 @@ impl Place {
             .iter()
             .map(|r| format!("v{} {} %", r.version, r.weight))
             .collect();
-        say(on_event, format!("the front now sends {}", shares.join(", ")));
+        say(
+            on_event,
+            format!("the front now sends {}", shares.join(", ")),
+        );
         if let Some(slot) = &switch.after.live {
             self.engine.keep_running(&slot.container).await;
         }
         for slot in &switch.retire {
             self.drain(&slot.upstream).await;
             self.engine.remove(&slot.container).await;
-            say(on_event, format!("v{} stopped ({})", slot.version, slot.container));
+            say(
+                on_event,
+                format!("v{} stopped ({})", slot.version, slot.container),
+            );
         }
         Ok(())
     }
@@ -190,6 +196,23 @@ fn restore_model(
     Ok(dir)
 }
 
+/// A first deployment's port must be free: checked here, before the build,
+/// where the engine publishes ports (a local engine, Docker Desktop); the
+/// engine's own refusal when it starts the front says the same.
+fn port_is_free(port: u16) -> Result<(), DeployError> {
+    if port == 0 {
+        return Err(DeployError::Invalid(
+            "--port 0: name the port to serve on".into(),
+        ));
+    }
+    match std::net::TcpListener::bind(("0.0.0.0", port)) {
+        Err(error) if error.kind() == std::io::ErrorKind::AddrInUse => Err(DeployError::Invalid(
+            format!("port {port} is in use by another program: pick a free one with --port"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// A JSON file given on the command line.
 fn json_file(path: &Path, what: &str) -> Result<serde_json::Value, DeployError> {
     let text = read_small(path)
@@ -200,9 +223,8 @@ fn json_file(path: &Path, what: &str) -> Result<serde_json::Value, DeployError> 
             path.display()
         )));
     }
-    serde_json::from_str(&text).map_err(|e| {
-        DeployError::Invalid(format!("{what} {} is not JSON: {e}", path.display()))
-    })
+    serde_json::from_str(&text)
+        .map_err(|e| DeployError::Invalid(format!("{what} {} is not JSON: {e}", path.display())))
 }
 
 /// The Docker target's `deploy` (and rollback to an earlier version, which
@@ -236,6 +258,9 @@ pub(super) async fn deploy(
         )));
     }
     let port = request.port.unwrap_or(place.port);
+    if !front_exists {
+        port_is_free(port)?;
+    }
     // The smoke payload and the expected answer: bad files are bad input, before anything starts.
     let given_smoke = request
         .smoke
@@ -274,7 +299,11 @@ pub(super) async fn deploy(
         format!(
             "serving environment {} ({}) in {:.1} s",
             environment.tag,
-            if environment.reused { "reused" } else { "built" },
+            if environment.reused {
+                "reused"
+            } else {
+                "built"
+            },
             started.elapsed().as_secs_f64()
         ),
     );
@@ -328,7 +357,10 @@ pub(super) async fn deploy(
             .await?;
         match judge_smoke(answer.status, &answer.body, expect.as_ref()) {
             Smoke::Passed { predictions } => {
-                say(on_event, format!("smoke test passed: predictions {predictions}"));
+                say(
+                    on_event,
+                    format!("smoke test passed: predictions {predictions}"),
+                );
             }
             Smoke::Rejected(why) if given_smoke.is_some() => {
                 engine.remove(&green).await;

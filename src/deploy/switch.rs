@@ -98,14 +98,18 @@ impl Serving {
     }
 
     fn serving(&self) -> impl Iterator<Item = &Slot> {
-        self.live.iter().chain(self.canary.iter().map(|(slot, _)| slot))
+        self.live
+            .iter()
+            .chain(self.canary.iter().map(|(slot, _)| slot))
     }
 }
 
 /// What a smoke test's answer says of the version.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Smoke {
-    Passed { predictions: serde_json::Value },
+    Passed {
+        predictions: serde_json::Value,
+    },
     /// The server refused the payload (4xx): the payload does not fit the model.
     Rejected(String),
     /// No answer, a server error, no predictions, or other predictions than expected.
@@ -113,11 +117,7 @@ pub enum Smoke {
 }
 
 /// Judges the answer to `POST /invocations`.
-pub fn judge_smoke(
-    status: Option<u16>,
-    body: &str,
-    expect: Option<&serde_json::Value>,
-) -> Smoke {
+pub fn judge_smoke(status: Option<u16>, body: &str, expect: Option<&serde_json::Value>) -> Smoke {
     let short = |text: &str| {
         let text = text.trim();
         match text.char_indices().nth(400) {
@@ -139,7 +139,10 @@ pub fn judge_smoke(
         return Smoke::Rejected(format!("HTTP {status}: {}", reason()));
     }
     if status != 200 {
-        return Smoke::Failed(format!("POST /invocations answered HTTP {status}: {}", reason()));
+        return Smoke::Failed(format!(
+            "POST /invocations answered HTTP {status}: {}",
+            reason()
+        ));
     }
     let predictions = serde_json::from_str::<serde_json::Value>(body)
         .ok()
@@ -195,7 +198,11 @@ mod tests {
     }
 
     fn weights(switch: &Switch) -> Vec<(i64, u32)> {
-        switch.routes.iter().map(|r| (r.version, r.weight)).collect()
+        switch
+            .routes
+            .iter()
+            .map(|r| (r.version, r.weight))
+            .collect()
     }
 
     #[test]
@@ -226,7 +233,10 @@ mod tests {
         // A new canary replaces the old one; a full switch retires both.
         let again = canary.after.switch_to(slot(3), Some(20)).unwrap();
         assert_eq!(again.retire, [slot(2)]);
-        assert_eq!(canary.after.switch_to(slot(3), None).unwrap().retire, [slot(1), slot(2)]);
+        assert_eq!(
+            canary.after.switch_to(slot(3), None).unwrap().retire,
+            [slot(1), slot(2)]
+        );
         assert!(Serving::default().switch_to(slot(1), Some(10)).is_err());
         assert!(live.promote().is_err());
         assert!(live.drop_canary().is_err());
@@ -254,8 +264,17 @@ mod tests {
             judge_smoke(Some(400), rejected, None),
             Smoke::Rejected("HTTP 400: Model is missing inputs ['x']".into())
         );
-        assert!(matches!(judge_smoke(Some(500), "boom", None), Smoke::Failed(_)));
-        assert!(matches!(judge_smoke(Some(200), "[]", None), Smoke::Failed(_)));
-        assert!(matches!(judge_smoke(None, "refused", None), Smoke::Failed(_)));
+        assert!(matches!(
+            judge_smoke(Some(500), "boom", None),
+            Smoke::Failed(_)
+        ));
+        assert!(matches!(
+            judge_smoke(Some(200), "[]", None),
+            Smoke::Failed(_)
+        ));
+        assert!(matches!(
+            judge_smoke(None, "refused", None),
+            Smoke::Failed(_)
+        ));
     }
 }

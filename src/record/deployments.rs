@@ -132,13 +132,15 @@ impl DeploymentState {
             state.image_digest.clone_from(&row.image_digest);
         };
         match row.action {
-            DeployAction::Remove => *self = DeploymentState {
-                name: row.name.clone(),
-                target: row.target.clone(),
-                model: row.model.clone(),
-                removed: true,
-                ..DeploymentState::default()
-            },
+            DeployAction::Remove => {
+                *self = DeploymentState {
+                    name: row.name.clone(),
+                    target: row.target.clone(),
+                    model: row.model.clone(),
+                    removed: true,
+                    ..DeploymentState::default()
+                }
+            }
             DeployAction::Deploy | DeployAction::Promote => taken_whole(self),
             DeployAction::Canary => {
                 self.canary = row.version.zip(row.canary_percent);
@@ -305,10 +307,16 @@ mod tests {
         use DeployOutcome::*;
         let mut rows = vec![row(Deploy, Live, 1), row(Deploy, Refused, 2)];
         let state = DeploymentState::replay(&rows);
-        assert_eq!((state.live, state.canary, state.since), (Some(1), None, Some(10)));
+        assert_eq!(
+            (state.live, state.canary, state.since),
+            (Some(1), None, Some(10))
+        );
         rows.push(row(Canary, Live, 3));
         assert_eq!(DeploymentState::replay(&rows).canary, Some((3, 10)));
-        assert_eq!(DeploymentState::replay(&rows).serving().collect::<Vec<_>>(), [1, 3]);
+        assert_eq!(
+            DeploymentState::replay(&rows).serving().collect::<Vec<_>>(),
+            [1, 3]
+        );
         // Rolling back a canary keeps the live version.
         rows.push(row(Rollback, Live, 1));
         let state = DeploymentState::replay(&rows);

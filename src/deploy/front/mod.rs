@@ -203,7 +203,11 @@ impl Front {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        let order = self.picker.lock().unwrap_or_else(|e| e.into_inner()).order();
+        let order = self
+            .picker
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .order();
         if order.is_empty() {
             return error_answer(
                 StatusCode::SERVICE_UNAVAILABLE,
