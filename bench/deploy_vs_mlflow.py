@@ -1,7 +1,10 @@
 """Latency and lost requests of a model server, for bench/deploy-vs-mlflow.sh.
 
-  latency PORT N     N sequential POST /invocations of the iris example on one
-                     keep-alive connection; prints p50 and p95 in milliseconds.
+  latency PORT_A PORT_B N
+                     N sequential POST /invocations of the iris example to each
+                     server, on one keep-alive connection each, in alternating
+                     batches of 50 (so both see the same load on the machine);
+                     prints p50 and p95 in milliseconds of A, then of B.
   load PORT FILE     POSTs from two threads until FILE exists; prints the
                      requests answered 200 and those that failed.
 """
@@ -13,20 +16,25 @@ EXAMPLE = json.dumps({"dataframe_split": {
 HEADERS = {"Content-Type": "application/json"}
 
 
-def latency(port, n):
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    times = []
-    for i in range(n + 20):
-        started = time.perf_counter()
-        connection.request("POST", "/invocations", EXAMPLE, HEADERS)
-        response = connection.getresponse()
-        body = response.read()
-        if response.status != 200 or b"predictions" not in body:
-            sys.exit(f"request {i} failed: {response.status} {body[:200]!r}")
-        if i >= 20:  # the first requests warm both servers up
-            times.append((time.perf_counter() - started) * 1000)
-    times.sort()
-    print(f"{times[len(times) // 2]:.3f} {times[int(len(times) * 0.95)]:.3f}")
+def latency(ports, n):
+    connections = [http.client.HTTPConnection("127.0.0.1", p, timeout=30) for p in ports]
+    times = [[] for _ in ports]
+    batches = (n + 49) // 50 + 1  # the first batch warms both servers up
+    for batch in range(batches):
+        for index, connection in enumerate(connections):
+            for i in range(50):
+                started = time.perf_counter()
+                connection.request("POST", "/invocations", EXAMPLE, HEADERS)
+                response = connection.getresponse()
+                body = response.read()
+                if response.status != 200 or b"predictions" not in body:
+                    sys.exit(f"request to {ports[index]} failed: {response.status} {body[:200]!r}")
+                if batch > 0:
+                    times[index].append((time.perf_counter() - started) * 1000)
+    for series in times:
+        series.sort()
+        print(f"{series[len(series) // 2]:.3f} {series[int(len(series) * 0.95)]:.3f}", end=" ")
+    print()
 
 
 def load(port, stop_file):
@@ -58,6 +66,6 @@ def load(port, stop_file):
 
 if __name__ == "__main__":
     if sys.argv[1] == "latency":
-        latency(int(sys.argv[2]), int(sys.argv[3]))
+        latency([int(sys.argv[2]), int(sys.argv[3])], int(sys.argv[4]))
     else:
         load(int(sys.argv[2]), sys.argv[3])
