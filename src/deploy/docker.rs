@@ -4,9 +4,9 @@
 //! Engine API (`docker exec` of curl in the front), so it works the same on
 //! Docker Desktop, a remote engine and from inside a container.
 
-use super::DeployError;
 use super::front::Routes;
 use super::image::MODEL_PORT;
+use super::request::DeployError;
 use bollard::Docker;
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::{

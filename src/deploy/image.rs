@@ -12,8 +12,8 @@
 //! - the front, `mlci/deploy-front:<hash>`: this mlci binary on the Debian
 //!   base, running `mlci __deploy-front`.
 
-use super::DeployError;
 use super::model::MlflowModel;
+use super::request::DeployError;
 use crate::executor::Backend;
 use crate::executor::docker::DockerBackend;
 use std::collections::BTreeMap;

@@ -4,7 +4,7 @@
 //! `serving_input_example.json` holds. What `mlflow.<flavor>.save_model`
 //! writes is served as it is; anything else is refused with what is missing.
 
-use super::DeployError;
+use super::request::DeployError;
 use std::path::{Path, PathBuf};
 
 /// The most an `MLmodel` or `requirements.txt` may weigh: both are a few

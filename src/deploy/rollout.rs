@@ -5,9 +5,10 @@
 
 use super::docker::{Container, Engine, front_name, upstream};
 use super::front::Routes;
+use super::image;
 use super::model::{MAX_PAYLOAD_BYTES, MlflowModel, read_small};
+use super::request::{DeployError, DeployEvent, DeployRequest, Deployed};
 use super::switch::{Serving, Slot, Smoke, Switch, judge_smoke};
-use super::{DeployError, DeployEvent, DeployRequest, Deployed, image};
 use crate::record::{
     DeployAction, DeployOutcome, DeploymentRecord, DeploymentState, ModelVersion, Store, now_ms,
 };
