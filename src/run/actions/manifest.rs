@@ -359,7 +359,12 @@ impl Reader<'_> {
             let (steps, diagnostics) = workflow::read_steps(self.source, steps_node);
             self.diagnostics.extend(diagnostics);
             for step in &steps {
-                if matches!(step.action, StepAction::Run(_)) && step.shell.is_none() {
+                if step.deploy.is_some() {
+                    self.error(
+                        Span::point(step.span.start),
+                        "a composite action cannot deploy: a `deploy` step belongs in a job's steps",
+                    );
+                } else if matches!(step.action, StepAction::Run(_)) && step.shell.is_none() {
                     self.error(
                         Span::point(step.span.start),
                         "a `run` step of a composite action needs `shell` (bash, sh, python, …), as GitHub requires",
