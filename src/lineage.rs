@@ -7,8 +7,8 @@
 //! every deployment of it.
 
 use crate::record::{
-    DeployAction, DeployOutcome, DeploymentRecord, DeploymentState, ModelVersion, StepPlace,
-    Store, StoreError, format_time,
+    DeployAction, DeployOutcome, DeploymentRecord, DeploymentState, ModelVersion, StepPlace, Store,
+    StoreError, format_time,
 };
 use serde::Serialize;
 use std::collections::BTreeSet;

@@ -343,8 +343,14 @@ fn deploy_steps_run_in_place_and_a_deployment_that_does_not_go_live_fails_its_st
     let resolved = text
         .find("deploying iris@1 (iris:champion) as `iris` on docker")
         .expect(&text);
-    assert!(before < bad && bad < missing && missing < resolved, "{text}");
-    assert!(text.contains("error: cannot deploy iris@1 as `iris`"), "{text}");
+    assert!(
+        before < bad && bad < missing && missing < resolved,
+        "{text}"
+    );
+    assert!(
+        text.contains("error: cannot deploy iris@1 as `iris`"),
+        "{text}"
+    );
     assert!(
         text.contains("○ Run echo \"never after a failed deployment\" (skipped)")
             && !text.contains("[serve] never after"),
@@ -500,7 +506,9 @@ fn lineage_of_a_version_says_where_it_serves_and_its_deployments() {
         "{text}"
     );
     assert!(
-        text.contains("deployments of iris@1:\n  2024-05-01 12:31:10 UTC  iris (docker)  deploy → live\n"),
+        text.contains(
+            "deployments of iris@1:\n  2024-05-01 12:31:10 UTC  iris (docker)  deploy → live\n"
+        ),
         "{text}"
     );
 
@@ -511,7 +519,9 @@ fn lineage_of_a_version_says_where_it_serves_and_its_deployments() {
         "{text}"
     );
     assert!(
-        text.contains("deploy → refused, iris@1 kept: the smoke test got 400 from /invocations: bad input\n"),
+        text.contains(
+            "deploy → refused, iris@1 kept: the smoke test got 400 from /invocations: bad input\n"
+        ),
         "{text}"
     );
     assert!(text.contains("canary → live 10 % beside iris@1"), "{text}");
@@ -530,7 +540,12 @@ fn lineage_of_a_version_says_where_it_serves_and_its_deployments() {
     let history = deployments["history"].as_array().unwrap();
     let actions: Vec<(&str, &str)> = history
         .iter()
-        .map(|r| (r["action"].as_str().unwrap(), r["outcome"].as_str().unwrap()))
+        .map(|r| {
+            (
+                r["action"].as_str().unwrap(),
+                r["outcome"].as_str().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(actions, [("deploy", "refused"), ("canary", "live")]);
     assert_eq!(history[0]["previous_version"], 1);

@@ -55,7 +55,10 @@ fn replaced(row: &DeploymentRecord) -> String {
     let label = format!("`{}@{previous}`", cell(&row.model));
     match (row.outcome, row.action, row.canary_percent) {
         (DeployOutcome::Live, DeployAction::Canary, Some(percent)) => {
-            format!("none yet: {label} keeps {} %", 100u8.saturating_sub(percent))
+            format!(
+                "none yet: {label} keeps {} %",
+                100u8.saturating_sub(percent)
+            )
         }
         (DeployOutcome::Live | DeployOutcome::Removed, _, _) => label,
         // Refused or failed: what served before still serves.

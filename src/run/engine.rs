@@ -326,9 +326,7 @@ fn github_deployments(
             refused: Default::default(),
         }),
         Err(error) => {
-            eprintln!(
-                "warning: jobs with an `environment` make no GitHub deployment: {error}"
-            );
+            eprintln!("warning: jobs with an `environment` make no GitHub deployment: {error}");
             None
         }
     }

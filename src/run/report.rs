@@ -65,7 +65,12 @@ impl JobReport {
         self.environment_url
             .as_deref()
             .filter(|url| !url.is_empty())
-            .or_else(|| self.steps.iter().rev().find_map(|s| s.deploy_url.as_deref()))
+            .or_else(|| {
+                self.steps
+                    .iter()
+                    .rev()
+                    .find_map(|s| s.deploy_url.as_deref())
+            })
     }
 
     /// The job's error when a step failed it and nothing else was said:

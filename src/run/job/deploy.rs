@@ -177,7 +177,12 @@ async fn serve<B: Backend>(
                 .deployment_history(Some(&values.name))
                 .map(|rows| DeploymentState::replay(&rows))
                 .ok();
-            Err(refused_sentence(&label, &values.name, &record, serving.as_ref()))
+            Err(refused_sentence(
+                &label,
+                &values.name,
+                &record,
+                serving.as_ref(),
+            ))
         }
     }
 }
@@ -198,7 +203,10 @@ fn live_line(label: &str, record: &DeploymentRecord) -> String {
         Some(v) => format!(" (it replaced {}@{v})", record.model),
         None => String::new(),
     };
-    format!("{label} is live as `{}`{place}{share}{replaced}", record.name)
+    format!(
+        "{label} is live as `{}`{place}{share}{replaced}",
+        record.name
+    )
 }
 
 /// Why the version was refused, and what serves instead.
@@ -276,7 +284,12 @@ mod tests {
             "iris@4 was refused: the smoke test got 500 from /invocations; iris@3 still serves `iris`"
         );
         assert_eq!(
-            refused_sentence("iris@4", "iris", &record(DeployOutcome::Refused, None, ""), None),
+            refused_sentence(
+                "iris@4",
+                "iris",
+                &record(DeployOutcome::Refused, None, ""),
+                None
+            ),
             "iris@4 was refused: it failed its health check or smoke test; nothing served `iris` before, so nothing serves it"
         );
         let state = DeploymentState {

@@ -123,7 +123,10 @@ pub(super) async fn finish<B: Backend>(
         JobResult::Success | JobResult::Skipped => {
             (DeploymentStatus::Success, "the job succeeded".to_string())
         }
-        JobResult::Cancelled => (DeploymentStatus::Failure, "the job was cancelled".to_string()),
+        JobResult::Cancelled => (
+            DeploymentStatus::Failure,
+            "the job was cancelled".to_string(),
+        ),
         JobResult::Failure => (
             DeploymentStatus::Failure,
             report

@@ -3,11 +3,12 @@
 //! their position; values with `${{ }}` are checked by the same functions
 //! once the step evaluates them (`run::job::deploy`).
 
+use super::mlops::is_registry_name;
 use super::reader::{Reader, is_expression};
 use crate::diag::Span;
 use crate::workflow::context;
 use crate::workflow::model::{Deploy, Spanned};
-use crate::workflow::{ModelRef, is_registry_name};
+use crate::workflow::model_ref::ModelRef;
 use crate::yaml::Node;
 
 const DEPLOY_KEYS: &[&str] = &[
