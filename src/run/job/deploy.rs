@@ -9,8 +9,10 @@
 //!
 //! A deployment is not cut short by Ctrl-C or `timeout-minutes`: stopped
 //! half-way it could leave a new version started and not switched; its own
-//! health and smoke checks bound how long it takes.
+//! health and smoke checks bound how long it takes. It runs on a thread of
+//! its own (see [`OnHost`]), its events coming back over a channel.
 
+use crate::cache::CacheKey;
 use crate::deploy::{DeployEvent, DeployRequest, Deployed, TargetKind};
 use crate::executor::Backend;
 use crate::expr::{Object, Value};
@@ -129,9 +131,21 @@ async fn serve<B: Backend>(
     let smoke = in_workspace(&values.smoke)?;
     let expect = in_workspace(&values.expect)?;
 
-    let mut store = Store::open(&row.path).map_err(|e| e.to_string())?;
-    store.set_secrets(shared.options.secrets.values().cloned());
-    let version = crate::registry::resolve(&mut store, &values.reference, cache.remote()).await?;
+    let version = {
+        let mut store = Store::open(&row.path).map_err(|e| e.to_string())?;
+        store.set_secrets(shared.options.secrets.values().cloned());
+        crate::registry::resolve(&mut store, &values.reference, cache.remote()).await?
+    };
+    // A version registered on another machine: its files come from the remote.
+    let key = CacheKey::from_string(version.entry_key.clone());
+    if let Some(remote) = cache.remote()
+        && cache.store().lookup(&key).is_none()
+    {
+        remote
+            .pull(cache.store(), &key)
+            .await
+            .map_err(|e| format!("cannot fetch the files of {}: {e}", version.label()))?;
+    }
     let label = version.label();
     let request = DeployRequest {
         name: values.name.clone(),
@@ -153,10 +167,20 @@ async fn serve<B: Backend>(
             values.target.as_str()
         ),
     );
-    let job_name = ctx.name;
-    let mut on_event = |event: &DeployEvent| shared.print(job_name, &event.to_string());
-    let deployed = crate::deploy::deploy(&mut store, cache.store(), &request, &mut on_event)
+    let on_host = OnHost {
+        store: row.path.clone(),
+        secrets: shared.options.secrets.values().cloned().collect(),
+        cache: cache.store().dir().to_path_buf(),
+    };
+    let (lines, mut received) = tokio::sync::mpsc::unbounded_channel();
+    let work = tokio::task::spawn_blocking(move || on_host.deploy(&request, lines));
+    // The sender goes with the deployment: this ends when it does.
+    while let Some(line) = received.recv().await {
+        shared.print(ctx.name, &line);
+    }
+    let (deployed, state) = work
         .await
+        .map_err(|e| format!("the deployment of {label} stopped: {e}"))?
         .map_err(|e| format!("cannot deploy {label} as `{}`: {e}", values.name))?;
     match deployed {
         Deployed::Live(record) => {
@@ -172,18 +196,63 @@ async fn serve<B: Backend>(
             }
             Ok(outputs)
         }
-        Deployed::Refused(record) => {
-            let serving = store
-                .deployment_history(Some(&values.name))
-                .map(|rows| DeploymentState::replay(&rows))
-                .ok();
-            Err(refused_sentence(
-                &label,
-                &values.name,
-                &record,
-                serving.as_ref(),
+        Deployed::Refused(record) => Err(refused_sentence(
+            &label,
+            &values.name,
+            &record,
+            state.as_ref(),
+        )),
+    }
+}
+
+/// What a deployment opens on its own thread: `crate::deploy::deploy` holds
+/// the run store across its awaits, and a store is not shared between
+/// threads, so it runs on a runtime of its own with stores of its own.
+struct OnHost {
+    store: PathBuf,
+    secrets: Vec<String>,
+    cache: PathBuf,
+}
+
+impl OnHost {
+    /// Deploys, sending each event's line to `lines`; how it ended, and for
+    /// a refusal what serves the deployment now.
+    fn deploy(
+        self,
+        request: &DeployRequest,
+        lines: tokio::sync::mpsc::UnboundedSender<String>,
+    ) -> Result<(Deployed, Option<DeploymentState>), String> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+        let mut store = Store::open(&self.store).map_err(|e| e.to_string())?;
+        store.set_secrets(self.secrets);
+        let cache = crate::cache::Store::open(&self.cache).map_err(|e| {
+            format!(
+                "cannot open the cache directory {}: {e}",
+                self.cache.display()
+            )
+        })?;
+        let mut on_event = |event: &DeployEvent| {
+            let _ = lines.send(event.to_string());
+        };
+        let deployed = runtime
+            .block_on(crate::deploy::deploy(
+                &mut store,
+                &cache,
+                request,
+                &mut on_event,
             ))
-        }
+            .map_err(|e| e.to_string())?;
+        let state = match &deployed {
+            Deployed::Refused(_) => store
+                .deployment_history(Some(&request.name))
+                .map(|rows| DeploymentState::replay(&rows))
+                .ok(),
+            Deployed::Live(_) => None,
+        };
+        Ok((deployed, state))
     }
 }
 

@@ -103,8 +103,9 @@ pub fn check_value(key: &str, text: &str) -> Result<(), String> {
     let text = text.trim();
     match key {
         "model" => ModelRef::parse(text).map(|_| ()),
-        "name" if !is_registry_name(text) => Err(format!(
-            "invalid deployment name `{text}`: use letters, digits, `.`, `-` and `_`, starting with a letter"
+        // Container and network names are made from it (`crate::deploy::check_name`).
+        "name" if !is_registry_name(text) || text.len() > 63 => Err(format!(
+            "invalid deployment name `{text}`: use letters, digits, `.`, `-` and `_`, starting with a letter (at most 63)"
         )),
         "target" if !matches!(text, "docker" | "k8s") => Err(format!(
             "unknown deploy target `{text}`: expected docker or k8s"
@@ -158,6 +159,7 @@ mod tests {
         assert!(check_value("model", "iris@three").is_err());
         assert!(check_value("name", "iris-prod").is_ok());
         assert!(check_value("name", "-iris").is_err());
+        assert!(check_value("name", &"a".repeat(64)).is_err());
         assert!(check_value("target", "k8s").is_ok());
         assert!(check_value("target", "kubernetes").is_err());
         assert_eq!(parse_port("8080"), Ok(8080));
