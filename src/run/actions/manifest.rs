@@ -479,5 +479,13 @@ mod tests {
         );
         let e = parse_text("rnus:\n  using: docker\n").unwrap_err();
         assert!(e.contains("did you mean `runs`"), "{e}");
+        let e = parse_text(
+            "runs:\n  using: composite\n  steps:\n    - deploy: {model: \"iris:champion\"}\n",
+        )
+        .unwrap_err();
+        assert!(
+            e.starts_with("./act/action.yml:4:7: error: a composite action cannot deploy"),
+            "{e}"
+        );
     }
 }
