@@ -1,8 +1,11 @@
 //! Deployments in workflows, and what records them: `deploy:` steps in real
-//! runs on the engine, jobs with `environment:` as GitHub Deployments against
-//! the local GitHub stand-in (real HTTP; the assertions are on what it
-//! received), the report's Deployments section and `mlci lineage` of a
-//! deployed version, read from deployment rows written into a run store.
+//! runs on the engine (the MLflow-format fixture models of
+//! tests/fixtures/deploy/ put live through `crate::deploy`; the first run
+//! builds the serving environment, as tests/deploy.rs says), jobs with
+//! `environment:` as GitHub Deployments against the local GitHub stand-in
+//! (real HTTP; the assertions are on what it received), the report's
+//! Deployments section and `mlci lineage` of a deployed version, read from
+//! deployment rows written into a run store.
 
 mod common;
 mod github_server;
@@ -368,6 +371,180 @@ fn deploy_steps_run_in_place_and_a_deployment_that_does_not_go_live_fails_its_st
         description.starts_with("step `Deploy iris:champion` failed: cannot deploy iris@1"),
         "{description}"
     );
+}
+
+const SMOKE: &str = r#"{"dataframe_split": {"columns": ["sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"], "data": [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]}}"#;
+
+/// One `POST /invocations` through the front: its status and the version
+/// that answered (`x-mlci-model-version`).
+fn invoke(port: u16) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        stream,
+        "POST /invocations HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{SMOKE}",
+        SMOKE.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let version = answer
+        .lines()
+        .find_map(|l| l.strip_prefix("x-mlci-model-version: "))
+        .unwrap_or("")
+        .to_string();
+    (status, version)
+}
+
+/// Removes a deployment's containers and network, however the test ends.
+struct Removed(String);
+
+impl Drop for Removed {
+    fn drop(&mut self) {
+        let label = format!("label=dev.mlci.deploy={}", self.0);
+        let names = common::docker(&["ps", "-aq", "--filter", &label]).unwrap_or_default();
+        for id in names.lines() {
+            let _ = common::docker(&["rm", "-f", id]);
+        }
+        let _ = common::docker(&["network", "rm", &format!("mlci-deploy-{}", self.0)]);
+    }
+}
+
+#[test]
+fn a_deploy_step_puts_registered_versions_live_and_the_run_records_them() {
+    common::ensure_test_image();
+    common::ensure_runner_image();
+    let server = GithubServer::start(TOKEN);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let name = format!("wf-iris-{}", std::process::id());
+    let _removed = Removed(name.clone());
+    let workflow = format!(
+        r#"
+name: serve
+on: push
+jobs:
+  serve:
+    runs-on: ubuntu-latest
+    container: mlci-test/busybox:latest
+    environment: staging
+    steps:
+      - id: first
+        deploy: {{model: "iris:champion", name: {name}, port: {port}}}
+      - id: next
+        deploy:
+          model: iris@2
+          name: {name}
+          smoke: smoke.json
+      - run: echo "next url=${{{{ steps.next.outputs.url }}}} version=${{{{ steps.next.outputs.version }}}} image=${{{{ steps.next.outputs.image }}}}"
+"#
+    );
+    let project = Project::new(&[("serve.yml", &workflow), ("smoke.json", SMOKE)]);
+    for (version, alias) in [("iris-v1", Some("champion")), ("iris-v2", None)] {
+        common::copy_dir(
+            &common::repo_root()
+                .join("tests/fixtures/deploy")
+                .join(version),
+            &project.repo.path().join(version),
+        );
+        let mut args = vec!["models", "register", "iris", version];
+        args.extend(alias.iter().flat_map(|a| ["--alias", *a]));
+        let (out, text) = project.mlci(&args, None);
+        assert!(out.status.success(), "{text}");
+    }
+
+    let (out, text) = project.mlci(
+        &["run", "serve.yml", "--github", "--to", "check"],
+        Some(&server),
+    );
+    assert!(out.status.success(), "{text}");
+    // Each deployment's events are lines of its step's log.
+    assert!(text.contains("[serve] smoke test passed"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "iris@1 is live as `{name}` at http://127.0.0.1:{port}"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "iris@2 is live as `{name}` at http://127.0.0.1:{port} (it replaced iris@1)"
+        )),
+        "{text}"
+    );
+    // The step's outputs, for the steps after it.
+    assert!(
+        text.contains(&format!(
+            "next url=http://127.0.0.1:{port} version=2 image=mlci/"
+        )),
+        "{text}"
+    );
+    assert_eq!(invoke(port), (200, "2".to_string()), "{text}");
+
+    // Recorded under the run and its commit, and in the run's report.
+    let rows = Store::open(&project.db())
+        .unwrap()
+        .deployment_history(Some(&name))
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    let run = rows[0].run_id.expect("the run's id");
+    for row in &rows {
+        assert_eq!(row.run_id, Some(run));
+        assert_eq!(row.sha.as_deref(), Some(project.sha().as_str()));
+        assert_eq!(row.outcome, DeployOutcome::Live);
+    }
+    let report = project.state.path().join("report.md");
+    let (out, text) = project.mlci(
+        &[
+            "report",
+            "--run",
+            &run.to_string(),
+            "--output",
+            report.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{text}");
+    let markdown = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        markdown.contains(&format!("| `{name}` | docker | `iris@2` · `sha256:"))
+            && markdown.contains(&format!("| http://127.0.0.1:{port} | `iris@1` | ✅ live |")),
+        "{markdown}"
+    );
+
+    // The environment's URL is the deploy step's, the job having none.
+    let statuses = server.with(|s| s.deployment_statuses.clone());
+    let states: Vec<(&str, &str)> = statuses
+        .iter()
+        .map(|(_, s)| {
+            (
+                s["state"].as_str().unwrap(),
+                s["environment_url"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let url = format!("http://127.0.0.1:{port}");
+    assert_eq!(states, [("in_progress", ""), ("success", url.as_str())]);
+
+    let (out, text) = project.mlci(&["lineage", "iris@2"], None);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains(&format!("  {name} (docker)  {url}  all requests since")),
+        "{text}"
+    );
+    let (out, text) = project.mlci(&["deploy", "rm", &name], None);
+    assert!(out.status.success(), "{text}");
 }
 
 /// A deployment row as `crate::deploy` writes one.
