@@ -1,10 +1,15 @@
-//! Lineage: the chain data → step → model → registry version, read from the
-//! run store. Upstream of a model version or an artifact are the step that
-//! made it and, through the content hashes of that step's inputs, the steps
-//! that made those (across runs); downstream of an artifact are the steps
-//! that read it, what they wrote, and the versions they registered.
+//! Lineage: the chain data → step → model → registry version → deployment,
+//! read from the run store. Upstream of a model version or an artifact are
+//! the step that made it and, through the content hashes of that step's
+//! inputs, the steps that made those (across runs); downstream of an
+//! artifact are the steps that read it, what they wrote, and the versions
+//! they registered; a model version also shows where it serves now and
+//! every deployment of it.
 
-use crate::record::{ModelVersion, StepPlace, Store, StoreError};
+use crate::record::{
+    DeployAction, DeployOutcome, DeploymentRecord, DeploymentState, ModelVersion, StepPlace, Store,
+    StoreError, format_time,
+};
 use serde::Serialize;
 use std::collections::BTreeSet;
 
@@ -51,6 +56,34 @@ pub struct Lineage {
     pub upstream: Vec<Node>,
     /// What was made from the artifacts (empty for a model version).
     pub downstream: Vec<Node>,
+    /// Where a model version serves now and every deployment of it (none
+    /// for an artifact).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deployments: Option<VersionDeployments>,
+}
+
+/// A model version's deployments.
+#[derive(Clone, Debug, Serialize)]
+pub struct VersionDeployments {
+    /// The deployments that serve it now, by name.
+    pub serving: Vec<Serving>,
+    /// Every row about it (switched in, refused, canary, promoted, rolled
+    /// back to), oldest first.
+    pub history: Vec<DeploymentRecord>,
+}
+
+/// One deployment that serves the version now.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Serving {
+    pub name: String,
+    pub target: String,
+    pub url: Option<String>,
+    /// Its share of the requests, in percent: 100, a canary's share, or what a canary leaves.
+    pub percent: u8,
+    /// Whether it serves as the canary.
+    pub canary: bool,
+    /// Since when (milliseconds since the Unix epoch).
+    pub since: Option<i64>,
 }
 
 /// The lineage of a registry version.
@@ -66,7 +99,60 @@ pub fn of_model(store: &Store, version: &ModelVersion) -> Result<Lineage, StoreE
         target: version.label(),
         upstream: vec![model_node(store, version, children)?],
         downstream: Vec::new(),
+        deployments: Some(deployments_of(store, &version.name, version.version)?),
     })
+}
+
+/// Where version `version` of model `model` serves now, and its rows.
+fn deployments_of(
+    store: &Store,
+    model: &str,
+    version: i64,
+) -> Result<VersionDeployments, StoreError> {
+    let rows = store.deployment_history(None)?;
+    let history: Vec<DeploymentRecord> = rows
+        .iter()
+        .filter(|r| r.model == model && r.version == Some(version))
+        .cloned()
+        .collect();
+    let mut serving = Vec::new();
+    for state in store.deployment_states()? {
+        if state.removed || state.model != model {
+            continue;
+        }
+        let canary = state.canary.filter(|(v, _)| *v == version);
+        let (percent, is_canary, since) = match (state.live == Some(version), canary) {
+            (true, _) => (
+                100u8.saturating_sub(state.canary.map_or(0, |(_, p)| p)),
+                false,
+                state.since,
+            ),
+            (false, Some((_, percent))) => (percent, true, canary_since(&rows, &state, version)),
+            (false, None) => continue,
+        };
+        serving.push(Serving {
+            name: state.name.clone(),
+            target: state.target.clone(),
+            url: state.url.clone(),
+            percent,
+            canary: is_canary,
+            since,
+        });
+    }
+    Ok(VersionDeployments { serving, history })
+}
+
+/// When the canary of `version` in `state` went live.
+fn canary_since(rows: &[DeploymentRecord], state: &DeploymentState, version: i64) -> Option<i64> {
+    rows.iter()
+        .rev()
+        .find(|r| {
+            r.name == state.name
+                && r.action == DeployAction::Canary
+                && r.outcome == DeployOutcome::Live
+                && r.version == Some(version)
+        })
+        .map(|r| r.finished_at)
 }
 
 /// The lineage of the newest artifacts at a path (or with a hash prefix).
@@ -104,6 +190,7 @@ pub fn of_artifact(store: &Store, path: &str) -> Result<Option<Lineage>, StoreEr
         target: path.to_string(),
         upstream,
         downstream,
+        deployments: None,
     }))
 }
 
@@ -214,7 +301,80 @@ pub fn render_text(lineage: &Lineage) -> String {
             render(node, "", true, true, &mut out);
         }
     }
+    if let Some(deployments) = &lineage.deployments {
+        render_deployments(&lineage.target, deployments, &mut out);
+    }
     out
+}
+
+/// `iris@3 serves:` with each deployment, then `deployments of iris@3:`
+/// with each row; or that it never was deployed.
+fn render_deployments(target: &str, deployments: &VersionDeployments, out: &mut String) {
+    if deployments.history.is_empty() && deployments.serving.is_empty() {
+        out.push_str(&format!("\n{target} has never been deployed.\n"));
+        return;
+    }
+    if deployments.serving.is_empty() {
+        out.push_str(&format!("\n{target} serves nowhere now.\n"));
+    } else {
+        out.push_str(&format!("\n{target} serves:\n"));
+        for s in &deployments.serving {
+            let share = match (s.canary, s.percent) {
+                (true, p) => format!("{p} % of the requests (canary)"),
+                (false, 100) => "all requests".to_string(),
+                (false, p) => format!("{p} % of the requests (beside a canary)"),
+            };
+            out.push_str(&format!(
+                "  {} ({})  {}  {share}{}\n",
+                s.name,
+                s.target,
+                s.url.as_deref().unwrap_or("(no URL)"),
+                s.since
+                    .map(|t| format!(" since {}", format_time(t)))
+                    .unwrap_or_default()
+            ));
+        }
+    }
+    if deployments.history.is_empty() {
+        return;
+    }
+    out.push_str(&format!("\ndeployments of {target}:\n"));
+    for row in &deployments.history {
+        let mut line = format!(
+            "  {}  {} ({})  {} → {}",
+            format_time(row.finished_at),
+            row.name,
+            row.target,
+            row.action.as_str(),
+            row.outcome.as_str()
+        );
+        if let Some(percent) = row.canary_percent {
+            line.push_str(&format!(" {percent} %"));
+        }
+        if let Some(previous) = row.previous_version {
+            let before = format!("{}@{previous}", row.model);
+            line.push_str(&match (row.outcome, row.action) {
+                (DeployOutcome::Live, DeployAction::Canary) => format!(" beside {before}"),
+                (DeployOutcome::Live, _) => format!(", replacing {before}"),
+                (DeployOutcome::Refused | DeployOutcome::Failed, _) => format!(", {before} kept"),
+                (DeployOutcome::Removed, _) => String::new(),
+            });
+        }
+        if matches!(row.outcome, DeployOutcome::Refused | DeployOutcome::Failed)
+            && !row.message.is_empty()
+        {
+            line.push_str(&format!(": {}", row.message));
+        }
+        match (row.run_id, row.sha.as_deref()) {
+            (Some(run), Some(sha)) => {
+                line.push_str(&format!("  (run #{run} at {})", &sha[..sha.len().min(7)]))
+            }
+            (Some(run), None) => line.push_str(&format!("  (run #{run})")),
+            (None, _) => {}
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
 }
 
 fn short(hash: &str) -> &str {

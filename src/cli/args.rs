@@ -36,7 +36,8 @@ pub enum Command {
     Runs(RunsCommand),
     /// The model registry: register, list, show, pull, and move aliases.
     Models(ModelsArgs),
-    /// Where an artifact or a model version came from, and what was made of it.
+    /// Where an artifact or a model version came from, what was made of it,
+    /// and where a model version serves.
     Lineage(LineageArgs),
     /// Serve a registered model version (MLflow format) behind a stable
     /// port: built, health- and smoke-tested, switched in with no request

@@ -1,4 +1,5 @@
-//! `mlci lineage ARTIFACT|MODEL@VERSION`: where it came from, what was made of it.
+//! `mlci lineage ARTIFACT|MODEL@VERSION`: where it came from, what was made of
+//! it, and for a model version where it serves now and its deployments.
 
 use super::args::LineageArgs;
 use super::exit::EXIT_INVALID;

@@ -6,7 +6,7 @@ use super::exit::{EXIT_INTERRUPTED, EXIT_INVALID};
 use super::load::load_all_with_cache;
 use super::run_summary::{WorkflowRun, forward_step_summaries, print_summary, print_timings};
 use super::runs_file::{RecordedWorkflow, RunsFile, RunsFileWriter};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 pub(super) fn run(args: RunArgs) -> ExitCode {
@@ -114,6 +114,18 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
             rerun: args.rerun.clone(),
         }),
         dataset_baselines: Default::default(),
+        store: Some(crate::run::RunStoreRow {
+            path: crate::record::default_path(Path::new("."), reporting.db.as_deref()),
+            run_id: None,
+        }),
+        // Jobs with an `environment` become GitHub Deployments when the run
+        // publishes to GitHub; a configuration that cannot publish is said
+        // when the report is published.
+        github: reporting
+            .options
+            .github
+            .then(|| crate::github::GithubConfig::from_env(reporting.options.token.clone()).ok())
+            .flatten(),
     };
     if dry_run {
         return super::dry_run::print_manifests(&executor.kube, loaded, &options);
@@ -162,7 +174,7 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
         let mut all_reports = Vec::new();
         let mut recorded = Vec::new();
         let mut cleanups = Vec::new();
-        for workflow in loaded {
+        for (index, workflow) in loaded.into_iter().enumerate() {
             let started_at = crate::record::now_ms();
             let backend = match executor.connect().await {
                 Ok(backend) => backend,
@@ -184,6 +196,9 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
             let mut workflow_options = options.clone();
             workflow_options.dataset_baselines =
                 std::sync::Arc::new(dataset_baselines(&reporting, &options, &kept));
+            if let Some(store) = workflow_options.store.as_mut() {
+                store.run_id = started.ids.get(index).copied().flatten();
+            }
             match crate::run::run(backend, workflow, workflow_options, cancel.clone()).await {
                 Ok(output) => {
                     cleanups.push(output.cleanup);

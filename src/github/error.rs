@@ -27,7 +27,7 @@ impl GithubError {
     }
 
     /// The HTTP status GitHub answered, if it answered.
-    pub(super) fn status(&self) -> Option<u16> {
+    pub fn status(&self) -> Option<u16> {
         match self {
             GithubError::Status { status, .. } => Some(*status),
             _ => None,

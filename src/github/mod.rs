@@ -1,5 +1,6 @@
 //! Reports on GitHub: the pull-request comment, the check run (or commit
-//! statuses), and the job summary. Every request goes through octocrab.
+//! statuses), and the job summary; and the deployments of jobs with an
+//! `environment` (`deployments`). Every request goes through octocrab.
 //!
 //! Configured from GitHub's environment, so the same binary works on
 //! github.com, GitHub Enterprise Server (`GITHUB_API_URL=https://host/api/v3`)
@@ -17,6 +18,7 @@ mod check_run;
 mod client;
 mod comment;
 mod config;
+mod deployments;
 mod error;
 mod mode;
 mod publication;
@@ -29,6 +31,7 @@ mod truncate;
 pub use client::next_link;
 pub use comment::marker;
 pub use config::GithubConfig;
+pub use deployments::{DeploymentStatus, Deployments};
 pub use error::{GithubError, READ_ONLY_MESSAGE};
 pub use mode::PublishMode;
 pub use publication::{Annotation, Publication};

@@ -2,10 +2,10 @@
 //! destination (`mlci models pull`), and stored from a path on disk
 //! (`mlci models register`).
 
-use super::reference::{ModelRef, Pick};
 use super::shared;
 use crate::cache::{self, CacheKey, MODEL_KEY_PREFIX, Remote, SaveMeta, SaveOptions, Tree};
 use crate::record::{ModelVersion, Store};
+use crate::workflow::{ModelRef, Pick};
 use std::path::{Path, PathBuf};
 
 /// Why a version's files could not be pulled or stored: `Unsafe` is bad

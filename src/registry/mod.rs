@@ -6,15 +6,15 @@
 //!
 //! The tables live in the run store (`record`); this module is what runs on
 //! them: `decide` (a run's candidates, after its gates), `files` (pull a
-//! version, store a path), `shared` (the remote copy), `reference` (what a
-//! person types: `iris`, `iris@3`, `iris:champion`).
+//! version, store a path), `shared` (the remote copy). What a person types
+//! (`iris`, `iris@3`, `iris:champion`) is a [`ModelRef`], part of the
+//! workflow language since `deploy:` steps name models too.
 
 mod decide;
 mod files;
-mod reference;
 mod shared;
 
+pub use crate::workflow::{ModelRef, Pick};
 pub use decide::{decide_candidates, publish, register};
 pub use files::{FilesError, pull, resolve, store_path};
-pub use reference::{ModelRef, Pick};
 pub use shared::{publish_alias, sync};

@@ -15,6 +15,8 @@ pub struct Report {
     pub diffs: Vec<MetricDiff>,
     /// The models its `register:` steps left, and what became of them.
     pub models: Vec<crate::record::CandidateOutcome>,
+    /// What its `deploy:` steps did, oldest first.
+    pub deployments: Vec<crate::record::DeploymentRecord>,
     /// A line of links (run page, commit), when known.
     pub links: Option<String>,
     /// What to do to see the whole report when it is truncated.

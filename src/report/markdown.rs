@@ -145,6 +145,9 @@ pub fn render(report: &Report) -> String {
     }
 
     out.push_str(&super::mlops::models_section(&report.models));
+    out.push_str(&super::deployments::deployments_section(
+        &report.deployments,
+    ));
     out.push_str(&super::mlops::data_section(r));
 
     out.push_str("\n### Metrics\n\n");

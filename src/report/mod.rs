@@ -8,6 +8,7 @@
 
 mod cell;
 mod contents;
+mod deployments;
 mod diff;
 mod error;
 pub mod gates;

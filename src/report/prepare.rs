@@ -57,8 +57,10 @@ pub fn prepare(
     history.push(run.clone());
     let links = links(&run);
     let models = store.candidates(run.id)?;
+    let deployments = store.deployments_of_run(run.id)?;
     Ok(Report {
         models,
+        deployments,
         full_report_hint: format!("Run `mlci report --run {}` for the whole report.", run.id),
         run,
         baseline,

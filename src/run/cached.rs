@@ -71,8 +71,9 @@ pub(super) async fn all_hits<B: Backend>(
     let step_state = StepState::new(None);
     let mut replay = Vec::new();
     for (index, step) in job.steps.iter().enumerate() {
-        // `register` and `validate` read the job's files after the step.
-        if step.reads_files_after() {
+        // `register` and `validate` read the job's files after the step,
+        // and a `deploy` always runs.
+        if step.reads_files_after() || step.deploy.is_some() {
             return None;
         }
         scope.status = Status::Success;

@@ -12,7 +12,8 @@ use super::mask::Masker;
 use super::output::Console;
 use super::report::JobReport;
 use super::shared::{
-    Ahead, ConcurrencyGroups, FinishedJobs, RunActions, RunCache, RunOptions, Shared, new_run_id,
+    Ahead, ConcurrencyGroups, FinishedJobs, GithubDeployments, RunActions, RunCache, RunOptions,
+    Shared, new_run_id,
 };
 use crate::diag::Diagnostic;
 use crate::executor::Backend;
@@ -272,6 +273,7 @@ fn prepare<B: Backend + 'static>(
             candidates.insert(planned.id.clone(), planned.clone());
         }
     }
+    let github_deployments = github_deployments(&options, &workflow);
     let shared = Arc::new_cyclic(|me| Shared {
         backend,
         options,
@@ -292,6 +294,7 @@ fn prepare<B: Backend + 'static>(
         teardowns: Default::default(),
         ahead: Ahead::new(candidates, dependents),
         me: me.clone(),
+        github_deployments,
     });
     Ok(Prepared {
         shared,
@@ -300,6 +303,33 @@ fn prepare<B: Backend + 'static>(
         phases,
         snapshot: snapshot_dir,
     })
+}
+
+/// GitHub's deployments API, when the run publishes to GitHub and one of
+/// its jobs has an `environment`; a client that cannot be made is one warning.
+fn github_deployments(
+    options: &RunOptions,
+    workflow: &LoadedWorkflow,
+) -> Option<GithubDeployments> {
+    let config = options.github.as_ref()?;
+    if !workflow
+        .workflow
+        .jobs
+        .iter()
+        .any(|job| job.environment.is_some())
+    {
+        return None;
+    }
+    match crate::github::Deployments::new(config) {
+        Ok(api) => Some(GithubDeployments {
+            api,
+            refused: Default::default(),
+        }),
+        Err(error) => {
+            eprintln!("warning: jobs with an `environment` make no GitHub deployment: {error}");
+            None
+        }
+    }
 }
 
 /// With `-j`, the job and everything it needs; else every job.

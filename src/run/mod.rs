@@ -35,4 +35,4 @@ pub use engine::{PlannedSpec, RunCleanup, RunOutput, planned_specs, run};
 pub use preflight::{plan_for_run, plan_workflow};
 pub use recording::{RunFacts, RunSubject, run_record, run_subject};
 pub use report::{JobReport, StepReport};
-pub use shared::{CacheConfig, RunOptions, new_run_id};
+pub use shared::{CacheConfig, RunOptions, RunStoreRow, new_run_id};

@@ -33,6 +33,8 @@ pub struct JobReport {
     pub annotations: Vec<Annotation>,
     /// Where its time went (`mlci run --timings`).
     pub phases: PhaseTimes,
+    /// Its `environment.url`, evaluated after its steps.
+    pub environment_url: Option<String>,
 }
 
 impl JobReport {
@@ -53,7 +55,22 @@ impl JobReport {
             matrix: BTreeMap::new(),
             annotations: Vec::new(),
             phases: PhaseTimes::default(),
+            environment_url: None,
         }
+    }
+
+    /// Where the job's environment answers: its `environment.url`, else
+    /// the URL its last `deploy:` step put live.
+    pub fn environment_url(&self) -> Option<&str> {
+        self.environment_url
+            .as_deref()
+            .filter(|url| !url.is_empty())
+            .or_else(|| {
+                self.steps
+                    .iter()
+                    .rev()
+                    .find_map(|s| s.deploy_url.as_deref())
+            })
     }
 
     /// The job's error when a step failed it and nothing else was said:
@@ -92,4 +109,6 @@ pub struct StepReport {
     pub model: Option<crate::record::ModelCandidate>,
     /// Its `validate:` checks.
     pub data_checks: Vec<crate::record::DataCheckRecord>,
+    /// Where its `deploy:` put the model live.
+    pub deploy_url: Option<String>,
 }

@@ -7,13 +7,16 @@ pub mod calls;
 pub mod context;
 pub mod cron;
 pub mod model;
+mod model_ref;
 mod parse;
 pub mod path_filter;
 mod validate;
 
 pub use model::*;
+pub use model_ref::{ModelRef, Pick};
 pub use parse::{
-    MLCI_EVENTS, is_registry_name, parse_gate, parse_promote_condition, read_steps, suggest,
+    MLCI_EVENTS, check_deploy_value, is_registry_name, parse_canary, parse_gate, parse_port,
+    parse_promote_condition, read_steps, suggest,
 };
 
 use crate::diag::{Diagnostic, Severity, SourceFile};

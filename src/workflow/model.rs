@@ -256,6 +256,9 @@ pub struct RunsOn {
 pub struct Environment {
     pub name: Spanned<String>,
     pub url: Option<Spanned<String>>,
+    /// `deployment: false`: the job uses the environment's secrets and
+    /// rules but makes no GitHub Deployment (GitHub's default is true).
+    pub deployment: Option<Spanned<BoolOrExpr>>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -343,6 +346,31 @@ pub struct Step {
     pub register: Option<Register>,
     /// mlci: datasets checked against a schema (and for drift) after the step.
     pub validate: Vec<DataCheck>,
+    /// mlci: a registered model version to serve; a step of its own.
+    pub deploy: Option<Deploy>,
+}
+
+/// `deploy: {model: iris:champion, name: iris, target: docker, port: 8080,
+/// smoke: path, expect: path, canary: 10}`: a step of mlci's own, run on the
+/// host at its place in the job, that serves a registered model version
+/// (see `crate::deploy`). Each value may be an expression; one that is not
+/// was checked when the file was read, one that is, once evaluated.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Deploy {
+    /// `NAME`, `NAME@VERSION` or `NAME:ALIAS` (a [`super::ModelRef`]).
+    pub model: Spanned<String>,
+    /// The deployment's name [default: the model's name].
+    pub name: Option<Spanned<String>>,
+    /// `docker` or `k8s` [default: docker].
+    pub target: Option<Spanned<String>>,
+    /// The front's port on the host, 1 to 65535.
+    pub port: Option<Spanned<String>>,
+    /// The smoke test's request body, a file in the workspace.
+    pub smoke: Option<Spanned<String>>,
+    /// The predictions the smoke test must get back, a file in the workspace.
+    pub expect: Option<Spanned<String>>,
+    /// The new version's share of requests, 1 to 99 %, until promote or rollback.
+    pub canary: Option<Spanned<String>>,
 }
 
 /// `register: {name, path, promote: {alias, if}}`: after the run, when its
@@ -425,10 +453,10 @@ impl Step {
         self.register.is_some() || !self.validate.is_empty()
     }
 
-    /// A step of mlci's own: `validate` or `register` with no `run` or `uses`.
+    /// A step of mlci's own: `validate`, `register` or `deploy` with no `run` or `uses`.
     pub fn is_native(&self) -> bool {
         matches!(&self.action, StepAction::Run(script) if script.value.is_empty())
-            && self.reads_files_after()
+            && (self.reads_files_after() || self.deploy.is_some())
     }
 
     /// A name for logs: `name:`, else `Run <first line>` or `Run <action>`, as GitHub shows.
@@ -437,10 +465,11 @@ impl Step {
             return name.value.clone();
         }
         if self.is_native() {
-            return match (&self.register, self.validate.first()) {
-                (_, Some(check)) => format!("Validate {}", check.data.value),
-                (Some(register), None) => format!("Register {}", register.name.value),
-                (None, None) => String::new(),
+            return match (&self.register, self.validate.first(), &self.deploy) {
+                (_, _, Some(deploy)) => format!("Deploy {}", deploy.model.value),
+                (_, Some(check), None) => format!("Validate {}", check.data.value),
+                (Some(register), None, None) => format!("Register {}", register.name.value),
+                (None, None, None) => String::new(),
             };
         }
         match &self.action {

@@ -10,12 +10,17 @@
 //!   (422 over 65,536 characters)
 //! - `POST /repos/{o}/{r}/check-runs`, `PATCH /repos/{o}/{r}/check-runs/{id}` (422 over 50 annotations)
 //! - `POST /repos/{o}/{r}/statuses/{sha}`
+//! - `POST /repos/{o}/{r}/deployments` (`ref` required; `environment` defaults to
+//!   production, `production_environment` to whether it is production, as GitHub's do)
+//! - `POST /repos/{o}/{r}/deployments/{id}/statuses` (GitHub's seven states; 404 for
+//!   an unknown deployment)
 //!
 //! The same API is served under `/api/v3`, as GitHub Enterprise Server does.
 //!
 //! Faults on demand: 5xx answers for the next requests that match a route,
 //! a primary rate limit (403, `x-ratelimit-remaining: 0`, `x-ratelimit-reset`),
-//! check runs refused (403 as for a personal token), and read-only tokens that
+//! check runs refused (403 as for a personal token), deployments refused (403 as
+//! for a workflow token without `deployments: write`), and read-only tokens that
 //! get 403 "Resource not accessible by integration" on every write.
 
 #![allow(dead_code)]
@@ -69,6 +74,12 @@ pub struct State {
     /// Annotations per check run id, appended by PATCH as GitHub does.
     pub annotations: BTreeMap<u64, Vec<Value>>,
     pub statuses: Vec<(String, Value)>,
+    /// Deployments answer 403 "Resource not accessible by integration".
+    pub refuse_deployments: bool,
+    /// The deployments created, as GitHub answered them.
+    pub deployments: Vec<Value>,
+    /// Deployment id and status, in the order they came.
+    pub deployment_statuses: Vec<(u64, Value)>,
     pub requests: Vec<Recorded>,
 }
 
@@ -573,6 +584,92 @@ fn route(
             value["created_at"] = json!("2024-05-01T12:00:00Z");
             s.statuses.push((sha.to_string(), value.clone()));
             answer(201, value)
+        }
+        ("POST", ["deployments"]) => {
+            if s.refuse_deployments {
+                return answer(
+                    403,
+                    json!({"message": "Resource not accessible by integration", "documentation_url": "https://docs.github.com/rest/deployments/deployments#create-a-deployment", "status": "403"}),
+                );
+            }
+            let Some(git_ref) = json_body.get("ref").and_then(Value::as_str) else {
+                return validation("Deployment", "ref", "ref is missing");
+            };
+            let environment = json_body
+                .get("environment")
+                .and_then(Value::as_str)
+                .unwrap_or("production")
+                .to_string();
+            s.next_id += 1;
+            let id = s.next_id;
+            let deployment = json!({
+                "url": format!("{base}/repos/{OWNER}/{REPO}/deployments/{id}"),
+                "id": id,
+                "node_id": format!("DE_{id}"),
+                "sha": git_ref,
+                "ref": git_ref,
+                "task": json_body.get("task").cloned().unwrap_or(json!("deploy")),
+                "payload": json_body.get("payload").cloned().unwrap_or(json!({})),
+                "original_environment": environment,
+                "environment": environment,
+                "description": json_body.get("description").cloned().unwrap_or(Value::Null),
+                "creator": {"login": "github-actions[bot]", "id": 41898282, "type": "Bot"},
+                "created_at": "2024-05-01T12:00:00Z",
+                "updated_at": "2024-05-01T12:00:00Z",
+                "statuses_url": format!("{base}/repos/{OWNER}/{REPO}/deployments/{id}/statuses"),
+                "repository_url": format!("{base}/repos/{OWNER}/{REPO}"),
+                "transient_environment": json_body.get("transient_environment").cloned().unwrap_or(json!(false)),
+                "production_environment": json_body.get("production_environment").cloned().unwrap_or(json!(environment == "production")),
+            });
+            s.deployments.push(deployment.clone());
+            answer(201, deployment)
+        }
+        ("POST", ["deployments", id, "statuses"]) => {
+            let Ok(id) = id.parse::<u64>() else {
+                return not_found();
+            };
+            let Some(deployment) = s.deployments.iter().find(|d| d["id"] == json!(id)).cloned()
+            else {
+                return not_found();
+            };
+            let state = json_body.get("state").and_then(Value::as_str).unwrap_or("");
+            let states = [
+                "error",
+                "failure",
+                "inactive",
+                "in_progress",
+                "queued",
+                "pending",
+                "success",
+            ];
+            if !states.contains(&state) {
+                return validation(
+                    "DeploymentStatus",
+                    "state",
+                    "state is not included in the list",
+                );
+            }
+            s.next_id += 1;
+            let status_id = s.next_id;
+            let text = |key: &str| json_body.get(key).cloned().unwrap_or(json!(""));
+            let status = json!({
+                "url": format!("{base}/repos/{OWNER}/{REPO}/deployments/{id}/statuses/{status_id}"),
+                "id": status_id,
+                "node_id": format!("DES_{status_id}"),
+                "state": state,
+                "creator": {"login": "github-actions[bot]", "id": 41898282, "type": "Bot"},
+                "description": text("description"),
+                "environment": json_body.get("environment").cloned().unwrap_or(deployment["environment"].clone()),
+                "target_url": text("log_url"),
+                "log_url": text("log_url"),
+                "environment_url": text("environment_url"),
+                "created_at": "2024-05-01T12:00:00Z",
+                "updated_at": "2024-05-01T12:00:00Z",
+                "deployment_url": deployment["url"].clone(),
+                "repository_url": format!("{base}/repos/{OWNER}/{REPO}"),
+            });
+            s.deployment_statuses.push((id, status.clone()));
+            answer(201, status)
         }
         _ => not_found(),
     }

@@ -359,7 +359,12 @@ impl Reader<'_> {
             let (steps, diagnostics) = workflow::read_steps(self.source, steps_node);
             self.diagnostics.extend(diagnostics);
             for step in &steps {
-                if matches!(step.action, StepAction::Run(_)) && step.shell.is_none() {
+                if step.deploy.is_some() {
+                    self.error(
+                        Span::point(step.span.start),
+                        "a composite action cannot deploy: a `deploy` step belongs in a job's steps",
+                    );
+                } else if matches!(step.action, StepAction::Run(_)) && step.shell.is_none() {
                     self.error(
                         Span::point(step.span.start),
                         "a `run` step of a composite action needs `shell` (bash, sh, python, …), as GitHub requires",
@@ -474,5 +479,13 @@ mod tests {
         );
         let e = parse_text("rnus:\n  using: docker\n").unwrap_err();
         assert!(e.contains("did you mean `runs`"), "{e}");
+        let e = parse_text(
+            "runs:\n  using: composite\n  steps:\n    - deploy: {model: \"iris:champion\"}\n",
+        )
+        .unwrap_err();
+        assert!(
+            e.starts_with("./act/action.yml:4:7: error: a composite action cannot deploy"),
+            "{e}"
+        );
     }
 }

@@ -8,6 +8,8 @@ mod ahead;
 mod call;
 mod contexts;
 mod data_checks;
+mod deploy;
+mod environment;
 mod gpu;
 mod mlops;
 mod places;
@@ -55,7 +57,8 @@ pub(super) async fn run_job_instance<B: Backend + 'static>(
     cancel: &CancellationToken,
 ) -> JobReport {
     let timeout = timeout::JobTimeout::new(cancel);
-    let mut report = run_job_body(shared, planned, index, &timeout).await;
+    let mut deployment = None;
+    let mut report = run_job_body(shared, planned, index, &timeout, &mut deployment).await;
     let failed_on_its_own = report.steps.iter().any(|s| s.conclusion == "failure");
     if let Some((message, keep_going)) = timeout.exceeded() {
         if report.error.as_ref() != Some(&message) {
@@ -71,14 +74,21 @@ pub(super) async fn run_job_instance<B: Backend + 'static>(
         shared.print(&report.name, "cancelled");
         report.result = JobResult::Cancelled;
     }
+    if let Some(deployment) = deployment {
+        environment::finish(shared, deployment, &report).await;
+    }
     report
 }
 
+/// Runs the job; `deployment` is the GitHub Deployment of its environment,
+/// made once it is certain to start (its `if` held, its concurrency group
+/// let it in), for the caller to finish however the job ends.
 async fn run_job_body<B: Backend + 'static>(
     shared: &Shared<B>,
     planned: &PlannedJob,
     index: usize,
     timeout: &timeout::JobTimeout,
+    deployment: &mut Option<environment::JobDeployment>,
 ) -> JobReport {
     let cancel = timeout.token();
     let instance = &planned.instances[index];
@@ -187,6 +197,7 @@ async fn run_job_body<B: Backend + 'static>(
             }
         }
     };
+    *deployment = environment::start(shared, job, &scope, &instance.name).await;
     let mut spec = match job_spec(shared, job, &scope, instance, &workspace) {
         Ok(spec) => spec,
         Err(message) => return shared.fail_job(keep_going, report, &instance.name, message),
@@ -397,6 +408,12 @@ fn finish_job<B: Backend>(
         }
     }
     shared.finished.add_outputs(&planned.id, outputs);
+    // As GitHub: the environment's URL may name the steps' outputs.
+    report.environment_url = job
+        .environment
+        .as_ref()
+        .and_then(|e| e.url.as_ref())
+        .and_then(|url| scope.eval_string(&url.value).ok());
     report.result = result;
     let continue_on_error = scope.continue_on_error(job.continue_on_error.as_ref());
     if report.result == JobResult::Failure && continue_on_error {

@@ -1,8 +1,9 @@
 //! The steps of one job instance, in order: each step's `env` and `steps`
-//! contexts and its `if`, then dispatch — a `uses:` step to [`actions`], a
-//! `run:` step with `inputs` to the step cache ([`cached`]), any other
-//! `run:` step straight to the step executor — and at the end the `post`
-//! steps that actions registered.
+//! contexts and its `if`, then dispatch — a `deploy:` step to
+//! [`super::deploy`], a `uses:` step to [`actions`], a `run:` step with
+//! `inputs` to the step cache ([`cached`]), any other `run:` step straight
+//! to the step executor — and at the end the `post` steps that actions
+//! registered.
 
 use crate::executor::{Backend, JobEnv};
 use crate::expr::{Object, Status, Value};
@@ -224,6 +225,9 @@ async fn run_step<B: Backend>(
     job_actions: &mut JobActions,
 ) -> (&'static str, Object) {
     let (shared, name) = (ctx.shared, ctx.name);
+    if let Some(deploy) = &step.deploy {
+        return super::deploy::run(ctx, deploy, scope, &mut state.current).await;
+    }
     // `validate` and `register` alone: mlci's own work, after the step.
     if step.is_native() {
         return ("success", Object::new());

@@ -16,7 +16,7 @@ pub(crate) use action_dirs::RunActions;
 pub(crate) use ahead::{Ahead, StartedAhead};
 pub(crate) use concurrency::ConcurrencyGroups;
 pub(crate) use needs::FinishedJobs;
-pub use options::{RunOptions, new_run_id};
+pub use options::{RunOptions, RunStoreRow, new_run_id};
 pub use run_cache::{CacheConfig, RunCache};
 
 use super::github::GitInfo;
@@ -61,6 +61,17 @@ pub(crate) struct Shared<B: Backend> {
     pub ahead: Ahead<B::Env>,
     /// The run's own handle, for the tasks that start containers ahead.
     pub me: std::sync::Weak<Shared<B>>,
+    /// GitHub's deployments, when the run publishes to GitHub and a job has
+    /// an `environment`.
+    pub github_deployments: Option<GithubDeployments>,
+}
+
+/// GitHub's deployments API for the run's jobs with an `environment`.
+pub(crate) struct GithubDeployments {
+    pub api: crate::github::Deployments,
+    /// Set once GitHub refused to create one (a token without the
+    /// permission): said once, and no job asks again.
+    pub refused: std::sync::atomic::AtomicBool,
 }
 
 /// A job environment's removal, going on in the background.

@@ -34,6 +34,21 @@ pub struct RunOptions {
     /// The statistics (JSON) that the baseline run's `validate:` checks
     /// stored, by dataset path: what drift is measured against.
     pub dataset_baselines: std::sync::Arc<BTreeMap<String, String>>,
+    /// The run store that records the run: `deploy:` steps resolve models
+    /// there and record their deployments under the run. None: such a step
+    /// fails, saying so.
+    pub store: Option<RunStoreRow>,
+    /// GitHub, when the run publishes there (`--github`): each job with an
+    /// `environment` becomes a GitHub Deployment.
+    pub github: Option<crate::github::GithubConfig>,
+}
+
+/// The run store's file, and the run's row in it (its "started" row, when
+/// the store took one).
+#[derive(Clone, Debug)]
+pub struct RunStoreRow {
+    pub path: PathBuf,
+    pub run_id: Option<crate::record::RunId>,
 }
 
 /// A fresh run id: unique on this machine, readable in `docker ps`.

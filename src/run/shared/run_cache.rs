@@ -100,6 +100,11 @@ impl RunCache {
         &self.store
     }
 
+    /// The S3 remote, when one is configured and answered.
+    pub fn remote(&self) -> Option<&Remote> {
+        self.remote.as_ref()
+    }
+
     /// Whether `--rerun` names this step.
     pub fn forced(&self, job: &str, step_id: Option<&str>, step_name: &str) -> bool {
         self.config.rerun.iter().any(|wanted| {

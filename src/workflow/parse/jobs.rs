@@ -227,10 +227,15 @@ impl Reader<'_> {
     fn environment(&mut self, node: &Node) -> Option<Environment> {
         if node.as_scalar().is_some() {
             let name = self.required_string(node, "an environment name", Some(&context::JOB))?;
-            return Some(Environment { name, url: None });
+            return Some(Environment {
+                name,
+                url: None,
+                deployment: None,
+            });
         }
         let mut name = None;
         let mut url = None;
+        let mut deployment = None;
         for field in self.fields(node, "`environment`", &["name", "url", "deployment"]) {
             match field.name {
                 "name" => {
@@ -241,15 +246,17 @@ impl Reader<'_> {
                     )
                 }
                 "url" => url = self.string(field.value, Some(&context::ENVIRONMENT_URL)),
-                _ => {
-                    self.bool_or_expr(field.value, &context::JOB);
-                }
+                _ => deployment = self.bool_or_expr(field.value, &context::JOB),
             }
         }
         if name.is_none() && node.as_mapping().is_some() {
             self.error(node.span, "`environment` is missing `name`");
         }
-        Some(Environment { name: name?, url })
+        Some(Environment {
+            name: name?,
+            url,
+            deployment,
+        })
     }
 
     fn job_secrets(&mut self, node: &Node) -> Option<JobSecrets> {

@@ -6,11 +6,12 @@
 //!
 //! One file per part of the schema, all on the shared `reader` helpers:
 //! `workflow` → `triggers`, `settings`, `gates`, `jobs` → `container`,
-//! `strategy`, `steps` → `params`, `mlops` (register, validate), `paths` (files in
-//! the workspace); each reads values with `scalars` and checks their
+//! `strategy`, `steps` → `params`, `mlops` (register, validate), `deploy`, `paths`
+//! (files in the workspace); each reads values with `scalars` and checks their
 //! expressions with `expressions`.
 
 mod container;
+mod deploy;
 mod expressions;
 mod gates;
 mod jobs;
@@ -25,6 +26,7 @@ mod strategy;
 mod triggers;
 mod workflow;
 
+pub use deploy::{check_value as check_deploy_value, parse_canary, parse_port};
 pub use gates::parse_gate;
 pub use mlops::{is_registry_name, parse_promote_condition};
 pub use reader::suggest;

@@ -1,5 +1,6 @@
 //! The `steps:` of a job or a composite action: each step's keys, and the
-//! check that it has exactly one of `run` and `uses`.
+//! check that it has exactly one of `run` and `uses` (or is one of mlci's
+//! own: `validate`, `register` or `deploy`).
 
 use super::reader::{Reader, is_identifier};
 use crate::diag::Span;
@@ -26,6 +27,7 @@ pub(super) const STEP_KEYS: &[&str] = &[
     "params",
     "register",
     "validate",
+    "deploy",
 ];
 
 impl Reader<'_> {
@@ -63,6 +65,7 @@ impl Reader<'_> {
             params: Vec::new(),
             register: None,
             validate: Vec::new(),
+            deploy: None,
         };
         let mut run = None;
         let mut uses = None;
@@ -105,12 +108,18 @@ impl Reader<'_> {
                 "params" => step.params = self.params(value),
                 "register" => step.register = self.register(value),
                 "validate" => step.validate = self.validate_checks(value),
+                "deploy" => step.deploy = self.deploy(value),
                 _ => unreachable!("every step key is handled"),
             }
         }
         self.check_step_paths(&step);
         let has_run = node.get("run").is_some();
         let has_uses = node.get("uses").is_some();
+        if node.get("deploy").is_some() {
+            // Each key that cannot go with it is reported where it is written.
+            self.check_deploy_alone(node);
+            return step.deploy.is_some().then_some(step);
+        }
         let start = Span::point(node.span.start);
         match (run, uses) {
             (Some(run), None) => step.action = StepAction::Run(run),

@@ -1,6 +1,8 @@
-//! What a person types to name a model version: `iris`, `iris@3`, `iris:champion`.
+//! What a person types to name a model version: `iris`, `iris@3`,
+//! `iris:champion`, on the command line and in a `deploy:` step. It is part
+//! of the workflow language, so it lives here; the registry resolves it.
 
-use crate::workflow::is_registry_name;
+use super::parse::is_registry_name;
 
 /// A model version as named on the command line.
 #[derive(Clone, Debug, PartialEq, Eq)]
