@@ -12,6 +12,7 @@
 //! [`ModelVersion`]; this module reads the version's files from its cache
 //! entry, so there is no arrow back to `registry` or `cli`.
 
+pub mod k8s;
 use crate::record::{DeploymentRecord, ModelVersion, RunId};
 use std::path::PathBuf;
 
