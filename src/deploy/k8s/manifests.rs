@@ -19,8 +19,8 @@ use k8s_openapi::api::apps::v1::{
     Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment,
 };
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, HTTPGetAction, Lifecycle, LifecycleHandler, PodSpec,
-    PodTemplateSpec, Probe, ResourceRequirements, Service, ServicePort, ServiceSpec, SleepAction,
+    Container, ContainerPort, HTTPGetAction, Lifecycle, LifecycleHandler, PodSpec, PodTemplateSpec,
+    Probe, ResourceRequirements, Service, ServicePort, ServiceSpec, SleepAction,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -241,8 +241,8 @@ pub fn manifests(s: &KubeServing) -> String {
 /// (`serving.kserve.io/v1beta1`, a custom predictor), for teams that run
 /// KServe: `kubectl apply` it instead of the Deployment and the Service.
 pub fn inference_service(s: &KubeServing) -> String {
-    let container = serde_json::to_value(container(s, "kserve-container", true))
-        .unwrap_or(Value::Null);
+    let container =
+        serde_json::to_value(container(s, "kserve-container", true)).unwrap_or(Value::Null);
     let value = json!({
         "apiVersion": "serving.kserve.io/v1beta1",
         "kind": "InferenceService",

@@ -56,7 +56,9 @@ pub fn judge(d: &Deployment) -> Judgement {
     let generation = d.metadata.generation.unwrap_or(0);
     let status = d.status.clone().unwrap_or_default();
     if status.observed_generation.unwrap_or(0) < generation {
-        return Judgement::Waiting("waiting for the Deployment controller to see the change".into());
+        return Judgement::Waiting(
+            "waiting for the Deployment controller to see the change".into(),
+        );
     }
     if let Some(c) = condition(d, "Progressing")
         && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
@@ -151,8 +153,12 @@ pub fn pod_trouble(pods: &[Pod]) -> Option<String> {
                         Some((
                             4,
                             format!(
-                                "its container keeps ending (CrashLoopBackOff, {} restarts{code})",
-                                c.restart_count
+                                "its container keeps ending (CrashLoopBackOff, {}{code})",
+                                if c.restart_count == 1 {
+                                    "1 restart".to_string()
+                                } else {
+                                    format!("{} restarts", c.restart_count)
+                                }
                             ),
                         ))
                     }
@@ -207,19 +213,37 @@ mod tests {
     #[test]
     fn a_rollout_is_complete_once_every_replica_is_new_and_available_and_the_old_are_gone() {
         let steps = [
-            (json!({"observedGeneration": 1}), "waiting for the Deployment controller to see the change"),
-            (json!({"observedGeneration": 2, "replicas": 3, "updatedReplicas": 1}), "1 of 2 new replicas updated"),
-            (json!({"observedGeneration": 2, "replicas": 3, "updatedReplicas": 2}), "1 old replica pending termination"),
-            (json!({"observedGeneration": 2, "replicas": 2, "updatedReplicas": 2, "availableReplicas": 1}), "1 of 2 updated replicas available"),
+            (
+                json!({"observedGeneration": 1}),
+                "waiting for the Deployment controller to see the change",
+            ),
+            (
+                json!({"observedGeneration": 2, "replicas": 3, "updatedReplicas": 1}),
+                "1 of 2 new replicas updated",
+            ),
+            (
+                json!({"observedGeneration": 2, "replicas": 3, "updatedReplicas": 2}),
+                "1 old replica pending termination",
+            ),
+            (
+                json!({"observedGeneration": 2, "replicas": 2, "updatedReplicas": 2, "availableReplicas": 1}),
+                "1 of 2 updated replicas available",
+            ),
         ];
         for (status, line) in steps {
-            assert_eq!(judge(&deployment(2, status)), Judgement::Waiting(line.into()));
+            assert_eq!(
+                judge(&deployment(2, status)),
+                Judgement::Waiting(line.into())
+            );
         }
         let done = json!({"observedGeneration": 2, "replicas": 2, "updatedReplicas": 2,
                           "availableReplicas": 2, "readyReplicas": 2});
         assert_eq!(
             judge(&deployment(2, done)),
-            Judgement::Complete { revision: 3, ready: 2 }
+            Judgement::Complete {
+                revision: 3,
+                ready: 2
+            }
         );
     }
 
@@ -240,15 +264,21 @@ mod tests {
 
     #[test]
     fn the_reason_that_will_not_pass_by_itself_is_told_first() {
-        let probing = pod(json!({"containerStatuses": [{"name": "serve", "image": "x", "imageID": "",
-            "ready": false, "restartCount": 0, "state": {"running": {}}}]}));
-        let pulling = pod(json!({"containerStatuses": [{"name": "serve", "image": "x", "imageID": "",
+        let probing = pod(
+            json!({"containerStatuses": [{"name": "serve", "image": "x", "imageID": "",
+            "ready": false, "restartCount": 0, "state": {"running": {}}}]}),
+        );
+        let pulling = pod(
+            json!({"containerStatuses": [{"name": "serve", "image": "x", "imageID": "",
             "ready": false, "restartCount": 0,
-            "state": {"waiting": {"reason": "ErrImagePull", "message": "not found"}}}]}));
-        let crashing = pod(json!({"containerStatuses": [{"name": "serve", "image": "x", "imageID": "",
+            "state": {"waiting": {"reason": "ErrImagePull", "message": "not found"}}}]}),
+        );
+        let crashing = pod(
+            json!({"containerStatuses": [{"name": "serve", "image": "x", "imageID": "",
             "ready": false, "restartCount": 2,
             "lastState": {"terminated": {"exitCode": 1}},
-            "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}));
+            "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}),
+        );
         assert_eq!(
             pod_trouble(std::slice::from_ref(&probing)).unwrap(),
             "its pods run but do not answer the readiness probe (GET /ping on port 8080)"

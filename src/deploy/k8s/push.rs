@@ -125,7 +125,9 @@ pub async fn push_image(
                     || lower.contains("no such host")
                     || lower.contains("timeout")
                 {
-                    format!("check that the registry {registry} is up and reachable from the Docker engine")
+                    format!(
+                        "check that the registry {registry} is up and reachable from the Docker engine"
+                    )
                 } else {
                     "check the repository's name and the registry".to_string()
                 };

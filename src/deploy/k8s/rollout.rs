@@ -74,7 +74,10 @@ fn is_not_found(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == 404)
 }
 
-fn labelled_ours(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta, name: &str) -> bool {
+fn labelled_ours(
+    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    name: &str,
+) -> bool {
     meta.labels
         .as_ref()
         .and_then(|l| l.get(LABEL_DEPLOY))
@@ -106,7 +109,10 @@ fn describe(template: &PodTemplateSpec) -> String {
 }
 
 fn template_of(d: &Deployment) -> PodTemplateSpec {
-    d.spec.as_ref().map(|s| s.template.clone()).unwrap_or_default()
+    d.spec
+        .as_ref()
+        .map(|s| s.template.clone())
+        .unwrap_or_default()
 }
 
 fn check_names(namespace: &str, name: &str) -> Result<(), KubeDeployError> {
@@ -162,7 +168,7 @@ pub async fn rollout(
         return match watch_rollout(client, &deployments, created, started, timeout, on_event).await
         {
             Ok(done) => Ok(done),
-            Err(Stop::NotReady(why)) => {
+            Err(Stop::NotReady(why) | Stop::Stalled(why)) => {
                 on_event(&format!(
                     "{what} did not become ready: removing Deployment {}",
                     s.name
@@ -178,13 +184,17 @@ pub async fn rollout(
     };
     let previous = revision_of(&current.metadata);
     let before = describe(&template_of(&current));
+    let known = uids(&replica_sets(client, &current).await?);
     let updated = replace(&deployments, &s.name, current, |d| {
         let labels = d.metadata.labels.get_or_insert_with(Default::default);
         labels.extend(manifests::labels(s));
         d.metadata
             .annotations
             .get_or_insert_with(Default::default)
-            .insert(ANNOTATION_CHANGE_CAUSE.to_string(), manifests::change_cause(s));
+            .insert(
+                ANNOTATION_CHANGE_CAUSE.to_string(),
+                manifests::change_cause(s),
+            );
         d.spec = wanted.spec.clone();
     })
     .await?;
@@ -196,14 +206,23 @@ pub async fn rollout(
     switch_or_undo(
         client,
         &deployments,
-        updated,
-        previous,
-        &what,
-        started,
+        Switch {
+            changed: updated,
+            previous,
+            known,
+            what,
+            started,
+        },
         timeout,
         on_event,
     )
     .await
+}
+
+fn uids(sets: &[(i64, ReplicaSet)]) -> Vec<String> {
+    sets.iter()
+        .filter_map(|(_, rs)| rs.metadata.uid.clone())
+        .collect()
 }
 
 fn plural_replicas(n: i32) -> String {
@@ -214,43 +233,80 @@ fn plural_replicas(n: i32) -> String {
     }
 }
 
-/// Watches `changed` to the end of its rollout; when it does not get there,
-/// puts the Deployment back on revision `previous` and answers Refused.
-#[allow(clippy::too_many_arguments)]
+/// A change of a Deployment's template, to be watched.
+struct Switch {
+    /// The Deployment as the replace answered.
+    changed: Deployment,
+    /// The revision that served before.
+    previous: i64,
+    /// The uids of the ReplicaSets before the change.
+    known: Vec<String>,
+    /// What it switches to (`iris@3`).
+    what: String,
+    started: Instant,
+}
+
+/// Watches a switch to the end of its rollout; when it does not get there,
+/// puts the Deployment back on the revision that served, deletes the
+/// ReplicaSet the switch made (it never served, so that the next rollback
+/// does not return to it), and answers Refused.
 async fn switch_or_undo(
     client: &kube::Client,
     deployments: &Api<Deployment>,
-    changed: Deployment,
-    previous: i64,
-    what: &str,
-    started: Instant,
+    switch: Switch,
     timeout: Duration,
     on_event: OnEvent<'_>,
 ) -> Result<Rollout, KubeDeployError> {
+    let Switch {
+        changed,
+        previous,
+        known,
+        what,
+        started,
+    } = switch;
     let name = changed.metadata.name.clone().unwrap_or_default();
     let why = match watch_rollout(client, deployments, changed, started, timeout, on_event).await {
         Ok(done) => return Ok(done),
         Err(Stop::Failed(e)) => return Err(e),
-        Err(Stop::NotReady(why)) => why,
+        Err(Stop::NotReady(why) | Stop::Stalled(why)) => why,
     };
     on_event(&format!(
         "{what} did not become ready ({why}): returning to revision {previous}"
     ));
-    let (undo, back) = return_to(client, deployments, &name, Some(previous)).await?;
+    let (undo, back, _) = return_to(client, deployments, &name, Some(previous)).await?;
     let done = match watch_rollout(client, deployments, undo, Instant::now(), timeout, on_event)
         .await
     {
         Ok(done) => done,
         Err(Stop::Failed(e)) => return Err(e),
-        Err(Stop::NotReady(again)) => {
+        Err(Stop::NotReady(again) | Stop::Stalled(again)) => {
             return Err(KubeDeployError::Failed(format!(
                 "{what} did not become ready ({why}), and returning Deployment {name} to revision {previous} did not complete either ({again}): see `kubectl rollout status deployment/{name}`"
             )));
         }
     };
+    let now = deployments
+        .get(&name)
+        .await
+        .map_err(|e| api_error(&format!("read Deployment {name}"), e))?;
+    let sets: Api<ReplicaSet> = Api::namespaced(
+        client.clone(),
+        &now.metadata.namespace.clone().unwrap_or_default(),
+    );
+    for (revision, rs) in replica_sets(client, &now).await? {
+        let made = rs.metadata.uid.as_ref().is_some_and(|u| !known.contains(u));
+        if made && revision != done.revision {
+            let rs_name = rs.metadata.name.clone().unwrap_or_default();
+            match sets.delete(&rs_name, &DeleteParams::background()).await {
+                Err(e) if !is_not_found(&e) => {
+                    return Err(api_error(&format!("delete ReplicaSet {rs_name}"), e));
+                }
+                _ => {}
+            }
+        }
+    }
     Err(KubeDeployError::Refused(format!(
-        "{what} did not become ready on Kubernetes within {} s: {why}; Deployment {name} is back on {back} (now revision {}), which still serves",
-        timeout.as_secs(),
+        "{what} did not become ready on Kubernetes: {why}; Deployment {name} serves {back} again (revision {})",
         done.revision
     )))
 }
@@ -293,18 +349,22 @@ pub async fn rollback(
         });
     }
     let started = Instant::now();
-    let (changed, target) = return_to(client, &deployments, name, to_revision).await?;
+    let known = uids(&replica_sets(client, &current).await?);
+    let (changed, target, revision) = return_to(client, &deployments, name, to_revision).await?;
     on_event(&format!(
-        "rolling Deployment {name} back from {} (revision {serving}) to {target}",
+        "rolling Deployment {name} back from {} (revision {serving}) to {target} (revision {revision})",
         describe(&template_of(&current))
     ));
     switch_or_undo(
         client,
         &deployments,
-        changed,
-        serving,
-        &target,
-        started,
+        Switch {
+            changed,
+            previous: serving,
+            known,
+            what: target,
+            started,
+        },
         timeout,
         on_event,
     )
@@ -344,13 +404,14 @@ async fn replica_sets(
 /// Puts the template of revision `to` (else the revision before the current
 /// one) back into Deployment `name`, as `kubectl rollout undo` does: the
 /// ReplicaSet's template without its `pod-template-hash` label, and its
-/// change-cause. The Deployment as replaced, and what it now serves.
+/// change-cause. The Deployment as replaced, what it now serves (`iris@2`)
+/// and the revision that had it.
 async fn return_to(
     client: &kube::Client,
     deployments: &Api<Deployment>,
     name: &str,
     to: Option<i64>,
-) -> Result<(Deployment, String), KubeDeployError> {
+) -> Result<(Deployment, String, i64), KubeDeployError> {
     let current = deployments
         .get(name)
         .await
@@ -386,7 +447,8 @@ async fn return_to(
         .as_ref()
         .and_then(|a| a.get(ANNOTATION_CHANGE_CAUSE))
         .cloned();
-    let shown = format!("{} (revision {revision})", describe(&template));
+    let shown = describe(&template);
+    let revision = *revision;
     let replaced = replace(deployments, name, current, |d| {
         if let Some(spec) = d.spec.as_mut() {
             spec.template = template.clone();
@@ -399,7 +461,7 @@ async fn return_to(
         }
     })
     .await?;
-    Ok((replaced, shown))
+    Ok((replaced, shown, revision))
 }
 
 /// Replaces Deployment `name` with `change` applied to `current`, reading it
@@ -415,7 +477,10 @@ async fn replace(
         let mut next = current.clone();
         change(&mut next);
         next.status = None;
-        match deployments.replace(name, &PostParams::default(), &next).await {
+        match deployments
+            .replace(name, &PostParams::default(), &next)
+            .await
+        {
             Ok(d) => return Ok(d),
             Err(e) if is_conflict(&e) => {
                 current = deployments
@@ -479,6 +544,8 @@ async fn ensure_service(
 enum Stop {
     /// The new revision is not ready in time, or the Deployment gave up: why.
     NotReady(String),
+    /// The Deployment gave up (a judgement, before its pods are read).
+    Stalled(String),
     Failed(KubeDeployError),
 }
 
@@ -510,7 +577,7 @@ async fn watch_rollout(
                         seconds,
                     });
                 }
-                Judgement::Stalled(why) => return Err(Stop::NotReady(why)),
+                Judgement::Stalled(why) => return Err(Stop::Stalled(why)),
                 Judgement::Waiting(line) => {
                     if line != last_line {
                         on_event(&format!("Deployment {name}: {line}"));
@@ -521,20 +588,25 @@ async fn watch_rollout(
             current = next_version(deployments, &name, &current, deadline).await?;
         }
     };
-    match tokio::time::timeout_at(deadline.into(), followed).await {
-        Ok(result) => result,
-        Err(_) => {
-            let why = match new_pods(client, deployments, &name).await {
-                Ok(pods) => pod_trouble(&pods)
-                    .unwrap_or_else(|| "its pods are not ready yet".to_string()),
-                Err(e) => e.to_string(),
-            };
-            Err(Stop::NotReady(format!(
-                "not complete after {} s: {why}",
-                timeout.as_secs()
-            )))
-        }
-    }
+    let stalled = match tokio::time::timeout_at(deadline.into(), followed).await {
+        Ok(Err(Stop::Stalled(why))) => Some(why),
+        Ok(result) => return result,
+        Err(_) => None,
+    };
+    // Why, in the pods' words.
+    let trouble = match new_pods(client, deployments, &name).await {
+        Ok(pods) => pod_trouble(&pods),
+        Err(e) => Some(e.to_string()),
+    };
+    Err(Stop::NotReady(match (stalled, trouble) {
+        (Some(stalled), Some(trouble)) => format!("{stalled}: {trouble}"),
+        (Some(stalled), None) => stalled,
+        (None, trouble) => format!(
+            "{} after {} s",
+            trouble.unwrap_or_else(|| "not all of its pods were ready".to_string()),
+            timeout.as_secs()
+        ),
+    }))
 }
 
 /// The next state of the Deployment after `current`: from a watch that
@@ -576,7 +648,12 @@ async fn next_version(
             // The server may be restarting: the deadline bounds the waiting.
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
-        Err(e) => return Err(Stop::Failed(api_error(&format!("watch Deployment {name}"), e))),
+        Err(e) => {
+            return Err(Stop::Failed(api_error(
+                &format!("watch Deployment {name}"),
+                e,
+            )));
+        }
     }
     match deployments.get_opt(name).await {
         Ok(Some(d)) => Ok(d),
@@ -702,6 +779,9 @@ mod tests {
     fn a_template_is_described_by_its_model_and_version() {
         let s = KubeServing::new("iris", "reg/iris:3", "iris", 3);
         assert_eq!(describe(&manifests::template(&s)), "iris@3");
-        assert_eq!(describe(&PodTemplateSpec::default()), "the previous version");
+        assert_eq!(
+            describe(&PodTemplateSpec::default()),
+            "the previous version"
+        );
     }
 }
