@@ -31,7 +31,7 @@ const DEAF: &str = "mlci-test/deploy-k8s:deaf";
 const CRASH: &str = "mlci-test/deploy-k8s:crash";
 const ROLL: Duration = Duration::from_secs(60);
 /// How long a version that will never be ready is given.
-const SHORT: Duration = Duration::from_secs(8);
+const SHORT: Duration = Duration::from_secs(12);
 
 fn images() {
     static DONE: OnceLock<()> = OnceLock::new();
@@ -342,6 +342,30 @@ async fn what_kubernetes_would_refuse_is_refused_before_anything_is_sent() {
 }
 
 #[tokio::test]
+async fn connect_finds_the_cluster_as_kubectl_does() {
+    let c = cluster().await;
+    // SAFETY: no other test of this binary reads KUBECONFIG (each builds its
+    // client from its own kubeconfig file), and nextest runs each test in a
+    // process of its own.
+    unsafe { std::env::set_var("KUBECONFIG", c.server.kubeconfig(c._dir.path())) };
+    let client = k8s::connect().await.unwrap();
+    // Nothing to remove is fine, and what was asked went with the token.
+    k8s::remove(&client, NAMESPACE, "iris").await.unwrap();
+    let requests = c.server.requests();
+    assert_eq!(
+        requests[0].header("authorization"),
+        Some(format!("Bearer {}", c.server.token()).as_str())
+    );
+    assert_eq!(
+        sent(&requests, 0)[..2],
+        [
+            format!("GET /apis/apps/v1/namespaces/{NAMESPACE}/deployments/iris"),
+            format!("GET /api/v1/namespaces/{NAMESPACE}/services/iris"),
+        ]
+    );
+}
+
+#[tokio::test]
 async fn an_api_server_that_does_not_answer_is_one_sentence_that_says_what_to_check() {
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("kubeconfig");
@@ -440,6 +464,18 @@ async fn versions_roll_without_a_gap_a_deaf_one_is_undone_and_rollback_returns()
     );
     assert_eq!(service["spec"]["ports"][0]["port"], 80);
     let v1_pods = serving(&c.server, "v1");
+    // The same version again changes nothing.
+    let before = c.server.requests().len();
+    let (same, told) = rollout(&c, &iris(1, V1), ROLL).await;
+    assert_eq!(same.unwrap().revision, 1);
+    assert!(
+        told.has("Deployment iris already has iris@1 (revision 1)"),
+        "{:?}",
+        told.0
+    );
+    assert_eq!(c.server.replica_sets().len(), 1);
+    assert_eq!(serving(&c.server, "v1"), v1_pods);
+    assert_eq!(find(&c.server.requests()[before..], "PUT", "").len(), 1);
     // Each pod has a network of its own, as on a cluster.
     for record in c.server.kubelet_records() {
         assert!(
@@ -490,7 +526,7 @@ async fn versions_roll_without_a_gap_a_deaf_one_is_undone_and_rollback_returns()
     };
     assert_eq!(
         message,
-        "iris@3 did not become ready on Kubernetes: its pods run but do not answer the readiness probe (GET /ping on port 8080) after 8 s; Deployment iris serves iris@2 again (revision 4)"
+        "iris@3 did not become ready on Kubernetes: its pods run but do not answer the readiness probe (GET /ping on port 8080) after 12 s; Deployment iris serves iris@2 again (revision 4)"
     );
     assert!(told.has("iris@3 did not become ready"), "{:?}", told.0);
     let requests = c.server.requests();
@@ -575,7 +611,7 @@ async fn a_first_version_that_never_gets_ready_is_removed() {
     };
     assert!(
         message
-            == "iris@1 did not become ready on Kubernetes: its container keeps ending (CrashLoopBackOff, 1 restart, last exit code 1) after 8 s; nothing served before it, so Deployment and Service iris were removed",
+            == "iris@1 did not become ready on Kubernetes: its container keeps ending (CrashLoopBackOff, 1 restart, last exit code 1) after 12 s; nothing served before it, so Deployment and Service iris were removed",
         "{message}"
     );
     assert!(told.has("removing Deployment iris"), "{:?}", told.0);
@@ -599,7 +635,7 @@ async fn an_image_the_cluster_cannot_pull_is_refused_while_the_live_version_serv
         "{message}"
     );
     assert!(
-        message.ends_with(" after 8 s; Deployment iris serves iris@1 again (revision 3)"),
+        message.ends_with(" after 12 s; Deployment iris serves iris@1 again (revision 3)"),
         "{message}"
     );
     eventually("the failed pod is gone", || live_pods(&c.server).len() == 2).await;
@@ -696,5 +732,6 @@ async fn the_serving_image_is_pushed_and_deployed_by_its_digest() {
     assert_eq!(done.ready_replicas, 2);
     assert_eq!(template_image(&c.server.deployments()[0]), pushed);
     serving(&c.server, "v1");
-    let _ = common::docker(&["rmi", &format!("{repository}:v1")]);
+    drop(c);
+    let _ = common::docker(&["rmi", &format!("{repository}:v1"), &pushed]);
 }

@@ -41,8 +41,13 @@
 //!   its container is stopped (`docker stop -t` the grace period, capped by
 //!   [`KubeletOptions::grace_cap`]), then it is removed (DELETED); a pod of a
 //!   live Job deleted so counts as a failure of the Job.
-//! - `GET /version`, `/api`, `/apis`, `/api/v1`, `/apis/batch/v1`, `GET
-//!   /api/v1/namespaces/{ns}` (every namespace exists).
+//! - `POST|GET|PUT|DELETE /apis/apps/v1/namespaces/{ns}/deployments[/{name}]`,
+//!   the same of `replicasets` and of `/api/v1/namespaces/{ns}/services`,
+//!   lists and watches of them, with the Deployment and ReplicaSet
+//!   controllers and the garbage collector behind them: see `apps`. A
+//!   ReplicaSet's pods run on a network of their own, probed for readiness.
+//! - `GET /version`, `/api`, `/apis`, `/api/v1`, `/apis/batch/v1`,
+//!   `/apis/apps/v1`, `GET /api/v1/namespaces/{ns}` (every namespace exists).
 //! - Anything else: 404 with a v1 Status.
 //!
 //! The kubelet: the container named `job` (else the first) is created with

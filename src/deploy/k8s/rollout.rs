@@ -185,6 +185,7 @@ pub async fn rollout(
     let previous = revision_of(&current.metadata);
     let before = describe(&template_of(&current));
     let known = uids(&replica_sets(client, &current).await?);
+    let generation = current.metadata.generation;
     let updated = replace(&deployments, &s.name, current, |d| {
         let labels = d.metadata.labels.get_or_insert_with(Default::default);
         labels.extend(manifests::labels(s));
@@ -198,11 +199,18 @@ pub async fn rollout(
         d.spec = wanted.spec.clone();
     })
     .await?;
-    on_event(&format!(
-        "updated Deployment {}: {} of {what}, replacing {before} (revision {previous})",
-        s.name,
-        plural_replicas(s.replicas)
-    ));
+    if updated.metadata.generation == generation {
+        on_event(&format!(
+            "Deployment {} already has {what} (revision {previous})",
+            s.name
+        ));
+    } else {
+        on_event(&format!(
+            "updated Deployment {}: {} of {what}, replacing {before} (revision {previous})",
+            s.name,
+            plural_replicas(s.replicas)
+        ));
+    }
     switch_or_undo(
         client,
         &deployments,
