@@ -538,7 +538,7 @@ async fn versions_roll_without_a_gap_a_deaf_one_is_undone_and_rollback_returns()
     assert_eq!(template_image(&undo), V2);
     assert!(
         undo["spec"]["template"]["metadata"]["labels"]
-            .get(kube_server::POD_TEMPLATE_HASH)
+            .get(kube_server::apps::POD_TEMPLATE_HASH)
             .is_none()
     );
     // The ReplicaSet of the deaf version never served: deleted, with its pods.
@@ -551,7 +551,7 @@ async fn versions_roll_without_a_gap_a_deaf_one_is_undone_and_rollback_returns()
     assert_eq!(serving(&c.server, "v2"), v2_pods);
     let d = &c.server.deployments()[0];
     assert_eq!(
-        d["metadata"]["annotations"][kube_server::ANNOTATION_REVISION],
+        d["metadata"]["annotations"][kube_server::apps::ANNOTATION_REVISION],
         "4"
     );
     assert_eq!(template_image(d), V2);

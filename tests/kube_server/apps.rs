@@ -1331,7 +1331,7 @@ async fn http_probe(ip: &str, port: u16, path: &str, timeout: Duration) -> bool 
             "GET {path} HTTP/1.1\r\nHost: {ip}:{port}\r\nUser-Agent: kube-probe/1.33\r\nAccept: */*\r\nConnection: close\r\n\r\n"
         );
         stream.write_all(request.as_bytes()).await.ok()?;
-        let mut head = vec![0u8; 64];
+        let mut head = [0u8; 64];
         let mut read = 0;
         while read < 12 {
             let n = stream.read(&mut head[read..]).await.ok()?;

@@ -71,10 +71,9 @@
 
 #![allow(dead_code)]
 
-mod apps;
+pub mod apps;
 #[path = "../http_record/mod.rs"]
 mod http_record;
-pub use apps::{ANNOTATION_REVISION, POD_TEMPLATE_HASH};
 pub use http_record::{Recorded, query_pairs};
 
 use bytes::Bytes;

@@ -13,7 +13,7 @@
 //! Printed as YAML by `mlci deploy --target k8s --dry-run` (the golden files
 //! tests/golden/k8s/deploy-*.yaml and tests/golden/k8s-kserve/).
 
-use super::{KubeServing, LABEL_DEPLOY, LABEL_MODEL, LABEL_VERSION};
+use super::{CONTAINER_PORT, KubeServing, LABEL_DEPLOY, LABEL_MODEL, LABEL_VERSION};
 use crate::executor::k8s::yaml_out::to_yaml;
 use k8s_openapi::api::apps::v1::{
     Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment,
@@ -28,8 +28,6 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
-/// The port MLflow's scoring server listens on in the serving image.
-pub const CONTAINER_PORT: u16 = 8080;
 /// The name of the serving container (KServe's custom predictors want theirs
 /// named `kserve-container`).
 pub const CONTAINER: &str = "serve";

@@ -191,7 +191,7 @@ pub fn pod_trouble(pods: &[Pod]) -> Option<String> {
         }
     }
     // The most telling reason: the one that will not pass by itself.
-    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found.sort_by_key(|(rank, _)| std::cmp::Reverse(*rank));
     found.into_iter().next().map(|(_, line)| line)
 }
 
