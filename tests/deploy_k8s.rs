@@ -577,6 +577,12 @@ async fn versions_roll_without_a_gap_a_deaf_one_is_undone_and_rollback_returns()
     assert_eq!(again.unwrap().revision, 6);
     eventually("only iris@2 serves", || live_pods(&c.server).len() == 2).await;
     serving(&c.server, "v2");
+    let history = k8s::history(&c.client, NAMESPACE, "iris").await.unwrap();
+    let kept: Vec<(i64, Option<i64>, &str, bool)> = history
+        .iter()
+        .map(|r| (r.revision, r.version, r.image.as_str(), r.current))
+        .collect();
+    assert_eq!(kept, [(5, Some(1), V1, false), (6, Some(2), V2, true)]);
     let (missing, _) = rollback(&c, Some(3)).await;
     assert!(
         matches!(&missing, Err(KubeDeployError::Invalid(m)) if m == "Deployment `iris` has no revision 3: it keeps revisions 5, 6 (see `kubectl rollout history deployment/iris`)"),

@@ -28,8 +28,8 @@ mod serving;
 pub use manifests::{inference_service, manifests};
 pub use progress::{Judgement, judge, pod_trouble};
 pub use push::push_image;
-pub use rollout::{remove, rollback, rollout};
+pub use rollout::{history, remove, rollback, rollout};
 pub use serving::{
     ANNOTATION_REVISION, CONTAINER_PORT, KubeDeployError, KubeServing, LABEL_DEPLOY, LABEL_MODEL,
-    LABEL_VERSION, Rollout, check, connect, dns_label,
+    LABEL_VERSION, Revision, Rollout, check, connect, dns_label,
 };

@@ -21,7 +21,8 @@
 use super::manifests::{self, ANNOTATION_CHANGE_CAUSE, selector_text};
 use super::progress::{Judgement, judge, pod_trouble, revision_of};
 use super::{
-    KubeDeployError, KubeServing, LABEL_DEPLOY, LABEL_MODEL, LABEL_VERSION, Rollout, check,
+    KubeDeployError, KubeServing, LABEL_DEPLOY, LABEL_MODEL, LABEL_VERSION, Revision, Rollout,
+    check,
 };
 use futures_util::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
@@ -377,6 +378,51 @@ pub async fn rollback(
         on_event,
     )
     .await
+}
+
+/// The revisions Deployment `name` keeps, oldest first: what `rollback`
+/// can return to (`to_revision`), with the model version each one serves.
+pub async fn history(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+) -> Result<Vec<Revision>, KubeDeployError> {
+    check_names(namespace, name)?;
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), namespace);
+    let d = deployments
+        .get_opt(name)
+        .await
+        .map_err(|e| api_error(&format!("read Deployment {name}"), e))?
+        .ok_or_else(|| {
+            KubeDeployError::Invalid(format!(
+                "there is no Deployment `{name}` in namespace `{namespace}`"
+            ))
+        })?;
+    let current = revision_of(&d.metadata);
+    Ok(replica_sets(client, &d)
+        .await?
+        .into_iter()
+        .map(|(revision, rs)| {
+            let template = rs.spec.and_then(|s| s.template).unwrap_or_default();
+            let labels = template
+                .metadata
+                .as_ref()
+                .and_then(|m| m.labels.clone())
+                .unwrap_or_default();
+            Revision {
+                revision,
+                model: labels.get(LABEL_MODEL).cloned(),
+                version: labels.get(LABEL_VERSION).and_then(|v| v.parse().ok()),
+                image: template
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.containers.first())
+                    .and_then(|c| c.image.clone())
+                    .unwrap_or_default(),
+                current: revision == current,
+            }
+        })
+        .collect())
 }
 
 /// The ReplicaSets of Deployment `d` (by its selector and owner reference),

@@ -57,6 +57,20 @@ pub struct Rollout {
     pub seconds: f64,
 }
 
+/// One revision a Deployment keeps (one ReplicaSet), as `kubectl rollout
+/// history` lists them: what `rollback`'s `to_revision` names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Revision {
+    pub revision: i64,
+    /// The model and version of its pod template's labels (None for a
+    /// template mlci did not make).
+    pub model: Option<String>,
+    pub version: Option<i64>,
+    pub image: String,
+    /// Whether the Deployment is on this revision now.
+    pub current: bool,
+}
+
 /// What stops a rollout. Each message is one sentence that says what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum KubeDeployError {
