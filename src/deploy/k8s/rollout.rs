@@ -11,118 +11,23 @@
 //! never gets ready is removed, since nothing served before it.
 //!
 //! `rollback`: the same switch, to the previous revision (or a given one).
-//! `remove`: delete the Deployment (background propagation: the cluster
-//! removes its ReplicaSets and pods) and the Service, and wait until no pod
-//! of the deployment is left.
 //!
 //! Every replace carries the `resourceVersion` it read: a change made
 //! meanwhile (a 409 Conflict) is read again and the replace tried again.
 
+use super::api::{
+    OnEvent, POD_TEMPLATE_HASH, api_error, check_names, describe, is_conflict, is_not_found,
+    labelled_ours, not_ours, replica_sets, template_of, uids,
+};
 use super::manifests::{self, ANNOTATION_CHANGE_CAUSE, selector_text};
 use super::progress::{Judgement, judge, pod_trouble, revision_of};
-use super::{
-    KubeDeployError, KubeServing, LABEL_DEPLOY, LABEL_MODEL, LABEL_VERSION, Revision, Rollout,
-    check,
-};
+use super::remove::remove;
+use super::{KubeDeployError, KubeServing, Rollout, check};
 use futures_util::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec, Service};
+use k8s_openapi::api::core::v1::{Pod, Service};
 use kube::api::{Api, DeleteParams, ListParams, PostParams, WatchEvent, WatchParams};
 use std::time::{Duration, Instant};
-
-/// The label the Deployment controller adds to each ReplicaSet's template.
-const POD_TEMPLATE_HASH: &str = "pod-template-hash";
-/// How long `remove` waits for the pods to go.
-const REMOVE_WAIT: Duration = Duration::from_secs(90);
-
-type OnEvent<'a> = &'a mut (dyn FnMut(&str) + Send);
-
-/// A request that failed, as one sentence that says what to do.
-fn api_error(what: &str, e: kube::Error) -> KubeDeployError {
-    match e {
-        kube::Error::Api(status) => {
-            let message = status.message.clone();
-            match status.code {
-                401 => KubeDeployError::Failed(format!(
-                    "the Kubernetes API server did not accept the credentials of your kubeconfig when asked to {what} ({message}): log in to the cluster again"
-                )),
-                403 => KubeDeployError::Failed(format!(
-                    "the Kubernetes API server forbids your account to {what} ({message}): ask for the right to manage Deployments, ReplicaSets, Services and pods in that namespace"
-                )),
-                400 | 422 => KubeDeployError::Invalid(format!(
-                    "the Kubernetes API server refused to {what}: {message}"
-                )),
-                code => KubeDeployError::Failed(format!(
-                    "the Kubernetes API server could not {what} ({code} {}: {message}); try again, or check the cluster",
-                    status.reason
-                )),
-            }
-        }
-        kube::Error::SerdeError(e) => KubeDeployError::Failed(format!(
-            "the Kubernetes API server's answer when asked to {what} is not what Kubernetes answers ({e}): check that your kubeconfig points at a Kubernetes API server"
-        )),
-        e => KubeDeployError::Failed(format!(
-            "cannot reach the Kubernetes API server to {what} ({e}): check that the cluster is up and that your kubeconfig (KUBECONFIG or ~/.kube/config) points at it"
-        )),
-    }
-}
-
-fn is_conflict(e: &kube::Error) -> bool {
-    matches!(e, kube::Error::Api(s) if s.code == 409)
-}
-
-fn is_not_found(e: &kube::Error) -> bool {
-    matches!(e, kube::Error::Api(s) if s.code == 404)
-}
-
-fn labelled_ours(
-    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
-    name: &str,
-) -> bool {
-    meta.labels
-        .as_ref()
-        .and_then(|l| l.get(LABEL_DEPLOY))
-        .is_some_and(|v| v == name)
-}
-
-fn not_ours(kind: &str, name: &str, namespace: &str) -> KubeDeployError {
-    KubeDeployError::Invalid(format!(
-        "a {kind} named `{name}` exists in namespace `{namespace}` that mlci did not make (it has no label {LABEL_DEPLOY}={name}): choose another name, or remove it first"
-    ))
-}
-
-/// `iris@3` from a template's labels, else its image.
-fn describe(template: &PodTemplateSpec) -> String {
-    let labels = template
-        .metadata
-        .as_ref()
-        .and_then(|m| m.labels.clone())
-        .unwrap_or_default();
-    match (labels.get(LABEL_MODEL), labels.get(LABEL_VERSION)) {
-        (Some(model), Some(version)) => format!("{model}@{version}"),
-        _ => template
-            .spec
-            .as_ref()
-            .and_then(|s| s.containers.first())
-            .and_then(|c| c.image.clone())
-            .unwrap_or_else(|| "the previous version".to_string()),
-    }
-}
-
-fn template_of(d: &Deployment) -> PodTemplateSpec {
-    d.spec
-        .as_ref()
-        .map(|s| s.template.clone())
-        .unwrap_or_default()
-}
-
-fn check_names(namespace: &str, name: &str) -> Result<(), KubeDeployError> {
-    let probe = KubeServing {
-        namespace: namespace.to_string(),
-        ..KubeServing::new(name, "image", "model", 1)
-    };
-    check(&probe)
-}
 
 /// Creates the Deployment and the Service of `s`, or rolls the Deployment to
 /// `s`'s template, and watches the rollout to its end. A revision that is
@@ -226,12 +131,6 @@ pub async fn rollout(
         on_event,
     )
     .await
-}
-
-fn uids(sets: &[(i64, ReplicaSet)]) -> Vec<String> {
-    sets.iter()
-        .filter_map(|(_, rs)| rs.metadata.uid.clone())
-        .collect()
 }
 
 fn plural_replicas(n: i32) -> String {
@@ -378,81 +277,6 @@ pub async fn rollback(
         on_event,
     )
     .await
-}
-
-/// The revisions Deployment `name` keeps, oldest first: what `rollback`
-/// can return to (`to_revision`), with the model version each one serves.
-pub async fn history(
-    client: &kube::Client,
-    namespace: &str,
-    name: &str,
-) -> Result<Vec<Revision>, KubeDeployError> {
-    check_names(namespace, name)?;
-    let deployments: Api<Deployment> = Api::namespaced(client.clone(), namespace);
-    let d = deployments
-        .get_opt(name)
-        .await
-        .map_err(|e| api_error(&format!("read Deployment {name}"), e))?
-        .ok_or_else(|| {
-            KubeDeployError::Invalid(format!(
-                "there is no Deployment `{name}` in namespace `{namespace}`"
-            ))
-        })?;
-    let current = revision_of(&d.metadata);
-    Ok(replica_sets(client, &d)
-        .await?
-        .into_iter()
-        .map(|(revision, rs)| {
-            let template = rs.spec.and_then(|s| s.template).unwrap_or_default();
-            let labels = template
-                .metadata
-                .as_ref()
-                .and_then(|m| m.labels.clone())
-                .unwrap_or_default();
-            Revision {
-                revision,
-                model: labels.get(LABEL_MODEL).cloned(),
-                version: labels.get(LABEL_VERSION).and_then(|v| v.parse().ok()),
-                image: template
-                    .spec
-                    .as_ref()
-                    .and_then(|s| s.containers.first())
-                    .and_then(|c| c.image.clone())
-                    .unwrap_or_default(),
-                current: revision == current,
-            }
-        })
-        .collect())
-}
-
-/// The ReplicaSets of Deployment `d` (by its selector and owner reference),
-/// with their revisions.
-async fn replica_sets(
-    client: &kube::Client,
-    d: &Deployment,
-) -> Result<Vec<(i64, ReplicaSet)>, KubeDeployError> {
-    let namespace = d.metadata.namespace.clone().unwrap_or_default();
-    let name = d.metadata.name.clone().unwrap_or_default();
-    let uid = d.metadata.uid.clone().unwrap_or_default();
-    let api: Api<ReplicaSet> = Api::namespaced(client.clone(), &namespace);
-    let list = api
-        .list(&ListParams::default().labels(&selector_text(&name)))
-        .await
-        .map_err(|e| api_error(&format!("list the ReplicaSets of Deployment {name}"), e))?;
-    let mut sets: Vec<(i64, ReplicaSet)> = list
-        .items
-        .into_iter()
-        .filter(|rs| {
-            rs.metadata
-                .owner_references
-                .iter()
-                .flatten()
-                .any(|o| o.uid == uid && o.controller == Some(true))
-        })
-        .map(|rs| (revision_of(&rs.metadata), rs))
-        .collect();
-    sets.sort_by_key(|(revision, _)| *revision);
-    Ok(sets)
 }
 
 /// Puts the template of revision `to` (else the revision before the current
@@ -746,96 +570,4 @@ async fn new_pods(
         .await
         .map(|l| l.items)
         .map_err(|e| api_error(&format!("list the pods of Deployment {name}"), e))
-}
-
-/// Deletes Deployment `name` (the cluster removes its ReplicaSets and pods)
-/// and its Service, and waits until no pod or ReplicaSet of it is left.
-/// What is already gone is fine; objects of that name that mlci did not make
-/// are left alone (Invalid).
-pub async fn remove(
-    client: &kube::Client,
-    namespace: &str,
-    name: &str,
-) -> Result<(), KubeDeployError> {
-    check_names(namespace, name)?;
-    let deployments: Api<Deployment> = Api::namespaced(client.clone(), namespace);
-    let services: Api<Service> = Api::namespaced(client.clone(), namespace);
-    let deployment = deployments
-        .get_opt(name)
-        .await
-        .map_err(|e| api_error(&format!("read Deployment {name}"), e))?;
-    let service = services
-        .get_opt(name)
-        .await
-        .map_err(|e| api_error(&format!("read Service {name}"), e))?;
-    if let Some(d) = &deployment
-        && !labelled_ours(&d.metadata, name)
-    {
-        return Err(not_ours("Deployment", name, namespace));
-    }
-    if let Some(s) = &service
-        && !labelled_ours(&s.metadata, name)
-    {
-        return Err(not_ours("Service", name, namespace));
-    }
-    if deployment.is_some() {
-        match deployments.delete(name, &DeleteParams::background()).await {
-            Err(e) if !is_not_found(&e) => {
-                return Err(api_error(&format!("delete Deployment {name}"), e));
-            }
-            _ => {}
-        }
-    }
-    if service.is_some() {
-        match services.delete(name, &DeleteParams::default()).await {
-            Err(e) if !is_not_found(&e) => {
-                return Err(api_error(&format!("delete Service {name}"), e));
-            }
-            _ => {}
-        }
-    }
-    // The pods go when the cluster's garbage collector and kubelets are done.
-    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
-    let sets: Api<ReplicaSet> = Api::namespaced(client.clone(), namespace);
-    let params = ListParams::default().labels(&selector_text(name));
-    let started = Instant::now();
-    loop {
-        let left_pods = pods
-            .list(&params)
-            .await
-            .map_err(|e| api_error(&format!("list the pods of {name}"), e))?
-            .items
-            .len();
-        let left_sets = sets
-            .list(&params)
-            .await
-            .map_err(|e| api_error(&format!("list the ReplicaSets of {name}"), e))?
-            .items
-            .len();
-        if left_pods == 0 && left_sets == 0 {
-            return Ok(());
-        }
-        if started.elapsed() > REMOVE_WAIT {
-            return Err(KubeDeployError::Failed(format!(
-                "Deployment {name} is deleted, but {left_pods} of its pods and {left_sets} of its ReplicaSets were still there after {} s: see `kubectl get pods -l {LABEL_DEPLOY}={name}`",
-                REMOVE_WAIT.as_secs()
-            )));
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_template_is_described_by_its_model_and_version() {
-        let s = KubeServing::new("iris", "reg/iris:3", "iris", 3);
-        assert_eq!(describe(&manifests::template(&s)), "iris@3");
-        assert_eq!(
-            describe(&PodTemplateSpec::default()),
-            "the previous version"
-        );
-    }
 }
