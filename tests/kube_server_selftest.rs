@@ -522,7 +522,7 @@ async fn raw_requests_get_the_api_servers_answers() {
     )
     .unwrap();
     assert_eq!(version["gitVersion"], "v1.32.0");
-    let missing = get("/apis/apps/v1/namespaces/x/deployments", server.token())
+    let missing = get("/apis/apps/v1/namespaces/x/statefulsets", server.token())
         .await
         .unwrap();
     assert_eq!(missing.status().as_u16(), 404);

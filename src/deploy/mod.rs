@@ -15,6 +15,7 @@
 pub mod docker;
 pub mod front;
 pub mod image;
+pub mod k8s;
 pub mod model;
 mod request;
 mod rollout;

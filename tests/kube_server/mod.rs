@@ -41,8 +41,13 @@
 //!   its container is stopped (`docker stop -t` the grace period, capped by
 //!   [`KubeletOptions::grace_cap`]), then it is removed (DELETED); a pod of a
 //!   live Job deleted so counts as a failure of the Job.
-//! - `GET /version`, `/api`, `/apis`, `/api/v1`, `/apis/batch/v1`, `GET
-//!   /api/v1/namespaces/{ns}` (every namespace exists).
+//! - `POST|GET|PUT|DELETE /apis/apps/v1/namespaces/{ns}/deployments[/{name}]`,
+//!   the same of `replicasets` and of `/api/v1/namespaces/{ns}/services`,
+//!   lists and watches of them, with the Deployment and ReplicaSet
+//!   controllers and the garbage collector behind them: see `apps`. A
+//!   ReplicaSet's pods run on a network of their own, probed for readiness.
+//! - `GET /version`, `/api`, `/apis`, `/api/v1`, `/apis/batch/v1`,
+//!   `/apis/apps/v1`, `GET /api/v1/namespaces/{ns}` (every namespace exists).
 //! - Anything else: 404 with a v1 Status.
 //!
 //! The kubelet: the container named `job` (else the first) is created with
@@ -66,6 +71,7 @@
 
 #![allow(dead_code)]
 
+pub mod apps;
 #[path = "../http_record/mod.rs"]
 mod http_record;
 pub use http_record::{Recorded, query_pairs};
@@ -135,6 +141,9 @@ pub enum Kind {
     Pod,
     Job,
     Secret,
+    Deployment,
+    ReplicaSet,
+    Service,
 }
 
 impl Kind {
@@ -143,6 +152,9 @@ impl Kind {
             Kind::Pod => "pods",
             Kind::Job => "jobs",
             Kind::Secret => "secrets",
+            Kind::Deployment => "deployments",
+            Kind::ReplicaSet => "replicasets",
+            Kind::Service => "services",
         }
     }
 
@@ -151,12 +163,16 @@ impl Kind {
             Kind::Pod => "Pod",
             Kind::Job => "Job",
             Kind::Secret => "Secret",
+            Kind::Deployment => "Deployment",
+            Kind::ReplicaSet => "ReplicaSet",
+            Kind::Service => "Service",
         }
     }
 
     fn group(self) -> &'static str {
         match self {
             Kind::Job => "batch",
+            Kind::Deployment | Kind::ReplicaSet => "apps",
             _ => "",
         }
     }
@@ -164,6 +180,7 @@ impl Kind {
     fn api_version(self) -> &'static str {
         match self {
             Kind::Job => "batch/v1",
+            Kind::Deployment | Kind::ReplicaSet => "apps/v1",
             _ => "v1",
         }
     }
@@ -188,7 +205,10 @@ impl Kind {
         match (group, resource) {
             ("", "pods") => Some(Kind::Pod),
             ("", "secrets") => Some(Kind::Secret),
+            ("", "services") => Some(Kind::Service),
             ("batch", "jobs") => Some(Kind::Job),
+            ("apps", "deployments") => Some(Kind::Deployment),
+            ("apps", "replicasets") => Some(Kind::ReplicaSet),
             _ => None,
         }
     }
@@ -282,6 +302,8 @@ struct PodRuntime {
     /// The job controller has counted its end.
     counted: bool,
     grace: u64,
+    /// Since when the pod has been ready (a ReplicaSet's availability).
+    ready_since: Option<Instant>,
 }
 
 #[derive(Default)]
@@ -303,6 +325,9 @@ pub struct State {
     pub kubelet: Vec<KubeletRecord>,
     pods: HashMap<String, PodRuntime>,
     jobs: HashMap<String, JobRuntime>,
+    deployments: HashMap<String, apps::DeploymentRuntime>,
+    /// Services' cluster IPs handed out so far.
+    cluster_ips: u32,
 }
 
 struct Shared {
@@ -361,6 +386,7 @@ impl KubeServer {
                 .build()
                 .unwrap();
             runtime.block_on(async move {
+                tokio::spawn(apps::controllers(serving.clone()));
                 let listener = tokio::net::TcpListener::from_std(listener).unwrap();
                 loop {
                     let accepted = tokio::select! {
@@ -480,6 +506,18 @@ impl KubeServer {
 
     pub fn secrets(&self) -> Vec<Value> {
         self.objects(Kind::Secret)
+    }
+
+    pub fn deployments(&self) -> Vec<Value> {
+        self.objects(Kind::Deployment)
+    }
+
+    pub fn replica_sets(&self) -> Vec<Value> {
+        self.objects(Kind::ReplicaSet)
+    }
+
+    pub fn services(&self) -> Vec<Value> {
+        self.objects(Kind::Service)
     }
 
     /// What a pod's container has written so far (complete lines; stdout and
@@ -1085,10 +1123,19 @@ fn route(
         ["apis"] if get => ok(json!({
             "kind": "APIGroupList", "apiVersion": "v1",
             "groups": [{"name": "batch", "versions": [{"groupVersion": "batch/v1", "version": "v1"}],
-                        "preferredVersion": {"groupVersion": "batch/v1", "version": "v1"}}],
+                        "preferredVersion": {"groupVersion": "batch/v1", "version": "v1"}},
+                       {"name": "apps", "versions": [{"groupVersion": "apps/v1", "version": "v1"}],
+                        "preferredVersion": {"groupVersion": "apps/v1", "version": "v1"}}],
         })),
-        ["api", "v1"] if get => ok(resource_list("v1", &[Kind::Pod, Kind::Secret])),
+        ["api", "v1"] if get => ok(resource_list(
+            "v1",
+            &[Kind::Pod, Kind::Secret, Kind::Service],
+        )),
         ["apis", "batch", "v1"] if get => ok(resource_list("batch/v1", &[Kind::Job])),
+        ["apis", "apps", "v1"] if get => ok(resource_list(
+            "apps/v1",
+            &[Kind::Deployment, Kind::ReplicaSet],
+        )),
         ["api", "v1", "namespaces", ns] if get => ok(json!({
             "kind": "Namespace", "apiVersion": "v1",
             "metadata": {"name": ns, "uid": "00000000-0000-4000-8000-000000000000",
@@ -1101,14 +1148,20 @@ fn route(
             Some(kind) => resource_route(shared, method, kind, Some(ns), rest, &q, body),
             None => not_found_path(),
         },
-        ["apis", "batch", "v1", "namespaces", ns, resource, rest @ ..] => {
-            match Kind::of("batch", resource) {
-                Some(kind) => resource_route(shared, method, kind, Some(ns), rest, &q, body),
-                None => not_found_path(),
-            }
-        }
-        ["api", "v1", resource] | ["apis", "batch", "v1", resource] if get => {
-            let group = if parts[0] == "api" { "" } else { "batch" };
+        [
+            "apis",
+            group @ ("batch" | "apps"),
+            "v1",
+            "namespaces",
+            ns,
+            resource,
+            rest @ ..,
+        ] => match Kind::of(group, resource) {
+            Some(kind) => resource_route(shared, method, kind, Some(ns), rest, &q, body),
+            None => not_found_path(),
+        },
+        ["api", "v1", resource] | ["apis", "batch" | "apps", "v1", resource] if get => {
+            let group = if parts[0] == "api" { "" } else { parts[1] };
             match Kind::of(group, resource) {
                 Some(kind) => resource_route(shared, method, kind, None, &[], &q, body),
                 None => not_found_path(),
@@ -1125,7 +1178,11 @@ fn resource_list(group_version: &str, kinds: &[Kind]) -> Value {
             json!({
                 "name": k.resource(), "singularName": k.name().to_ascii_lowercase(),
                 "namespaced": true, "kind": k.name(),
-                "verbs": ["create", "delete", "deletecollection", "get", "list", "watch"],
+                "verbs": if apps::replaceable(*k) {
+                    json!(["create", "delete", "deletecollection", "get", "list", "update", "watch"])
+                } else {
+                    json!(["create", "delete", "deletecollection", "get", "list", "watch"])
+                },
             })
         })
         .chain(kinds.contains(&Kind::Pod).then(|| {
@@ -1163,6 +1220,9 @@ fn resource_route(
             ))
         }
         ("DELETE", [name], Some(ns)) => delete_one_reply(shared, kind, ns, name, q, body),
+        ("PUT", [name], Some(ns)) if apps::replaceable(kind) => {
+            apps::replace_reply(shared, kind, ns, name, body)
+        }
         ("GET", [name, "log"], Some(ns)) if kind == Kind::Pod => log_reply(shared, ns, name, q),
         (_, [] | [_], _) => Ok(status(
             405,
@@ -1754,6 +1814,10 @@ fn admit(
             }
         }
         Kind::Pod => problems.extend(pod_spec_problems(&object["spec"], "spec")),
+        Kind::Deployment | Kind::ReplicaSet | Kind::Service => {
+            object["metadata"]["name"] = json!(name);
+            problems.extend(apps::admit_problems(kind, &mut object, None));
+        }
     }
     if !problems.is_empty() {
         return Err(invalid(kind, &name, problems));
@@ -1777,6 +1841,10 @@ fn admit(
     let mut effects = Vec::new();
     match kind {
         Kind::Secret => s.put(kind, object.clone(), "ADDED"),
+        Kind::Deployment | Kind::ReplicaSet | Kind::Service => {
+            apps::store_new(s, kind, &mut object);
+            s.put(kind, object.clone(), "ADDED");
+        }
         Kind::Job => {
             default_job(&mut object, &name, &object_uid);
             s.put(kind, object, "ADDED");
@@ -2135,9 +2203,12 @@ fn delete_object(
     grace: Option<u64>,
 ) -> (Value, bool, Vec<Effect>) {
     match kind {
-        Kind::Secret => {
+        Kind::Secret | Kind::Service => {
             s.put(kind, object.clone(), "DELETED");
             (object.clone(), true, Vec::new())
+        }
+        Kind::Deployment | Kind::ReplicaSet => {
+            apps::delete_owner(s, kind, object, policy.unwrap_or("Background"))
         }
         Kind::Pod => {
             let uid = str_of(object, "/metadata/uid").to_string();
@@ -2882,6 +2953,13 @@ async fn run_pod(shared: Arc<Shared>, uid: String) {
     if pod.pointer("/spec/securityContext/fsGroup").is_some() {
         record.ignored.push("securityContext.fsGroup".into());
     }
+    for field in ["livenessProbe", "startupProbe", "lifecycle"] {
+        if main.get(field).is_some_and(|v| !v.is_null()) {
+            record.ignored.push(format!("{container_name}: {field}"));
+        }
+    }
+    // A ReplicaSet's pod has a network of its own: its IP is its container's.
+    let own_network = apps::of_replica_set(&pod);
     // Scheduled; regular init containers shown as done, the main one being created.
     shared.mutate(|s| {
         s.kubelet.push(record.clone());
@@ -2889,8 +2967,10 @@ async fn run_pod(shared: Arc<Shared>, uid: String) {
             p["spec"]["nodeName"] = json!(NODE);
             p["status"]["hostIP"] = json!("127.0.0.1");
             p["status"]["hostIPs"] = json!([{"ip": "127.0.0.1"}]);
-            p["status"]["podIP"] = json!("127.0.0.1");
-            p["status"]["podIPs"] = json!([{"ip": "127.0.0.1"}]);
+            if !own_network {
+                p["status"]["podIP"] = json!("127.0.0.1");
+                p["status"]["podIPs"] = json!([{"ip": "127.0.0.1"}]);
+            }
             p["status"]["startTime"] = json!(now());
             set_conditions(p, true, false, Some("ContainersNotReady"));
             for c in &init {
@@ -2981,13 +3061,15 @@ async fn run_pod(shared: Arc<Shared>, uid: String) {
         "k8s_{container_name}_{pod_name}_{ns}_{}_0",
         &uid[..8]
     ));
-    for a in [
-        "create",
-        "--name",
-        &container_docker_name,
-        "--network",
-        "host",
-    ] {
+    let network: &[&str] = if own_network {
+        &[]
+    } else {
+        &["--network", "host"]
+    };
+    for a in ["create", "--name", &container_docker_name]
+        .iter()
+        .chain(network)
+    {
         push(&mut args, &mut shown, a.to_string(), a.to_string());
     }
     let mut labels: Vec<(String, String)> = vec![
@@ -3289,17 +3371,27 @@ async fn run_pod(shared: Arc<Shared>, uid: String) {
     let image_id_shown = format!("docker://{image_id}");
     let container_id = format!("docker://{id}");
     let attached = attach(&shared, &uid, &container_name, &id, || {
+        // A ReplicaSet's pod is ready when its prober says so.
+        let ready = !own_network;
+        if own_network {
+            tokio::spawn(apps::probe(
+                shared.clone(),
+                uid.clone(),
+                main.clone(),
+                id.clone(),
+            ));
+        }
         shared.mutate(|s| {
             s.update_pod(&uid, |p| {
                 p["status"]["phase"] = json!("Running");
-                set_conditions(p, true, true, None);
+                set_conditions(p, true, ready, (!ready).then_some("ContainersNotReady"));
                 set_container_state(
                     p,
                     "containerStatuses",
                     &container_name,
                     &image,
                     json!({"running": {"startedAt": started_at}}),
-                    json!({"ready": true, "started": true, "containerID": container_id,
+                    json!({"ready": ready, "started": true, "containerID": container_id,
                            "imageID": image_id_shown}),
                 );
             });
@@ -3379,6 +3471,10 @@ async fn run_pod(shared: Arc<Shared>, uid: String) {
                                     "finishedAt": finished_at, "containerID": format!("docker://{id}")});
         if !error.is_empty() {
             terminated["message"] = json!(error);
+        }
+        if own_network {
+            apps::crash_loop(s, &uid, &container_name, &image, terminated);
+            return Vec::new();
         }
         s.update_pod(&uid, |p| {
             p["status"]["phase"] = json!(phase);

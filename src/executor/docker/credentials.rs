@@ -211,6 +211,13 @@ pub(super) async fn credentials_for(
     Ok(Some(credentials))
 }
 
+/// The credentials docker would use for `image`'s registry, from the
+/// configuration file or its credential helper (for a push, which has no
+/// workflow credentials); None goes anonymously.
+pub async fn registry_credentials(image: &str) -> Result<Option<DockerCredentials>, PullError> {
+    credentials_for(image, &Reference::parse(image), None).await
+}
+
 /// The file, parsed; None when there is none. The error names what is wrong
 /// (serde's position, never the content).
 async fn read_config(path: &std::path::Path) -> Result<Option<ConfigFile>, String> {

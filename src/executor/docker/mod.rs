@@ -58,6 +58,7 @@ pub use container_bodies::{
     LABEL_ROLE, LABEL_SERVICE, job_container_body, port_bindings, service_container_body,
 };
 pub use container_config::{DockerConfig, DockerDeviceRequest};
+pub use credentials::registry_credentials;
 pub use exec::EXEC_ID_VAR;
 pub use host_dirs::LARGE_FILE;
 pub use job::DockerJob;
