@@ -393,3 +393,91 @@ fn bad_input_is_refused_with_exit_2_before_anything_starts() {
         out.stderr
     );
 }
+
+#[test]
+fn dry_run_prints_the_kubernetes_manifests_and_the_kserve_service() {
+    let project = Project::new();
+    project.register("iris-v1");
+    let out = project.mlci(&[
+        "deploy",
+        "iris@1",
+        "--target",
+        "k8s",
+        "--dry-run",
+        "--registry",
+        "registry.example.com/ml/iris",
+        "--namespace",
+        "ml",
+        "--replicas",
+        "3",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    for expected in [
+        "kind: \"Deployment\"",
+        "kind: \"Service\"",
+        "namespace: \"ml\"",
+        "replicas: 3",
+        "maxUnavailable: 0",
+        "path: \"/ping\"",
+        "image: \"registry.example.com/ml/iris:1-",
+        "dev.mlci.deploy.version: \"1\"",
+    ] {
+        assert!(out.stdout.contains(expected), "{expected}:\n{}", out.stdout);
+    }
+    let out = project.mlci(&[
+        "deploy",
+        "iris@1",
+        "--target",
+        "k8s",
+        "--dry-run",
+        "--kserve",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("kind: \"InferenceService\""),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("serving.kserve.io/v1beta1"),
+        "{}",
+        out.stdout
+    );
+    // No registry to push to, a canary on Kubernetes, a name Kubernetes refuses: exit 2.
+    for (args, expected) in [
+        (
+            &["deploy", "iris@1", "--target", "k8s"][..],
+            "needs --registry",
+        ),
+        (
+            &[
+                "deploy",
+                "iris@1",
+                "--target",
+                "k8s",
+                "--registry",
+                "r.example/iris",
+                "--canary",
+                "10",
+            ][..],
+            "--canary is for the Docker target",
+        ),
+        (
+            &[
+                "deploy",
+                "iris@1",
+                "--target",
+                "k8s",
+                "--dry-run",
+                "--name",
+                "Iris_1",
+            ][..],
+            "Iris_1",
+        ),
+        (&["deploy", "iris@1", "--dry-run"][..], "add --target k8s"),
+    ] {
+        let out = project.mlci(args);
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains(expected), "{args:?}: {}", out.stderr);
+    }
+}

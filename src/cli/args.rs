@@ -104,7 +104,7 @@ pub struct DeployArgs {
     #[arg(long)]
     pub name: Option<String>,
     /// The host port of the deployment's front [default: the deployment's, else 8080].
-    /// On k8s: the Service's port [default: 80].
+    /// On k8s: the Service's port [default: 8080].
     #[arg(long)]
     pub port: Option<u16>,
     #[arg(long, value_enum, default_value_t = DeployTarget::Docker)]

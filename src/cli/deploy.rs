@@ -139,11 +139,29 @@ async fn deploy_model(
         smoke: args.smoke.clone(),
         expect: args.expect.clone(),
         canary: args.canary,
+        kube: crate::deploy::KubeOptions {
+            namespace: args.namespace.clone(),
+            replicas: args.replicas,
+            registry: args.registry.clone(),
+        },
         run_id: None,
         sha: None,
     };
-    if request.target == TargetKind::K8s || args.dry_run {
-        return invalid("--target k8s and --dry-run come with the Kubernetes target");
+    if args.dry_run {
+        if request.target != TargetKind::K8s {
+            return invalid("--dry-run prints the Kubernetes manifests: add --target k8s");
+        }
+        return match crate::deploy::kube_serving(&request) {
+            Ok(serving) if args.kserve => {
+                print!("{}", crate::deploy::k8s::inference_service(&serving));
+                ExitCode::SUCCESS
+            }
+            Ok(serving) => {
+                print!("{}", crate::deploy::k8s::manifests(&serving));
+                ExitCode::SUCCESS
+            }
+            Err(error) => stopped(error),
+        };
     }
     let on_event = &mut |event: &DeployEvent| print_event(event);
     finish(crate::deploy::deploy(store, cache, &request, on_event).await)

@@ -132,6 +132,15 @@ fn requirement_files(model: &MlflowModel) -> Result<Vec<(String, Vec<u8>)>, Depl
     Ok(files)
 }
 
+/// The tag of a version's image: `mlci/serve-<model>:<version>-<tree>`.
+pub fn version_tag(model_name: &str, version: i64, tree_hash: &str) -> String {
+    let tree = &tree_hash[..tree_hash.len().min(12)];
+    format!(
+        "mlci/serve-{}:{version}-{tree}",
+        model_name.to_ascii_lowercase()
+    )
+}
+
 /// The image of one version: the environment plus the model's files.
 pub async fn version(
     docker: &DockerBackend,
@@ -142,11 +151,7 @@ pub async fn version(
     tree_hash: &str,
     on_line: &mut (dyn FnMut(&str) + Send),
 ) -> Result<Built, DeployError> {
-    let tree = &tree_hash[..tree_hash.len().min(12)];
-    let tag = format!(
-        "mlci/serve-{}:{version}-{tree}",
-        model_name.to_ascii_lowercase()
-    );
+    let tag = version_tag(model_name, version, tree_hash);
     build_unless_present(docker, &tag, "version", on_line, |context| {
         copy_tree(&model.dir, &context.join("model"))?;
         std::fs::write(

@@ -20,9 +20,11 @@ pub mod model;
 mod request;
 mod rollout;
 pub mod switch;
+mod to_k8s;
 
-pub use request::{DeployError, DeployEvent, DeployRequest, Deployed, TargetKind};
+pub use request::{DeployError, DeployEvent, DeployRequest, Deployed, KubeOptions, TargetKind};
 pub use rollout::DEFAULT_PORT;
+pub use to_k8s::serving as kube_serving;
 
 use crate::record::{DeployAction, DeploymentRecord, DeploymentState, Store};
 
@@ -47,9 +49,7 @@ pub async fn deploy(
         TargetKind::Docker => {
             rollout::deploy(store, cache, request, DeployAction::Deploy, on_event).await
         }
-        TargetKind::K8s => Err(DeployError::Invalid(
-            "the k8s target is deployed by `mlci deploy --target k8s`".into(),
-        )),
+        TargetKind::K8s => to_k8s::deploy(store, cache, request, on_event).await,
     }
 }
 
@@ -71,6 +71,9 @@ pub async fn rollback(
         return Err(DeployError::Invalid(format!(
             "no deployment `{name}` (see `mlci deployments ls`)"
         )));
+    }
+    if state.target == "k8s" {
+        return to_k8s::rollback(store, &state, to, on_event).await;
     }
     if to.is_none()
         && let Some(row) = rollout::drop_canary(store, name, on_event).await?
@@ -102,6 +105,7 @@ pub async fn rollback(
         smoke: None,
         expect: None,
         canary: None,
+        kube: Default::default(),
         run_id: None,
         sha: None,
     };
@@ -138,6 +142,13 @@ pub async fn remove(
     on_event: &mut (dyn FnMut(&DeployEvent) + Send),
 ) -> Result<DeploymentRecord, DeployError> {
     check_name(name)?;
+    let history = store
+        .deployment_history(Some(name))
+        .map_err(|e| DeployError::Failed(e.to_string()))?;
+    let state = DeploymentState::replay(&history);
+    if state.target == "k8s" && !state.removed {
+        return to_k8s::remove(store, &state).await;
+    }
     rollout::remove(store, name, on_event).await
 }
 

@@ -40,6 +40,8 @@ pub struct DeployRequest {
     pub expect: Option<PathBuf>,
     /// Send this share of requests (1–99 %) to the new version until promote or rollback.
     pub canary: Option<u8>,
+    /// Where and how on Kubernetes (`target: k8s`).
+    pub kube: KubeOptions,
     /// The run that deploys (a `deploy:` step), for the record.
     pub run_id: Option<RunId>,
     pub sha: Option<String>,
@@ -78,6 +80,25 @@ impl std::fmt::Display for DeployEvent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             DeployEvent::Progress(line) => f.write_str(line),
+        }
+    }
+}
+
+/// The Kubernetes target's settings.
+#[derive(Clone, Debug)]
+pub struct KubeOptions {
+    pub namespace: String,
+    pub replicas: i32,
+    /// The repository the cluster pulls the serving image from; it is pushed there.
+    pub registry: Option<String>,
+}
+
+impl Default for KubeOptions {
+    fn default() -> KubeOptions {
+        KubeOptions {
+            namespace: "default".into(),
+            replicas: 2,
+            registry: None,
         }
     }
 }

@@ -157,7 +157,10 @@ impl Place {
     }
 }
 
-fn record(store: &mut Store, mut row: DeploymentRecord) -> Result<DeploymentRecord, DeployError> {
+pub(super) fn record(
+    store: &mut Store,
+    mut row: DeploymentRecord,
+) -> Result<DeploymentRecord, DeployError> {
     row.finished_at = now_ms();
     row.id = store
         .record_deployment(&row)
@@ -166,7 +169,7 @@ fn record(store: &mut Store, mut row: DeploymentRecord) -> Result<DeploymentReco
 }
 
 /// A version's files, restored from its cache entry into `into`.
-fn restore_model(
+pub(super) fn restore_model(
     cache: &crate::cache::Store,
     version: &ModelVersion,
     into: &Path,

@@ -155,6 +155,7 @@ async fn serve<B: Backend>(
         smoke,
         expect,
         canary: values.canary,
+        kube: Default::default(),
         run_id: row.run_id,
         sha: Some(super::environment::run_commit(shared)),
     };
