@@ -406,10 +406,11 @@ fn sigkill_during_a_step_leaves_nothing_after_the_next_run_which_records_it_as_i
     let next = format!("{killed}-next");
     let (output, text) = mlci(repo.path(), cache.path(), &next, &["run", "quick.yml"]);
     assert_eq!(output.status.code(), Some(0), "{text}");
-    assert!(
-        text.contains("removed the containers of runs whose process was killed"),
-        "{text}"
-    );
+    // The next run removes what the killed one left (and says so: "removed
+    // the containers of runs whose process was killed"), unless the run of
+    // a test beside this one started in between and swept it first, since
+    // every `mlci run` sweeps the runs whose process is dead. Either way,
+    // nothing of the killed run is left.
     assert!(leftovers(&killed).is_empty(), "{:?}", leftovers(&killed));
     assert!(leftovers(&next).is_empty(), "{:?}", leftovers(&next));
     assert_eq!(
