@@ -2,7 +2,7 @@
 //! resolve what a person typed, call `deploy`, print, pick the exit code.
 
 use super::args::{DeployArgs, DeployCommand, DeployFrontArgs, DeployTarget, DeploymentsCommand};
-use super::exit::EXIT_INVALID;
+use super::exit::{fail, invalid};
 use super::table::{or_dash, table};
 use crate::cache::{CacheKey, Remote, RemoteConfig};
 use crate::deploy::{DeployError, DeployEvent, DeployRequest, Deployed, TargetKind};
@@ -17,16 +17,6 @@ fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
         .enable_all()
         .build()
         .map_err(|e| fail(format!("cannot start the async runtime: {e}")))
-}
-
-fn fail(message: impl std::fmt::Display) -> ExitCode {
-    eprintln!("error: {message}");
-    ExitCode::FAILURE
-}
-
-fn invalid(message: impl std::fmt::Display) -> ExitCode {
-    eprintln!("error: {message}");
-    ExitCode::from(EXIT_INVALID)
 }
 
 /// A `DeployError` stops before anything switched: exit 2, as bad input.

@@ -7,3 +7,15 @@ pub const EXIT_INVALID: u8 = 2;
 
 /// Exit status after Ctrl-C or SIGTERM.
 pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// Says `error: MESSAGE` and exits 1.
+pub(super) fn fail(message: impl std::fmt::Display) -> std::process::ExitCode {
+    eprintln!("error: {message}");
+    std::process::ExitCode::FAILURE
+}
+
+/// Says `error: MESSAGE` and exits 2: bad input.
+pub(super) fn invalid(message: impl std::fmt::Display) -> std::process::ExitCode {
+    eprintln!("error: {message}");
+    std::process::ExitCode::from(EXIT_INVALID)
+}

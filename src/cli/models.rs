@@ -1,7 +1,7 @@
 //! `mlci models register|ls|show|pull|alias`: the model registry.
 
 use super::args::{ModelsArgs, ModelsCommand};
-use super::exit::EXIT_INVALID;
+use super::exit::{fail, invalid};
 use super::table::table;
 use crate::cache::{Remote, RemoteConfig, format_size};
 use crate::metrics::format_number;
@@ -19,16 +19,6 @@ pub(super) fn models(args: ModelsArgs) -> ExitCode {
         Err(error) => return fail(format!("cannot start the async runtime: {error}")),
     };
     runtime.block_on(run(args))
-}
-
-fn fail(message: impl std::fmt::Display) -> ExitCode {
-    eprintln!("error: {message}");
-    ExitCode::FAILURE
-}
-
-fn invalid(message: impl std::fmt::Display) -> ExitCode {
-    eprintln!("error: {message}");
-    ExitCode::from(EXIT_INVALID)
 }
 
 async fn run(args: ModelsArgs) -> ExitCode {

@@ -14,8 +14,8 @@ use bollard::models::{
     RestartPolicy, RestartPolicyNameEnum,
 };
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
-    RemoveContainerOptionsBuilder, StopContainerOptionsBuilder, UploadToContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
+    StopContainerOptionsBuilder, UploadToContainerOptionsBuilder,
 };
 use futures_util::StreamExt;
 use std::collections::HashMap;
@@ -200,21 +200,12 @@ impl Engine {
                         host_port: Some(port.to_string()),
                     }]),
                 )])),
-                restart_policy: Some(RestartPolicy {
-                    name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
-                    maximum_retry_count: None,
-                }),
+                restart_policy: Some(unless_stopped()),
                 ..Default::default()
             }),
             ..Default::default()
         };
-        let options = CreateContainerOptionsBuilder::default()
-            .name(&container)
-            .build();
-        self.docker
-            .create_container(Some(options), body)
-            .await
-            .map_err(|e| failed(&format!("creating the front {container}"), e))?;
+        self.create(&container, body).await?;
         if let Err(error) = self.docker.start_container(&container, None).await {
             self.remove(&container).await;
             let text = error.to_string();
@@ -259,13 +250,7 @@ impl Engine {
             }),
             ..Default::default()
         };
-        let options = CreateContainerOptionsBuilder::default()
-            .name(&container)
-            .build();
-        self.docker
-            .create_container(Some(options), body)
-            .await
-            .map_err(|e| failed(&format!("creating {container}"), e))?;
+        self.create(&container, body).await?;
         if let Err(error) = self.copy_model(&container, model_dir).await {
             self.remove(&container).await;
             return Err(error);
@@ -277,13 +262,21 @@ impl Engine {
         Ok(container)
     }
 
+    async fn create(&self, container: &str, body: ContainerCreateBody) -> Result<(), DeployError> {
+        let options = CreateContainerOptionsBuilder::default()
+            .name(container)
+            .build();
+        self.docker
+            .create_container(Some(options), body)
+            .await
+            .map(|_| ())
+            .map_err(|e| failed(&format!("creating {container}"), e))
+    }
+
     /// From now on the engine restarts it with the machine.
     pub async fn keep_running(&self, container: &str) {
         let update = ContainerUpdateBody {
-            restart_policy: Some(RestartPolicy {
-                name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
-                maximum_retry_count: None,
-            }),
+            restart_policy: Some(unless_stopped()),
             ..Default::default()
         };
         let _ = self.docker.update_container(container, update).await;
@@ -303,20 +296,7 @@ impl Engine {
     }
 
     pub async fn log_tail(&self, container: &str, lines: usize) -> String {
-        let options = LogsOptionsBuilder::default()
-            .stdout(true)
-            .stderr(true)
-            .tail(&lines.to_string())
-            .build();
-        let mut stream = self.docker.logs(container, Some(options));
-        let mut out = Vec::new();
-        while let Some(Ok(chunk)) = stream.next().await {
-            out.extend_from_slice(&chunk.into_bytes());
-            if out.len() > 64 * 1024 {
-                break;
-            }
-        }
-        String::from_utf8_lossy(&out).trim().to_string()
+        self.backend.log_tail(container, lines, 64 * 1024).await
     }
 
     /// Runs `cmd` in `container`; its exit code and output (at most 4 MiB).
@@ -404,19 +384,12 @@ impl Engine {
             .unwrap_or(("/", "model"));
         let mut archive = tar::Builder::new(Vec::new());
         archive.follow_symlinks(false);
-        archive
+        let packed = archive
             .append_dir_all(name, dir)
+            .and_then(|()| archive.into_inner())
             .map_err(|e| failed(&format!("packing {}", dir.display()), e))?;
-        let archive = archive
-            .into_inner()
-            .map_err(|e| failed(&format!("packing {}", dir.display()), e))?;
-        let options = UploadToContainerOptionsBuilder::default()
-            .path(parent)
-            .build();
-        self.docker
-            .upload_to_container(container, Some(options), bollard::body_full(archive.into()))
+        self.upload_archive(container, parent, packed, "the model")
             .await
-            .map_err(|e| failed(&format!("copying the model into {container}"), e))
     }
 
     /// Puts `bytes` at `path` in the container.
@@ -427,24 +400,32 @@ impl Engine {
         bytes: &[u8],
     ) -> Result<(), DeployError> {
         let (dir, file) = path.rsplit_once('/').unwrap_or(("/", path));
-        let mut archive = tar::Builder::new(Vec::new());
         let mut header = tar::Header::new_gnu();
         header.set_size(bytes.len() as u64);
         header.set_mode(0o644);
         header.set_cksum();
-        archive
+        let mut archive = tar::Builder::new(Vec::new());
+        let packed = archive
             .append_data(&mut header, file, bytes)
-            .map_err(|e| failed("packing the smoke payload", e))?;
-        let archive = archive
-            .into_inner()
-            .map_err(|e| failed("packing the smoke payload", e))?;
-        let options = UploadToContainerOptionsBuilder::default()
-            .path(if dir.is_empty() { "/" } else { dir })
-            .build();
+            .and_then(|()| archive.into_inner())
+            .map_err(|e| failed(&format!("packing {path}"), e))?;
+        let dir = if dir.is_empty() { "/" } else { dir };
+        self.upload_archive(container, dir, packed, path).await
+    }
+
+    /// Unpacks a tar archive into `dir` of the container.
+    async fn upload_archive(
+        &self,
+        container: &str,
+        dir: &str,
+        archive: Vec<u8>,
+        what: &str,
+    ) -> Result<(), DeployError> {
+        let options = UploadToContainerOptionsBuilder::default().path(dir).build();
         self.docker
             .upload_to_container(container, Some(options), bollard::body_full(archive.into()))
             .await
-            .map_err(|e| failed(&format!("copying {path} into {container}"), e))
+            .map_err(|e| failed(&format!("copying {what} into {container}"), e))
     }
 
     /// Replaces the front's routing table; the front's state after it.
@@ -519,6 +500,14 @@ impl Engine {
         } else {
             Vec::new()
         })
+    }
+}
+
+/// Restarted by the engine with the machine, until someone stops it.
+fn unless_stopped() -> RestartPolicy {
+    RestartPolicy {
+        name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
+        maximum_retry_count: None,
     }
 }
 

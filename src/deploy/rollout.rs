@@ -133,27 +133,10 @@ impl Place {
     }
 
     fn row(&self, name: &str, action: DeployAction, model: &str) -> DeploymentRecord {
-        let now = now_ms();
-        DeploymentRecord {
-            id: 0,
-            name: name.to_string(),
-            target: "docker".into(),
-            action,
-            outcome: DeployOutcome::Live,
-            model: model.to_string(),
-            version: None,
-            tree_hash: None,
-            image: None,
-            image_digest: None,
-            url: Some(self.url()),
-            previous_version: self.state.live,
-            canary_percent: None,
-            run_id: None,
-            sha: None,
-            message: String::new(),
-            started_at: now,
-            finished_at: now,
-        }
+        let mut row = DeploymentRecord::new(name, "docker", action, model);
+        row.url = Some(self.url());
+        row.previous_version = self.state.live;
+        row
     }
 }
 
@@ -168,8 +151,23 @@ pub(super) fn record(
     Ok(row)
 }
 
+/// A version's files, restored from its cache entry into a temporary
+/// directory (gone with the returned handle), read as an MLflow model.
+pub(super) fn checkout(
+    cache: &crate::cache::Store,
+    version: &ModelVersion,
+) -> Result<(tempfile::TempDir, MlflowModel), DeployError> {
+    let staging = tempfile::tempdir().map_err(|e| DeployError::Failed(e.to_string()))?;
+    let dir = restore_model(cache, version, staging.path())?;
+    let model = MlflowModel::read(&dir).map_err(|e| match e {
+        DeployError::Invalid(why) => DeployError::Invalid(format!("{}: {why}", version.label())),
+        other => other,
+    })?;
+    Ok((staging, model))
+}
+
 /// A version's files, restored from its cache entry into `into`.
-pub(super) fn restore_model(
+fn restore_model(
     cache: &crate::cache::Store,
     version: &ModelVersion,
     into: &Path,
@@ -277,12 +275,7 @@ pub(super) async fn deploy(
         .map(|p| json_file(p, "the expected predictions"))
         .transpose()?;
 
-    let staging = tempfile::tempdir().map_err(|e| DeployError::Failed(e.to_string()))?;
-    let dir = restore_model(cache, version, staging.path())?;
-    let model = MlflowModel::read(&dir).map_err(|e| match e {
-        DeployError::Invalid(why) => DeployError::Invalid(format!("{}: {why}", version.label())),
-        other => other,
-    })?;
+    let (_staging, model) = checkout(cache, version)?;
     let smoke = match (&given_smoke, &model.serving_example) {
         (Some(payload), _) => Some(payload.clone()),
         (None, Some(path)) => Some(json_file(path, "the model's serving example")?),
@@ -335,7 +328,7 @@ pub(super) async fn deploy(
     }
 
     let green = engine
-        .start_version(name, &environment.tag, version.version, &dir)
+        .start_version(name, &environment.tag, version.version, &model.dir)
         .await?;
     say(on_event, format!("{} starting as {green}", version.label()));
     let refuse = |mut row: DeploymentRecord, store: &mut Store, why: String| {

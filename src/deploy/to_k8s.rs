@@ -5,13 +5,10 @@
 //! kept in its URL (`http://NAME.NAMESPACE.svc.cluster.local:PORT`).
 
 use super::k8s::{self, KubeDeployError, KubeServing};
-use super::model::MlflowModel;
 use super::request::{DeployError, DeployEvent, DeployRequest, Deployed};
-use super::rollout::{record, restore_model};
+use super::rollout::{checkout, record};
 use super::{docker::Engine, image};
-use crate::record::{
-    DeployAction, DeployOutcome, DeploymentRecord, DeploymentState, Store, now_ms,
-};
+use crate::record::{DeployAction, DeployOutcome, DeploymentRecord, DeploymentState, Store};
 use std::time::Duration;
 
 /// How long a rollout may take to get every replica ready.
@@ -65,30 +62,16 @@ pub fn serving(request: &DeployRequest) -> Result<KubeServing, DeployError> {
 }
 
 fn row(s: &KubeServing, action: DeployAction, previous: Option<i64>) -> DeploymentRecord {
-    let now = now_ms();
-    DeploymentRecord {
-        id: 0,
-        name: s.name.clone(),
-        target: "k8s".into(),
-        action,
-        outcome: DeployOutcome::Live,
-        model: s.model.clone(),
-        version: Some(s.version),
-        tree_hash: None,
-        image: Some(s.image.clone()),
-        image_digest: s
-            .image
-            .split_once('@')
-            .map(|(_, digest)| digest.to_string()),
-        url: Some(url(s)),
-        previous_version: previous,
-        canary_percent: None,
-        run_id: None,
-        sha: None,
-        message: String::new(),
-        started_at: now,
-        finished_at: now,
-    }
+    let mut row = DeploymentRecord::new(&s.name, "k8s", action, &s.model);
+    row.version = Some(s.version);
+    row.image = Some(s.image.clone());
+    row.image_digest = s
+        .image
+        .split_once('@')
+        .map(|(_, digest)| digest.to_string());
+    row.url = Some(url(s));
+    row.previous_version = previous;
+    row
 }
 
 pub(super) async fn deploy(
@@ -110,9 +93,7 @@ pub(super) async fn deploy(
         ));
     };
     let version = &request.version;
-    let staging = tempfile::tempdir().map_err(|e| DeployError::Failed(e.to_string()))?;
-    let dir = restore_model(cache, version, staging.path())?;
-    let model = MlflowModel::read(&dir)?;
+    let (_staging, model) = checkout(cache, version)?;
     let engine = Engine::connect().await?;
     let mut quiet = |_: &str| {};
     let environment = image::environment(engine.backend_ref(), &model, &mut quiet).await?;
@@ -142,17 +123,30 @@ pub(super) async fn deploy(
     row.tree_hash = Some(version.tree_hash.clone());
     row.run_id = request.run_id;
     row.sha = request.sha.clone();
+    record_rollout(store, row, result, |rollout| {
+        format!(
+            "revision {}: {} replicas ready after {:.1} s{}",
+            rollout.revision,
+            rollout.ready_replicas,
+            rollout.seconds,
+            previous
+                .map(|v| format!(", replacing v{v}"))
+                .unwrap_or_default()
+        )
+    })
+}
+
+/// Records how a rollout ended: live, saying `live_message`, or refused
+/// with the cluster's reason (the Deployment is back where it was).
+fn record_rollout(
+    store: &mut Store,
+    mut row: DeploymentRecord,
+    result: Result<k8s::Rollout, KubeDeployError>,
+    live_message: impl FnOnce(&k8s::Rollout) -> String,
+) -> Result<Deployed, DeployError> {
     match result {
         Ok(rollout) => {
-            row.message = format!(
-                "revision {}: {} replicas ready after {:.1} s{}",
-                rollout.revision,
-                rollout.ready_replicas,
-                rollout.seconds,
-                previous
-                    .map(|v| format!(", replacing v{v}"))
-                    .unwrap_or_default()
-            );
+            row.message = live_message(&rollout);
             record(store, row).map(Deployed::Live)
         }
         Err(KubeDeployError::Refused(why)) => {
@@ -212,18 +206,9 @@ pub(super) async fn rollback(
     row.url.clone_from(&state.url);
     row.version = now_serving.as_ref().and_then(|r| r.version);
     row.image = now_serving.map(|r| r.image);
-    match rollout {
-        Ok(rollout) => {
-            row.message = format!("back to revision {}", rollout.revision);
-            record(store, row).map(Deployed::Live)
-        }
-        Err(KubeDeployError::Refused(why)) => {
-            row.outcome = DeployOutcome::Refused;
-            row.message = why;
-            record(store, row).map(Deployed::Refused)
-        }
-        Err(error) => Err(from_kube(error)),
-    }
+    record_rollout(store, row, rollout, |rollout| {
+        format!("back to revision {}", rollout.revision)
+    })
 }
 
 pub(super) async fn remove(

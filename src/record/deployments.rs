@@ -90,6 +90,34 @@ pub struct DeploymentRecord {
     pub finished_at: i64,
 }
 
+impl DeploymentRecord {
+    /// A row of `action` on deployment `name` of `model`, starting now:
+    /// live until said otherwise, with nothing else known yet.
+    pub fn new(name: &str, target: &str, action: DeployAction, model: &str) -> DeploymentRecord {
+        let now = super::now_ms();
+        DeploymentRecord {
+            id: 0,
+            name: name.to_string(),
+            target: target.to_string(),
+            action,
+            outcome: DeployOutcome::Live,
+            model: model.to_string(),
+            version: None,
+            tree_hash: None,
+            image: None,
+            image_digest: None,
+            url: None,
+            previous_version: None,
+            canary_percent: None,
+            run_id: None,
+            sha: None,
+            message: String::new(),
+            started_at: now,
+            finished_at: now,
+        }
+    }
+}
+
 /// What a deployment is now, replayed from its rows.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct DeploymentState {

@@ -441,41 +441,12 @@ pub(super) fn replace_reply(
     name: &str,
     body: &str,
 ) -> Result<Reply, Reply> {
-    let mut object: Value = serde_json::from_str(body).map_err(|e| {
-        bad_request(format!(
-            "the body of the request was in an unknown format: {e}"
-        ))
-    })?;
-    if !object.is_object() {
-        return Err(bad_request(
-            "the body of the request was in an unknown format".to_string(),
-        ));
-    }
-    for (field, expected) in [("kind", kind.name()), ("apiVersion", kind.api_version())] {
-        if let Some(given) = object.get(field).and_then(Value::as_str)
-            && given != expected
-        {
-            return Err(bad_request(format!(
-                "the API version in the data ({}) does not match the expected API version ({}) or kind {} ≠ {}",
-                str_of(&object, "/apiVersion"),
-                kind.api_version(),
-                str_of(&object, "/kind"),
-                kind.name()
-            )));
-        }
-    }
+    let mut object = super::request_object(kind, ns, body)?;
     let given_name = str_of(&object, "/metadata/name").to_string();
     if given_name != name {
         return Err(bad_request(format!(
             "the name of the object ({given_name}) does not match the name on the URL ({name})"
         )));
-    }
-    let given_ns = str_of(&object, "/metadata/namespace");
-    if !given_ns.is_empty() && given_ns != ns {
-        return Err(bad_request(
-            "the namespace of the provided object does not match the namespace sent on the request"
-                .to_string(),
-        ));
     }
     Ok(shared.mutate(|s| {
         let Some(stored) = s.get(kind, ns, name).cloned() else {
@@ -1064,46 +1035,7 @@ fn sync_replica_set(s: &mut State, ns: &str, name: &str) -> Vec<Effect> {
 
 /// The ReplicaSet controller's pod for `rs`; returns its uid.
 fn create_pod(s: &mut State, rs: &Value) -> String {
-    let ns = str_of(rs, "/metadata/namespace").to_string();
-    let rs_name = str_of(rs, "/metadata/name").to_string();
-    let mut base = format!("{rs_name}-");
-    base.truncate(58);
-    let name = loop {
-        let candidate = format!("{base}{}", name_suffix());
-        if s.get(Kind::Pod, &ns, &candidate).is_none() {
-            break candidate;
-        }
-    };
-    let pod_uid = uid();
-    let template = rs["spec"]["template"].clone();
-    let mut metadata = template.get("metadata").cloned().unwrap_or(json!({}));
-    metadata["name"] = json!(name);
-    metadata["generateName"] = json!(base);
-    metadata["namespace"] = json!(ns);
-    metadata["uid"] = json!(pod_uid);
-    metadata["creationTimestamp"] = json!(now());
-    metadata["ownerReferences"] = json!([{
-        "apiVersion": "apps/v1", "kind": "ReplicaSet", "name": rs_name,
-        "uid": str_of(rs, "/metadata/uid"), "controller": true, "blockOwnerDeletion": true,
-    }]);
-    let mut pod = json!({
-        "kind": "Pod",
-        "apiVersion": "v1",
-        "metadata": metadata,
-        "spec": template.get("spec").cloned().unwrap_or(json!({})),
-    });
-    default_pod(&mut pod);
-    s.put(Kind::Pod, pod, "ADDED");
-    s.pods.insert(
-        pod_uid.clone(),
-        PodRuntime {
-            namespace: ns,
-            name,
-            active: true,
-            ..PodRuntime::default()
-        },
-    );
-    pod_uid
+    create_owned_pod(s, rs, ("apps/v1", "ReplicaSet"), None)
 }
 
 fn condition_of<'a>(d: &'a Value, type_: &str) -> Option<&'a Value> {

@@ -1667,7 +1667,10 @@ fn apply(shared: &Arc<Shared>, effects: Vec<Effect>) {
 
 // --------------------------------------------------------------- create
 
-fn create_reply(shared: &Arc<Shared>, kind: Kind, ns: &str, body: &str) -> Result<Reply, Reply> {
+/// The object of a create or replace request, as the API server checks it
+/// before anything else: JSON, an object, of the URL's kind and API version,
+/// and of the URL's namespace when it names one.
+fn request_object(kind: Kind, ns: &str, body: &str) -> Result<Value, Reply> {
     let object: Value = serde_json::from_str(body).map_err(|e| {
         bad_request(format!(
             "the body of the request was in an unknown format: {e}"
@@ -1698,6 +1701,11 @@ fn create_reply(shared: &Arc<Shared>, kind: Kind, ns: &str, body: &str) -> Resul
                 .to_string(),
         ));
     }
+    Ok(object)
+}
+
+fn create_reply(shared: &Arc<Shared>, kind: Kind, ns: &str, body: &str) -> Result<Reply, Reply> {
+    let object = request_object(kind, ns, body)?;
     let (reply, effects) = shared.mutate(|s| match admit(s, kind, ns, object) {
         Ok((stored, effects)) => (Reply::Json(201, stored, Vec::new()), effects),
         Err(reply) => (reply, Vec::new()),
@@ -1966,11 +1974,24 @@ fn default_pod(pod: &mut Value) {
 
 /// The job controller's pod for `job`; returns its uid.
 fn create_job_pod(s: &mut State, job: &Value) -> String {
-    let ns = str_of(job, "/metadata/namespace").to_string();
-    let job_name = str_of(job, "/metadata/name").to_string();
     let job_uid = str_of(job, "/metadata/uid").to_string();
-    let template = job.pointer("/spec/template").cloned().unwrap_or_default();
-    let mut base = format!("{job_name}-");
+    create_owned_pod(s, job, ("batch/v1", "Job"), Some(job_uid))
+}
+
+/// A controller's pod for `owner` (a Job, a ReplicaSet) from its
+/// `spec.template`, named `<owner>-<5 random>` and owned by it, as the
+/// controllers make them; returns its uid.
+fn create_owned_pod(
+    s: &mut State,
+    owner: &Value,
+    (owner_api_version, owner_kind): (&str, &str),
+    job_uid: Option<String>,
+) -> String {
+    let ns = str_of(owner, "/metadata/namespace").to_string();
+    let owner_name = str_of(owner, "/metadata/name").to_string();
+    let owner_uid = str_of(owner, "/metadata/uid").to_string();
+    let template = owner.pointer("/spec/template").cloned().unwrap_or_default();
+    let mut base = format!("{owner_name}-");
     base.truncate(58);
     let name = loop {
         let candidate = format!("{base}{}", name_suffix());
@@ -1986,8 +2007,8 @@ fn create_job_pod(s: &mut State, job: &Value) -> String {
     metadata["uid"] = json!(pod_uid);
     metadata["creationTimestamp"] = json!(now());
     metadata["ownerReferences"] = json!([{
-        "apiVersion": "batch/v1", "kind": "Job", "name": job_name, "uid": job_uid,
-        "controller": true, "blockOwnerDeletion": true,
+        "apiVersion": owner_api_version, "kind": owner_kind, "name": owner_name,
+        "uid": owner_uid, "controller": true, "blockOwnerDeletion": true,
     }]);
     let mut pod = json!({
         "kind": "Pod",
@@ -2002,7 +2023,7 @@ fn create_job_pod(s: &mut State, job: &Value) -> String {
         PodRuntime {
             namespace: ns,
             name,
-            job_uid: Some(job_uid),
+            job_uid,
             active: true,
             ..PodRuntime::default()
         },

@@ -414,7 +414,7 @@ impl DockerBackend {
             let running = state.running.unwrap_or(false);
             if !running {
                 let code = state.exit_code.unwrap_or(-1);
-                let logs = self.tail_logs(&id).await;
+                let logs = self.log_tail(&id, 20, 16 * 1024).await;
                 return Err(ExecError::Engine(format!(
                     "service `{service}` of job `{job}` exited with code {code} before it was ready{}",
                     logs_suffix(&logs)
@@ -460,17 +460,19 @@ impl DockerBackend {
         }
     }
 
-    async fn tail_logs(&self, id: &str) -> String {
+    /// The last `lines` lines of a container's output (stdout and stderr),
+    /// read until `max_bytes`: what a failure quotes of a process that died.
+    pub async fn log_tail(&self, id: &str, lines: usize, max_bytes: usize) -> String {
         let opts = LogsOptionsBuilder::default()
             .stdout(true)
             .stderr(true)
-            .tail("20")
+            .tail(&lines.to_string())
             .build();
         let mut stream = self.docker.logs(id, Some(opts));
         let mut out = Vec::new();
         while let Some(Ok(chunk)) = stream.next().await {
             out.extend_from_slice(&chunk.into_bytes());
-            if out.len() > 16 * 1024 {
+            if out.len() > max_bytes {
                 break;
             }
         }
